@@ -1,0 +1,63 @@
+#include "common/attention.h"
+
+#include <cassert>
+#include <limits>
+
+namespace attnoracle {
+
+void SoftmaxRows(MatrixRef logits) {
+  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+    auto row = logits.row(i);
+    const double max = row.maxCoeff();
+    row = (row.array() - max).exp();
+    row /= row.sum();
+  }
+}
+
+void ForwardInto(const LayerSpec& spec, const LayerParams& params,
+                 ConstMatrixRef x, MatrixRef out) {
+  const Eigen::Index n = x.rows();
+  assert(n >= 1 && x.cols() == spec.d_model);
+  const bool last_only = spec.readout == Readout::kLast;
+  assert(out.rows() == (last_only ? 1 : n) && out.cols() == spec.out_dim);
+  // With last-position readout only the last query row is needed, and the
+  // causal mask does not restrict it.
+  const Eigen::Index first_query = last_only ? n - 1 : 0;
+  const auto queries_in = x.bottomRows(n - first_query);
+
+  if (spec.biases) {
+    out.rowwise() = params.bo.transpose();
+  } else {
+    out.setZero();
+  }
+  Matrix q, k, v, scores;
+  for (const HeadParams& head : params.heads) {
+    q.noalias() = queries_in * head.wq;
+    k.noalias() = x * head.wk;
+    v.noalias() = x * head.wv;
+    if (spec.biases) {
+      q.rowwise() += head.bq.transpose();
+      k.rowwise() += head.bk.transpose();
+      v.rowwise() += head.bv.transpose();
+    }
+    scores.noalias() = q * k.transpose();
+    scores *= spec.score_scale;
+    if (spec.mask == Mask::kCausal && !last_only) {
+      for (Eigen::Index i = 0; i < n; ++i) {
+        scores.row(i).tail(n - 1 - i).setConstant(
+            -std::numeric_limits<double>::infinity());
+      }
+    }
+    SoftmaxRows(scores);
+    out.noalias() += (scores * v) * head.wo;
+  }
+}
+
+Matrix Forward(const LayerSpec& spec, const LayerParams& params,
+               ConstMatrixRef x) {
+  Matrix out(OutputRows(spec, static_cast<int>(x.rows())), spec.out_dim);
+  ForwardInto(spec, params, x, out);
+  return out;
+}
+
+}  // namespace attnoracle

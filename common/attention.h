@@ -1,0 +1,34 @@
+// The forward pass of an attention layer, shared by the server (answers) and
+// the learners (hypotheses), so both compute the same function.
+//
+//   Matrix y = Forward(spec, params, x);   // x: n x d_model
+//
+// Thread-safe: pure functions of their arguments.
+#ifndef ATTNORACLE_COMMON_ATTENTION_H_
+#define ATTNORACLE_COMMON_ATTENTION_H_
+
+#include "common/layer_params.h"
+#include "common/layer_spec.h"
+#include "common/tensor.h"
+
+namespace attnoracle {
+
+// Output for one sequence: OutputRows(spec, n) x out_dim. Preconditions
+// (checked by callers, asserted in debug builds): spec resolved, params fit
+// spec (CheckParams), x has d_model columns and at least one row.
+Matrix Forward(const LayerSpec& spec, const LayerParams& params,
+               ConstMatrixRef x);
+
+// Writes the same output into `out`, which must already have the shape above
+// (for example a map over a response buffer).
+void ForwardInto(const LayerSpec& spec, const LayerParams& params,
+                 ConstMatrixRef x, MatrixRef out);
+
+// Row-wise softmax in place, stable for any finite logits: each row is shifted
+// by its maximum before exponentiation. Entries equal to -infinity (masked)
+// get weight 0; every row must have at least one finite entry.
+void SoftmaxRows(MatrixRef logits);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_COMMON_ATTENTION_H_

@@ -1,0 +1,132 @@
+#include "common/challenge_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "attnoracle/v1/types.pb.h"
+#include "common/codec.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace attnoracle {
+namespace {
+
+constexpr size_t kMaxIdLength = 64;
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxIdLength) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Keeps the first parse error with its position.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) {
+      // Lines and columns arrive zero-based.
+      error_ = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ",
+                            message);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+absl::Status Prefix(const std::string& id, const absl::Status& s) {
+  return absl::Status(s.code(),
+                      absl::StrCat("challenge \"", id, "\": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
+  if (!ValidId(raw.id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("challenge id \"", raw.id, "\" must be 1 to ",
+                     kMaxIdLength, " characters of [a-z0-9._-]"));
+  }
+  ChallengeConfig c = raw;
+  absl::StatusOr<LayerSpec> spec = ResolveSpec(raw.spec);
+  if (!spec.ok()) return Prefix(raw.id, spec.status());
+  c.spec = *spec;
+  absl::StatusOr<AccessPolicy> policy = ResolvePolicy(raw.policy);
+  if (!policy.ok()) return Prefix(raw.id, policy.status());
+  c.policy = *policy;
+  if (!std::isfinite(c.prior.scale) || c.prior.scale < 0) {
+    return Prefix(raw.id, absl::InvalidArgumentError(
+                              "prior.scale must be finite and >= 0"));
+  }
+  if (c.prior.scale == 0) c.prior.scale = 1.0 / std::sqrt(c.spec.d_model);
+  if (c.title.empty()) c.title = c.id;
+  return c;
+}
+
+absl::StatusOr<std::vector<ChallengeConfig>> ParseChallengeSet(
+    absl::string_view text, absl::string_view source_name) {
+  pb::ChallengeSet set;
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &set)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source_name, ": not a valid ChallengeSet: ", errors.error()));
+  }
+  if (set.challenge_size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ": defines no challenge"));
+  }
+  std::vector<ChallengeConfig> out;
+  std::set<std::string> ids;
+  for (const pb::ChallengeConfig& p : set.challenge()) {
+    absl::StatusOr<ChallengeConfig> c = ResolveChallenge(ConfigFromProto(p));
+    if (!c.ok()) {
+      return absl::Status(
+          c.status().code(),
+          absl::StrCat(source_name, ": ", c.status().message()));
+    }
+    if (!ids.insert(c->id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source_name, ": challenge id \"", c->id, "\" is defined twice"));
+    }
+    out.push_back(*std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ChallengeConfig>> LoadChallengeSet(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read challenge config \"", path, "\""));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseChallengeSet(text.str(), path);
+}
+
+const char* PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kOpen:
+      return "open";
+    case Phase::kClosed:
+      return "closed";
+    case Phase::kRevealed:
+      return "revealed";
+  }
+  return "open";
+}
+
+}  // namespace attnoracle

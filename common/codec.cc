@@ -1,0 +1,180 @@
+#include "common/codec.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace attnoracle {
+namespace {
+
+// Wire dimensions are uint32; anything past INT_MAX is out of every range
+// the domain checks, so clamp rather than wrap to a negative number.
+int ToInt(uint32_t v) {
+  return static_cast<int>(std::min<uint32_t>(v, INT_MAX));
+}
+
+}  // namespace
+
+absl::StatusOr<ConstMatrixMap> MatrixView(const pb::Matrix& m,
+                                          absl::string_view name) {
+  if (m.rows() == 0 || m.cols() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " is empty (rows=", m.rows(), ", cols=", m.cols(), ")"));
+  }
+  const uint64_t expected = uint64_t{m.rows()} * uint64_t{m.cols()};
+  if (static_cast<uint64_t>(m.values_size()) != expected) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " declares ", m.rows(), "x", m.cols(), " = ",
+                     expected, " values but carries ", m.values_size()));
+  }
+  return ConstMatrixMap(m.values().data(), m.rows(), m.cols());
+}
+
+void MatrixToProto(ConstMatrixRef m, pb::Matrix* out) {
+  MutableMatrixProto(static_cast<int>(m.rows()), static_cast<int>(m.cols()),
+                     out) = m;
+}
+
+MatrixMap MutableMatrixProto(int rows, int cols, pb::Matrix* out) {
+  out->set_rows(rows);
+  out->set_cols(cols);
+  out->mutable_values()->Resize(rows * cols, 0.0);
+  return MatrixMap(out->mutable_values()->mutable_data(), rows, cols);
+}
+
+LayerSpec SpecFromProto(const pb::LayerSpec& p) {
+  LayerSpec s;
+  s.d_model = ToInt(p.d_model());
+  s.heads = ToInt(p.heads());
+  s.head_dim = ToInt(p.head_dim());
+  s.value_dim = ToInt(p.value_dim());
+  s.out_dim = ToInt(p.out_dim());
+  s.mask = p.mask() == pb::MASK_CAUSAL ? Mask::kCausal : Mask::kNone;
+  s.readout = p.readout() == pb::READOUT_LAST ? Readout::kLast : Readout::kAll;
+  s.score_scale = p.score_scale();
+  s.biases = p.biases();
+  return s;
+}
+
+void SpecToProto(const LayerSpec& s, pb::LayerSpec* out) {
+  out->set_d_model(s.d_model);
+  out->set_heads(s.heads);
+  out->set_head_dim(s.head_dim);
+  out->set_value_dim(s.value_dim);
+  out->set_out_dim(s.out_dim);
+  out->set_mask(s.mask == Mask::kCausal ? pb::MASK_CAUSAL : pb::MASK_NONE);
+  out->set_readout(s.readout == Readout::kLast ? pb::READOUT_LAST
+                                               : pb::READOUT_ALL);
+  out->set_score_scale(s.score_scale);
+  out->set_biases(s.biases);
+}
+
+AccessPolicy PolicyFromProto(const pb::AccessPolicy& p) {
+  AccessPolicy a;
+  a.precision = p.precision() == pb::PRECISION_FLOAT32 ? Precision::kFloat32
+                                                       : Precision::kFloat64;
+  a.noise_sigma = p.noise_sigma();
+  a.budget.queries = p.budget().queries();
+  a.budget.tokens = p.budget().tokens();
+  a.limits.max_abs_input = p.limits().max_abs_input();
+  a.limits.max_tokens_per_sequence =
+      ToInt(p.limits().max_tokens_per_sequence());
+  a.limits.max_sequences_per_request =
+      ToInt(p.limits().max_sequences_per_request());
+  a.limits.max_tokens_per_request = ToInt(p.limits().max_tokens_per_request());
+  return a;
+}
+
+void PolicyToProto(const AccessPolicy& a, pb::AccessPolicy* out) {
+  out->set_precision(a.precision == Precision::kFloat32
+                         ? pb::PRECISION_FLOAT32
+                         : pb::PRECISION_FLOAT64);
+  out->set_noise_sigma(a.noise_sigma);
+  out->mutable_budget()->set_queries(a.budget.queries);
+  out->mutable_budget()->set_tokens(a.budget.tokens);
+  pb::Limits* l = out->mutable_limits();
+  l->set_max_abs_input(a.limits.max_abs_input);
+  l->set_max_tokens_per_sequence(a.limits.max_tokens_per_sequence);
+  l->set_max_sequences_per_request(a.limits.max_sequences_per_request);
+  l->set_max_tokens_per_request(a.limits.max_tokens_per_request);
+}
+
+ChallengeConfig ConfigFromProto(const pb::ChallengeConfig& p) {
+  ChallengeConfig c;
+  c.id = p.id();
+  c.title = p.title();
+  c.description = p.description();
+  c.spec = SpecFromProto(p.spec());
+  c.prior.scale = p.prior().scale();
+  c.prior.seed = p.prior().seed();
+  c.policy = PolicyFromProto(p.policy());
+  return c;
+}
+
+void ConfigToProto(const ChallengeConfig& c, pb::ChallengeConfig* out) {
+  out->set_id(c.id);
+  out->set_title(c.title);
+  out->set_description(c.description);
+  SpecToProto(c.spec, out->mutable_spec());
+  out->mutable_prior()->set_kind(pb::PRIOR_GAUSSIAN);
+  out->mutable_prior()->set_scale(c.prior.scale);
+  out->mutable_prior()->set_seed(c.prior.seed);
+  PolicyToProto(c.policy, out->mutable_policy());
+}
+
+ChallengeInfo InfoFromProto(const pb::ChallengeInfo& p) {
+  ChallengeInfo i;
+  i.id = p.id();
+  i.title = p.title();
+  i.description = p.description();
+  i.spec = SpecFromProto(p.spec());
+  i.policy = PolicyFromProto(p.policy());
+  switch (p.phase()) {
+    case pb::PHASE_CLOSED:
+      i.phase = Phase::kClosed;
+      break;
+    case pb::PHASE_REVEALED:
+      i.phase = Phase::kRevealed;
+      break;
+    default:
+      i.phase = Phase::kOpen;
+  }
+  i.commitment = p.commitment();
+  return i;
+}
+
+void InfoToProto(const ChallengeInfo& i, pb::ChallengeInfo* out) {
+  out->set_id(i.id);
+  out->set_title(i.title);
+  out->set_description(i.description);
+  SpecToProto(i.spec, out->mutable_spec());
+  PolicyToProto(i.policy, out->mutable_policy());
+  switch (i.phase) {
+    case Phase::kOpen:
+      out->set_phase(pb::PHASE_OPEN);
+      break;
+    case Phase::kClosed:
+      out->set_phase(pb::PHASE_CLOSED);
+      break;
+    case Phase::kRevealed:
+      out->set_phase(pb::PHASE_REVEALED);
+      break;
+  }
+  out->set_commitment(i.commitment);
+}
+
+Usage UsageFromProto(const pb::Usage& p) {
+  return Usage{p.queries_used(), p.tokens_used(), p.queries_left(),
+               p.tokens_left()};
+}
+
+void UsageToProto(const Usage& u, pb::Usage* out) {
+  out->set_queries_used(u.queries_used);
+  out->set_tokens_used(u.tokens_used);
+  out->set_queries_left(u.queries_left);
+  out->set_tokens_left(u.tokens_left);
+}
+
+}  // namespace attnoracle

@@ -1,0 +1,46 @@
+// Conversions between the wire messages (attnoracle.v1) and the domain types,
+// in one place. Shape checks happen here; value checks (limits, finiteness of
+// inputs) belong to whoever owns the policy.
+//
+//   absl::StatusOr<ConstMatrixMap> x = MatrixView(request.sequences(0),
+//   "sequences[0]"); MatrixToProto(y, response.add_outputs());
+#ifndef ATTNORACLE_COMMON_CODEC_H_
+#define ATTNORACLE_COMMON_CODEC_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "attnoracle/v1/oracle.pb.h"
+#include "attnoracle/v1/types.pb.h"
+#include "common/access_policy.h"
+#include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "common/layer_spec.h"
+#include "common/tensor.h"
+
+namespace attnoracle {
+
+namespace pb = ::attnoracle::v1;
+
+// A view over m's buffer (no copy; valid while m lives and is not modified).
+// INVALID_ARGUMENT naming `name` unless rows >= 1, cols >= 1 and
+// values_size == rows * cols.
+[[nodiscard]] absl::StatusOr<ConstMatrixMap> MatrixView(const pb::Matrix& m,
+                                                        absl::string_view name);
+void MatrixToProto(ConstMatrixRef m, pb::Matrix* out);
+// Sizes `out` to rows x cols and returns a map for writing into it.
+MatrixMap MutableMatrixProto(int rows, int cols, pb::Matrix* out);
+
+LayerSpec SpecFromProto(const pb::LayerSpec& p);  // not resolved
+void SpecToProto(const LayerSpec& spec, pb::LayerSpec* out);
+AccessPolicy PolicyFromProto(const pb::AccessPolicy& p);  // not resolved
+void PolicyToProto(const AccessPolicy& policy, pb::AccessPolicy* out);
+ChallengeConfig ConfigFromProto(const pb::ChallengeConfig& p);  // not resolved
+void ConfigToProto(const ChallengeConfig& config, pb::ChallengeConfig* out);
+ChallengeInfo InfoFromProto(const pb::ChallengeInfo& p);
+void InfoToProto(const ChallengeInfo& info, pb::ChallengeInfo* out);
+Usage UsageFromProto(const pb::Usage& p);
+void UsageToProto(const Usage& usage, pb::Usage* out);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_COMMON_CODEC_H_

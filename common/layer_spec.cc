@@ -1,0 +1,63 @@
+#include "common/layer_spec.h"
+
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace attnoracle {
+namespace {
+
+absl::Status CheckDim(const char* name, int value, int max) {
+  if (value < 0 || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec.", name, " = ", value, " is out of range [0, ", max, "]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LayerSpec> ResolveSpec(const LayerSpec& raw) {
+  LayerSpec spec = raw;
+  for (auto [name, value] : {std::pair{"d_model", spec.d_model},
+                             std::pair{"head_dim", spec.head_dim},
+                             std::pair{"value_dim", spec.value_dim},
+                             std::pair{"out_dim", spec.out_dim}}) {
+    if (absl::Status s = CheckDim(name, value, kMaxModelDim); !s.ok()) return s;
+  }
+  if (spec.d_model == 0) {
+    return absl::InvalidArgumentError("spec.d_model must be set (> 0)");
+  }
+  if (spec.heads == 0) spec.heads = 1;
+  if (spec.heads < 0 || spec.heads > kMaxHeads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec.heads = ", spec.heads, " is out of range [1, ", kMaxHeads, "]"));
+  }
+  if (spec.head_dim == 0) {
+    if (spec.d_model % spec.heads != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.heads = ", spec.heads, " does not divide spec.d_model = ",
+          spec.d_model, "; set spec.head_dim explicitly"));
+    }
+    spec.head_dim = spec.d_model / spec.heads;
+  }
+  if (spec.value_dim == 0) spec.value_dim = spec.head_dim;
+  if (spec.out_dim == 0) spec.out_dim = spec.d_model;
+  if (!std::isfinite(spec.score_scale) || spec.score_scale < 0) {
+    return absl::InvalidArgumentError(
+        "spec.score_scale must be finite and >= 0 (0 means 1/sqrt(head_dim))");
+  }
+  if (spec.score_scale == 0) spec.score_scale = 1.0 / std::sqrt(spec.head_dim);
+  return spec;
+}
+
+const char* MaskName(Mask mask) {
+  return mask == Mask::kCausal ? "causal" : "none";
+}
+
+const char* ReadoutName(Readout readout) {
+  return readout == Readout::kLast ? "last" : "all";
+}
+
+}  // namespace attnoracle

@@ -1,0 +1,24 @@
+// Draws a secret layer from a seeded prior, identically on every machine.
+//
+//   LayerParams secret = DrawSecret(spec, Prior{.scale = 0.25, .seed = 7});
+#ifndef ATTNORACLE_COMMON_PRIOR_H_
+#define ATTNORACLE_COMMON_PRIOR_H_
+
+#include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "common/layer_spec.h"
+
+namespace attnoracle {
+
+// Every entry i.i.d. N(0, prior.scale^2) (scale 0 means 1/sqrt(d_model)),
+// drawn from Rng(DeriveSeed(prior.seed, kSecret, stream_index)) in the
+// order: for each head wq, wk, wv, wo (row-major), then bq, bk, bv if the
+// spec has biases; finally bo. head_dim < d_model gives low-rank heads.
+// `stream_index` separates secrets drawn from one seed (0 for a challenge's
+// shared secret). `spec` must be resolved.
+LayerParams DrawSecret(const LayerSpec& spec, const Prior& prior,
+                       uint64_t stream_index = 0);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_COMMON_PRIOR_H_

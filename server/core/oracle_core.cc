@@ -1,0 +1,117 @@
+#include "server/core/oracle_core.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/access_policy.h"
+#include "common/attention.h"
+#include "common/status_macros.h"
+
+namespace attnoracle {
+
+OracleCore::OracleCore(const ChallengeRegistry* registry, Ledger* ledger)
+    : registry_(registry), ledger_(ledger) {}
+
+std::vector<ChallengeInfo> OracleCore::ListChallenges() const {
+  std::vector<ChallengeInfo> out;
+  for (const auto& c : registry_->List()) out.push_back(c->Info());
+  return out;
+}
+
+absl::StatusOr<ChallengeInfo> OracleCore::DescribeChallenge(
+    const std::string& id) const {
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(id));
+  return challenge->Info();
+}
+
+absl::Status ValidateSequences(const ChallengeConfig& config,
+                               std::span<const ConstMatrixMap> sequences,
+                               uint64_t* tokens) {
+  const Limits& limits = config.policy.limits;
+  if (sequences.empty()) {
+    return absl::InvalidArgumentError("the request has no sequences");
+  }
+  if (sequences.size() >
+      static_cast<size_t>(limits.max_sequences_per_request)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request has ", sequences.size(), " sequences; challenge \"",
+        config.id, "\" allows at most ", limits.max_sequences_per_request,
+        " per request (max_sequences_per_request)"));
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    const ConstMatrixMap& x = sequences[i];
+    if (x.cols() != config.spec.d_model) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sequences[", i, "] has tokens of width ", x.cols(), "; challenge \"",
+          config.id, "\" takes d_model = ", config.spec.d_model));
+    }
+    if (x.rows() > limits.max_tokens_per_sequence) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequences[", i, "] has ", x.rows(), " tokens; at most ",
+                       limits.max_tokens_per_sequence,
+                       " are allowed (max_tokens_per_sequence)"));
+    }
+    total += x.rows();
+    for (Eigen::Index t = 0; t < x.rows(); ++t) {
+      for (Eigen::Index j = 0; j < x.cols(); ++j) {
+        const double v = x(t, j);
+        if (!std::isfinite(v)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("sequences[", i, "] token ", t, " entry ", j,
+                           " is not finite (NaN or infinity)"));
+        }
+        if (std::abs(v) > limits.max_abs_input) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "sequences[", i, "] token ", t, " entry ", j, " = ", v,
+              " exceeds max_abs_input = ", limits.max_abs_input));
+        }
+      }
+    }
+  }
+  if (total > static_cast<uint64_t>(limits.max_tokens_per_request)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request has ", total, " tokens; at most ",
+                     limits.max_tokens_per_request,
+                     " are allowed per request (max_tokens_per_request)"));
+  }
+  *tokens = total;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<QueryResult> OracleCore::Query(
+    const std::string& learner, const std::string& challenge_id,
+    std::span<const ConstMatrixMap> sequences,
+    const OutputAllocator& allocate_output) {
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  const ChallengeConfig& config = challenge->config;
+  if (challenge->phase != Phase::kOpen) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("challenge \"", challenge_id, "\" is ",
+                     PhaseName(challenge->phase), ", not open for queries"));
+  }
+  uint64_t tokens = 0;
+  ATTN_RETURN_IF_ERROR(ValidateSequences(config, sequences, &tokens));
+  ATTN_ASSIGN_OR_RETURN(
+      ChargeReceipt charge,
+      ledger_->Charge(LedgerKey{challenge_id, learner}, config.policy.budget,
+                      sequences.size(), tokens));
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    const int rows =
+        OutputRows(config.spec, static_cast<int>(sequences[i].rows()));
+    MatrixMap out = allocate_output(i, rows, config.spec.out_dim);
+    ForwardInto(config.spec, challenge->secret, sequences[i], out);
+    DegradeAnswer(config.policy, challenge->noise_seed,
+                  charge.first_query_index + i, out);
+  }
+  return QueryResult{charge.usage, charge.first_query_index};
+}
+
+absl::StatusOr<Usage> OracleCore::GetUsage(
+    const std::string& learner, const std::string& challenge_id) const {
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  return ledger_->GetUsage(LedgerKey{challenge_id, learner},
+                           challenge->config.policy.budget);
+}
+
+}  // namespace attnoracle
