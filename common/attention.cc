@@ -9,7 +9,10 @@ void SoftmaxRows(MatrixRef logits) {
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
     auto row = logits.row(i);
     const double max = row.maxCoeff();
-    row = (row.array() - max).exp();
+    // Eigen's vectorised exp clamps its argument, so exp(-inf) would come out
+    // as a subnormal, not 0: masked entries are zeroed explicitly.
+    row = (row.array() == -std::numeric_limits<double>::infinity())
+              .select(0.0, (row.array() - max).exp());
     row /= row.sum();
   }
 }

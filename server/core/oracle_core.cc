@@ -46,6 +46,10 @@ absl::Status ValidateSequences(const ChallengeConfig& config,
           "sequences[", i, "] has tokens of width ", x.cols(), "; challenge \"",
           config.id, "\" takes d_model = ", config.spec.d_model));
     }
+    if (x.rows() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequences[", i, "] has no tokens"));
+    }
     if (x.rows() > limits.max_tokens_per_sequence) {
       return absl::InvalidArgumentError(
           absl::StrCat("sequences[", i, "] has ", x.rows(), " tokens; at most ",

@@ -49,6 +49,8 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
 }
 
 OracleServer::~OracleServer() {
+  // BuildAndStart destroys a half-built server when it cannot listen.
+  if (server_ == nullptr) return;
   Shutdown(std::chrono::milliseconds(0));
   Wait();
 }

@@ -1,0 +1,328 @@
+// Challenge configuration (the built-in set, parse and value errors, files),
+// ResolvePolicy and DegradeAnswer.
+#include "common/challenge_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/access_policy.h"
+#include "common/rng.h"
+#include "tests/test_util.h"
+
+namespace attnoracle {
+namespace {
+
+using ::attnoracle::test::BitwiseEqual;
+using ::attnoracle::test::MessageOf;
+using ::attnoracle::test::RandomMatrix;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<ChallengeConfig> BuiltIn() {
+  absl::StatusOr<std::vector<ChallengeConfig>> set =
+      ParseChallengeSet(DefaultChallengeSetText(), "built-in");
+  EXPECT_TRUE(set.ok()) << set.status();
+  return set.ok() ? *set : std::vector<ChallengeConfig>{};
+}
+
+ChallengeConfig BuiltIn(const std::string& id) {
+  for (const ChallengeConfig& c : BuiltIn()) {
+    if (c.id == id) return c;
+  }
+  ADD_FAILURE() << "no built-in challenge " << id;
+  return {};
+}
+
+TEST(DefaultChallengesTest, HasTheSevenDocumentedChallenges) {
+  std::vector<std::string> ids;
+  for (const ChallengeConfig& c : BuiltIn()) ids.push_back(c.id);
+  EXPECT_THAT(
+      ids, ElementsAre("tiny-d4", "single-head-d16", "single-head-causal-d16",
+                       "last-token-d16", "two-head-d16",
+                       "noisy-single-head-d16", "float32-single-head-d16"));
+}
+
+TEST(DefaultChallengesTest, TinyHasASmallBudget) {
+  const ChallengeConfig c = BuiltIn("tiny-d4");
+  EXPECT_EQ(c.spec.d_model, 4);
+  EXPECT_EQ(c.spec.heads, 1);
+  EXPECT_EQ(c.spec.head_dim, 4);
+  EXPECT_EQ(c.policy.budget, (Budget{.queries = 64, .tokens = 256}));
+  EXPECT_EQ(c.prior.seed, 4u);
+  EXPECT_EQ(c.prior.scale, 0.5);
+  EXPECT_EQ(c.title, "Tiny single head, d=4 (teaching)");
+}
+
+TEST(DefaultChallengesTest, UnsetFieldsTakeTheDocumentedDefaults) {
+  const ChallengeConfig c = BuiltIn("single-head-d16");
+  EXPECT_EQ(c.spec, (LayerSpec{.d_model = 16,
+                               .heads = 1,
+                               .head_dim = 16,
+                               .value_dim = 16,
+                               .out_dim = 16,
+                               .mask = Mask::kNone,
+                               .readout = Readout::kAll,
+                               .score_scale = 0.25,
+                               .biases = false}));
+  EXPECT_EQ(c.policy.precision, Precision::kFloat64);
+  EXPECT_EQ(c.policy.noise_sigma, 0.0);
+  EXPECT_EQ(c.policy.budget, (Budget{.queries = 100'000, .tokens = 1'000'000}));
+  EXPECT_EQ(c.policy.limits, (Limits{.max_abs_input = 1000,
+                                     .max_tokens_per_sequence = 512,
+                                     .max_sequences_per_request = 1024,
+                                     .max_tokens_per_request = 65'536}));
+  EXPECT_EQ(c.prior.scale, 0.25);
+}
+
+TEST(DefaultChallengesTest, VariantsDifferWhereDocumented) {
+  EXPECT_EQ(BuiltIn("single-head-causal-d16").spec.mask, Mask::kCausal);
+  EXPECT_EQ(BuiltIn("last-token-d16").spec.readout, Readout::kLast);
+
+  const ChallengeConfig two = BuiltIn("two-head-d16");
+  EXPECT_EQ(two.spec.heads, 2);
+  EXPECT_EQ(two.spec.head_dim, 8);
+  EXPECT_EQ(two.spec.value_dim, 8);
+  EXPECT_EQ(two.spec.out_dim, 16);
+  EXPECT_EQ(two.spec.score_scale, 1 / std::sqrt(8.0));
+
+  const ChallengeConfig noisy = BuiltIn("noisy-single-head-d16");
+  EXPECT_EQ(noisy.policy.noise_sigma, 1e-3);
+  EXPECT_EQ(noisy.policy.budget,
+            (Budget{.queries = 100'000, .tokens = 20'000}));
+
+  EXPECT_EQ(BuiltIn("float32-single-head-d16").policy.precision,
+            Precision::kFloat32);
+}
+
+// Every bad set is INVALID_ARGUMENT naming the source and each of `parts`.
+void ExpectInvalidSet(const std::string& text,
+                      std::initializer_list<std::string> parts) {
+  absl::StatusOr<std::vector<ChallengeConfig>> set =
+      ParseChallengeSet(text, "test.textproto");
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument)
+      << set.status();
+  EXPECT_THAT(MessageOf(set.status()), HasSubstr("test.textproto"));
+  for (const std::string& part : parts) {
+    EXPECT_THAT(MessageOf(set.status()), HasSubstr(part));
+  }
+}
+
+TEST(ParseChallengeSetTest, SyntaxErrorNamesLineAndColumn) {
+  ExpectInvalidSet("challenge {\n  id: \"a\"\n  bogus: 1\n}\n",
+                   {"line 3, column", "no field named \"bogus\""});
+}
+
+TEST(ParseChallengeSetTest, UnclosedBlockIsASyntaxError) {
+  ExpectInvalidSet("challenge { id: \"a\" spec { d_model: 4 }", {"line 1"});
+}
+
+TEST(ParseChallengeSetTest, NegativeUnsignedLimitIsASyntaxError) {
+  ExpectInvalidSet(
+      "challenge {\n id: \"a\" spec { d_model: 4 }\n"
+      " policy { limits { max_tokens_per_sequence: -1 } }\n}",
+      {"line 3"});
+}
+
+TEST(ParseChallengeSetTest, NegativeMaxAbsInputNamesChallengeAndField) {
+  ExpectInvalidSet(
+      "challenge { id: \"a\" spec { d_model: 4 }"
+      " policy { limits { max_abs_input: -1 } } }",
+      {"challenge \"a\": policy.limits.max_abs_input"});
+}
+
+TEST(ParseChallengeSetTest, DuplicateIdIsRejected) {
+  ExpectInvalidSet(
+      "challenge { id: \"a\" spec { d_model: 4 } }\n"
+      "challenge { id: \"a\" spec { d_model: 8 } }",
+      {"challenge id \"a\" is defined twice"});
+}
+
+TEST(ParseChallengeSetTest, BadIdCharactersAreRejected) {
+  ExpectInvalidSet("challenge { id: \"Tiny D4\" spec { d_model: 4 } }",
+                   {"challenge id \"Tiny D4\" must be 1 to 64 characters"});
+}
+
+TEST(ParseChallengeSetTest, MissingOrOverlongIdIsRejected) {
+  ExpectInvalidSet("challenge { spec { d_model: 4 } }", {"challenge id \"\""});
+  ExpectInvalidSet(
+      "challenge { id: \"" + std::string(65, 'a') + "\" spec { d_model: 4 } }",
+      {"1 to 64 characters"});
+}
+
+TEST(ParseChallengeSetTest, EmptySetIsRejected) {
+  ExpectInvalidSet("", {"defines no challenge"});
+  ExpectInvalidSet("# only a comment\n", {"defines no challenge"});
+}
+
+TEST(ParseChallengeSetTest, BadSpecNamesChallengeAndField) {
+  ExpectInvalidSet("challenge { id: \"b\" spec { d_model: 10 heads: 3 } }",
+                   {"challenge \"b\": spec.heads = 3 does not divide"});
+  ExpectInvalidSet("challenge { id: \"c\" }",
+                   {"challenge \"c\": spec.d_model must be set"});
+}
+
+TEST(ParseChallengeSetTest, NegativePriorScaleIsRejected) {
+  ExpectInvalidSet(
+      "challenge { id: \"p\" spec { d_model: 4 } prior { scale: -1 } }",
+      {"challenge \"p\": prior.scale"});
+}
+
+TEST(LoadChallengeSetTest, MissingFileIsNotFound) {
+  const std::string path = ::testing::TempDir() + "/no-such-config.textproto";
+  absl::StatusOr<std::vector<ChallengeConfig>> set = LoadChallengeSet(path);
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(MessageOf(set.status()), HasSubstr(path));
+}
+
+TEST(LoadChallengeSetTest, ReadsAFile) {
+  const std::string path = ::testing::TempDir() + "/one.textproto";
+  std::ofstream(path) << "challenge { id: \"one\" spec { d_model: 2 } }\n";
+  absl::StatusOr<std::vector<ChallengeConfig>> set = LoadChallengeSet(path);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->size(), 1u);
+  EXPECT_EQ((*set)[0].id, "one");
+  EXPECT_EQ((*set)[0].title, "one");
+}
+
+TEST(ResolvePolicyTest, ZeroMeansDefault) {
+  absl::StatusOr<AccessPolicy> p = ResolvePolicy(AccessPolicy());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->budget, (Budget{.queries = 100'000, .tokens = 1'000'000}));
+  EXPECT_EQ(p->limits, (Limits{.max_abs_input = 1000,
+                               .max_tokens_per_sequence = 512,
+                               .max_sequences_per_request = 1024,
+                               .max_tokens_per_request = 65'536}));
+}
+
+TEST(ResolvePolicyTest, KeepsExplicitValues) {
+  const AccessPolicy raw{.precision = Precision::kFloat32,
+                         .noise_sigma = 0.5,
+                         .budget = {.queries = 3, .tokens = 4},
+                         .limits = {.max_abs_input = 2,
+                                    .max_tokens_per_sequence = 5,
+                                    .max_sequences_per_request = 6,
+                                    .max_tokens_per_request = 7}};
+  absl::StatusOr<AccessPolicy> p = ResolvePolicy(raw);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(*p, raw);
+}
+
+// A raw policy: the given noise and precision, budget and limits unset.
+AccessPolicy Policy(double noise_sigma,
+                    Precision precision = Precision::kFloat64) {
+  AccessPolicy p;
+  p.precision = precision;
+  p.noise_sigma = noise_sigma;
+  return p;
+}
+
+AccessPolicy PolicyWithLimits(const Limits& limits) {
+  AccessPolicy p;
+  p.limits = limits;
+  return p;
+}
+
+struct BadPolicy {
+  std::string name;
+  AccessPolicy raw;
+  std::string message;
+};
+
+void PrintTo(const BadPolicy& v, std::ostream* os) { *os << v.name; }
+
+class ResolvePolicyRejects : public ::testing::TestWithParam<BadPolicy> {};
+
+TEST_P(ResolvePolicyRejects, NamingTheField) {
+  absl::StatusOr<AccessPolicy> p = ResolvePolicy(GetParam().raw);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(p.status()), HasSubstr(GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadPolicies, ResolvePolicyRejects,
+    ::testing::Values(
+        BadPolicy{"NaNSigma", Policy(kNaN), "policy.noise_sigma"},
+        BadPolicy{"NegativeSigma", Policy(-1), "policy.noise_sigma"},
+        BadPolicy{"InfiniteMaxAbs", PolicyWithLimits({.max_abs_input = kInf}),
+                  "policy.limits.max_abs_input"},
+        BadPolicy{"NegativeMaxAbs", PolicyWithLimits({.max_abs_input = -2}),
+                  "policy.limits.max_abs_input"},
+        BadPolicy{"NegativeTokensPerSequence",
+                  PolicyWithLimits({.max_tokens_per_sequence = -1}),
+                  "policy.limits.max_tokens_per_sequence = -1 is negative"},
+        BadPolicy{"NegativeSequencesPerRequest",
+                  PolicyWithLimits({.max_sequences_per_request = -2}),
+                  "policy.limits.max_sequences_per_request = -2 is negative"},
+        BadPolicy{"NegativeTokensPerRequest",
+                  PolicyWithLimits({.max_tokens_per_request = -3}),
+                  "policy.limits.max_tokens_per_request = -3 is negative"}),
+    [](const ::testing::TestParamInfo<BadPolicy>& info) {
+      return info.param.name;
+    });
+
+TEST(DegradeAnswerTest, Float64WithoutNoiseLeavesTheAnswerAlone) {
+  Rng rng(1);
+  const Matrix exact = RandomMatrix(rng, 3, 5);
+  Matrix answer = exact;
+  DegradeAnswer(AccessPolicy{}, 99, 0, answer);
+  EXPECT_TRUE(BitwiseEqual(answer, exact));
+}
+
+TEST(DegradeAnswerTest, Float32RoundsToNearestFloat) {
+  Rng rng(2);
+  const Matrix exact = RandomMatrix(rng, 4, 6, 100.0);
+  Matrix answer = exact;
+  DegradeAnswer(Policy(0, Precision::kFloat32), 99, 0, answer);
+  for (Eigen::Index i = 0; i < exact.size(); ++i) {
+    const double rounded = static_cast<float>(exact.data()[i]);
+    EXPECT_EQ(answer.data()[i], rounded) << "entry " << i;
+  }
+  EXPECT_FALSE(BitwiseEqual(answer, exact));
+}
+
+Matrix Noise(double sigma, uint64_t seed, uint64_t index, int rows, int cols) {
+  Matrix m = Matrix::Zero(rows, cols);
+  DegradeAnswer(Policy(sigma), seed, index, m);
+  return m;
+}
+
+TEST(DegradeAnswerTest, NoiseIsAFunctionOfSeedAndIndex) {
+  const Matrix a = Noise(1e-3, 7, 5, 3, 4);
+  EXPECT_TRUE(BitwiseEqual(a, Noise(1e-3, 7, 5, 3, 4)));
+  EXPECT_EQ((a.array() == Noise(1e-3, 7, 6, 3, 4).array()).count(), 0);
+  EXPECT_EQ((a.array() == Noise(1e-3, 8, 5, 3, 4).array()).count(), 0);
+}
+
+TEST(DegradeAnswerTest, NoiseHasTheDeclaredStandardDeviation) {
+  constexpr double kSigma = 1e-3;
+  const Matrix noise = Noise(kSigma, 3, 0, 200, 100);
+  const double mean = noise.mean();
+  const double std_dev =
+      std::sqrt((noise.array() - mean).square().sum() / noise.size());
+  EXPECT_NEAR(mean, 0.0, 0.05 * kSigma);
+  EXPECT_NEAR(std_dev, kSigma, 0.02 * kSigma);
+}
+
+TEST(DegradeAnswerTest, NoisyFloat32AnswersAreFloats) {
+  Matrix answer = Matrix::Constant(3, 3, 0.1);
+  DegradeAnswer(Policy(1e-3, Precision::kFloat32), 1, 2, answer);
+  for (Eigen::Index i = 0; i < answer.size(); ++i) {
+    const double v = answer.data()[i];
+    EXPECT_EQ(static_cast<double>(static_cast<float>(v)), v);
+    EXPECT_NE(v, static_cast<double>(0.1f));
+  }
+}
+
+}  // namespace
+}  // namespace attnoracle
