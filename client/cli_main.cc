@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,8 +25,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/json_codec.h"
+#include "client/learners/learner.h"
 #include "client/oracle_client.h"
+#include "common/codec.h"
+#include "common/metrics.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Oracle server, host:port.");
 ABSL_FLAG(bool, json, false,
@@ -36,6 +42,16 @@ ABSL_FLAG(std::string, token, "",
           "Learner token, sent as 'authorization: Bearer TOKEN' (default: "
           "$ATTNORACLE_TOKEN).");
 ABSL_FLAG(double, timeout, 30, "Deadline of each call, in seconds.");
+ABSL_FLAG(std::string, params, "", "submit: JSON hypothesis file.");
+ABSL_FLAG(std::string, algo, "probe", "learn: the learner (probe, regress).");
+ABSL_FLAG(uint64_t, seed, 1, "learn: seed of the learner's random choices.");
+ABSL_FLAG(uint64_t, max_tokens, 0,
+          "learn: tokens the learner may spend (0: what is left of the "
+          "budget; regress spends 2000 by default).");
+ABSL_FLAG(double, time_limit, 60,
+          "learn: seconds the learner may optimise (regress).");
+ABSL_FLAG(std::string, save, "",
+          "learn: also write the hypothesis to this JSON file.");
 
 namespace attnoracle {
 namespace {
@@ -136,27 +152,36 @@ void PrintUsage(const Usage& u) {
             << u.tokens_left << " tokens left\n";
 }
 
-int RunQuery(Context& ctx) {
-  const std::string path = absl::GetFlag(FLAGS_input);
+// Reads a JSON document from `path` (stdin for "" or "-"); on failure
+// prints why and returns null.
+std::optional<nlohmann::ordered_json> ReadJson(const std::string& path,
+                                               const char* what) {
   std::stringstream text;
   if (path.empty() || path == "-") {
     text << std::cin.rdbuf();
   } else {
     std::ifstream in(path);
     if (!in) {
-      std::cerr << "oracle-client: cannot read --input \"" << path << "\"\n";
-      return kExitUsage;
+      std::cerr << "oracle-client: cannot read " << what << " \"" << path
+                << "\"\n";
+      return std::nullopt;
     }
     text << in.rdbuf();
   }
-  nlohmann::ordered_json doc =
-      nlohmann::ordered_json::parse(text.str(), nullptr,
-                                    /*allow_exceptions=*/false);
+  nlohmann::ordered_json doc = nlohmann::ordered_json::parse(
+      text.str(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    std::cerr << "oracle-client: the query input is not valid JSON\n";
-    return kExitUsage;
+    std::cerr << "oracle-client: the " << what << " is not valid JSON\n";
+    return std::nullopt;
   }
-  absl::StatusOr<std::vector<Matrix>> sequences = SequencesFromJson(doc);
+  return doc;
+}
+
+int RunQuery(Context& ctx) {
+  std::optional<nlohmann::ordered_json> doc =
+      ReadJson(absl::GetFlag(FLAGS_input), "query input");
+  if (!doc) return kExitUsage;
+  absl::StatusOr<std::vector<Matrix>> sequences = SequencesFromJson(*doc);
   if (!sequences.ok()) {
     std::cerr << "oracle-client: bad query input: "
               << sequences.status().message() << "\n";
@@ -195,6 +220,118 @@ int RunUsage(Context& ctx) {
   return 0;
 }
 
+void PrintScore(const Score& s) {
+  std::cout << absl::StrFormat(
+      "  functional_rel_err %.3e   max_abs_err %.3e   bits %.1f\n"
+      "  theta_rel_err      %.3e   omega_rel_err %.3e\n"
+      "  spent %d queries, %d tokens",
+      s.functional_rel_err, s.max_abs_err, s.bits, s.theta_rel_err,
+      s.omega_rel_err, s.queries_used, s.tokens_used);
+  if (s.tokens_to_bound > 0) {
+    std::cout << absl::StrFormat(" (%.2fx the counting bound in tokens)",
+                                 s.tokens_to_bound);
+  }
+  if (s.queries_to_bound > 0) {
+    std::cout << absl::StrFormat(" (%.2fx the counting bound in sequences)",
+                                 s.queries_to_bound);
+  }
+  std::cout << "\n";
+}
+
+int RunSubmit(Context& ctx) {
+  const std::string path = absl::GetFlag(FLAGS_params);
+  if (path.empty()) {
+    std::cerr << "oracle-client: submit needs --params FILE\n";
+    return kExitUsage;
+  }
+  std::optional<nlohmann::ordered_json> doc = ReadJson(path, "--params file");
+  if (!doc) return kExitUsage;
+  absl::StatusOr<v1::LayerParams> proto = HypothesisFromJson(*doc);
+  if (!proto.ok()) {
+    std::cerr << "oracle-client: bad hypothesis file: "
+              << proto.status().message() << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<ChallengeInfo> info = ctx.client->Describe(ctx.args[0]);
+  if (!info.ok()) return Fail(info.status());
+  absl::StatusOr<LayerParams> params = ParamsFromProto(*proto, info->spec);
+  if (!params.ok()) return Fail(params.status());
+  absl::StatusOr<SubmitResult> result =
+      ctx.client->Submit(ctx.args[0], *params);
+  if (!result.ok()) return Fail(result.status());
+  if (ctx.json) {
+    PrintJson({{"challenge", ctx.args[0]},
+               {"submission_id", result->submission_id},
+               {"score", ScoreToJson(result->score)}});
+    return 0;
+  }
+  std::cout << "submission " << result->submission_id << " to " << ctx.args[0]
+            << ":\n";
+  PrintScore(result->score);
+  return 0;
+}
+
+int RunLearn(Context& ctx) {
+  const std::string algo = absl::GetFlag(FLAGS_algo);
+  RemoteOracle oracle(ctx.client.get(), ctx.args[0]);
+  if (absl::Status s = oracle.Init(); !s.ok()) return Fail(s);
+  LearnOptions options;
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  options.time_limit_seconds = absl::GetFlag(FLAGS_time_limit);
+  options.progress = &std::cerr;
+  const Usage before = oracle.usage();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<LearnResult> learned = RunLearner(algo, oracle, options);
+  if (!learned.ok()) return Fail(learned.status());
+  absl::StatusOr<SubmitResult> result =
+      ctx.client->Submit(ctx.args[0], learned->hypothesis);
+  if (!result.ok()) return Fail(result.status());
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (const std::string save = absl::GetFlag(FLAGS_save); !save.empty()) {
+    std::ofstream out(save);
+    out << HypothesisToJson(learned->hypothesis).dump(1) << "\n";
+    if (!out) {
+      std::cerr << "oracle-client: cannot write --save \"" << save << "\"\n";
+      return kExitFailure;
+    }
+  }
+  // The server scores the learner's whole spend on the challenge; report
+  // what this run spent, so runs on one challenge can be compared.
+  Score score = result->score;
+  SetCost(oracle.info().spec, oracle.usage().queries_used - before.queries_used,
+          oracle.usage().tokens_used - before.tokens_used, &score);
+  if (ctx.json) {
+    nlohmann::ordered_json curve = nlohmann::ordered_json::array();
+    for (const CurvePoint& p : learned->curve) {
+      curve.push_back({{"tokens", p.tokens},
+                       {"queries", p.queries},
+                       {"estimated_rel_err", p.estimated_rel_err}});
+    }
+    nlohmann::ordered_json doc = {
+        {"challenge", ctx.args[0]},
+        {"algo", algo},
+        {"queries", score.queries_used},
+        {"tokens", score.tokens_used},
+        {"functional_rel_err", score.functional_rel_err},
+        {"theta_rel_err", score.theta_rel_err},
+        {"omega_rel_err", score.omega_rel_err},
+        {"bits", score.bits},
+        {"seconds", seconds},
+        {"submission_id", result->submission_id},
+        {"queries_to_bound", score.queries_to_bound},
+        {"tokens_to_bound", score.tokens_to_bound}};
+    if (!curve.empty()) doc["curve"] = curve;
+    PrintJson(doc);
+    return 0;
+  }
+  std::cout << algo << " on " << ctx.args[0] << " ("
+            << absl::StrFormat("%.1f", seconds) << " s), submission "
+            << result->submission_id << ":\n";
+  PrintScore(score);
+  return 0;
+}
+
 const Command kCommands[] = {
     {"challenges", "challenges", "List the challenges the server hosts.", 0,
      RunChallenges},
@@ -214,6 +351,25 @@ const Command kCommands[] = {
     {"usage", "usage CH",
      "Show the queries and tokens you have used and have left on CH.", 1,
      RunUsage},
+    {"submit", "submit CH --params FILE",
+     "Submit a hypothesis for CH and print its score. FILE is JSON:\n"
+     "  {\"heads\": [{\"wq\": M, \"wk\": M, \"wv\": M, \"wo\": M}, ...]}\n"
+     "or per head {\"theta\": M, \"omega\": M} (theta = wq wk^T * "
+     "score_scale,\nomega = wv wo); M is an array of rows. With biases each "
+     "head also has\n\"bq\", \"bk\", \"bv\" and the document \"bo\".",
+     1, RunSubmit},
+    {"learn", "learn CH [--algo probe|regress]",
+     "Run a reference learner against CH through the public API, submit its\n"
+     "hypothesis and print the score. Progress goes to stderr. Flags:\n"
+     "  --algo NAME        probe (exact, single head) or regress (any spec)\n"
+     "  --seed N           seed of the learner's random choices (default 1)\n"
+     "  --max_tokens N     tokens the learner may spend (0: its default)\n"
+     "  --time_limit S     seconds of optimisation for regress (default 60)\n"
+     "  --save FILE        also write the hypothesis as a --params file\n"
+     "With --json: {challenge, algo, queries, tokens, functional_rel_err,\n"
+     "theta_rel_err, omega_rel_err, bits, seconds, ...}; queries and tokens\n"
+     "are what this run spent.",
+     1, RunLearn},
 };
 
 const Command* FindCommand(const std::string& name) {

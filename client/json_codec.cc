@@ -15,7 +15,7 @@ absl::Status Bad(const std::string& path, absl::string_view what) {
 absl::StatusOr<Matrix> SequenceFromJson(const nlohmann::ordered_json& seq,
                                         const std::string& path) {
   if (!seq.is_array() || seq.empty()) {
-    return Bad(path, "must be a non-empty array of tokens");
+    return Bad(path, "must be a non-empty array of rows");
   }
   const std::string first = absl::StrCat(path, "[0]");
   if (!seq[0].is_array() || seq[0].empty()) {
@@ -27,7 +27,7 @@ absl::StatusOr<Matrix> SequenceFromJson(const nlohmann::ordered_json& seq,
     const std::string at = absl::StrCat(path, "[", t, "]");
     if (!seq[t].is_array() || seq[t].size() != width) {
       return Bad(at, absl::StrCat("must be an array of ", width,
-                                  " numbers, like the first token"));
+                                  " numbers, like the first row"));
     }
     for (size_t j = 0; j < width; ++j) {
       if (!seq[t][j].is_number()) {
@@ -61,6 +61,42 @@ nlohmann::ordered_json PolicyToJson(const AccessPolicy& p) {
         {"max_tokens_per_sequence", p.limits.max_tokens_per_sequence},
         {"max_sequences_per_request", p.limits.max_sequences_per_request},
         {"max_tokens_per_request", p.limits.max_tokens_per_request}}}};
+}
+
+absl::StatusOr<std::vector<double>> NumbersFromJson(
+    const nlohmann::ordered_json& a, const std::string& path) {
+  if (!a.is_array()) return Bad(path, "must be an array of numbers");
+  std::vector<double> out;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_number()) {
+      return Bad(absl::StrCat(path, "[", i, "]"), "is not a number");
+    }
+    out.push_back(a[i].get<double>());
+  }
+  return out;
+}
+
+absl::Status MatrixFieldFromJson(const nlohmann::ordered_json& head,
+                                 const char* key, const std::string& path,
+                                 v1::Matrix* out) {
+  absl::StatusOr<Matrix> m =
+      SequenceFromJson(head[key], absl::StrCat(path, ".", key));
+  if (!m.ok()) return m.status();
+  out->set_rows(static_cast<uint32_t>(m->rows()));
+  out->set_cols(static_cast<uint32_t>(m->cols()));
+  out->mutable_values()->Assign(m->data(), m->data() + m->size());
+  return absl::OkStatus();
+}
+
+absl::Status VectorFieldFromJson(const nlohmann::ordered_json& obj,
+                                 const char* key, const std::string& path,
+                                 google::protobuf::RepeatedField<double>* out) {
+  if (!obj.contains(key)) return absl::OkStatus();
+  absl::StatusOr<std::vector<double>> v =
+      NumbersFromJson(obj[key], absl::StrCat(path, ".", key));
+  if (!v.ok()) return v.status();
+  out->Assign(v->begin(), v->end());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -98,6 +134,78 @@ nlohmann::ordered_json UsageToJson(const Usage& u) {
           {"tokens_used", u.tokens_used},
           {"queries_left", u.queries_left},
           {"tokens_left", u.tokens_left}};
+}
+
+nlohmann::ordered_json ScoreToJson(const Score& s) {
+  return {{"functional_rel_err", s.functional_rel_err},
+          {"max_abs_err", s.max_abs_err},
+          {"bits", s.bits},
+          {"theta_rel_err", s.theta_rel_err},
+          {"omega_rel_err", s.omega_rel_err},
+          {"queries_used", s.queries_used},
+          {"tokens_used", s.tokens_used},
+          {"queries_to_bound", s.queries_to_bound},
+          {"tokens_to_bound", s.tokens_to_bound}};
+}
+
+absl::StatusOr<v1::LayerParams> HypothesisFromJson(
+    const nlohmann::ordered_json& doc) {
+  if (!doc.is_object() || !doc.contains("heads") || !doc["heads"].is_array()) {
+    return Bad("hypothesis", "must be an object with a \"heads\" array");
+  }
+  v1::LayerParams out;
+  const nlohmann::ordered_json& heads = doc["heads"];
+  for (size_t h = 0; h < heads.size(); ++h) {
+    const std::string path = absl::StrCat("heads[", h, "]");
+    const nlohmann::ordered_json& head = heads[h];
+    if (!head.is_object()) return Bad(path, "must be an object");
+    v1::HeadParams* p = out.add_heads();
+    const std::pair<const char*, v1::Matrix*> fields[] = {
+        {"wq", p->mutable_wq()},       {"wk", p->mutable_wk()},
+        {"wv", p->mutable_wv()},       {"wo", p->mutable_wo()},
+        {"theta", p->mutable_theta()}, {"omega", p->mutable_omega()}};
+    for (const auto& [key, matrix] : fields) {
+      if (!head.contains(key)) continue;
+      if (absl::Status s = MatrixFieldFromJson(head, key, path, matrix);
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (const auto& [key, field] :
+         {std::pair{"bq", p->mutable_bq()}, std::pair{"bk", p->mutable_bk()},
+          std::pair{"bv", p->mutable_bv()}}) {
+      if (absl::Status s = VectorFieldFromJson(head, key, path, field);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (absl::Status s =
+          VectorFieldFromJson(doc, "bo", "hypothesis", out.mutable_bo());
+      !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
+nlohmann::ordered_json HypothesisToJson(const LayerParams& params) {
+  nlohmann::ordered_json heads = nlohmann::ordered_json::array();
+  for (const HeadParams& h : params.heads) {
+    nlohmann::ordered_json head = {{"wq", MatrixToJson(h.wq)},
+                                   {"wk", MatrixToJson(h.wk)},
+                                   {"wv", MatrixToJson(h.wv)},
+                                   {"wo", MatrixToJson(h.wo)}};
+    for (const auto& [key, v] : {std::pair{"bq", &h.bq}, std::pair{"bk", &h.bk},
+                                 std::pair{"bv", &h.bv}}) {
+      if (v->size() > 0) head[key] = std::vector<double>(v->begin(), v->end());
+    }
+    heads.push_back(std::move(head));
+  }
+  nlohmann::ordered_json doc = {{"heads", heads}};
+  if (params.bo.size() > 0) {
+    doc["bo"] = std::vector<double>(params.bo.begin(), params.bo.end());
+  }
+  return doc;
 }
 
 nlohmann::ordered_json InfoToJson(const ChallengeInfo& info) {

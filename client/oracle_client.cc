@@ -92,4 +92,18 @@ absl::StatusOr<Usage> OracleClient::GetUsage(const std::string& challenge_id) {
   return UsageFromProto(response);
 }
 
+absl::StatusOr<SubmitResult> OracleClient::Submit(
+    const std::string& challenge_id, const LayerParams& hypothesis) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::SubmitRequest request;
+  request.set_challenge_id(challenge_id);
+  ParamsToProto(hypothesis, request.mutable_hypothesis());
+  v1::SubmitResponse response;
+  ATTN_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->Submit(&context, request, &response)));
+  return SubmitResult{ScoreFromProto(response.score()),
+                      response.submission_id()};
+}
+
 }  // namespace attnoracle

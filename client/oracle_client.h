@@ -22,6 +22,8 @@
 #include "attnoracle/v1/oracle.grpc.pb.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "common/score.h"
 #include "common/tensor.h"
 
 namespace attnoracle {
@@ -53,6 +55,12 @@ class OracleClient {
   [[nodiscard]] absl::StatusOr<QueryAnswer> Query(
       const std::string& challenge_id, std::span<const Matrix> sequences);
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(const std::string& challenge_id);
+  // Sends `hypothesis` (as factors) to be scored against the secret.
+  // INVALID_ARGUMENT naming the field when it does not fit the spec,
+  // NOT_FOUND for an unknown challenge, FAILED_PRECONDITION when the
+  // challenge is not open.
+  [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
+      const std::string& challenge_id, const LayerParams& hypothesis);
 
  private:
   void Prepare(grpc::ClientContext* context) const;

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace attnoracle {
 namespace {
@@ -15,7 +16,81 @@ int ToInt(uint32_t v) {
   return static_cast<int>(std::min<uint32_t>(v, INT_MAX));
 }
 
+Vector VectorFromRepeated(
+    const google::protobuf::RepeatedField<double>& values) {
+  return Eigen::Map<const Vector>(values.data(), values.size());
+}
+
+void VectorToRepeated(const Vector& v,
+                      google::protobuf::RepeatedField<double>* out) {
+  out->Assign(v.data(), v.data() + v.size());
+}
+
+absl::StatusOr<Matrix> MatrixFromProto(const pb::Matrix& m,
+                                       absl::string_view name) {
+  ATTN_ASSIGN_OR_RETURN(ConstMatrixMap view, MatrixView(m, name));
+  return Matrix(view);
+}
+
+absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
+                                         const LayerSpec& spec,
+                                         const std::string& at) {
+  const bool factors = p.has_wq() || p.has_wk() || p.has_wv() || p.has_wo();
+  const bool products = p.has_theta() || p.has_omega();
+  if (factors == products) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, " must give either wq, wk, wv, wo or theta, omega"));
+  }
+  HeadParams h;
+  if (factors) {
+    ATTN_ASSIGN_OR_RETURN(h.wq, MatrixFromProto(p.wq(), at + ".wq"));
+    ATTN_ASSIGN_OR_RETURN(h.wk, MatrixFromProto(p.wk(), at + ".wk"));
+    ATTN_ASSIGN_OR_RETURN(h.wv, MatrixFromProto(p.wv(), at + ".wv"));
+    ATTN_ASSIGN_OR_RETURN(h.wo, MatrixFromProto(p.wo(), at + ".wo"));
+  } else {
+    ATTN_ASSIGN_OR_RETURN(Matrix theta,
+                          MatrixFromProto(p.theta(), at + ".theta"));
+    ATTN_ASSIGN_OR_RETURN(h.wv, MatrixFromProto(p.omega(), at + ".omega"));
+    h.wq = theta / spec.score_scale;
+    h.wk = Matrix::Identity(theta.cols(), theta.cols());
+    h.wo = Matrix::Identity(h.wv.cols(), h.wv.cols());
+  }
+  h.bq = VectorFromRepeated(p.bq());
+  h.bk = VectorFromRepeated(p.bk());
+  h.bv = VectorFromRepeated(p.bv());
+  return h;
+}
+
 }  // namespace
+
+absl::StatusOr<LayerParams> ParamsFromProto(const pb::LayerParams& p,
+                                            const LayerSpec& spec) {
+  LayerParams params;
+  for (int i = 0; i < p.heads_size(); ++i) {
+    ATTN_ASSIGN_OR_RETURN(
+        HeadParams h,
+        HeadFromProto(p.heads(i), spec, absl::StrCat("heads[", i, "]")));
+    params.heads.push_back(std::move(h));
+  }
+  params.bo = VectorFromRepeated(p.bo());
+  ATTN_RETURN_IF_ERROR(CheckParams(spec, params));
+  return params;
+}
+
+void ParamsToProto(const LayerParams& params, pb::LayerParams* out) {
+  out->Clear();
+  for (const HeadParams& h : params.heads) {
+    pb::HeadParams* head = out->add_heads();
+    MatrixToProto(h.wq, head->mutable_wq());
+    MatrixToProto(h.wk, head->mutable_wk());
+    MatrixToProto(h.wv, head->mutable_wv());
+    MatrixToProto(h.wo, head->mutable_wo());
+    VectorToRepeated(h.bq, head->mutable_bq());
+    VectorToRepeated(h.bk, head->mutable_bk());
+    VectorToRepeated(h.bv, head->mutable_bv());
+  }
+  VectorToRepeated(params.bo, out->mutable_bo());
+}
 
 absl::StatusOr<ConstMatrixMap> MatrixView(const pb::Matrix& m,
                                           absl::string_view name) {
@@ -175,6 +250,34 @@ void UsageToProto(const Usage& u, pb::Usage* out) {
   out->set_tokens_used(u.tokens_used);
   out->set_queries_left(u.queries_left);
   out->set_tokens_left(u.tokens_left);
+}
+
+// ---- Scores (Submit) ------------------------------------------------------
+
+void ScoreToProto(const Score& s, pb::Score* out) {
+  out->set_functional_rel_err(s.functional_rel_err);
+  out->set_max_abs_err(s.max_abs_err);
+  out->set_bits(s.bits);
+  out->set_theta_rel_err(s.theta_rel_err);
+  out->set_omega_rel_err(s.omega_rel_err);
+  out->set_queries_used(s.queries_used);
+  out->set_tokens_used(s.tokens_used);
+  out->set_queries_to_bound(s.queries_to_bound);
+  out->set_tokens_to_bound(s.tokens_to_bound);
+}
+
+Score ScoreFromProto(const pb::Score& p) {
+  Score s;
+  s.functional_rel_err = p.functional_rel_err();
+  s.max_abs_err = p.max_abs_err();
+  s.bits = p.bits();
+  s.theta_rel_err = p.theta_rel_err();
+  s.omega_rel_err = p.omega_rel_err();
+  s.queries_used = p.queries_used();
+  s.tokens_used = p.tokens_used();
+  s.queries_to_bound = p.queries_to_bound();
+  s.tokens_to_bound = p.tokens_to_bound();
+  return s;
 }
 
 }  // namespace attnoracle

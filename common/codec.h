@@ -15,6 +15,7 @@
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
+#include "common/score.h"
 #include "common/tensor.h"
 
 namespace attnoracle {
@@ -40,6 +41,21 @@ ChallengeInfo InfoFromProto(const pb::ChallengeInfo& p);
 void InfoToProto(const ChallengeInfo& info, pb::ChallengeInfo* out);
 Usage UsageFromProto(const pb::Usage& p);
 void UsageToProto(const Usage& usage, pb::Usage* out);
+
+// A hypothesis or secret. Per head either factors (wq, wk, wv, wo) or the
+// products (theta, omega), which become wq = theta / score_scale, wk = I,
+// wv = omega, wo = I. The result is checked with CheckParams against `spec`
+// (resolved): INVALID_ARGUMENT naming the field for a wrong shape, a
+// non-finite value, or a head given both or neither way.
+[[nodiscard]] absl::StatusOr<LayerParams> ParamsFromProto(
+    const pb::LayerParams& p, const LayerSpec& spec);
+// Writes factors.
+void ParamsToProto(const LayerParams& params, pb::LayerParams* out);
+
+// ---- Scores (Submit) ------------------------------------------------------
+// Field for field; the proto's Score mirrors common/score.h.
+void ScoreToProto(const Score& score, pb::Score* out);
+Score ScoreFromProto(const pb::Score& p);
 
 }  // namespace attnoracle
 

@@ -27,6 +27,40 @@ step "A bad query (tokens of width 3) is refused and not charged" \
 client query tiny-d4 <<<'{"sequences": [[[1, 2, 3]]]}' 2>&1 || true
 step "The same usage, as JSON" --json usage tiny-d4
 client --json usage tiny-d4
+
+echo
+echo "== Reference learners recover the hidden layers through the same API"
+echo "   (oracle-client --json learn CH --algo probe|regress; progress hidden)."
+echo "   Budgets are per learner and challenge: on the noisy challenge regress"
+echo "   spends 2,000 of the 20,000 tokens and probe averages over the rest."
+runs=$(mktemp -d)
+for run in probe:tiny-d4 probe:single-head-d16 probe:single-head-causal-d16 \
+  probe:last-token-d16 probe:float32-single-head-d16 \
+  regress:noisy-single-head-d16 probe:noisy-single-head-d16 \
+  regress:two-head-d16 regress:single-head-d16 \
+  regress:single-head-causal-d16 regress:last-token-d16 \
+  regress:float32-single-head-d16; do
+  algo=${run%%:*}
+  ch=${run#*:}
+  printf '   %-8s %-26s' "$algo" "$ch"
+  client --json learn "$ch" --algo "$algo" >"$runs/$algo.$ch.json" 2>"$runs/err"
+  echo " done"
+done
+echo
+/usr/bin/python3 - "$runs" <<'PY'
+import glob, json, math, sys
+print(f"{'challenge':<26} {'learner':<8} {'queries':>7} {'tokens':>7} {'x bound':>7} "
+      f"{'func. error':>11} {'bits':>5} {'seconds':>7}")
+rows = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/*.json"))]
+for d in sorted(rows, key=lambda d: (d["challenge"], d["algo"])):
+    ratio = d["tokens_to_bound"] or d["queries_to_bound"]
+    print(f"{d['challenge']:<26} {d['algo']:<8} {d['queries']:>7} {d['tokens']:>7} "
+          f"{ratio:>7.1f} {d['functional_rel_err']:>11.2e} {d['bits']:>5.1f} "
+          f"{d['seconds']:>7.2f}")
+print("\nx bound: spend over the counting bound (identifiable parameters / numbers"
+      "\nreturned per token, or per sequence for last-position readout).")
+PY
+rm -rf "$runs"
 trap - EXIT
 attn_stop_server
 echo

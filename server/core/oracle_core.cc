@@ -118,4 +118,39 @@ absl::StatusOr<Usage> OracleCore::GetUsage(
                            challenge->config.policy.budget);
 }
 
+std::shared_ptr<const Scorer> OracleCore::ScorerFor(
+    const std::shared_ptr<const Challenge>& challenge) {
+  absl::MutexLock lock(&scorers_mu_);
+  std::shared_ptr<const Scorer>& scorer = scorers_[challenge->config.id];
+  // A scorer built for an earlier challenge object of the same id is stale.
+  if (scorer == nullptr || scorer->challenge() != challenge) {
+    scorer = std::make_shared<const Scorer>(challenge);
+  }
+  return scorer;
+}
+
+absl::StatusOr<SubmitResult> OracleCore::Submit(const std::string& learner,
+                                                const std::string& challenge_id,
+                                                const LayerParams& hypothesis) {
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  const ChallengeConfig& config = challenge->config;
+  if (challenge->phase != Phase::kOpen) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "challenge \"", challenge_id, "\" is ", PhaseName(challenge->phase),
+        ", not open for submissions"));
+  }
+  if (absl::Status s = CheckParams(config.spec, hypothesis); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hypothesis: ", s.message()));
+  }
+  ATTN_ASSIGN_OR_RETURN(Usage usage,
+                        ledger_->GetUsage(LedgerKey{challenge_id, learner},
+                                          config.policy.budget));
+  const std::shared_ptr<const Scorer> scorer = ScorerFor(challenge);
+  SubmitResult result;
+  result.score = scorer->ScoreHypothesis(hypothesis, usage);
+  result.submission_id = next_submission_id_.fetch_add(1);
+  return result;
+}
+
 }  // namespace attnoracle

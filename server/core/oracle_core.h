@@ -1,24 +1,34 @@
 // OracleCore: answers learners' queries against hidden layers, enforcing each
-// challenge's limits and budgets. Knows nothing of gRPC.
+// challenge's limits and budgets, and scores their submissions. Knows
+// nothing of gRPC.
 //
 //   OracleCore core(&registry, &ledger);
 //   absl::StatusOr<QueryResult> r = core.Query("anonymous", "tiny-d4", inputs,
 //       [&](size_t i, int rows, int cols) { return MutableMatrixProto(...); });
+//   absl::StatusOr<SubmitResult> s = core.Submit("anonymous", "tiny-d4", h);
 //
 // Thread-safe; the registry and ledger must outlive it.
 #ifndef ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_
 #define ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_
 
+#include <atomic>
 #include <functional>
+#include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "common/score.h"
 #include "common/tensor.h"
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
+#include "server/core/scorer.h"
 
 namespace attnoracle {
 
@@ -57,9 +67,29 @@ class OracleCore {
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(
       const std::string& learner, const std::string& challenge_id) const;
 
+  // Scores `hypothesis` against the challenge's secret (Scorer), with the
+  // learner's usage at this moment. Errors: NOT_FOUND unknown challenge;
+  // FAILED_PRECONDITION challenge not open; INVALID_ARGUMENT the hypothesis
+  // does not fit the spec (CheckParams; the message names the field and
+  // never carries a secret value). On OK the result carries a new
+  // submission id. The first submission to a challenge builds its scorer.
+  [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
+      const std::string& learner, const std::string& challenge_id,
+      const LayerParams& hypothesis);
+
  private:
+  // The cached scorer for `challenge`, built (under scorers_mu_, so once)
+  // on first use.
+  std::shared_ptr<const Scorer> ScorerFor(
+      const std::shared_ptr<const Challenge>& challenge);
+
   const ChallengeRegistry* registry_;
   Ledger* ledger_;
+
+  absl::Mutex scorers_mu_;
+  std::map<std::string, std::shared_ptr<const Scorer>> scorers_
+      ABSL_GUARDED_BY(scorers_mu_);
+  std::atomic<uint64_t> next_submission_id_{1};
 };
 
 // INVALID_ARGUMENT naming the first offending sequence or token when

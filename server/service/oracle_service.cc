@@ -97,4 +97,30 @@ grpc::Status OracleServiceImpl::GetUsage(grpc::ServerContext* context,
   return ToGrpcStatus(usage.status());
 }
 
+// The hypothesis is decoded against the challenge's resolved spec, so an
+// unknown challenge is NOT_FOUND before any shape is checked.
+absl::Status OracleServiceImpl::ScoreSubmission(
+    const std::string& learner, const v1::SubmitRequest& request,
+    v1::SubmitResponse* response) {
+  ATTN_ASSIGN_OR_RETURN(ChallengeInfo info,
+                        core_->DescribeChallenge(request.challenge_id()));
+  ATTN_ASSIGN_OR_RETURN(LayerParams hypothesis,
+                        ParamsFromProto(request.hypothesis(), info.spec));
+  ATTN_ASSIGN_OR_RETURN(
+      SubmitResult result,
+      core_->Submit(learner, request.challenge_id(), hypothesis));
+  ScoreToProto(result.score, response->mutable_score());
+  response->set_submission_id(result.submission_id);
+  return absl::OkStatus();
+}
+
+grpc::Status OracleServiceImpl::Submit(grpc::ServerContext* context,
+                                       const v1::SubmitRequest* request,
+                                       v1::SubmitResponse* response) {
+  absl::Status status =
+      ScoreSubmission(LearnerOf(*context), *request, response);
+  if (!status.ok()) response->Clear();
+  return ToGrpcStatus(status);
+}
+
 }  // namespace attnoracle

@@ -33,6 +33,9 @@ class OracleServiceImpl final : public v1::Oracle::Service {
   grpc::Status GetUsage(grpc::ServerContext* context,
                         const v1::GetUsageRequest* request,
                         v1::Usage* response) override;
+  grpc::Status Submit(grpc::ServerContext* context,
+                      const v1::SubmitRequest* request,
+                      v1::SubmitResponse* response) override;
 
  private:
   // The learner a call speaks for. Until tokens exist every caller is
@@ -41,6 +44,9 @@ class OracleServiceImpl final : public v1::Oracle::Service {
   absl::Status Answer(const std::string& learner,
                       const v1::QueryRequest& request,
                       v1::QueryResponse* response);
+  absl::Status ScoreSubmission(const std::string& learner,
+                               const v1::SubmitRequest& request,
+                               v1::SubmitResponse* response);
 
   OracleCore* core_;
 };

@@ -1,0 +1,93 @@
+#include "client/learners/query_oracle.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/attention.h"
+#include "common/status_macros.h"
+
+namespace attnoracle {
+
+absl::StatusOr<std::vector<Matrix>> QueryInBatches(
+    QueryOracle& oracle, std::span<const Matrix> sequences) {
+  const Limits& limits = oracle.info().policy.limits;
+  std::vector<Matrix> out;
+  out.reserve(sequences.size());
+  size_t begin = 0;
+  while (begin < sequences.size()) {
+    size_t end = begin;
+    int64_t tokens = 0;
+    while (end < sequences.size() &&
+           end - begin <
+               static_cast<size_t>(limits.max_sequences_per_request) &&
+           (end == begin ||
+            tokens + sequences[end].rows() <= limits.max_tokens_per_request)) {
+      tokens += sequences[end].rows();
+      ++end;
+    }
+    ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> answers,
+                          oracle.Query(sequences.subspan(begin, end - begin)));
+    for (Matrix& y : answers) out.push_back(std::move(y));
+    begin = end;
+  }
+  return out;
+}
+
+RemoteOracle::RemoteOracle(OracleClient* client, std::string challenge_id)
+    : client_(client), challenge_id_(std::move(challenge_id)) {}
+
+absl::Status RemoteOracle::Init() {
+  ATTN_ASSIGN_OR_RETURN(info_, client_->Describe(challenge_id_));
+  ATTN_ASSIGN_OR_RETURN(usage_, client_->GetUsage(challenge_id_));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Matrix>> RemoteOracle::Query(
+    std::span<const Matrix> sequences) {
+  ATTN_ASSIGN_OR_RETURN(QueryAnswer answer,
+                        client_->Query(challenge_id_, sequences));
+  usage_ = answer.usage;
+  return std::move(answer.outputs);
+}
+
+LocalOracle::LocalOracle(ChallengeInfo info, LayerParams secret,
+                         uint64_t noise_seed)
+    : info_(std::move(info)),
+      secret_(std::move(secret)),
+      noise_seed_(noise_seed) {}
+
+absl::StatusOr<std::vector<Matrix>> LocalOracle::Query(
+    std::span<const Matrix> sequences) {
+  const LayerSpec& spec = info_.spec;
+  uint64_t tokens = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    if (sequences[i].rows() < 1 || sequences[i].cols() != spec.d_model) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sequences[", i, "] has shape ", sequences[i].rows(), "x",
+          sequences[i].cols(), "; tokens must have width ", spec.d_model));
+    }
+    tokens += sequences[i].rows();
+  }
+  const Usage before = usage();
+  if (sequences.size() > before.queries_left || tokens > before.tokens_left) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("budget exhausted: the request needs ", sequences.size(),
+                     " queries and ", tokens, " tokens; ", before.queries_left,
+                     " queries and ", before.tokens_left, " tokens are left"));
+  }
+  std::vector<Matrix> out;
+  out.reserve(sequences.size());
+  for (const Matrix& x : sequences) {
+    out.push_back(Forward(spec, secret_, x));
+    DegradeAnswer(info_.policy, noise_seed_, queries_used_++, out.back());
+  }
+  tokens_used_ += tokens;
+  return out;
+}
+
+Usage LocalOracle::usage() const {
+  const Budget& b = info_.policy.budget;
+  return Usage{queries_used_, tokens_used_,
+               b.queries > queries_used_ ? b.queries - queries_used_ : 0,
+               b.tokens > tokens_used_ ? b.tokens - tokens_used_ : 0};
+}
+
+}  // namespace attnoracle

@@ -1,0 +1,91 @@
+// QueryOracle: what a learner may ask. Learners depend on this small
+// interface only, so the same learner runs against the real server
+// (RemoteOracle) and, in tests, against a local layer with no network
+// (LocalOracle).
+//
+//   RemoteOracle oracle(&client, "single-head-d16");
+//   absl::Status s = oracle.Init();
+//   absl::StatusOr<std::vector<Matrix>> y = oracle.Query(sequences);
+//
+// Not thread-safe.
+#ifndef ATTNORACLE_CLIENT_LEARNERS_QUERY_ORACLE_H_
+#define ATTNORACLE_CLIENT_LEARNERS_QUERY_ORACLE_H_
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/oracle_client.h"
+#include "common/access_policy.h"
+#include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "common/tensor.h"
+
+namespace attnoracle {
+
+class QueryOracle {
+ public:
+  virtual ~QueryOracle() = default;
+
+  // The public description of the hidden layer (spec resolved).
+  virtual const ChallengeInfo& info() const = 0;
+  // One answer per sequence (each n x d_model): OutputRows(spec, n) x out_dim,
+  // degraded by the policy's noise and precision. RESOURCE_EXHAUSTED when the
+  // budget does not cover the request; INVALID_ARGUMENT for bad shapes.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Matrix>> Query(
+      std::span<const Matrix> sequences) = 0;
+  // Usage after the last answered query.
+  virtual Usage usage() const = 0;
+};
+
+// Sends `sequences` in as few requests as the challenge's per-request limits
+// allow, and returns the answers in order. Stops at the first refusal.
+[[nodiscard]] absl::StatusOr<std::vector<Matrix>> QueryInBatches(
+    QueryOracle& oracle, std::span<const Matrix> sequences);
+
+// Over the network, through an OracleClient that must outlive it.
+class RemoteOracle final : public QueryOracle {
+ public:
+  RemoteOracle(OracleClient* client, std::string challenge_id);
+  // Fetches the challenge description and the current usage.
+  [[nodiscard]] absl::Status Init();
+
+  const ChallengeInfo& info() const override { return info_; }
+  absl::StatusOr<std::vector<Matrix>> Query(
+      std::span<const Matrix> sequences) override;
+  Usage usage() const override { return usage_; }
+
+ private:
+  OracleClient* client_;
+  std::string challenge_id_;
+  ChallengeInfo info_;
+  Usage usage_;
+};
+
+// A known layer in process, answering exactly as the server would (same
+// forward pass, noise keyed by query index, precision), with the policy's
+// budget but without the server's per-request limits. For tests and
+// experiments.
+class LocalOracle final : public QueryOracle {
+ public:
+  // `info.spec` must be resolved and `secret` fit it.
+  LocalOracle(ChallengeInfo info, LayerParams secret, uint64_t noise_seed);
+
+  const ChallengeInfo& info() const override { return info_; }
+  absl::StatusOr<std::vector<Matrix>> Query(
+      std::span<const Matrix> sequences) override;
+  Usage usage() const override;
+  const LayerParams& secret() const { return secret_; }
+
+ private:
+  ChallengeInfo info_;
+  LayerParams secret_;
+  uint64_t noise_seed_;
+  uint64_t queries_used_ = 0;
+  uint64_t tokens_used_ = 0;
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_CLIENT_LEARNERS_QUERY_ORACLE_H_

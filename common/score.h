@@ -1,0 +1,37 @@
+// Score: how well a submitted hypothesis matches a challenge's secret, and
+// what the learner had spent when it submitted; SubmitResult: a score with
+// its submission id.
+//
+//   absl::StatusOr<SubmitResult> r = client.Submit("single-head-d16", h);
+//   double err = r->score.functional_rel_err;
+#ifndef ATTNORACLE_COMMON_SCORE_H_
+#define ATTNORACLE_COMMON_SCORE_H_
+
+#include <cstdint>
+
+namespace attnoracle {
+
+struct Score {
+  double functional_rel_err = 0;
+  double max_abs_err = 0;
+  double bits = 0;
+  double theta_rel_err = 0;
+  double omega_rel_err = 0;
+  uint64_t queries_used = 0;
+  uint64_t tokens_used = 0;
+  // Spend divided by the counting bound, in the bound's unit (tokens for
+  // full readout, sequences for last-position readout); the other is 0.
+  double queries_to_bound = 0;
+  double tokens_to_bound = 0;
+};
+
+// What Submit returns, on the server (OracleCore) and in the client
+// (OracleClient) alike.
+struct SubmitResult {
+  Score score;
+  uint64_t submission_id = 0;  // 1, 2, ... per server
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_COMMON_SCORE_H_

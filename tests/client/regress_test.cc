@@ -1,0 +1,248 @@
+// LearnRegress against an in-process fake oracle: convergence on small random
+// specs (several heads, causal mask, last-position readout, biases), budgets
+// and per-request limits, reproducibility, and errors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "client/learners/learner.h"
+#include "client/learners/query_oracle.h"
+#include "common/access_policy.h"
+#include "common/attention.h"
+#include "common/attention_grad.h"
+#include "common/metrics.h"
+#include "common/prior.h"
+#include "tests/test_util.h"
+
+namespace attnoracle {
+namespace {
+
+using ::attnoracle::test::BitwiseEqual;
+
+// The learner stops on its loss target, in well under a second for the small
+// specs below in an optimised build; the wall-clock cap only matters in very
+// slow builds (unoptimised Eigen under sanitizers runs ~100x slower), where a
+// tighter cap would cut the fit short and break reproducibility.
+constexpr double kTimeLimitSeconds = 300;
+constexpr double kConvergedRelErr = 1e-16;
+
+// Answers with Forward() of a known secret and enforces the policy's
+// budget and every per-request limit, as the server does (LocalOracle does
+// not check per-request limits). Counts requests.
+class FakeOracle final : public QueryOracle {
+ public:
+  FakeOracle(const LayerSpec& spec, const AccessPolicy& raw_policy,
+             uint64_t secret_seed) {
+    info_.id = "fake";
+    info_.spec = spec;
+    info_.policy = *ResolvePolicy(raw_policy);
+    secret_ = DrawSecret(spec, Prior{.scale = 0, .seed = secret_seed});
+  }
+
+  const ChallengeInfo& info() const override { return info_; }
+
+  absl::StatusOr<std::vector<Matrix>> Query(
+      std::span<const Matrix> sequences) override {
+    if (!fail_with_.ok()) return fail_with_;
+    const Limits& limits = info_.policy.limits;
+    if (sequences.empty() ||
+        sequences.size() >
+            static_cast<size_t>(limits.max_sequences_per_request)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request has ", sequences.size(), " sequences"));
+    }
+    uint64_t tokens = 0;
+    for (const Matrix& x : sequences) {
+      if (x.rows() < 1 || x.rows() > limits.max_tokens_per_sequence ||
+          x.cols() != info_.spec.d_model) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sequence of shape ", x.rows(), "x", x.cols()));
+      }
+      if (x.cwiseAbs().maxCoeff() > limits.max_abs_input) {
+        return absl::InvalidArgumentError("input above max_abs_input");
+      }
+      tokens += x.rows();
+    }
+    if (tokens > static_cast<uint64_t>(limits.max_tokens_per_request)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request has ", tokens, " tokens"));
+    }
+    const Usage left = usage();
+    if (sequences.size() > left.queries_left || tokens > left.tokens_left) {
+      return absl::ResourceExhaustedError("budget exhausted");
+    }
+    std::vector<Matrix> out;
+    for (const Matrix& x : sequences) {
+      out.push_back(attnoracle::Forward(info_.spec, secret_, x));
+    }
+    queries_used_ += sequences.size();
+    tokens_used_ += tokens;
+    ++requests_;
+    return out;
+  }
+
+  Usage usage() const override {
+    const Budget& b = info_.policy.budget;
+    return Usage{.queries_used = queries_used_,
+                 .tokens_used = tokens_used_,
+                 .queries_left = b.queries - queries_used_,
+                 .tokens_left = b.tokens - tokens_used_};
+  }
+
+  const LayerParams& secret() const { return secret_; }
+  int requests() const { return requests_; }
+  void FailWith(absl::Status status) { fail_with_ = std::move(status); }
+
+ private:
+  ChallengeInfo info_;
+  LayerParams secret_;
+  uint64_t queries_used_ = 0;
+  uint64_t tokens_used_ = 0;
+  int requests_ = 0;
+  absl::Status fail_with_;
+};
+
+LayerSpec Resolve(LayerSpec raw) {
+  absl::StatusOr<LayerSpec> spec = ResolveSpec(raw);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
+
+double FunctionalRelErr(const LayerSpec& spec, const LayerParams& secret,
+                        const LayerParams& hypothesis) {
+  const std::vector<Matrix> probes = DrawProbeSet(spec, 12345, 8, 8);
+  return CompareFunctions(spec, secret, hypothesis, probes).rel_mse;
+}
+
+struct ConvergenceCase {
+  std::string name;
+  LayerSpec raw;
+  uint64_t max_tokens;
+};
+
+void PrintTo(const ConvergenceCase& c, std::ostream* os) { *os << c.name; }
+
+class RegressConvergesTest : public ::testing::TestWithParam<ConvergenceCase> {
+};
+
+TEST_P(RegressConvergesTest, RecoversTheFunction) {
+  const LayerSpec spec = Resolve(GetParam().raw);
+  for (uint64_t seed : {1, 2}) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    FakeOracle oracle(spec, AccessPolicy{}, /*secret_seed=*/100 + seed);
+    LearnOptions options{.seed = seed,
+                         .max_tokens = GetParam().max_tokens,
+                         .time_limit_seconds = kTimeLimitSeconds};
+    absl::StatusOr<LearnResult> result = LearnRegress(oracle, options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_TRUE(CheckParams(spec, result->hypothesis).ok());
+    EXPECT_LE(FunctionalRelErr(spec, oracle.secret(), result->hypothesis),
+              kConvergedRelErr);
+    EXPECT_LE(oracle.usage().tokens_used, GetParam().max_tokens);
+    ASSERT_EQ(result->curve.size(), 1u);
+    EXPECT_EQ(result->curve[0].tokens, oracle.usage().tokens_used);
+    EXPECT_EQ(result->curve[0].queries, oracle.usage().queries_used);
+    EXPECT_LE(result->curve[0].estimated_rel_err, kConvergedRelErr);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SmallSpecs, RegressConvergesTest,
+    ::testing::Values(
+        ConvergenceCase{"single_head_d4", {.d_model = 4}, 200},
+        ConvergenceCase{"two_heads_causal_d6",
+                        {.d_model = 6, .heads = 2, .mask = Mask::kCausal},
+                        400},
+        ConvergenceCase{"two_heads_last_d8",
+                        {.d_model = 8, .heads = 2, .readout = Readout::kLast},
+                        600},
+        ConvergenceCase{"biases_unequal_dims_d5",
+                        {.d_model = 5,
+                         .head_dim = 2,
+                         .value_dim = 3,
+                         .out_dim = 4,
+                         .biases = true},
+                        400},
+        ConvergenceCase{"two_heads_last_causal_biases_d6",
+                        {.d_model = 6,
+                         .heads = 2,
+                         .mask = Mask::kCausal,
+                         .readout = Readout::kLast,
+                         .biases = true},
+                        600}),
+    [](const ::testing::TestParamInfo<ConvergenceCase>& info) {
+      return info.param.name;
+    });
+
+TEST(RegressTest, RespectsBudgetAndPerRequestLimits) {
+  const LayerSpec spec = Resolve({.d_model = 4});
+  AccessPolicy policy;
+  policy.budget = {.queries = 1000, .tokens = 150};
+  policy.limits = {.max_abs_input = 0.5,
+                   .max_tokens_per_sequence = 3,
+                   .max_sequences_per_request = 5,
+                   .max_tokens_per_request = 12};
+  FakeOracle oracle(spec, policy, 7);
+  // max_tokens 0: the default, capped by what the budget leaves.
+  absl::StatusOr<LearnResult> result = LearnRegress(
+      oracle, {.seed = 3, .max_tokens = 0, .time_limit_seconds = 2});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(oracle.usage().tokens_used, 150u);
+  // 150 tokens in sequences of at most 3, at most 12 tokens per request.
+  EXPECT_GE(oracle.requests(), 13);
+}
+
+TEST(RegressTest, SpendsAtMostMaxTokens) {
+  const LayerSpec spec = Resolve({.d_model = 4});
+  FakeOracle oracle(spec, AccessPolicy{}, 8);
+  absl::StatusOr<LearnResult> result = LearnRegress(
+      oracle, {.seed = 3, .max_tokens = 61, .time_limit_seconds = 1});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(oracle.usage().tokens_used, 61u);
+  EXPECT_EQ(oracle.requests(), 1);  // one round trip when the limits allow
+}
+
+TEST(RegressTest, SameSeedSameBits) {
+  const LayerSpec spec =
+      Resolve({.d_model = 4, .heads = 2, .mask = Mask::kCausal});
+  auto run = [&](uint64_t seed) {
+    FakeOracle oracle(spec, AccessPolicy{}, 9);
+    absl::StatusOr<LearnResult> result =
+        LearnRegress(oracle, {.seed = seed,
+                              .max_tokens = 300,
+                              .time_limit_seconds = kTimeLimitSeconds});
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? FlattenParams(spec, result->hypothesis) : Vector();
+  };
+  const Vector first = run(5);
+  EXPECT_TRUE(BitwiseEqual(run(5), first));
+  EXPECT_FALSE(BitwiseEqual(run(6), first));
+}
+
+TEST(RegressTest, NoBudgetLeftIsResourceExhausted) {
+  const LayerSpec spec = Resolve({.d_model = 4});
+  AccessPolicy policy;
+  policy.budget = {.queries = 10, .tokens = 5};
+  FakeOracle oracle(spec, policy, 10);
+  const std::vector<Matrix> spend_all = {Matrix::Ones(5, 4)};
+  ASSERT_TRUE(oracle.Query(spend_all).ok());
+  absl::StatusOr<LearnResult> result = LearnRegress(oracle, {});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(RegressTest, OracleErrorsPropagate) {
+  const LayerSpec spec = Resolve({.d_model = 4});
+  FakeOracle oracle(spec, AccessPolicy{}, 11);
+  oracle.FailWith(absl::PermissionDeniedError("not yours"));
+  absl::StatusOr<LearnResult> result = LearnRegress(oracle, {});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace attnoracle

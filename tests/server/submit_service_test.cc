@@ -1,0 +1,298 @@
+// Submit through the real OracleServer in process (OracleClient and the raw
+// stub), and the scorer and OracleCore::Submit underneath: the true secret
+// scores perfectly on every built-in challenge, bad hypotheses get
+// INVALID_ARGUMENT naming the field, usage and its ratio to the counting
+// bound are reported, submission ids are unique under concurrency.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "attnoracle/v1/oracle.grpc.pb.h"
+#include "client/oracle_client.h"
+#include "common/codec.h"
+#include "common/grpc_status.h"
+#include "common/metrics.h"
+#include "common/prior.h"
+#include "server/core/challenge_registry.h"
+#include "server/core/memory_ledger.h"
+#include "server/core/oracle_core.h"
+#include "server/core/scorer.h"
+#include "server/service/oracle_server.h"
+#include "tests/test_util.h"
+
+namespace attnoracle {
+namespace {
+
+using ::attnoracle::test::BitwiseEqual;
+using ::attnoracle::test::RandomMatrix;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr double kPerfectFunctionalRelErr = 1e-24;
+constexpr double kPerfectParamRelErr = 1e-12;
+// The exact secret scores kMaxBits; an equivalent reparameterisation loses
+// a few ulp of outputs of order 1 to rounding.
+constexpr double kPerfectBits = 50;
+constexpr double kEquivalentBits = 44;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+constexpr char kSingle[] = "single-head-d16";
+constexpr char kLast[] = "last-token-d16";
+constexpr char kTwoHead[] = "two-head-d16";
+constexpr double kSingleBoundTokens = 32;
+constexpr double kLastBoundSequences = 32;
+
+class SubmitServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.listen_address = "";  // in process only
+    absl::StatusOr<std::unique_ptr<OracleServer>> server =
+        OracleServer::BuildAndStart(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = server_->InProcessChannel();
+    client_ = std::make_unique<OracleClient>(channel_, ClientOptions{});
+    stub_ = v1::Oracle::NewStub(channel_);
+  }
+
+  const Challenge& ChallengeOf(const std::string& id) const {
+    absl::StatusOr<std::shared_ptr<const Challenge>> c =
+        server_->registry().Find(id);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return **c;
+  }
+
+  std::unique_ptr<OracleServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<OracleClient> client_;
+  std::unique_ptr<v1::Oracle::Stub> stub_;
+};
+
+void ExpectPerfect(const Score& s, double min_bits = kPerfectBits) {
+  EXPECT_LT(s.functional_rel_err, kPerfectFunctionalRelErr);
+  EXPECT_GE(s.bits, min_bits);
+  EXPECT_LT(s.theta_rel_err, kPerfectParamRelErr);
+  EXPECT_LT(s.omega_rel_err, kPerfectParamRelErr);
+}
+
+TEST_F(SubmitServiceTest, TrueSecretScoresPerfectlyOnEveryChallenge) {
+  for (const std::shared_ptr<const Challenge>& c : server_->registry().List()) {
+    SCOPED_TRACE(c->config.id);
+    absl::StatusOr<SubmitResult> a = client_->Submit(c->config.id, c->secret);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ExpectPerfect(a->score);
+    EXPECT_EQ(a->score.max_abs_err, 0);
+    EXPECT_EQ(a->score.bits, kMaxBits);
+  }
+}
+
+TEST_F(SubmitServiceTest, SubmissionIdsIncreaseFromOne) {
+  const LayerParams& secret = ChallengeOf(kSingle).secret;
+  for (uint64_t expected = 1; expected <= 3; ++expected) {
+    absl::StatusOr<SubmitResult> a = client_->Submit(kSingle, secret);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(a->submission_id, expected);
+  }
+}
+
+TEST_F(SubmitServiceTest, ProductFormThroughTheStub) {
+  const Challenge& c = ChallengeOf(kTwoHead);
+  v1::SubmitRequest request;
+  request.set_challenge_id(kTwoHead);
+  for (int h : {1, 0}) {
+    v1::HeadParams* head = request.mutable_hypothesis()->add_heads();
+    MatrixToProto(Theta(c.config.spec, c.secret.heads[h]),
+                  head->mutable_theta());
+    MatrixToProto(Omega(c.secret.heads[h]), head->mutable_omega());
+  }
+  grpc::ClientContext context;
+  v1::SubmitResponse response;
+  ASSERT_TRUE(stub_->Submit(&context, request, &response).ok());
+  ExpectPerfect(ScoreFromProto(response.score()), kEquivalentBits);
+}
+
+TEST_F(SubmitServiceTest, PerturbedSecretScoresWorse) {
+  const Challenge& c = ChallengeOf(kSingle);
+  Rng rng(5);
+  LayerParams hypothesis = c.secret;
+  hypothesis.heads[0].wq += 1e-4 * RandomMatrix(rng, 16, 16);
+  absl::StatusOr<SubmitResult> a = client_->Submit(kSingle, hypothesis);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_GT(a->score.functional_rel_err, 1e-14);
+  EXPECT_LT(a->score.functional_rel_err, 1e-6);
+  EXPECT_GT(a->score.theta_rel_err, 1e-6);
+  EXPECT_EQ(a->score.omega_rel_err, 0);
+  EXPECT_LT(a->score.bits, kPerfectBits);
+}
+
+TEST_F(SubmitServiceTest, WrongShapeIsInvalidArgumentNamingTheField) {
+  const Challenge& c = ChallengeOf(kSingle);
+  LayerParams hypothesis = c.secret;
+  hypothesis.heads[0].wk = hypothesis.heads[0].wk.topRows(15).eval();
+  absl::StatusOr<SubmitResult> a = client_->Submit(kSingle, hypothesis);
+  ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.status().message(), HasSubstr("heads[0].wk"));
+  // No secret value leaks into the message.
+  EXPECT_THAT(a.status().message(),
+              Not(HasSubstr(absl::StrCat(c.secret.heads[0].wq(0, 0)))));
+
+  LayerParams two_heads = c.secret;
+  two_heads.heads.push_back(c.secret.heads[0]);
+  a = client_->Submit(kSingle, two_heads);
+  ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.status().message(), HasSubstr("heads"));
+
+  LayerParams with_bias = c.secret;
+  with_bias.bo = Vector::Zero(16);
+  a = client_->Submit(kSingle, with_bias);
+  ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.status().message(), HasSubstr("bo"));
+}
+
+TEST_F(SubmitServiceTest, NaNIsInvalidArgumentNamingTheField) {
+  LayerParams hypothesis = ChallengeOf(kTwoHead).secret;
+  hypothesis.heads[1].wo(2, 3) = kNaN;
+  absl::StatusOr<SubmitResult> a = client_->Submit(kTwoHead, hypothesis);
+  ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.status().message(), HasSubstr("heads[1].wo"));
+  EXPECT_THAT(a.status().message(), HasSubstr("non-finite"));
+}
+
+TEST_F(SubmitServiceTest, MalformedProtoIsInvalidArgument) {
+  v1::SubmitRequest request;
+  request.set_challenge_id(kSingle);
+  v1::HeadParams* head = request.mutable_hypothesis()->add_heads();
+  MatrixToProto(Matrix::Identity(16, 16), head->mutable_theta());
+  MatrixToProto(Matrix::Identity(16, 16), head->mutable_wq());  // both ways
+  grpc::ClientContext context;
+  v1::SubmitResponse response;
+  const absl::Status status =
+      FromGrpcStatus(stub_->Submit(&context, request, &response));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("heads[0]"));
+
+  grpc::ClientContext context2;
+  v1::SubmitRequest empty;
+  empty.set_challenge_id(kSingle);
+  EXPECT_EQ(FromGrpcStatus(stub_->Submit(&context2, empty, &response)).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SubmitServiceTest, UnknownChallengeIsNotFound) {
+  absl::StatusOr<SubmitResult> a =
+      client_->Submit("no-such-challenge", ChallengeOf(kSingle).secret);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(a.status().message(), HasSubstr("no-such-challenge"));
+}
+
+TEST_F(SubmitServiceTest, ReportsUsageAndRatioToTheBound) {
+  Rng rng(3);
+  const std::vector<Matrix> sequences = {RandomMatrix(rng, 1, 16),
+                                         RandomMatrix(rng, 2, 16),
+                                         RandomMatrix(rng, 5, 16)};
+  for (const char* id : {kSingle, kLast}) {
+    SCOPED_TRACE(id);
+    absl::StatusOr<SubmitResult> before =
+        client_->Submit(id, ChallengeOf(id).secret);
+    ASSERT_TRUE(before.ok()) << before.status();
+    EXPECT_EQ(before->score.queries_used, 0u);
+    EXPECT_EQ(before->score.tokens_used, 0u);
+    EXPECT_EQ(before->score.tokens_to_bound, 0);
+    EXPECT_EQ(before->score.queries_to_bound, 0);
+    ASSERT_TRUE(client_->Query(id, sequences).ok());
+    absl::StatusOr<SubmitResult> after =
+        client_->Submit(id, ChallengeOf(id).secret);
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->score.queries_used, 3u);
+    EXPECT_EQ(after->score.tokens_used, 8u);
+  }
+  // Full readout counts tokens, last-position readout sequences.
+  absl::StatusOr<SubmitResult> single =
+      client_->Submit(kSingle, ChallengeOf(kSingle).secret);
+  ASSERT_TRUE(single.ok());
+  EXPECT_DOUBLE_EQ(single->score.tokens_to_bound, 8 / kSingleBoundTokens);
+  EXPECT_EQ(single->score.queries_to_bound, 0);
+  absl::StatusOr<SubmitResult> last =
+      client_->Submit(kLast, ChallengeOf(kLast).secret);
+  ASSERT_TRUE(last.ok());
+  EXPECT_DOUBLE_EQ(last->score.queries_to_bound, 3 / kLastBoundSequences);
+  EXPECT_EQ(last->score.tokens_to_bound, 0);
+}
+
+ChallengeConfig Config(const std::string& id, const LayerSpec& spec,
+                       uint64_t seed) {
+  ChallengeConfig config;
+  config.id = id;
+  config.spec = spec;
+  config.prior.seed = seed;
+  return config;
+}
+
+TEST(ScorerTest, ProbeSetIsDrawnFromThePriorSeed) {
+  ChallengeRegistry registry;
+  ASSERT_TRUE(registry.Add(Config("probe", {.d_model = 6}, 42)).ok());
+  absl::StatusOr<std::shared_ptr<const Challenge>> c = registry.Find("probe");
+  ASSERT_TRUE(c.ok());
+  const Scorer scorer(*c);
+  const std::vector<Matrix> expected =
+      DrawProbeSet((*c)->config.spec, 42, kProbeTypicalLengthTokens,
+                   kProbeSequencesPerLength);
+  ASSERT_EQ(scorer.probes().size(), 4u * kProbeSequencesPerLength);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(BitwiseEqual(scorer.probes()[i], expected[i]));
+  }
+  EXPECT_EQ(scorer.probes().front().rows(), 1);
+  EXPECT_EQ(scorer.probes().back().rows(), 4 * kProbeTypicalLengthTokens);
+  EXPECT_EQ(scorer.bound().units, 12);  // 2 * 6 * 6 / 6
+}
+
+TEST(OracleCoreSubmitTest, ErrorsAndConcurrentIds) {
+  ChallengeRegistry registry;
+  ASSERT_TRUE(registry.Add(Config("core", {.d_model = 4, .heads = 2}, 7)).ok());
+  MemoryLedger ledger;
+  OracleCore core(&registry, &ledger);
+  const LayerParams secret = (*registry.Find("core"))->secret;
+
+  EXPECT_EQ(core.Submit("a", "nope", secret).status().code(),
+            absl::StatusCode::kNotFound);
+  LayerParams bad = secret;
+  bad.heads[1].wv(0, 0) = kNaN;
+  absl::StatusOr<SubmitResult> r = core.Submit("a", "core", bad);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("heads[1].wv"));
+
+  constexpr int kThreads = 4;
+  constexpr int kSubmitsPerThread = 5;
+  std::vector<std::vector<uint64_t>> ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kSubmitsPerThread; ++i) {
+        absl::StatusOr<SubmitResult> s =
+            core.Submit(absl::StrCat("learner", t), "core", secret);
+        ASSERT_TRUE(s.ok()) << s.status();
+        EXPECT_LT(s->score.functional_rel_err, kPerfectFunctionalRelErr);
+        ids[t].push_back(s->submission_id);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<uint64_t> all;
+  for (const auto& v : ids) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  std::vector<uint64_t> expected(kThreads * kSubmitsPerThread);
+  for (size_t i = 0; i < expected.size(); ++i) expected[i] = i + 1;
+  EXPECT_EQ(all, expected);
+}
+
+}  // namespace
+}  // namespace attnoracle
