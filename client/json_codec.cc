@@ -160,13 +160,19 @@ absl::StatusOr<v1::LayerParams> HypothesisFromJson(
     const nlohmann::ordered_json& head = heads[h];
     if (!head.is_object()) return Bad(path, "must be an object");
     v1::HeadParams* p = out.add_heads();
-    const std::pair<const char*, v1::Matrix*> fields[] = {
-        {"wq", p->mutable_wq()},       {"wk", p->mutable_wk()},
-        {"wv", p->mutable_wv()},       {"wo", p->mutable_wo()},
-        {"theta", p->mutable_theta()}, {"omega", p->mutable_omega()}};
-    for (const auto& [key, matrix] : fields) {
+    // mutable_x() marks a field present, so it is called only for keys the
+    // document has: a head must give factors or products, not both.
+    using MatrixField = v1::Matrix* (v1::HeadParams::*)();
+    const std::pair<const char*, MatrixField> fields[] = {
+        {"wq", &v1::HeadParams::mutable_wq},
+        {"wk", &v1::HeadParams::mutable_wk},
+        {"wv", &v1::HeadParams::mutable_wv},
+        {"wo", &v1::HeadParams::mutable_wo},
+        {"theta", &v1::HeadParams::mutable_theta},
+        {"omega", &v1::HeadParams::mutable_omega}};
+    for (const auto& [key, field] : fields) {
       if (!head.contains(key)) continue;
-      if (absl::Status s = MatrixFieldFromJson(head, key, path, matrix);
+      if (absl::Status s = MatrixFieldFromJson(head, key, path, (p->*field)());
           !s.ok()) {
         return s;
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <span>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,18 @@ absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
   if (factors == products) {
     return absl::InvalidArgumentError(
         absl::StrCat(at, " must give either wq, wk, wv, wo or theta, omega"));
+  }
+  const std::pair<const char*, bool> required[] = {
+      {"wq", p.has_wq()}, {"wk", p.has_wk()},       {"wv", p.has_wv()},
+      {"wo", p.has_wo()}, {"theta", p.has_theta()}, {"omega", p.has_omega()}};
+  for (const auto& [name, present] :
+       std::span(required).subspan(factors ? 0 : 4, factors ? 4 : 2)) {
+    if (!present) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, " has no ", name,
+                       factors ? " (factors need wq, wk, wv and wo)"
+                               : " (products need theta and omega)"));
+    }
   }
   HeadParams h;
   if (factors) {

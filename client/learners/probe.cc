@@ -40,6 +40,14 @@ constexpr int kZeroToken = -1;
 // 1.6e-5, 16 -> 1.1e-5 estimated error; on float32-single-head-d16: 2 ->
 // 2.3e-10, 3 -> 4.8e-10, 5 -> 9.5e-9.
 constexpr double kNoisyTargetMaxLogit = 12.0;
+// Under noise the scale is lowered until the smallest attention weight of
+// the design is this many noise standard deviations above zero, the noise
+// being that of an average over a quarter of the repetitions the budget
+// allows, so that the final decode does not see a negative weight.
+constexpr double kWeightSafety = 4.0;
+constexpr double kSafetyRepetitionShare = 0.25;
+// Share of the token budget a noisy pilot spends.
+constexpr double kPilotShare = 0.05;
 constexpr double kRoundedTargetMaxLogit = 2.0;
 // Designs at scales s * (1 + k / kRoundedScaleSpread), k < kRoundedDesigns.
 constexpr int kRoundedDesigns = 16;
@@ -171,6 +179,30 @@ absl::StatusOr<Matrix> DecodeTheta(const LayerSpec& spec, const Design& design,
   return Matrix(sum.array() / count.array());
 }
 
+// The scale for `repetitions` noisy probes: as large as kNoisyTargetMaxLogit
+// allows, lowered while the design's smallest weight (predicted from a pilot
+// theta) is not kWeightSafety noise deviations above zero. The noise of a
+// decoded weight averaged over r repetitions is sigma ||omega^-1|| / (s sqrt
+// r).
+double ChooseNoisyScale(const Matrix& theta, const Matrix& omega, double sigma,
+                        double repetitions, double max_scale) {
+  const double averaged_sigma =
+      sigma / std::sqrt(std::max(1.0, kSafetyRepetitionShare * repetitions));
+  const double inverse_norm =
+      1 / Eigen::JacobiSVD<Matrix>(omega).singularValues().minCoeff();
+  const double max_theta = theta.cwiseAbs().maxCoeff();
+  double s = max_theta > 0 ? std::sqrt(kNoisyTargetMaxLogit / max_theta) : 1;
+  for (s = std::min(s, max_scale); s > 1; s /= 1.25) {
+    const Matrix weights = (theta * s * s).array().exp().matrix();
+    // Each row's weights against the zero token, whose logit is 0.
+    const Vector normaliser = weights.rowwise().sum().array() + 1;
+    const double smallest =
+        (weights.array().colwise() / normaliser.array()).minCoeff();
+    if (smallest > kWeightSafety * averaged_sigma * inverse_norm / s) return s;
+  }
+  return std::min(1.0, max_scale);
+}
+
 absl::Status CheckSolvable(const ChallengeInfo& info) {
   const LayerSpec& spec = info.spec;
   std::string why;
@@ -289,19 +321,34 @@ absl::StatusOr<LearnResult> Prober::Run() {
 
   const Design design = MakeThetaDesign(spec_);
   double s = std::min(1.0, max_scale);
+  // Under noise the pilot averages a small share of the budget, so that the
+  // scale it chooses does not follow one noisy answer.
+  const int pilot_repetitions =
+      noisy ? static_cast<int>(std::max<uint64_t>(
+                  1, static_cast<uint64_t>(kPilotShare * TokensLeft() /
+                                           design.tokens())))
+            : 1;
   std::vector<Matrix> even, odd;
   int done = 0;
-  ATTN_RETURN_IF_ERROR(Accumulate(design, s, 1, even, odd, done));
-  ATTN_ASSIGN_OR_RETURN(Matrix theta,
-                        DecodeTheta(spec_, design, even, omega, s));
+  ATTN_RETURN_IF_ERROR(
+      Accumulate(design, s, pilot_repetitions, even, odd, done));
+  ATTN_ASSIGN_OR_RETURN(
+      Matrix theta,
+      DecodeTheta(spec_, design, Mean(even, odd, done), omega, s));
   Say(absl::StrCat("theta from ", design.sequences.size(),
-                   " designed sequences (", design.tokens(),
-                   " tokens) at scale ", s));
+                   " designed sequences (", design.tokens(), " tokens) x ",
+                   pilot_repetitions, " at scale ", s));
   LearnResult result;
   if (!exact) {
     const double max_theta = theta.cwiseAbs().maxCoeff();
-    const double target = noisy ? kNoisyTargetMaxLogit : kRoundedTargetMaxLogit;
-    if (max_theta > 0) s = std::min(max_scale, std::sqrt(target / max_theta));
+    if (noisy) {
+      const double repetitions =
+          static_cast<double>(TokensLeft()) / design.tokens();
+      s = ChooseNoisyScale(theta, omega, policy.noise_sigma, repetitions,
+                           max_scale);
+    } else if (max_theta > 0) {
+      s = std::min(max_scale, std::sqrt(kRoundedTargetMaxLogit / max_theta));
+    }
     Say(absl::StrFormat("pilot: max |theta| ~ %.3g, probing at scale %.3g",
                         max_theta, s));
     if (noisy) {
@@ -340,6 +387,7 @@ absl::StatusOr<Matrix> Prober::RepeatUnderNoise(const Design& design,
   std::vector<Matrix> even, odd;
   int done = 0;
   Matrix theta;
+  absl::Status decoded;
   // Rounds of 1, 1, 2, 4, ... repetitions (doubling the total), then one
   // last round with whatever the budget still covers.
   for (int round = 0;; ++round) {
@@ -350,23 +398,27 @@ absl::StatusOr<Matrix> Prober::RepeatUnderNoise(const Design& design,
     const int repeats = static_cast<int>(std::min(wanted, affordable));
     if (repeats == 0) break;
     ATTN_RETURN_IF_ERROR(Accumulate(design, s, repeats, even, odd, done));
-    ATTN_ASSIGN_OR_RETURN(
-        theta, DecodeTheta(spec_, design, Mean(even, odd, done), omega, s));
+    // A decode can fail on few, very noisy repetitions; more averaging
+    // fixes it, so only the final one must succeed.
+    absl::StatusOr<Matrix> full =
+        DecodeTheta(spec_, design, Mean(even, odd, done), omega, s);
+    decoded = full.status();
+    if (!full.ok()) continue;
+    theta = *std::move(full);
     if (done < 2) continue;
     // Two independent half-estimates A and B: the error of their average
     // is about ||A - B||^2 / 4.
-    ATTN_ASSIGN_OR_RETURN(
-        Matrix theta_a,
-        DecodeTheta(spec_, design, Mean(even, {}, (done + 1) / 2), omega, s));
-    ATTN_ASSIGN_OR_RETURN(
-        Matrix theta_b,
-        DecodeTheta(spec_, design, Mean(odd, {}, done / 2), omega, s));
+    absl::StatusOr<Matrix> theta_a =
+        DecodeTheta(spec_, design, Mean(even, {}, (done + 1) / 2), omega, s);
+    absl::StatusOr<Matrix> theta_b =
+        DecodeTheta(spec_, design, Mean(odd, {}, done / 2), omega, s);
+    if (!theta_a.ok() || !theta_b.ok()) continue;
     const Usage now = oracle_.usage();
     CurvePoint point{
         now.tokens_used - start_.tokens_used,
         now.queries_used - start_.queries_used,
-        CompareFunctions(spec_, FromProducts(spec_, theta_a, omega),
-                         FromProducts(spec_, theta_b, omega), probes)
+        CompareFunctions(spec_, FromProducts(spec_, *theta_a, omega),
+                         FromProducts(spec_, *theta_b, omega), probes)
                 .rel_mse /
             4};
     result.curve.push_back(point);
@@ -374,6 +426,7 @@ absl::StatusOr<Matrix> Prober::RepeatUnderNoise(const Design& design,
         "%d repetitions, %d tokens spent, estimated functional error %.3g",
         done, point.tokens, point.estimated_rel_err));
   }
+  if (!decoded.ok()) return decoded;
   return theta;
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/attention.h"
+#include "common/request_check.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -57,15 +58,13 @@ LocalOracle::LocalOracle(ChallengeInfo info, LayerParams secret,
 absl::StatusOr<std::vector<Matrix>> LocalOracle::Query(
     std::span<const Matrix> sequences) {
   const LayerSpec& spec = info_.spec;
+  std::vector<ConstMatrixMap> views;
+  views.reserve(sequences.size());
+  for (const Matrix& x : sequences)
+    views.emplace_back(x.data(), x.rows(), x.cols());
   uint64_t tokens = 0;
-  for (size_t i = 0; i < sequences.size(); ++i) {
-    if (sequences[i].rows() < 1 || sequences[i].cols() != spec.d_model) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sequences[", i, "] has shape ", sequences[i].rows(), "x",
-          sequences[i].cols(), "; tokens must have width ", spec.d_model));
-    }
-    tokens += sequences[i].rows();
-  }
+  ATTN_RETURN_IF_ERROR(
+      ValidateSequences(info_.id, spec, info_.policy.limits, views, &tokens));
   const Usage before = usage();
   if (sequences.size() > before.queries_left || tokens > before.tokens_left) {
     return absl::ResourceExhaustedError(
@@ -80,6 +79,7 @@ absl::StatusOr<std::vector<Matrix>> LocalOracle::Query(
     DegradeAnswer(info_.policy, noise_seed_, queries_used_++, out.back());
   }
   tokens_used_ += tokens;
+  ++requests_;
   return out;
 }
 

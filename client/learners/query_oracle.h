@@ -63,10 +63,9 @@ class RemoteOracle final : public QueryOracle {
   Usage usage_;
 };
 
-// A known layer in process, answering exactly as the server would (same
-// forward pass, noise keyed by query index, precision), with the policy's
-// budget but without the server's per-request limits. For tests and
-// experiments.
+// A known layer in process, answering exactly as the server would: the same
+// request checks and limits, budget, forward pass, noise keyed by query index
+// and precision. For tests and experiments.
 class LocalOracle final : public QueryOracle {
  public:
   // `info.spec` must be resolved and `secret` fit it.
@@ -77,6 +76,8 @@ class LocalOracle final : public QueryOracle {
       std::span<const Matrix> sequences) override;
   Usage usage() const override;
   const LayerParams& secret() const { return secret_; }
+  // Requests answered so far.
+  int requests() const { return requests_; }
 
  private:
   ChallengeInfo info_;
@@ -84,6 +85,7 @@ class LocalOracle final : public QueryOracle {
   uint64_t noise_seed_;
   uint64_t queries_used_ = 0;
   uint64_t tokens_used_ = 0;
+  int requests_ = 0;
 };
 
 }  // namespace attnoracle

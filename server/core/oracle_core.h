@@ -92,13 +92,6 @@ class OracleCore {
   std::atomic<uint64_t> next_submission_id_{1};
 };
 
-// INVALID_ARGUMENT naming the first offending sequence or token when
-// `sequences` break `config`'s shape or limits; OK otherwise. Returns the
-// token count through `tokens`.
-[[nodiscard]] absl::Status ValidateSequences(
-    const ChallengeConfig& config, std::span<const ConstMatrixMap> sequences,
-    uint64_t* tokens);
-
 }  // namespace attnoracle
 
 #endif  // ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_

@@ -3,13 +3,34 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
 
+namespace {
+
+// gRPC takes "host:99999" and listens on 99999 - 65536: check the port here.
+absl::Status CheckListenAddress(const std::string& address) {
+  if (address.empty()) return absl::OkStatus();
+  const size_t colon = address.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port) ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", address,
+                     "\" must be HOST:PORT with a port from 0 to 65535"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     const ServerOptions& options) {
+  ATTN_RETURN_IF_ERROR(CheckListenAddress(options.listen_address));
   std::vector<ChallengeConfig> configs;
   if (options.config_path.empty()) {
     ATTN_ASSIGN_OR_RETURN(configs, ParseChallengeSet(DefaultChallengeSetText(),

@@ -32,79 +32,39 @@ using ::attnoracle::test::BitwiseEqual;
 constexpr double kTimeLimitSeconds = 300;
 constexpr double kConvergedRelErr = 1e-16;
 
-// Answers with Forward() of a known secret and enforces the policy's
-// budget and every per-request limit, as the server does (LocalOracle does
-// not check per-request limits). Counts requests.
+// A LocalOracle over a secret drawn from the prior, which can be told to
+// fail every request.
 class FakeOracle final : public QueryOracle {
  public:
   FakeOracle(const LayerSpec& spec, const AccessPolicy& raw_policy,
-             uint64_t secret_seed) {
-    info_.id = "fake";
-    info_.spec = spec;
-    info_.policy = *ResolvePolicy(raw_policy);
-    secret_ = DrawSecret(spec, Prior{.scale = 0, .seed = secret_seed});
-  }
+             uint64_t secret_seed)
+      : local_(MakeInfo(spec, raw_policy),
+               DrawSecret(spec, Prior{.scale = 0, .seed = secret_seed}),
+               /*noise_seed=*/secret_seed) {}
 
-  const ChallengeInfo& info() const override { return info_; }
-
+  const ChallengeInfo& info() const override { return local_.info(); }
   absl::StatusOr<std::vector<Matrix>> Query(
       std::span<const Matrix> sequences) override {
     if (!fail_with_.ok()) return fail_with_;
-    const Limits& limits = info_.policy.limits;
-    if (sequences.empty() ||
-        sequences.size() >
-            static_cast<size_t>(limits.max_sequences_per_request)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("request has ", sequences.size(), " sequences"));
-    }
-    uint64_t tokens = 0;
-    for (const Matrix& x : sequences) {
-      if (x.rows() < 1 || x.rows() > limits.max_tokens_per_sequence ||
-          x.cols() != info_.spec.d_model) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("sequence of shape ", x.rows(), "x", x.cols()));
-      }
-      if (x.cwiseAbs().maxCoeff() > limits.max_abs_input) {
-        return absl::InvalidArgumentError("input above max_abs_input");
-      }
-      tokens += x.rows();
-    }
-    if (tokens > static_cast<uint64_t>(limits.max_tokens_per_request)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("request has ", tokens, " tokens"));
-    }
-    const Usage left = usage();
-    if (sequences.size() > left.queries_left || tokens > left.tokens_left) {
-      return absl::ResourceExhaustedError("budget exhausted");
-    }
-    std::vector<Matrix> out;
-    for (const Matrix& x : sequences) {
-      out.push_back(attnoracle::Forward(info_.spec, secret_, x));
-    }
-    queries_used_ += sequences.size();
-    tokens_used_ += tokens;
-    ++requests_;
-    return out;
+    return local_.Query(sequences);
   }
+  Usage usage() const override { return local_.usage(); }
 
-  Usage usage() const override {
-    const Budget& b = info_.policy.budget;
-    return Usage{.queries_used = queries_used_,
-                 .tokens_used = tokens_used_,
-                 .queries_left = b.queries - queries_used_,
-                 .tokens_left = b.tokens - tokens_used_};
-  }
-
-  const LayerParams& secret() const { return secret_; }
-  int requests() const { return requests_; }
+  const LayerParams& secret() const { return local_.secret(); }
+  int requests() const { return local_.requests(); }
   void FailWith(absl::Status status) { fail_with_ = std::move(status); }
 
  private:
-  ChallengeInfo info_;
-  LayerParams secret_;
-  uint64_t queries_used_ = 0;
-  uint64_t tokens_used_ = 0;
-  int requests_ = 0;
+  static ChallengeInfo MakeInfo(const LayerSpec& spec,
+                                const AccessPolicy& raw_policy) {
+    ChallengeInfo info;
+    info.id = "fake";
+    info.spec = spec;
+    info.policy = *ResolvePolicy(raw_policy);
+    return info;
+  }
+
+  LocalOracle local_;
   absl::Status fail_with_;
 };
 

@@ -84,6 +84,27 @@ client --json usage tiny-d4 >"$work/u.json"
 check "exhausted budget stays exact" json "$work/u.json" \
   "d['usage'] == {'queries_used': 64, 'tokens_used': 65, 'queries_left': 0, 'tokens_left': 191}"
 
+# A reference learner over the wire: recovers the layer at the bound, and
+# its saved hypothesis scores the same when submitted again.
+client --json learn single-head-d16 --algo probe --save "$work/h.json" \
+  >"$work/learn.json" 2>"$work/learn.err"
+check "probe summary" json "$work/learn.json" \
+  "d['algo'] == 'probe' and d['tokens'] == 33 and d['functional_rel_err'] <= 1e-18 and d['bits'] > 30 and set(d) >= {'challenge','queries','theta_rel_err','omega_rel_err','seconds'}"
+check "learner progress on stderr" grep -q "probe: omega from 16 one-token queries" "$work/learn.err"
+client --json submit single-head-d16 --params "$work/h.json" >"$work/sub.json"
+check "saved hypothesis resubmits" json "$work/sub.json" \
+  "d['score']['functional_rel_err'] <= 1e-18 and d['score']['tokens_used'] == 33"
+echo '{"heads": [{"wq": [[1]]}]}' >"$work/bad_h.json"
+: >"$work/in"
+check "hypothesis missing a factor" expect 1 "INVALID_ARGUMENT: heads\[0\] has no wk (factors need" submit single-head-d16 --params "$work/bad_h.json"
+echo '{"heads": [{"theta": [[1, 2], [3]]}]}' >"$work/bad_h.json"
+check "ragged hypothesis is a usage error" expect 2 "heads\[0\].theta\[1\]" submit single-head-d16 --params "$work/bad_h.json"
+check "probe refuses two heads" expect 1 "FAILED_PRECONDITION: .*Use --algo regress" learn two-head-d16 --algo probe
+check "unknown learner" expect 1 "unknown learner" learn two-head-d16 --algo nope
+client --json learn two-head-d16 --algo regress --max_tokens 500 >"$work/reg.json" 2>/dev/null
+check "regress on two heads with 500 tokens" json "$work/reg.json" \
+  "d['tokens'] == 500 and d['functional_rel_err'] <= 1e-10"
+
 # SIGTERM: clean exit 0.
 check "clean shutdown on SIGTERM" attn_stop_server
 
@@ -93,6 +114,12 @@ rc=0
 "$server_bin" --listen 127.0.0.1:0 --config "$work/bad.textproto" >/dev/null 2>"$work/err" || rc=$?
 check "malformed config refused" test "$rc" -eq 1
 check "malformed config error names the line" grep -q "line 2" "$work/err"
+
+# A port out of range is refused rather than wrapped around.
+rc=0
+"$server_bin" --listen 127.0.0.1:99999 >/dev/null 2>"$work/err" || rc=$?
+check "port out of range refused" test "$rc" -eq 1
+check "port error names the address" grep -q "port from 0 to 65535" "$work/err"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,169 @@
+// LearnProbe against in-process layers (no network): exact recovery at the
+// documented token counts on random single-head specs and seeds, the
+// averaging path under noise and rounding, and refusal of specs it cannot
+// solve.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "client/learners/learner.h"
+#include "client/learners/query_oracle.h"
+#include "common/metrics.h"
+#include "common/prior.h"
+#include "tests/test_util.h"
+
+namespace attnoracle {
+namespace {
+
+using ::testing::HasSubstr;
+
+LocalOracle MakeOracle(const LayerSpec& raw_spec,
+                       const AccessPolicy& raw_policy, uint64_t seed) {
+  ChallengeInfo info;
+  info.id = "local";
+  info.spec = *ResolveSpec(raw_spec);
+  info.policy = *ResolvePolicy(raw_policy);
+  LayerParams secret = DrawSecret(info.spec, Prior{.scale = 0, .seed = seed});
+  return LocalOracle(info, std::move(secret), /*noise_seed=*/seed);
+}
+
+double FunctionalError(const LocalOracle& oracle,
+                       const LayerParams& hypothesis) {
+  const std::vector<Matrix> probes =
+      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
+  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
+                          probes)
+      .rel_mse;
+}
+
+AccessPolicy Policy(Precision precision, double noise_sigma,
+                    uint64_t budget_tokens) {
+  AccessPolicy policy;
+  policy.precision = precision;
+  policy.noise_sigma = noise_sigma;
+  policy.budget.tokens = budget_tokens;  // 0: the default budget
+  return policy;
+}
+
+struct ExactCase {
+  std::string name;
+  Mask mask;
+  Readout readout;
+};
+
+class ProbeExactTest
+    : public ::testing::TestWithParam<std::tuple<ExactCase, int, uint64_t>> {};
+
+// Tokens (full readout) or sequences (last position) the design spends.
+uint64_t ExpectedCost(const ExactCase& c, int d) {
+  if (c.readout == Readout::kLast) return 2 * d;
+  return c.mask == Mask::kCausal ? 3 * d + 2 : 2 * d + 1;
+}
+
+TEST_P(ProbeExactTest, RecoversAtTheDesignCost) {
+  const auto& [c, d, seed] = GetParam();
+  LocalOracle oracle = MakeOracle(
+      LayerSpec{.d_model = d, .heads = 1, .mask = c.mask, .readout = c.readout},
+      AccessPolicy{}, seed);
+  absl::StatusOr<LearnResult> result = LearnProbe(oracle, LearnOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LE(FunctionalError(oracle, result->hypothesis), 1e-18);
+  const Usage usage = oracle.usage();
+  if (c.readout == Readout::kLast) {
+    EXPECT_EQ(usage.queries_used, ExpectedCost(c, d));
+  } else {
+    EXPECT_EQ(usage.tokens_used, ExpectedCost(c, d));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Specs, ProbeExactTest,
+    ::testing::Combine(
+        ::testing::Values(ExactCase{"full", Mask::kNone, Readout::kAll},
+                          ExactCase{"causal", Mask::kCausal, Readout::kAll},
+                          ExactCase{"last", Mask::kNone, Readout::kLast},
+                          ExactCase{"causal_last", Mask::kCausal,
+                                    Readout::kLast}),
+        ::testing::Values(2, 5, 8), ::testing::Values(11u, 12u)),
+    [](const auto& info) {
+      return std::get<0>(info.param).name + "_d" +
+             std::to_string(std::get<1>(info.param)) + "_seed" +
+             std::to_string(std::get<2>(info.param));
+    });
+
+TEST(ProbeTest, Float32AnswersAreRecoveredToTheirPrecision) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 8, .heads = 1},
+                                  Policy(Precision::kFloat32, 0, 0), 21);
+  absl::StatusOr<LearnResult> result = LearnProbe(oracle, LearnOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  const double err = FunctionalError(oracle, result->hypothesis);
+  EXPECT_LE(err, 1e-9);
+  EXPECT_GT(err, 0);  // rounding is real: exact recovery would mean no rounding
+}
+
+TEST(ProbeTest, NoisyAnswersAreAveragedOverTheBudgetWithACurve) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 8, .heads = 1},
+                                  Policy(Precision::kFloat64, 1e-3, 8000), 31);
+  absl::StatusOr<LearnResult> result = LearnProbe(oracle, LearnOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  const double err = FunctionalError(oracle, result->hypothesis);
+  EXPECT_LE(err, 1e-3);
+  // Spends what the budget allows, less than one design's worth.
+  EXPECT_GT(oracle.usage().tokens_used, 8000u - 2 * 9);
+  ASSERT_GE(result->curve.size(), 3u);
+  for (size_t i = 1; i < result->curve.size(); ++i) {
+    EXPECT_GT(result->curve[i].tokens, result->curve[i - 1].tokens);
+  }
+  // The learner's own estimate is within a factor of 10 of the truth, and
+  // the curve goes down.
+  EXPECT_LT(result->curve.back().estimated_rel_err, 10 * err);
+  EXPECT_GT(result->curve.back().estimated_rel_err, err / 10);
+  EXPECT_LT(result->curve.back().estimated_rel_err,
+            result->curve.front().estimated_rel_err);
+}
+
+TEST(ProbeTest, MaxTokensCapsTheNoisySpend) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 4, .heads = 1},
+                                  Policy(Precision::kFloat64, 1e-3, 0), 41);
+  absl::StatusOr<LearnResult> result =
+      LearnProbe(oracle, LearnOptions{.max_tokens = 500});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LE(oracle.usage().tokens_used, 500u);
+}
+
+TEST(ProbeTest, RefusesSpecsItCannotSolve) {
+  const LayerSpec unsolvable[] = {
+      LayerSpec{.d_model = 8, .heads = 2},
+      LayerSpec{.d_model = 8, .heads = 1, .biases = true},
+      LayerSpec{.d_model = 8, .heads = 1, .value_dim = 4},
+      LayerSpec{.d_model = 8, .heads = 1, .out_dim = 4},
+  };
+  for (const LayerSpec& spec : unsolvable) {
+    LocalOracle oracle = MakeOracle(spec, AccessPolicy{}, 5);
+    absl::StatusOr<LearnResult> result = LearnProbe(oracle, LearnOptions{});
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr("--algo regress"));
+    EXPECT_EQ(oracle.usage().queries_used, 0u) << "asked before refusing";
+  }
+}
+
+TEST(ProbeTest, BudgetTooSmallIsResourceExhausted) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 8, .heads = 1},
+                                  Policy(Precision::kFloat64, 0, 10), 6);
+  absl::StatusOr<LearnResult> result = LearnProbe(oracle, LearnOptions{});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(RunLearnerTest, UnknownNameListsTheKnownOnes) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 4}, AccessPolicy{}, 1);
+  absl::StatusOr<LearnResult> result =
+      RunLearner("oracle-of-delphi", oracle, LearnOptions{});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("probe, regress"));
+}
+
+}  // namespace
+}  // namespace attnoracle
