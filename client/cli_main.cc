@@ -3,18 +3,18 @@
 //   oracle-client challenges
 //   oracle-client --json describe tiny-d4
 //   echo '{"sequences": [[[1, 0, 0, 0]]]}' | oracle-client query tiny-d4
+//   oracle-client admin register alice        (cli_admin.cc)
+//   oracle-client verify tiny-d4              (cli_verify.cc)
 //
-// Exit codes: 0 success, 1 the server refused or could not be reached (the
-// status code's name and message on stderr), 2 usage error.
-#include <unistd.h>
-
-#include <cstdio>
+// Exit codes: 0 success, 1 the server refused or could not be reached, or a
+// verification failed (the status code's name and message on stderr), 2
+// usage error.
 #include <cstdlib>
+#include <deque>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <optional>
-#include <sstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,10 +27,15 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/cli_admin.h"
+#include "client/cli_common.h"
+#include "client/cli_verify.h"
 #include "client/json_codec.h"
 #include "client/learners/learner.h"
 #include "client/oracle_client.h"
 #include "common/codec.h"
+#include "common/flag_names.h"
+#include "common/hashing.h"
 #include "common/metrics.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Oracle server, host:port.");
@@ -39,8 +44,9 @@ ABSL_FLAG(bool, json, false,
 ABSL_FLAG(std::string, input, "",
           "query: JSON file with the sequences; empty or - reads stdin.");
 ABSL_FLAG(std::string, token, "",
-          "Learner token, sent as 'authorization: Bearer TOKEN' (default: "
-          "$ATTNORACLE_TOKEN).");
+          "Token, sent as 'authorization: Bearer TOKEN' (default: "
+          "$ATTNORACLE_TOKEN, else $ATTNORACLE_ADMIN_TOKEN; admin commands "
+          "try $ATTNORACLE_ADMIN_TOKEN first).");
 ABSL_FLAG(double, timeout, 30, "Deadline of each call, in seconds.");
 ABSL_FLAG(std::string, params, "", "submit: JSON hypothesis file.");
 ABSL_FLAG(std::string, algo, "probe", "learn: the learner (probe, regress).");
@@ -53,42 +59,17 @@ ABSL_FLAG(double, time_limit, 60,
 ABSL_FLAG(std::string, save, "",
           "learn: also write the hypothesis to this JSON file.");
 
-namespace attnoracle {
+namespace attnoracle::cli {
 namespace {
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-
-struct Context {
-  std::vector<std::string> args;  // after the subcommand
-  bool json = false;
-  std::unique_ptr<OracleClient> client;
-};
-
-struct Command {
-  const char* name;
-  const char* synopsis;
-  const char* help;
-  size_t num_args;
-  int (*run)(Context&);
-};
 
 constexpr char kGlobalFlags[] =
     "Global flags (before or after the subcommand):\n"
     "  --server HOST:PORT  oracle server (default 127.0.0.1:50051)\n"
     "  --json              one JSON document on stdout instead of tables\n"
-    "  --token TOKEN       learner token (default $ATTNORACLE_TOKEN)\n"
+    "  --token TOKEN       token (default $ATTNORACLE_TOKEN, else\n"
+    "                      $ATTNORACLE_ADMIN_TOKEN; admin commands try\n"
+    "                      $ATTNORACLE_ADMIN_TOKEN first)\n"
     "  --timeout SECONDS   deadline of each call (default 30)\n";
-
-int Fail(const absl::Status& status) {
-  std::cerr << "oracle-client: " << absl::StatusCodeToString(status.code())
-            << ": " << status.message() << "\n";
-  return kExitFailure;
-}
-
-void PrintJson(const nlohmann::ordered_json& doc) {
-  std::cout << doc.dump(2) << std::endl;
-}
 
 int RunChallenges(Context& ctx) {
   absl::StatusOr<std::vector<ChallengeInfo>> list =
@@ -113,6 +94,29 @@ int RunChallenges(Context& ctx) {
         PrecisionName(i.policy.precision), PhaseName(i.phase), i.title);
   }
   return 0;
+}
+
+void PrintScoring(const Scoring& s) {
+  std::cout << "  submissions:  ";
+  if (s.max_submissions > 0) {
+    std::cout << "at most " << s.max_submissions << " per learner";
+  } else {
+    std::cout << "unlimited";
+  }
+  std::cout << "; feedback ";
+  switch (s.feedback) {
+    case Feedback::kFull:
+      std::cout << "full (every metric)";
+      break;
+    case Feedback::kRounded:
+      std::cout << "rounded (errors to 2 significant digits)";
+      break;
+    case Feedback::kPassFail:
+      std::cout << "pass/fail (passed when functional_rel_err <= "
+                << s.pass_threshold << ")";
+      break;
+  }
+  std::cout << "\n";
 }
 
 int RunDescribe(Context& ctx) {
@@ -143,6 +147,22 @@ int RunDescribe(Context& ctx) {
             << p.limits.max_tokens_per_sequence << " tokens per sequence, "
             << p.limits.max_sequences_per_request << " sequences and "
             << p.limits.max_tokens_per_request << " tokens per request\n";
+  PrintScoring(info->scoring);
+  std::cout << "  secrets:      "
+            << (info->per_learner_secrets
+                    ? "one per learner, drawn from the same prior"
+                    : "one, shared by every learner")
+            << "\n  commitment:   "
+            << (!info->commitment.empty() ? HexEncode(info->commitment)
+                : info->per_learner_secrets
+                    ? std::string("one per learner (each sees its own)")
+                    : std::string("(not published)"))
+            << "\n";
+  if (!info->commitment.empty()) {
+    std::cout << "                SHA-256 of "
+              << (info->per_learner_secrets ? "your" : "the")
+              << " secret and a nonce; keep it for 'verify --commitment'\n";
+  }
   return 0;
 }
 
@@ -150,31 +170,6 @@ void PrintUsage(const Usage& u) {
   std::cout << "usage: " << u.queries_used << " queries and " << u.tokens_used
             << " tokens used; " << u.queries_left << " queries and "
             << u.tokens_left << " tokens left\n";
-}
-
-// Reads a JSON document from `path` (stdin for "" or "-"); on failure
-// prints why and returns null.
-std::optional<nlohmann::ordered_json> ReadJson(const std::string& path,
-                                               const char* what) {
-  std::stringstream text;
-  if (path.empty() || path == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path);
-    if (!in) {
-      std::cerr << "oracle-client: cannot read " << what << " \"" << path
-                << "\"\n";
-      return std::nullopt;
-    }
-    text << in.rdbuf();
-  }
-  nlohmann::ordered_json doc = nlohmann::ordered_json::parse(
-      text.str(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    std::cerr << "oracle-client: the " << what << " is not valid JSON\n";
-    return std::nullopt;
-  }
-  return doc;
 }
 
 int RunQuery(Context& ctx) {
@@ -220,13 +215,25 @@ int RunUsage(Context& ctx) {
   return 0;
 }
 
-void PrintScore(const Score& s) {
-  std::cout << absl::StrFormat(
-      "  functional_rel_err %.3e   max_abs_err %.3e   bits %.1f\n"
-      "  theta_rel_err      %.3e   omega_rel_err %.3e\n"
-      "  spent %d queries, %d tokens",
-      s.functional_rel_err, s.max_abs_err, s.bits, s.theta_rel_err,
-      s.omega_rel_err, s.queries_used, s.tokens_used);
+// The score as the challenge's feedback setting shows it, and the
+// submissions left where they are limited (`max_submissions` > 0).
+void PrintScore(const Score& s, uint32_t submissions_left,
+                int max_submissions) {
+  if (s.feedback == Feedback::kPassFail) {
+    std::cout << "  " << (s.passed ? "PASS" : "FAIL")
+              << " (this challenge shows only pass or fail)\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "  functional_rel_err %.3e   max_abs_err %.3e   bits %.1f\n"
+        "  theta_rel_err      %.3e   omega_rel_err %.3e\n",
+        s.functional_rel_err, s.max_abs_err, s.bits, s.theta_rel_err,
+        s.omega_rel_err);
+    if (s.feedback == Feedback::kRounded) {
+      std::cout << "  (errors rounded to 2 significant digits)\n";
+    }
+  }
+  std::cout << absl::StrFormat("  spent %d queries, %d tokens", s.queries_used,
+                               s.tokens_used);
   if (s.tokens_to_bound > 0) {
     std::cout << absl::StrFormat(" (%.2fx the counting bound in tokens)",
                                  s.tokens_to_bound);
@@ -236,6 +243,10 @@ void PrintScore(const Score& s) {
                                  s.queries_to_bound);
   }
   std::cout << "\n";
+  if (max_submissions > 0) {
+    std::cout << "  " << submissions_left << " of " << max_submissions
+              << " submissions left\n";
+  }
 }
 
 int RunSubmit(Context& ctx) {
@@ -259,15 +270,18 @@ int RunSubmit(Context& ctx) {
   absl::StatusOr<SubmitResult> result =
       ctx.client->Submit(ctx.args[0], *params);
   if (!result.ok()) return Fail(result.status());
+  const int max_submissions = info->scoring.max_submissions;
   if (ctx.json) {
-    PrintJson({{"challenge", ctx.args[0]},
-               {"submission_id", result->submission_id},
-               {"score", ScoreToJson(result->score)}});
+    nlohmann::ordered_json doc = {{"challenge", ctx.args[0]},
+                                  {"submission_id", result->submission_id},
+                                  {"score", ScoreToJson(result->score)}};
+    if (max_submissions > 0) doc["submissions_left"] = result->submissions_left;
+    PrintJson(doc);
     return 0;
   }
   std::cout << "submission " << result->submission_id << " to " << ctx.args[0]
             << ":\n";
-  PrintScore(result->score);
+  PrintScore(result->score, result->submissions_left, max_submissions);
   return 0;
 }
 
@@ -301,6 +315,7 @@ int RunLearn(Context& ctx) {
   Score score = result->score;
   SetCost(oracle.info().spec, oracle.usage().queries_used - before.queries_used,
           oracle.usage().tokens_used - before.tokens_used, &score);
+  const int max_submissions = oracle.info().scoring.max_submissions;
   if (ctx.json) {
     nlohmann::ordered_json curve = nlohmann::ordered_json::array();
     for (const CurvePoint& p : learned->curve) {
@@ -308,19 +323,24 @@ int RunLearn(Context& ctx) {
                        {"queries", p.queries},
                        {"estimated_rel_err", p.estimated_rel_err}});
     }
-    nlohmann::ordered_json doc = {
-        {"challenge", ctx.args[0]},
-        {"algo", algo},
-        {"queries", score.queries_used},
-        {"tokens", score.tokens_used},
-        {"functional_rel_err", score.functional_rel_err},
-        {"theta_rel_err", score.theta_rel_err},
-        {"omega_rel_err", score.omega_rel_err},
-        {"bits", score.bits},
-        {"seconds", seconds},
-        {"submission_id", result->submission_id},
-        {"queries_to_bound", score.queries_to_bound},
-        {"tokens_to_bound", score.tokens_to_bound}};
+    nlohmann::ordered_json doc = {{"challenge", ctx.args[0]},
+                                  {"algo", algo},
+                                  {"queries", score.queries_used},
+                                  {"tokens", score.tokens_used}};
+    // Under pass/fail feedback the server sends no errors, only zeros.
+    if (score.feedback != Feedback::kPassFail) {
+      doc["functional_rel_err"] = score.functional_rel_err;
+      doc["theta_rel_err"] = score.theta_rel_err;
+      doc["omega_rel_err"] = score.omega_rel_err;
+      doc["bits"] = score.bits;
+    }
+    doc["seconds"] = seconds;
+    doc["submission_id"] = result->submission_id;
+    doc["queries_to_bound"] = score.queries_to_bound;
+    doc["tokens_to_bound"] = score.tokens_to_bound;
+    doc["feedback"] = FeedbackName(score.feedback);
+    doc["passed"] = score.passed;
+    if (max_submissions > 0) doc["submissions_left"] = result->submissions_left;
     if (!curve.empty()) doc["curve"] = curve;
     PrintJson(doc);
     return 0;
@@ -328,7 +348,45 @@ int RunLearn(Context& ctx) {
   std::cout << algo << " on " << ctx.args[0] << " ("
             << absl::StrFormat("%.1f", seconds) << " s), submission "
             << result->submission_id << ":\n";
-  PrintScore(score);
+  PrintScore(score, result->submissions_left, max_submissions);
+  return 0;
+}
+
+int RunLeaderboard(Context& ctx) {
+  absl::StatusOr<std::vector<LeaderboardEntry>> board =
+      ctx.client->GetLeaderboard(ctx.args[0]);
+  if (!board.ok()) return Fail(board.status());
+  if (ctx.json) {
+    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+    for (const LeaderboardEntry& e : *board) {
+      entries.push_back(LeaderboardEntryToJson(e));
+    }
+    PrintJson({{"challenge", ctx.args[0]}, {"entries", entries}});
+    return 0;
+  }
+  if (board->empty()) {
+    std::cout << "no submissions on " << ctx.args[0] << " yet\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat("%4s  %-20s %10s %6s %9s %8s %5s  %s\n", "RANK",
+                               "LEARNER", "FUNC_ERR", "BITS", "TOKENS",
+                               "QUERIES", "SUBS", "SUBMITTED (UTC)");
+  bool rounded = false;
+  for (const LeaderboardEntry& e : *board) {
+    const Score& s = e.score;
+    const bool pass_fail = s.feedback == Feedback::kPassFail;
+    const std::string error =
+        pass_fail ? std::string(s.passed ? "PASS" : "FAIL")
+                  : absl::StrFormat("%.3e", s.functional_rel_err);
+    const std::string bits =
+        pass_fail ? std::string("-") : absl::StrFormat("%.1f", s.bits);
+    rounded = rounded || s.feedback == Feedback::kRounded;
+    std::cout << absl::StrFormat("%4d  %-20s %10s %6s %9d %8d %5d  %s\n",
+                                 e.rank, e.learner, error, bits, s.tokens_used,
+                                 s.queries_used, e.submissions,
+                                 FormatUnixMs(e.submitted_unix_ms));
+  }
+  if (rounded) std::cout << "(errors rounded to 2 significant digits)\n";
   return 0;
 }
 
@@ -336,8 +394,11 @@ const Command kCommands[] = {
     {"challenges", "challenges", "List the challenges the server hosts.", 0,
      RunChallenges},
     {"describe", "describe CH",
-     "Show a challenge's public architecture, answer precision, budget and "
-     "limits.",
+     "Show everything public about a challenge.\n"
+     "Its architecture, answer precision and noise, budget and limits,\n"
+     "submission limit and feedback, whether secrets are per learner, and\n"
+     "the commitment to the secret (SHA-256 of the secret and a nonce,\n"
+     "published before any query; record it for 'verify --commitment').",
      1, RunDescribe},
     {"query", "query CH [--input FILE]",
      "Ask the hidden layer of challenge CH. Input (a file or stdin) is JSON:\n"
@@ -359,8 +420,9 @@ const Command kCommands[] = {
      "head also has\n\"bq\", \"bk\", \"bv\" and the document \"bo\".",
      1, RunSubmit},
     {"learn", "learn CH [--algo probe|regress]",
-     "Run a reference learner against CH through the public API, submit its\n"
-     "hypothesis and print the score. Progress goes to stderr. Flags:\n"
+     "Run a reference learner against CH and submit its hypothesis.\n"
+     "The learner works through the public API; the score is printed and\n"
+     "progress goes to stderr. Flags:\n"
      "  --algo NAME        probe (exact, single head) or regress (any spec)\n"
      "  --seed N           seed of the learner's random choices (default 1)\n"
      "  --max_tokens N     tokens the learner may spend (0: its default)\n"
@@ -370,31 +432,83 @@ const Command kCommands[] = {
      "theta_rel_err, omega_rel_err, bits, seconds, ...}; queries and tokens\n"
      "are what this run spent.",
      1, RunLearn},
+    {"leaderboard", "leaderboard CH",
+     "Show the leaderboard of CH: each learner's best submission.\n"
+     "Columns: rank, functional error (PASS/FAIL where the challenge shows\n"
+     "only that), bits, tokens and queries spent, submissions, and when.\n"
+     "Ranked by error, then tokens, then time. With --json:\n"
+     "  {challenge, entries: [{rank, learner, score, submission_id,\n"
+     "   submitted_unix_ms, submissions}]}",
+     1, RunLeaderboard},
+    VerifyCommand(),
+    {"admin", "admin SUBCOMMAND ...",
+     "Organiser commands: register, revoke, grant, create, phase, export.\n"
+     "They call the Admin service with the admin token (--token or\n"
+     "$ATTNORACLE_ADMIN_TOKEN).",
+     0, nullptr, AdminCommands(), true},
 };
 
-const Command* FindCommand(const std::string& name) {
-  for (const Command& c : kCommands) {
+const Command* FindCommand(std::span<const Command> commands,
+                           const std::string& name) {
+  for (const Command& c : commands) {
     if (name == c.name) return &c;
   }
   return nullptr;
+}
+
+// The command a help request is about: the first argument naming a
+// command, then within a group the first later one naming a subcommand.
+const Command* HelpTarget(int argc, char** argv) {
+  const Command* found = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (found == nullptr) {
+      found = FindCommand(kCommands, argv[i]);
+    } else if (const Command* sub = FindCommand(found->subcommands, argv[i])) {
+      return sub;
+    }
+  }
+  return found;
+}
+
+// Longer synopses get a line of their own in command lists.
+constexpr int kSynopsisWidth = 28;
+
+void PrintCommandList(std::span<const Command> commands) {
+  for (const Command& c : commands) {
+    const std::string help = c.help;
+    // The first sentence of the first line.
+    std::string summary = help.substr(0, help.find('\n'));
+    if (const size_t end = summary.find(". "); end != std::string::npos) {
+      summary.resize(end + 1);
+    }
+    if (std::string(c.synopsis).size() > kSynopsisWidth) {
+      std::cout << "  " << c.synopsis << "\n"
+                << std::string(kSynopsisWidth + 3, ' ') << summary << "\n";
+    } else {
+      std::cout << absl::StrFormat("  %-*s %s\n", kSynopsisWidth, c.synopsis,
+                                   summary);
+    }
+  }
 }
 
 void PrintHelp(const Command* command) {
   if (command != nullptr) {
     std::cout << "Usage: oracle-client [global flags] " << command->synopsis
               << "\n\n"
-              << command->help << "\n\n"
-              << kGlobalFlags;
+              << command->help << "\n\n";
+    if (!command->subcommands.empty()) {
+      std::cout << "Subcommands:\n";
+      PrintCommandList(command->subcommands);
+      std::cout << "\n'oracle-client " << command->name
+                << " SUBCOMMAND --help' describes one.\n\n";
+    }
+    std::cout << kGlobalFlags;
     return;
   }
   std::cout << "oracle-client: ask an AttnOracle server's hidden attention "
                "layers.\n\nUsage: oracle-client [global flags] COMMAND "
                "[args]\n\nCommands:\n";
-  for (const Command& c : kCommands) {
-    std::cout << absl::StrFormat(
-        "  %-26s %s\n", c.synopsis,
-        std::string(c.help).substr(0, std::string(c.help).find('\n')));
-  }
+  PrintCommandList(kCommands);
   std::cout << "\n"
             << kGlobalFlags
             << "\n'oracle-client COMMAND --help' describes one command.\n";
@@ -424,57 +538,89 @@ bool CheckFlagNames(int argc, char** argv) {
   return true;
 }
 
-int Main(int argc, char** argv) {
+// "--out -" becomes "--out=-": absl would take the "-" but warn that it
+// looks like a mistake. Bool flags take no separate value and are left alone.
+void JoinDashValues(std::vector<char*>& args,
+                    std::deque<std::string>& storage) {
+  for (size_t i = 1; i + 1 < args.size(); ++i) {
+    const std::string arg = args[i];
+    if (arg == "--") break;
+    if (std::string(args[i + 1]) != "-" || arg.size() < 3 ||
+        arg.substr(0, 2) != "--" || arg.find('=') != std::string::npos) {
+      continue;
+    }
+    const absl::CommandLineFlag* flag =
+        absl::FindCommandLineFlag(arg.substr(2));
+    if (flag == nullptr || flag->IsOfType<bool>()) continue;
+    storage.push_back(arg + "=-");  // a deque: earlier elements stay put
+    args[i] = storage.back().data();
+    args.erase(args.begin() + i + 1);
+  }
+}
+
+int Main(int raw_argc, char** raw_argv) {
   absl::SetProgramUsageMessage("see oracle-client --help");
+  // --max-tokens is accepted as well as --max_tokens.
+  std::vector<std::string> storage;
+  std::vector<char*> normalized =
+      NormalizeFlagNames(raw_argc, raw_argv, storage);
+  std::deque<std::string> joined;
+  JoinDashValues(normalized, joined);
+  const int argc = static_cast<int>(normalized.size());
+  char** argv = normalized.data();
   // Help is answered before flag parsing so every subcommand has its own.
   bool help = false;
-  const Command* help_command = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (IsHelp(argv[i])) help = true;
-    if (help_command == nullptr) help_command = FindCommand(argv[i]);
   }
   if (help || argc == 1) {
-    PrintHelp(help_command);
-    return argc == 1 ? kExitUsage : 0;
+    PrintHelp(HelpTarget(argc, argv));
+    return argc == 1 ? kExitUsage : kExitOk;
   }
   if (!CheckFlagNames(argc, argv)) return kExitUsage;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) {
-    std::cerr << "oracle-client: missing command (see oracle-client --help)\n";
-    return kExitUsage;
+    return UsageError("missing command (see oracle-client --help)");
   }
-  const Command* command = FindCommand(positional[1]);
+  const Command* command = FindCommand(kCommands, positional[1]);
   if (command == nullptr) {
-    std::cerr << "oracle-client: unknown command \"" << positional[1]
-              << "\" (see oracle-client --help)\n";
-    return kExitUsage;
+    return UsageError(absl::StrCat("unknown command \"", positional[1],
+                                   "\" (see oracle-client --help)"));
+  }
+  size_t first_arg = 2;
+  if (!command->subcommands.empty()) {
+    const Command* group = command;
+    command = positional.size() > 2
+                  ? FindCommand(group->subcommands, positional[2])
+                  : nullptr;
+    if (command == nullptr) {
+      return UsageError(absl::StrCat(
+          positional.size() > 2
+              ? absl::StrCat("unknown ", group->name, " subcommand \"",
+                             positional[2], "\"")
+              : absl::StrCat("missing ", group->name, " subcommand"),
+          " (see oracle-client ", group->name, " --help)"));
+    }
+    first_arg = 3;
   }
   Context ctx;
-  ctx.args.assign(positional.begin() + 2, positional.end());
+  ctx.args.assign(positional.begin() + first_arg, positional.end());
   if (ctx.args.size() != command->num_args) {
-    std::cerr << "oracle-client: usage: oracle-client " << command->synopsis
-              << "\n";
-    return kExitUsage;
+    return UsageError(absl::StrCat("usage: oracle-client ", command->synopsis));
   }
   const double timeout = absl::GetFlag(FLAGS_timeout);
-  if (!(timeout > 0)) {
-    std::cerr << "oracle-client: --timeout must be > 0 seconds\n";
-    return kExitUsage;
-  }
-  ClientOptions options;
-  options.server = absl::GetFlag(FLAGS_server);
-  options.deadline =
+  if (!(timeout > 0)) return UsageError("--timeout must be > 0 seconds");
+  ctx.options.server = absl::GetFlag(FLAGS_server);
+  ctx.options.deadline =
       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
-  options.token = absl::GetFlag(FLAGS_token);
-  if (options.token.empty()) {
-    if (const char* env = std::getenv("ATTNORACLE_TOKEN")) options.token = env;
-  }
+  ctx.token_flag = absl::GetFlag(FLAGS_token);
+  ctx.options.token = ResolveToken(ctx.token_flag, command->admin);
   ctx.json = absl::GetFlag(FLAGS_json);
-  ctx.client = OracleClient::Connect(options);
+  ctx.client = OracleClient::Connect(ctx.options);
   return command->run(ctx);
 }
 
 }  // namespace
-}  // namespace attnoracle
+}  // namespace attnoracle::cli
 
-int main(int argc, char** argv) { return attnoracle::Main(argc, argv); }
+int main(int argc, char** argv) { return attnoracle::cli::Main(argc, argv); }

@@ -4,6 +4,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/hashing.h"
+#include "common/status_macros.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 namespace {
@@ -99,6 +102,59 @@ absl::Status VectorFieldFromJson(const nlohmann::ordered_json& obj,
   return absl::OkStatus();
 }
 
+// A non-empty array of matrices, each a non-empty array of rows.
+absl::StatusOr<std::vector<Matrix>> MatrixListFromJson(
+    const nlohmann::ordered_json& list, const std::string& path) {
+  if (!list.is_array() || list.empty()) {
+    return Bad(path, "must be a non-empty array of matrices");
+  }
+  std::vector<Matrix> out;
+  out.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    ATTN_ASSIGN_OR_RETURN(
+        Matrix m, SequenceFromJson(list[i], absl::StrCat(path, "[", i, "]")));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// doc[object_key][list_key] as matrices, e.g. request.sequences.
+absl::StatusOr<std::vector<Matrix>> NestedMatricesFromJson(
+    const nlohmann::ordered_json& doc, const char* object_key,
+    const char* list_key) {
+  if (!doc.contains(object_key) || !doc[object_key].is_object() ||
+      !doc[object_key].contains(list_key)) {
+    return Bad(object_key, absl::StrCat("must be an object with a \"", list_key,
+                                        "\" array"));
+  }
+  return MatrixListFromJson(doc[object_key][list_key],
+                            absl::StrCat(object_key, ".", list_key));
+}
+
+nlohmann::ordered_json MatrixListToJson(const std::vector<Matrix>& list) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const Matrix& m : list) out.push_back(MatrixToJson(m));
+  return out;
+}
+
+absl::StatusOr<uint64_t> UnsignedFromJson(const nlohmann::ordered_json& doc,
+                                          const char* key) {
+  if (!doc.contains(key) || !doc[key].is_number_unsigned()) {
+    return Bad(key, "must be a non-negative integer");
+  }
+  return doc[key].get<uint64_t>();
+}
+
+absl::StatusOr<std::string> DigestFromJson(const nlohmann::ordered_json& doc,
+                                           const char* key) {
+  if (!doc.contains(key) || !doc[key].is_string()) {
+    return Bad(key, "must be a hex string");
+  }
+  absl::StatusOr<std::string> bytes = BytesFromHex(doc[key].get<std::string>());
+  if (!bytes.ok()) return Bad(key, bytes.status().message());
+  return bytes;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Matrix>> SequencesFromJson(
@@ -106,19 +162,7 @@ absl::StatusOr<std::vector<Matrix>> SequencesFromJson(
   if (!doc.is_object() || !doc.contains("sequences")) {
     return Bad("input", "must be an object with a \"sequences\" array");
   }
-  const nlohmann::ordered_json& seqs = doc["sequences"];
-  if (!seqs.is_array() || seqs.empty()) {
-    return Bad("sequences", "must be a non-empty array of sequences");
-  }
-  std::vector<Matrix> out;
-  out.reserve(seqs.size());
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    absl::StatusOr<Matrix> m =
-        SequenceFromJson(seqs[i], absl::StrCat("sequences[", i, "]"));
-    if (!m.ok()) return m.status();
-    out.push_back(*std::move(m));
-  }
-  return out;
+  return MatrixListFromJson(doc["sequences"], "sequences");
 }
 
 nlohmann::ordered_json MatrixToJson(const Matrix& m) {
@@ -137,15 +181,30 @@ nlohmann::ordered_json UsageToJson(const Usage& u) {
 }
 
 nlohmann::ordered_json ScoreToJson(const Score& s) {
-  return {{"functional_rel_err", s.functional_rel_err},
-          {"max_abs_err", s.max_abs_err},
-          {"bits", s.bits},
-          {"theta_rel_err", s.theta_rel_err},
-          {"omega_rel_err", s.omega_rel_err},
-          {"queries_used", s.queries_used},
-          {"tokens_used", s.tokens_used},
-          {"queries_to_bound", s.queries_to_bound},
-          {"tokens_to_bound", s.tokens_to_bound}};
+  nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+  if (s.feedback != Feedback::kPassFail) {
+    doc["functional_rel_err"] = s.functional_rel_err;
+    doc["max_abs_err"] = s.max_abs_err;
+    doc["bits"] = s.bits;
+    doc["theta_rel_err"] = s.theta_rel_err;
+    doc["omega_rel_err"] = s.omega_rel_err;
+  }
+  doc["queries_used"] = s.queries_used;
+  doc["tokens_used"] = s.tokens_used;
+  doc["queries_to_bound"] = s.queries_to_bound;
+  doc["tokens_to_bound"] = s.tokens_to_bound;
+  doc["feedback"] = FeedbackName(s.feedback);
+  doc["passed"] = s.passed;
+  return doc;
+}
+
+nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& e) {
+  return {{"rank", e.rank},
+          {"learner", e.learner},
+          {"score", ScoreToJson(e.score)},
+          {"submission_id", e.submission_id},
+          {"submitted_unix_ms", e.submitted_unix_ms},
+          {"submissions", e.submissions}};
 }
 
 absl::StatusOr<v1::LayerParams> HypothesisFromJson(
@@ -220,7 +279,87 @@ nlohmann::ordered_json InfoToJson(const ChallengeInfo& info) {
           {"description", info.description},
           {"phase", PhaseName(info.phase)},
           {"spec", SpecToJson(info.spec)},
-          {"policy", PolicyToJson(info.policy)}};
+          {"policy", PolicyToJson(info.policy)},
+          {"commitment", HexEncode(info.commitment)},
+          {"scoring",
+           {{"max_submissions", info.scoring.max_submissions},
+            {"feedback", FeedbackName(info.scoring.feedback)},
+            {"pass_threshold", info.scoring.pass_threshold}}},
+          {"per_learner_secrets", info.per_learner_secrets}};
+}
+
+absl::StatusOr<nlohmann::ordered_json> TranscriptEntryToJson(
+    const TranscriptEntry& e) {
+  absl::StatusOr<std::vector<Matrix>> sequences = DecodeMatrices(e.request);
+  if (!sequences.ok()) return Bad("request", sequences.status().message());
+  absl::StatusOr<std::vector<Matrix>> outputs = DecodeMatrices(e.response);
+  if (!outputs.ok()) return Bad("response", outputs.status().message());
+  return nlohmann::ordered_json{
+      {"learner", e.learner},
+      {"index", e.index},
+      {"first_query_index", e.first_query_index},
+      {"request", {{"sequences", MatrixListToJson(*sequences)}}},
+      {"response", {{"outputs", MatrixListToJson(*outputs)}}},
+      {"request_digest", HexEncode(e.request_digest)},
+      {"response_digest", HexEncode(e.response_digest)},
+      {"chain_hash", HexEncode(e.chain_hash)},
+      {"answered_unix_ms", e.answered_unix_ms}};
+}
+
+absl::StatusOr<TranscriptEntry> TranscriptEntryFromJson(
+    const nlohmann::ordered_json& doc) {
+  if (!doc.is_object()) return Bad("entry", "must be a JSON object");
+  TranscriptEntry e;
+  if (!doc.contains("learner") || !doc["learner"].is_string()) {
+    return Bad("learner", "must be a string");
+  }
+  e.learner = doc["learner"].get<std::string>();
+  ATTN_ASSIGN_OR_RETURN(e.index, UnsignedFromJson(doc, "index"));
+  ATTN_ASSIGN_OR_RETURN(e.first_query_index,
+                        UnsignedFromJson(doc, "first_query_index"));
+  ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> sequences,
+                        NestedMatricesFromJson(doc, "request", "sequences"));
+  ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> outputs,
+                        NestedMatricesFromJson(doc, "response", "outputs"));
+  e.request = EncodeMatrices(sequences);
+  e.response = EncodeMatrices(outputs);
+  ATTN_ASSIGN_OR_RETURN(e.request_digest,
+                        DigestFromJson(doc, "request_digest"));
+  ATTN_ASSIGN_OR_RETURN(e.response_digest,
+                        DigestFromJson(doc, "response_digest"));
+  ATTN_ASSIGN_OR_RETURN(e.chain_hash, DigestFromJson(doc, "chain_hash"));
+  if (doc.contains("answered_unix_ms")) {
+    if (!doc["answered_unix_ms"].is_number_integer()) {
+      return Bad("answered_unix_ms", "must be an integer");
+    }
+    e.answered_unix_ms = doc["answered_unix_ms"].get<int64_t>();
+  }
+  return e;
+}
+
+absl::StatusOr<std::string> BytesFromHex(absl::string_view hex) {
+  if (hex.size() % 2 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hex string has an odd length (", hex.size(), ")"));
+  }
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]);
+    const int lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", hex.substr(i, 2), "' at offset ", i, " is not a hex byte"));
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
 }
 
 }  // namespace attnoracle

@@ -1,16 +1,21 @@
-// JSON forms of the client's documents (the CLI's --json output and query
-// input files).
+// JSON forms of the client's documents (the CLI's --json output, query
+// input files, hypothesis files and transcript exports).
 //
 //   absl::StatusOr<std::vector<Matrix>> seqs = SequencesFromJson(doc);
 //   nlohmann::ordered_json out = {{"usage", UsageToJson(usage)}};
+//   absl::StatusOr<TranscriptEntry> e = TranscriptEntryFromJson(line_doc);
 #ifndef ATTNORACLE_CLIENT_JSON_CODEC_H_
 #define ATTNORACLE_CLIENT_JSON_CODEC_H_
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "attnoracle/v1/oracle.pb.h"
+#include "client/leaderboard_entry.h"
+#include "client/transcript_entry.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
@@ -27,8 +32,35 @@ namespace attnoracle {
 
 nlohmann::ordered_json MatrixToJson(const Matrix& m);  // array of rows
 nlohmann::ordered_json UsageToJson(const Usage& usage);
+// With the commitment in hex, the scoring settings and whether secrets are
+// per learner.
 nlohmann::ordered_json InfoToJson(const ChallengeInfo& info);
+// Always "feedback", "passed" and the spend; the error metrics only when the
+// feedback shows them (not for pass/fail, where the server sends zeros).
 nlohmann::ordered_json ScoreToJson(const Score& score);
+// {"rank", "learner", "score": ScoreToJson, "submission_id",
+//  "submitted_unix_ms", "submissions"}
+nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& entry);
+
+// One line of a transcript export (JSONL):
+//   {"learner", "index", "first_query_index",
+//    "request": {"sequences": [M, ...]}, "response": {"outputs": [M, ...]},
+//    "request_digest": HEX, "response_digest": HEX, "chain_hash": HEX,
+//    "answered_unix_ms"}
+// with the request and response decoded from their canonical bytes.
+// Numbers are printed so that they parse back to the same doubles, so
+// TranscriptEntryFromJson re-encodes the very bytes the digests cover.
+// INVALID_ARGUMENT when the canonical bytes do not decode.
+[[nodiscard]] absl::StatusOr<nlohmann::ordered_json> TranscriptEntryToJson(
+    const TranscriptEntry& entry);
+// The inverse: re-encodes request and response with EncodeMatrices.
+// INVALID_ARGUMENT naming the offending field.
+[[nodiscard]] absl::StatusOr<TranscriptEntry> TranscriptEntryFromJson(
+    const nlohmann::ordered_json& doc);
+
+// Lower- or upper-case hex to bytes. INVALID_ARGUMENT for an odd length or
+// a character that is not a hex digit.
+[[nodiscard]] absl::StatusOr<std::string> BytesFromHex(absl::string_view hex);
 
 // Hypothesis files:
 //   {"heads": [{"wq": M, "wk": M, "wv": M, "wo": M}, ...], "bo": [...]}

@@ -9,29 +9,16 @@ namespace attnoracle {
 
 std::unique_ptr<OracleClient> OracleClient::Connect(
     const ClientOptions& options) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);
-  return std::make_unique<OracleClient>(
-      grpc::CreateCustomChannel(options.server,
-                                grpc::InsecureChannelCredentials(), args),
-      options);
+  return std::make_unique<OracleClient>(NewChannel(options), options);
 }
 
 OracleClient::OracleClient(std::shared_ptr<grpc::Channel> channel,
                            ClientOptions options)
     : stub_(v1::Oracle::NewStub(channel)), options_(std::move(options)) {}
 
-void OracleClient::Prepare(grpc::ClientContext* context) const {
-  context->set_deadline(std::chrono::system_clock::now() + options_.deadline);
-  if (!options_.token.empty()) {
-    context->AddMetadata("authorization",
-                         absl::StrCat("Bearer ", options_.token));
-  }
-}
-
 absl::StatusOr<std::vector<ChallengeInfo>> OracleClient::ListChallenges() {
   grpc::ClientContext context;
-  Prepare(&context);
+  PrepareContext(options_, &context);
   v1::ListChallengesResponse response;
   ATTN_RETURN_IF_ERROR(FromGrpcStatus(
       stub_->ListChallenges(&context, v1::ListChallengesRequest(), &response)));
@@ -45,7 +32,7 @@ absl::StatusOr<std::vector<ChallengeInfo>> OracleClient::ListChallenges() {
 absl::StatusOr<ChallengeInfo> OracleClient::Describe(
     const std::string& challenge_id) {
   grpc::ClientContext context;
-  Prepare(&context);
+  PrepareContext(options_, &context);
   v1::DescribeChallengeRequest request;
   request.set_challenge_id(challenge_id);
   v1::ChallengeInfo response;
@@ -57,7 +44,7 @@ absl::StatusOr<ChallengeInfo> OracleClient::Describe(
 absl::StatusOr<QueryAnswer> OracleClient::Query(
     const std::string& challenge_id, std::span<const Matrix> sequences) {
   grpc::ClientContext context;
-  Prepare(&context);
+  PrepareContext(options_, &context);
   v1::QueryRequest request;
   request.set_challenge_id(challenge_id);
   for (const Matrix& x : sequences) MatrixToProto(x, request.add_sequences());
@@ -83,7 +70,7 @@ absl::StatusOr<QueryAnswer> OracleClient::Query(
 
 absl::StatusOr<Usage> OracleClient::GetUsage(const std::string& challenge_id) {
   grpc::ClientContext context;
-  Prepare(&context);
+  PrepareContext(options_, &context);
   v1::GetUsageRequest request;
   request.set_challenge_id(challenge_id);
   v1::Usage response;
@@ -95,7 +82,7 @@ absl::StatusOr<Usage> OracleClient::GetUsage(const std::string& challenge_id) {
 absl::StatusOr<SubmitResult> OracleClient::Submit(
     const std::string& challenge_id, const LayerParams& hypothesis) {
   grpc::ClientContext context;
-  Prepare(&context);
+  PrepareContext(options_, &context);
   v1::SubmitRequest request;
   request.set_challenge_id(challenge_id);
   ParamsToProto(hypothesis, request.mutable_hypothesis());
@@ -103,7 +90,99 @@ absl::StatusOr<SubmitResult> OracleClient::Submit(
   ATTN_RETURN_IF_ERROR(
       FromGrpcStatus(stub_->Submit(&context, request, &response)));
   return SubmitResult{ScoreFromProto(response.score()),
-                      response.submission_id()};
+                      response.submission_id(), response.submissions_left()};
+}
+
+absl::StatusOr<std::vector<LeaderboardEntry>> OracleClient::GetLeaderboard(
+    const std::string& challenge_id) {
+  grpc::ClientContext context;
+  PrepareContext(options_, &context);
+  v1::GetLeaderboardRequest request;
+  request.set_challenge_id(challenge_id);
+  v1::GetLeaderboardResponse response;
+  ATTN_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->GetLeaderboard(&context, request, &response)));
+  std::vector<LeaderboardEntry> out;
+  for (const v1::LeaderboardEntry& e : response.entries()) {
+    out.push_back(LeaderboardEntry{static_cast<int>(e.rank()), e.learner(),
+                                   ScoreFromProto(e.score()), e.submission_id(),
+                                   e.submitted_unix_ms(),
+                                   static_cast<int>(e.submissions())});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<TranscriptEntry>> OracleClient::GetTranscript(
+    const std::string& challenge_id) {
+  std::vector<TranscriptEntry> out;
+  uint64_t total = 0;
+  do {
+    grpc::ClientContext context;
+    PrepareContext(options_, &context);
+    v1::GetTranscriptRequest request;
+    request.set_challenge_id(challenge_id);
+    request.set_first_index(out.size());
+    v1::GetTranscriptResponse response;
+    ATTN_RETURN_IF_ERROR(
+        FromGrpcStatus(stub_->GetTranscript(&context, request, &response)));
+    total = response.total_entries();
+    // An empty page before the total would make this loop forever.
+    if (response.entries().empty() && out.size() < total) {
+      return absl::DataLossError(absl::StrCat(
+          "the server reports ", total, " transcript entries but sent ",
+          out.size(), " and then an empty page"));
+    }
+    for (const v1::TranscriptEntry& e : response.entries()) {
+      out.push_back(TranscriptEntryFromProto(e));
+    }
+  } while (out.size() < total);
+  return out;
+}
+
+absl::StatusOr<RevealedChallenge> OracleClient::GetReveal(
+    const std::string& challenge_id, const std::string& learner) {
+  grpc::ClientContext context;
+  PrepareContext(options_, &context);
+  v1::GetRevealRequest request;
+  request.set_challenge_id(challenge_id);
+  request.set_learner(learner);
+  v1::GetRevealResponse response;
+  ATTN_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->GetReveal(&context, request, &response)));
+  RevealedChallenge out;
+  if (response.has_config() && response.config().spec().d_model() > 0) {
+    absl::StatusOr<ChallengeConfig> config =
+        ResolveChallenge(ConfigFromProto(response.config()));
+    if (!config.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("the revealed configuration is invalid: ",
+                       config.status().message()));
+    }
+    out.config = *std::move(config);
+  } else {
+    ATTN_ASSIGN_OR_RETURN(ChallengeInfo info, Describe(challenge_id));
+    out.config.id = info.id;
+    out.config.title = info.title;
+    out.config.description = info.description;
+    out.config.spec = info.spec;
+    out.config.policy = info.policy;
+    out.config.scoring = info.scoring;
+    out.config.per_learner_secrets = info.per_learner_secrets;
+    out.config.prior.seed = response.prior_seed();
+  }
+  absl::StatusOr<LayerParams> secret =
+      ParamsFromProto(response.secret(), out.config.spec);
+  if (!secret.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the revealed secret does not fit the challenge: ",
+                     secret.status().message()));
+  }
+  out.secret = *std::move(secret);
+  out.nonce = response.nonce();
+  out.prior_seed = response.prior_seed();
+  out.noise_seed = response.noise_seed();
+  out.commitment = response.commitment();
+  return out;
 }
 
 }  // namespace attnoracle

@@ -5,6 +5,7 @@
 //   auto client = OracleClient::Connect({.server = "127.0.0.1:50051"});
 //   absl::StatusOr<ChallengeInfo> info = client->Describe("tiny-d4");
 //   absl::StatusOr<QueryAnswer> a = client->Query("tiny-d4", {x});
+//   absl::StatusOr<RevealedChallenge> r = client->GetReveal("tiny-d4");
 //
 // Thread-safe: calls may run concurrently on one client.
 #ifndef ATTNORACLE_CLIENT_ORACLE_CLIENT_H_
@@ -12,7 +13,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -20,6 +21,10 @@
 
 #include "absl/status/statusor.h"
 #include "attnoracle/v1/oracle.grpc.pb.h"
+#include "client/connection.h"
+#include "client/leaderboard_entry.h"
+#include "client/revealed_challenge.h"
+#include "client/transcript_entry.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
@@ -27,14 +32,6 @@
 #include "common/tensor.h"
 
 namespace attnoracle {
-
-struct ClientOptions {
-  std::string server = "127.0.0.1:50051";
-  // Deadline of every call.
-  std::chrono::milliseconds deadline = std::chrono::seconds(30);
-  // Sent as "authorization: Bearer <token>" when not empty.
-  std::string token;
-};
 
 struct QueryAnswer {
   std::vector<Matrix> outputs;  // one per sequence
@@ -61,10 +58,23 @@ class OracleClient {
   // challenge is not open.
   [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
       const std::string& challenge_id, const LayerParams& hypothesis);
+  // Every learner's best submission, best first (by functional error, then
+  // tokens used, then time).
+  [[nodiscard]] absl::StatusOr<std::vector<LeaderboardEntry>> GetLeaderboard(
+      const std::string& challenge_id);
+  // The caller's whole transcript on the challenge in index order, fetched
+  // page by page. DATA_LOSS when the server's pages do not add up.
+  [[nodiscard]] absl::StatusOr<std::vector<TranscriptEntry>> GetTranscript(
+      const std::string& challenge_id);
+  // After the reveal: the caller's secret, nonce and seeds, or (admin only)
+  // those of `learner`. FAILED_PRECONDITION before the reveal. The secret
+  // is checked against the revealed config's spec (or, when the server
+  // sends no config, against DescribeChallenge's); a secret that does not
+  // fit comes back as DATA_LOSS.
+  [[nodiscard]] absl::StatusOr<RevealedChallenge> GetReveal(
+      const std::string& challenge_id, const std::string& learner = "");
 
  private:
-  void Prepare(grpc::ClientContext* context) const;
-
   std::unique_ptr<v1::Oracle::Stub> stub_;
   ClientOptions options_;
 };

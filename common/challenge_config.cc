@@ -18,16 +18,6 @@ namespace {
 
 constexpr size_t kMaxIdLength = 64;
 
-bool ValidId(const std::string& id) {
-  if (id.empty() || id.size() > kMaxIdLength) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // Keeps the first parse error with its position.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
@@ -51,8 +41,18 @@ absl::Status Prefix(const std::string& id, const absl::Status& s) {
 
 }  // namespace
 
+bool ValidName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxIdLength) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
-  if (!ValidId(raw.id)) {
+  if (!ValidName(raw.id)) {
     return absl::InvalidArgumentError(
         absl::StrCat("challenge id \"", raw.id, "\" must be 1 to ",
                      kMaxIdLength, " characters of [a-z0-9._-]"));
@@ -69,6 +69,19 @@ absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
                               "prior.scale must be finite and >= 0"));
   }
   if (c.prior.scale == 0) c.prior.scale = 1.0 / std::sqrt(c.spec.d_model);
+  if (c.scoring.max_submissions < 0) {
+    return Prefix(raw.id, absl::InvalidArgumentError(
+                              "scoring.max_submissions must be >= 0"));
+  }
+  if (!std::isfinite(c.scoring.pass_threshold) ||
+      c.scoring.pass_threshold < 0) {
+    return Prefix(raw.id,
+                  absl::InvalidArgumentError(
+                      "scoring.pass_threshold must be finite and >= 0"));
+  }
+  if (c.scoring.pass_threshold == 0) {
+    c.scoring.pass_threshold = kDefaultPassThreshold;
+  }
   if (c.title.empty()) c.title = c.id;
   return c;
 }
@@ -115,6 +128,38 @@ absl::StatusOr<std::vector<ChallengeConfig>> LoadChallengeSet(
   std::stringstream text;
   text << in.rdbuf();
   return ParseChallengeSet(text.str(), path);
+}
+
+std::string ChallengeConfigToText(const ChallengeConfig& config) {
+  pb::ChallengeConfig proto;
+  ConfigToProto(config, &proto);
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(proto, &text);
+  return text;
+}
+
+absl::StatusOr<ChallengeConfig> ParseChallengeConfig(absl::string_view text) {
+  pb::ChallengeConfig proto;
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &proto)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a valid ChallengeConfig: ", errors.error()));
+  }
+  return ResolveChallenge(ConfigFromProto(proto));
+}
+
+const char* FeedbackName(Feedback feedback) {
+  switch (feedback) {
+    case Feedback::kFull:
+      return "full";
+    case Feedback::kRounded:
+      return "rounded";
+    case Feedback::kPassFail:
+      return "pass_fail";
+  }
+  return "full";
 }
 
 const char* PhaseName(Phase phase) {

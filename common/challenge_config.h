@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "common/access_policy.h"
 #include "common/layer_spec.h"
+#include "common/score.h"
 
 namespace attnoracle {
 
@@ -26,6 +27,15 @@ struct Prior {
 
 enum class Phase { kOpen, kClosed, kRevealed };
 
+inline constexpr double kDefaultPassThreshold = 1e-6;
+
+// Submission limits and how scores are shown to learners.
+struct Scoring {
+  int max_submissions = 0;  // per learner and challenge; 0: unlimited
+  Feedback feedback = Feedback::kFull;
+  double pass_threshold = 0;  // functional_rel_err; 0: kDefaultPassThreshold
+};
+
 struct ChallengeConfig {
   std::string id;
   std::string title;
@@ -33,6 +43,9 @@ struct ChallengeConfig {
   LayerSpec spec;
   Prior prior;
   AccessPolicy policy;
+  Scoring scoring;
+  // One secret per learner from the same prior and seed.
+  bool per_learner_secrets = false;
 };
 
 // Everything public about a challenge. Never holds the prior's seed.
@@ -44,10 +57,12 @@ struct ChallengeInfo {
   AccessPolicy policy;
   Phase phase = Phase::kOpen;
   std::string commitment;  // raw bytes; empty until published
+  Scoring scoring;
+  bool per_learner_secrets = false;
 };
 
-// Resolves spec, policy and prior defaults and checks the id (1 to 64 of
-// [a-z0-9._-]). INVALID_ARGUMENT naming challenge and field otherwise.
+// Resolves spec, policy, prior and scoring defaults and checks the id (1 to
+// 64 of [a-z0-9._-]). INVALID_ARGUMENT naming challenge and field otherwise.
 [[nodiscard]] absl::StatusOr<ChallengeConfig> ResolveChallenge(
     const ChallengeConfig& raw);
 
@@ -62,10 +77,20 @@ struct ChallengeInfo {
 [[nodiscard]] absl::StatusOr<std::vector<ChallengeConfig>> LoadChallengeSet(
     const std::string& path);
 
+// One ChallengeConfig in protobuf text format, and back (resolved). Used to
+// store a challenge exactly as it was created.
+std::string ChallengeConfigToText(const ChallengeConfig& config);
+[[nodiscard]] absl::StatusOr<ChallengeConfig> ParseChallengeConfig(
+    absl::string_view text);
+
 // The challenges built into every binary (configs/default.textproto).
 absl::string_view DefaultChallengeSetText();
 
 const char* PhaseName(Phase phase);
+const char* FeedbackName(Feedback feedback);
+
+// 1 to 64 characters of [a-z0-9._-]: challenge ids and learner names.
+bool ValidName(absl::string_view name);
 
 }  // namespace attnoracle
 

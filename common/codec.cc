@@ -189,6 +189,44 @@ void PolicyToProto(const AccessPolicy& a, pb::AccessPolicy* out) {
   l->set_max_tokens_per_request(a.limits.max_tokens_per_request);
 }
 
+namespace {
+
+Feedback FeedbackFromProto(pb::Feedback f) {
+  switch (f) {
+    case pb::FEEDBACK_ROUNDED:
+      return Feedback::kRounded;
+    case pb::FEEDBACK_PASS_FAIL:
+      return Feedback::kPassFail;
+    default:
+      return Feedback::kFull;
+  }
+}
+
+pb::Feedback FeedbackToProto(Feedback f) {
+  switch (f) {
+    case Feedback::kRounded:
+      return pb::FEEDBACK_ROUNDED;
+    case Feedback::kPassFail:
+      return pb::FEEDBACK_PASS_FAIL;
+    case Feedback::kFull:
+      break;
+  }
+  return pb::FEEDBACK_FULL;
+}
+
+Scoring ScoringFromProto(const pb::Scoring& p) {
+  return Scoring{ToInt(p.max_submissions()), FeedbackFromProto(p.feedback()),
+                 p.pass_threshold()};
+}
+
+void ScoringToProto(const Scoring& s, pb::Scoring* out) {
+  out->set_max_submissions(s.max_submissions);
+  out->set_feedback(FeedbackToProto(s.feedback));
+  out->set_pass_threshold(s.pass_threshold);
+}
+
+}  // namespace
+
 ChallengeConfig ConfigFromProto(const pb::ChallengeConfig& p) {
   ChallengeConfig c;
   c.id = p.id();
@@ -198,6 +236,8 @@ ChallengeConfig ConfigFromProto(const pb::ChallengeConfig& p) {
   c.prior.scale = p.prior().scale();
   c.prior.seed = p.prior().seed();
   c.policy = PolicyFromProto(p.policy());
+  c.scoring = ScoringFromProto(p.scoring());
+  c.per_learner_secrets = p.per_learner_secrets();
   return c;
 }
 
@@ -210,6 +250,8 @@ void ConfigToProto(const ChallengeConfig& c, pb::ChallengeConfig* out) {
   out->mutable_prior()->set_scale(c.prior.scale);
   out->mutable_prior()->set_seed(c.prior.seed);
   PolicyToProto(c.policy, out->mutable_policy());
+  ScoringToProto(c.scoring, out->mutable_scoring());
+  out->set_per_learner_secrets(c.per_learner_secrets);
 }
 
 ChallengeInfo InfoFromProto(const pb::ChallengeInfo& p) {
@@ -230,6 +272,8 @@ ChallengeInfo InfoFromProto(const pb::ChallengeInfo& p) {
       i.phase = Phase::kOpen;
   }
   i.commitment = p.commitment();
+  i.scoring = ScoringFromProto(p.scoring());
+  i.per_learner_secrets = p.per_learner_secrets();
   return i;
 }
 
@@ -251,6 +295,8 @@ void InfoToProto(const ChallengeInfo& i, pb::ChallengeInfo* out) {
       break;
   }
   out->set_commitment(i.commitment);
+  ScoringToProto(i.scoring, out->mutable_scoring());
+  out->set_per_learner_secrets(i.per_learner_secrets);
 }
 
 Usage UsageFromProto(const pb::Usage& p) {
@@ -277,6 +323,8 @@ void ScoreToProto(const Score& s, pb::Score* out) {
   out->set_tokens_used(s.tokens_used);
   out->set_queries_to_bound(s.queries_to_bound);
   out->set_tokens_to_bound(s.tokens_to_bound);
+  out->set_feedback(FeedbackToProto(s.feedback));
+  out->set_passed(s.passed);
 }
 
 Score ScoreFromProto(const pb::Score& p) {
@@ -290,6 +338,8 @@ Score ScoreFromProto(const pb::Score& p) {
   s.tokens_used = p.tokens_used();
   s.queries_to_bound = p.queries_to_bound();
   s.tokens_to_bound = p.tokens_to_bound();
+  s.feedback = FeedbackFromProto(p.feedback());
+  s.passed = p.passed();
   return s;
 }
 

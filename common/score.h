@@ -11,6 +11,9 @@
 
 namespace attnoracle {
 
+// How much of a score a learner is shown (the organiser sees everything).
+enum class Feedback { kFull, kRounded, kPassFail };
+
 struct Score {
   double functional_rel_err = 0;
   double max_abs_err = 0;
@@ -23,13 +26,16 @@ struct Score {
   // full readout, sequences for last-position readout); the other is 0.
   double queries_to_bound = 0;
   double tokens_to_bound = 0;
+  Feedback feedback = Feedback::kFull;  // what the fields above show
+  bool passed = false;  // functional_rel_err <= the challenge's threshold
 };
 
 // What Submit returns, on the server (OracleCore) and in the client
 // (OracleClient) alike.
 struct SubmitResult {
   Score score;
-  uint64_t submission_id = 0;  // 1, 2, ... per server
+  uint64_t submission_id = 0;    // 1, 2, ... per store
+  uint32_t submissions_left = 0;  // 0 when submissions are unlimited
 };
 
 }  // namespace attnoracle

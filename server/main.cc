@@ -1,18 +1,24 @@
 // oracle-server: hosts secret attention layers and answers queries over gRPC.
 //
-//   oracle-server                                # built-in challenges on
-//   127.0.0.1:50051 oracle-server --listen 0.0.0.0:6000 --config
-//   configs/default.textproto
+//   oracle-server                                # built-in challenges, open
+//   mode
+//   oracle-server --db contest.db --admin-token-file admin.token
+//                 --config configs/default.textproto --listen 0.0.0.0:6000
 //
-// SIGTERM or SIGINT: stop accepting calls, finish those in flight, exit 0.
+// SIGTERM or SIGINT: stop accepting calls, finish those in flight (their
+// charges are committed), exit 0.
 #include <csignal>
-#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "common/flag_names.h"
 #include "server/service/oracle_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -21,13 +27,53 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, config, "",
           "Challenge configuration file (protobuf text format of "
           "attnoracle.v1.ChallengeSet). Empty: the built-in challenges of "
-          "configs/default.textproto.");
+          "configs/default.textproto. Challenges already in the database "
+          "must match it exactly.");
+ABSL_FLAG(std::string, db, "./attnoracle.db",
+          "SQLite database holding challenges, learners, usage, transcripts "
+          "and submissions; created if missing. ':memory:' keeps nothing.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File whose first line is the admin token; turns on competition "
+          "mode (every call needs a token). Default: $ATTNORACLE_ADMIN_TOKEN; "
+          "neither: open demo mode.");
+
+namespace {
+
+// The admin token from --admin-token-file or the environment; "" for open
+// mode. Exits with a message when the file cannot be read or is empty.
+std::string AdminToken() {
+  const std::string path = absl::GetFlag(FLAGS_admin_token_file);
+  std::string token;
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in || !std::getline(in, token)) {
+      std::cerr << "oracle-server: cannot read --admin-token-file \"" << path
+                << "\"\n";
+      std::exit(1);
+    }
+  } else if (const char* env = std::getenv("ATTNORACLE_ADMIN_TOKEN")) {
+    token = env;
+  } else {
+    return "";
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) {
+    std::cerr << "oracle-server: the admin token is empty\n";
+    std::exit(1);
+  }
+  return token;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Hosts secret attention layers and answers learners' queries over "
-      "gRPC.\nUsage: oracle-server [--listen HOST:PORT] [--config FILE]");
-  absl::ParseCommandLine(argc, argv);
+      "gRPC.\nUsage: oracle-server [--listen HOST:PORT] [--config FILE] "
+      "[--db FILE] [--admin-token-file FILE]");
+  std::vector<std::string> storage;
+  std::vector<char*> args = attnoracle::NormalizeFlagNames(argc, argv, storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   // Block the stop signals before any thread starts, so only the waiter
   // below receives them.
@@ -40,6 +86,8 @@ int main(int argc, char** argv) {
   attnoracle::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.config_path = absl::GetFlag(FLAGS_config);
+  options.db_path = absl::GetFlag(FLAGS_db);
+  options.admin_token = AdminToken();
   auto server = attnoracle::OracleServer::BuildAndStart(options);
   if (!server.ok()) {
     std::cerr << "oracle-server: " << server.status().message() << "\n";
@@ -48,7 +96,10 @@ int main(int argc, char** argv) {
   const auto challenges = (*server)->registry().List();
   std::cout << "oracle-server listening on port " << (*server)->port() << " ("
             << options.listen_address << "), " << challenges.size()
-            << " challenges" << std::endl;
+            << " challenges, "
+            << ((*server)->competition_mode() ? "competition mode"
+                                              : "open mode")
+            << ", database " << options.db_path << std::endl;
 
   std::thread waiter([&] {
     int signal = 0;

@@ -1,34 +1,88 @@
 #include "server/core/challenge_registry.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
-#include "common/prior.h"
-#include "common/rng.h"
+#include "common/hashing.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
+namespace {
 
-ChallengeInfo Challenge::Info() const {
-  return ChallengeInfo{config.id,        config.title,  config.description,
-                       config.spec,      config.policy, phase,
-                       /*commitment=*/""};
+constexpr size_t kNonceBytes = 32;
+
+}  // namespace
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-absl::Status ChallengeRegistry::Add(const ChallengeConfig& raw) {
-  ATTN_ASSIGN_OR_RETURN(ChallengeConfig config, ResolveChallenge(raw));
-  auto challenge = std::make_shared<Challenge>();
-  challenge->secret = DrawSecret(config.spec, config.prior);
-  challenge->noise_seed = DeriveSeed(config.prior.seed, RngStream::kNoise, 0);
-  challenge->config = std::move(config);
-  const std::string id = challenge->config.id;
-  absl::MutexLock lock(&mu_);
-  if (!challenges_.emplace(id, std::move(challenge)).second) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("challenge \"", id, "\" already exists"));
+ChallengeRegistry::ChallengeRegistry(Store* store) : store_(store) {}
+
+absl::Status ChallengeRegistry::Load() {
+  ATTN_ASSIGN_OR_RETURN(std::vector<ChallengeRecord> records,
+                        store_->LoadChallenges());
+  for (ChallengeRecord& r : records) {
+    absl::StatusOr<ChallengeConfig> config =
+        ParseChallengeConfig(r.config_text);
+    if (!config.ok()) {
+      return absl::InternalError(
+          absl::StrCat("stored challenge \"", r.id,
+                       "\" does not parse: ", config.status().message()));
+    }
+    auto challenge = std::make_shared<Challenge>(
+        *std::move(config), std::move(r.nonce), r.created_ms, r.phase);
+    absl::MutexLock lock(&mu_);
+    challenges_[challenge->id()] = std::move(challenge);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const Challenge>> ChallengeRegistry::Find(
+absl::StatusOr<std::shared_ptr<Challenge>> ChallengeRegistry::Create(
+    const ChallengeConfig& raw) {
+  ATTN_ASSIGN_OR_RETURN(ChallengeConfig config, ResolveChallenge(raw));
+  {
+    absl::MutexLock lock(&mu_);
+    if (challenges_.contains(config.id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("challenge \"", config.id, "\" already exists"));
+    }
+  }
+  ChallengeRecord record{config.id, ChallengeConfigToText(config), Phase::kOpen,
+                         RandomBytes(kNonceBytes), NowUnixMs()};
+  // Drawing the secret happens before the record is stored, so a challenge
+  // that cannot be built is never stored.
+  auto challenge = std::make_shared<Challenge>(config, record.nonce,
+                                               record.created_ms, Phase::kOpen);
+  absl::Status stored = store_->InsertChallenge(record);
+  if (absl::IsAlreadyExists(stored)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("challenge \"", config.id, "\" already exists"));
+  }
+  ATTN_RETURN_IF_ERROR(stored);
+  absl::MutexLock lock(&mu_);
+  challenges_[config.id] = challenge;
+  return challenge;
+}
+
+absl::Status ChallengeRegistry::Ensure(const ChallengeConfig& raw) {
+  ATTN_ASSIGN_OR_RETURN(ChallengeConfig config, ResolveChallenge(raw));
+  absl::StatusOr<std::shared_ptr<Challenge>> existing = Find(config.id);
+  if (!existing.ok()) return Create(config).status();
+  if (ChallengeConfigToText((*existing)->config()) !=
+      ChallengeConfigToText(config)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "challenge \"", config.id,
+        "\" in the store differs from the configuration file; a hidden "
+        "layer cannot change under a running challenge (use a new id or a "
+        "new --db)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Challenge>> ChallengeRegistry::Find(
     const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = challenges_.find(id);
@@ -38,9 +92,25 @@ absl::StatusOr<std::shared_ptr<const Challenge>> ChallengeRegistry::Find(
   return it->second;
 }
 
-std::vector<std::shared_ptr<const Challenge>> ChallengeRegistry::List() const {
+absl::Status ChallengeRegistry::SetPhase(const std::string& id, Phase phase) {
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Challenge> challenge, Find(id));
+  // One phase change at a time, so the stored phase and the live one agree.
   absl::MutexLock lock(&mu_);
-  std::vector<std::shared_ptr<const Challenge>> out;
+  const Phase current = challenge->phase();
+  if (static_cast<int>(phase) < static_cast<int>(current)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "challenge \"", id, "\" is ", PhaseName(current),
+        "; phases only move forward (open -> closed -> revealed)"));
+  }
+  if (phase == current) return absl::OkStatus();
+  ATTN_RETURN_IF_ERROR(store_->UpdatePhase(id, phase));
+  challenge->set_phase(phase);
+  return absl::OkStatus();
+}
+
+std::vector<std::shared_ptr<Challenge>> ChallengeRegistry::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Challenge>> out;
   out.reserve(challenges_.size());
   for (const auto& [id, challenge] : challenges_) out.push_back(challenge);
   return out;

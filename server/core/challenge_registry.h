@@ -1,12 +1,12 @@
-// ChallengeRegistry: the challenges a server hosts, each with its secret.
+// ChallengeRegistry: the challenges a server hosts, kept in the Store so
+// that a restart serves the very same hidden layers.
 //
-//   ChallengeRegistry registry;
-//   absl::Status s = registry.Add(config);   // draws the secret from the prior
-//   absl::StatusOr<std::shared_ptr<const Challenge>> c =
-//   registry.Find("tiny-d4");
+//   ChallengeRegistry registry(&store);
+//   absl::Status s = registry.Load();                // what the store holds
+//   s = registry.Ensure(config);                     // from a config file
+//   absl::StatusOr<std::shared_ptr<Challenge>> c = registry.Find("tiny-d4");
 //
-// Thread-safe. Challenges are immutable once added; a caller holding a
-// shared_ptr keeps a consistent view even if the registry changes.
+// Thread-safe. The store must outlive the registry.
 #ifndef ATTNORACLE_SERVER_CORE_CHALLENGE_REGISTRY_H_
 #define ATTNORACLE_SERVER_CORE_CHALLENGE_REGISTRY_H_
 
@@ -19,37 +19,50 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/challenge_config.h"
-#include "common/layer_params.h"
+#include "server/core/challenge.h"
+#include "server/core/store.h"
 
 namespace attnoracle {
 
-struct Challenge {
-  ChallengeConfig config;  // resolved
-  LayerParams secret;
-  Phase phase = Phase::kOpen;
-  uint64_t noise_seed = 0;
-
-  ChallengeInfo Info() const;
-};
-
 class ChallengeRegistry {
  public:
-  // Resolves `config` and draws its secret. INVALID_ARGUMENT for a bad config,
-  // ALREADY_EXISTS when the id is taken.
-  [[nodiscard]] absl::Status Add(const ChallengeConfig& config);
+  explicit ChallengeRegistry(Store* store);
+
+  // Loads every challenge the store holds. INTERNAL when a stored config no
+  // longer parses.
+  [[nodiscard]] absl::Status Load();
+
+  // Creates the challenge (fresh random nonce, phase open) and stores it.
+  // INVALID_ARGUMENT for a bad config, ALREADY_EXISTS when the id is taken.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<Challenge>> Create(
+      const ChallengeConfig& config);
+
+  // Creates the challenge unless the store already has it; an existing one
+  // must have exactly this configuration (FAILED_PRECONDITION otherwise: a
+  // hidden layer never changes under a running competition).
+  [[nodiscard]] absl::Status Ensure(const ChallengeConfig& config);
 
   // NOT_FOUND naming the id when there is no such challenge.
-  [[nodiscard]] absl::StatusOr<std::shared_ptr<const Challenge>> Find(
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<Challenge>> Find(
       const std::string& id) const;
 
+  // Phases only move forward: open -> closed -> revealed (open -> revealed
+  // closes on the way). FAILED_PRECONDITION for a step back; the new phase
+  // is stored before it takes effect.
+  [[nodiscard]] absl::Status SetPhase(const std::string& id, Phase phase);
+
   // Every challenge, ordered by id.
-  std::vector<std::shared_ptr<const Challenge>> List() const;
+  std::vector<std::shared_ptr<Challenge>> List() const;
 
  private:
+  Store* store_;
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<const Challenge>> challenges_
+  std::map<std::string, std::shared_ptr<Challenge>> challenges_
       ABSL_GUARDED_BY(mu_);
 };
+
+// Milliseconds since the Unix epoch, for records.
+int64_t NowUnixMs();
 
 }  // namespace attnoracle
 

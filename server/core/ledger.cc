@@ -1,14 +1,191 @@
 #include "server/core/ledger.h"
 
 #include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/hashing.h"
+#include "common/status_macros.h"
+#include "common/transcript.h"
+#include "server/core/challenge_registry.h"
 
 namespace attnoracle {
+namespace {
 
-Usage UsageOf(uint64_t queries_used, uint64_t tokens_used,
-              const Budget& budget) {
-  return Usage{queries_used, tokens_used,
-               budget.queries - std::min(queries_used, budget.queries),
-               budget.tokens - std::min(tokens_used, budget.tokens)};
+// a + b, or false when it overflows.
+bool AddChecked(uint64_t a, uint64_t b, uint64_t* sum) {
+  if (a > std::numeric_limits<uint64_t>::max() - b) return false;
+  *sum = a + b;
+  return true;
+}
+
+}  // namespace
+
+Ledger::Ledger(Store* store) : store_(store) {
+  committer_ = std::thread([this] { CommitLoop(); });
+}
+
+Ledger::~Ledger() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  committer_.join();
+}
+
+absl::Status Ledger::Load() {
+  ATTN_ASSIGN_OR_RETURN(std::vector<UsageRecord> rows, store_->LoadUsage());
+  absl::MutexLock lock(&mu_);
+  for (UsageRecord& r : rows) {
+    accounts_[LedgerKey{r.challenge_id, r.learner}] =
+        Account{r.queries_used, r.tokens_used, r.extra_queries,
+                r.extra_tokens, r.entries,     std::move(r.chain_head)};
+  }
+  return absl::OkStatus();
+}
+
+Usage Ledger::UsageOf(const Account& a, const Budget& budget) {
+  // Grants are bounded at grant time so these sums cannot overflow.
+  const uint64_t queries = budget.queries + a.extra_queries;
+  const uint64_t tokens = budget.tokens + a.extra_tokens;
+  return Usage{a.queries_used, a.tokens_used,
+               queries - std::min(a.queries_used, queries),
+               tokens - std::min(a.tokens_used, tokens)};
+}
+
+absl::StatusOr<Reservation> Ledger::Reserve(const LedgerKey& key,
+                                            const Budget& budget,
+                                            uint64_t queries, uint64_t tokens) {
+  absl::MutexLock lock(&mu_);
+  Account& a = accounts_[key];
+  const Usage before = UsageOf(a, budget);
+  if (queries > before.queries_left || tokens > before.tokens_left) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("budget exhausted: the request needs ", queries,
+                     " queries and ", tokens, " tokens; ", before.queries_left,
+                     " queries and ", before.tokens_left, " tokens are left"));
+  }
+  const uint64_t first = a.queries_used;
+  a.queries_used += queries;
+  a.tokens_used += tokens;
+  return Reservation{UsageOf(a, budget), first};
+}
+
+absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
+                                             uint64_t first_query_index,
+                                             std::string request,
+                                             std::string response) {
+  TranscriptRecord entry;
+  entry.challenge_id = key.challenge_id;
+  entry.learner = key.learner;
+  entry.first_query_index = first_query_index;
+  entry.request_digest = RequestDigest(first_query_index, request);
+  entry.response_digest = Sha256(response);
+  entry.request = std::move(request);
+  entry.response = std::move(response);
+  entry.created_ms = NowUnixMs();
+  absl::MutexLock lock(&mu_);
+  if (!failed_.ok()) return failed_;
+  Account& a = accounts_[key];
+  entry.index = a.entries++;
+  entry.chain_hash =
+      ChainHash(a.chain_head, entry.request_digest, entry.response_digest);
+  a.chain_head = entry.chain_hash;
+  CommitReceipt receipt{entry.index, entry.chain_hash};
+  pending_entries_.push_back(std::move(entry));
+  pending_keys_.push_back(key);
+  ATTN_RETURN_IF_ERROR(WaitDurable());
+  return receipt;
+}
+
+absl::StatusOr<Usage> Ledger::Grant(const LedgerKey& key, const Budget& budget,
+                                    uint64_t queries, uint64_t tokens) {
+  absl::MutexLock lock(&mu_);
+  if (!failed_.ok()) return failed_;
+  Account& a = accounts_[key];
+  Account granted = a;
+  uint64_t unused = 0;
+  if (!AddChecked(a.extra_queries, queries, &granted.extra_queries) ||
+      !AddChecked(a.extra_tokens, tokens, &granted.extra_tokens) ||
+      !AddChecked(budget.queries, granted.extra_queries, &unused) ||
+      !AddChecked(budget.tokens, granted.extra_tokens, &unused)) {
+    return absl::InvalidArgumentError(
+        "the grant would overflow the learner's budget counters");
+  }
+  a = std::move(granted);
+  pending_keys_.push_back(key);
+  ATTN_RETURN_IF_ERROR(WaitDurable());
+  return UsageOf(accounts_[key], budget);
+}
+
+Usage Ledger::GetUsage(const LedgerKey& key, const Budget& budget) const {
+  absl::MutexLock lock(&mu_);
+  auto it = accounts_.find(key);
+  return UsageOf(it == accounts_.end() ? Account{} : it->second, budget);
+}
+
+absl::Status Ledger::WaitDurable() {
+  // The pending work was appended under this same lock hold, so it goes out
+  // in the batch the committer cuts next.
+  struct Wait {
+    const Ledger* ledger;
+    uint64_t batch;
+  } wait{this, next_batch_};
+  mu_.Await(absl::Condition(
+      +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return w->ledger->durable_batch_ >= w->batch ||
+               !w->ledger->failed_.ok();
+      },
+      &wait));
+  if (durable_batch_ >= wait.batch) return absl::OkStatus();
+  return failed_;
+}
+
+void Ledger::CommitLoop() {
+  while (true) {
+    std::vector<TranscriptRecord> entries;
+    std::vector<UsageRecord> usage;
+    uint64_t batch = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Ledger* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return l->stopping_ || !l->pending_keys_.empty();
+          },
+          this));
+      if (pending_keys_.empty()) return;  // stopping, nothing left
+      if (!failed_.ok()) {
+        // Work queued behind a failed batch is never written: its waiters
+        // get the failure, its entries chain onto ones the store lacks, and
+        // a later durable batch must not count as theirs.
+        pending_entries_.clear();
+        pending_keys_.clear();
+        continue;
+      }
+      entries.swap(pending_entries_);
+      std::sort(pending_keys_.begin(), pending_keys_.end());
+      pending_keys_.erase(
+          std::unique(pending_keys_.begin(), pending_keys_.end()),
+          pending_keys_.end());
+      for (const LedgerKey& key : pending_keys_) {
+        const Account& a = accounts_[key];
+        usage.push_back(UsageRecord{
+            key.challenge_id, key.learner, a.queries_used, a.tokens_used,
+            a.extra_queries, a.extra_tokens, a.entries, a.chain_head});
+      }
+      pending_keys_.clear();
+      batch = next_batch_++;
+    }
+    absl::Status status = store_->CommitCharges(usage, entries);
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      durable_batch_ = batch;
+    } else if (failed_.ok()) {
+      failed_ = absl::UnavailableError(absl::StrCat(
+          "the store failed to commit charges (", status.message(),
+          "); no more answers can be charged durably: restart the server"));
+    }
+  }
 }
 
 }  // namespace attnoracle

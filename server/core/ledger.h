@@ -1,17 +1,41 @@
-// Ledger: the budgets learners spend. The interface the core owns; the
-// in-memory implementation is MemoryLedger, durable stores come later.
+// Ledger: learners' budgets and transcripts, durable through a Store with
+// group commit.
 //
-//   absl::StatusOr<Charge> c = ledger.Charge({"tiny-d4", "anonymous"},
-//                                            budget, /*queries=*/2,
-//                                            /*tokens=*/8);
+//   Ledger ledger(&store);
+//   absl::Status s = ledger.Load();
+//   absl::StatusOr<Reservation> r = ledger.Reserve(key, budget, 2, 8);
+//   ... compute the answers ...
+//   absl::StatusOr<std::string> head = ledger.Commit(key, r->first_query_index,
+//                                                    request_bytes,
+//                                                    answer_bytes);
+//   ... only now send the answers ...
+//
+// Reserve checks and takes budget in memory under one mutex, so racing
+// requests never overspend. Commit appends the transcript entry (hash
+// chained) and returns once a store transaction holding it and the usage
+// counters that charged it is durable. Concurrent commits share one
+// transaction: a committer thread writes whatever is pending at once.
+//
+// After a crash the stored usage counts every answer that left the server,
+// plus at most the requests that were reserved but not yet committed.
+// If the store ever fails, every later Commit fails with UNAVAILABLE (no
+// answer may leave without a durable charge); restart the server.
+//
+// Thread-safe. The store must outlive the ledger.
 #ifndef ATTNORACLE_SERVER_CORE_LEDGER_H_
 #define ATTNORACLE_SERVER_CORE_LEDGER_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/access_policy.h"
+#include "server/core/store.h"
 
 namespace attnoracle {
 
@@ -21,32 +45,75 @@ struct LedgerKey {
   friend auto operator<=>(const LedgerKey&, const LedgerKey&) = default;
 };
 
-struct ChargeReceipt {
-  Usage usage;                     // after the charge
-  uint64_t first_query_index = 0;  // queries used before the charge
+struct Reservation {
+  Usage usage;                     // after the reservation
+  uint64_t first_query_index = 0;  // queries used before it
 };
 
-// Implementations are thread-safe.
+struct CommitReceipt {
+  uint64_t index = 0;      // transcript entry number
+  std::string chain_head;  // hash of this entry
+};
+
 class Ledger {
  public:
-  virtual ~Ledger() = default;
+  explicit Ledger(Store* store);
+  ~Ledger();  // writes what is pending, then stops the committer
 
-  // Atomically charges `queries` sequences and `tokens` tokens if both fit in
-  // what is left of `budget`. RESOURCE_EXHAUSTED, charging nothing, when
-  // either does not. When this returns OK the charge is as durable as the
-  // implementation promises.
-  [[nodiscard]] virtual absl::StatusOr<ChargeReceipt> Charge(
-      const LedgerKey& key, const Budget& budget, uint64_t queries,
-      uint64_t tokens) = 0;
+  // Loads usage from the store. Call once, before serving.
+  [[nodiscard]] absl::Status Load();
 
-  // Current usage against `budget` (zero for an unseen key).
-  [[nodiscard]] virtual absl::StatusOr<Usage> GetUsage(
-      const LedgerKey& key, const Budget& budget) const = 0;
+  // Takes `queries` sequences and `tokens` tokens from what is left of
+  // `budget` plus the key's grants. RESOURCE_EXHAUSTED, taking nothing, when
+  // either does not fit.
+  [[nodiscard]] absl::StatusOr<Reservation> Reserve(const LedgerKey& key,
+                                                    const Budget& budget,
+                                                    uint64_t queries,
+                                                    uint64_t tokens);
+
+  // Appends the answered request to the key's transcript and waits until
+  // it is durable. UNAVAILABLE when the store failed.
+  [[nodiscard]] absl::StatusOr<CommitReceipt> Commit(const LedgerKey& key,
+                                                     uint64_t first_query_index,
+                                                     std::string request,
+                                                     std::string response);
+
+  // Adds extra budget for the key; durable when it returns.
+  // INVALID_ARGUMENT when a counter would overflow.
+  [[nodiscard]] absl::StatusOr<Usage> Grant(const LedgerKey& key,
+                                            const Budget& budget,
+                                            uint64_t queries, uint64_t tokens);
+
+  // Usage against `budget` plus the key's grants (zero for an unseen key).
+  Usage GetUsage(const LedgerKey& key, const Budget& budget) const;
+
+ private:
+  struct Account {
+    uint64_t queries_used = 0;
+    uint64_t tokens_used = 0;
+    uint64_t extra_queries = 0;
+    uint64_t extra_tokens = 0;
+    uint64_t entries = 0;
+    std::string chain_head;
+  };
+
+  static Usage UsageOf(const Account& a, const Budget& budget);
+  // Waits until the batch that will hold the current pending work is
+  // durable; returns its status.
+  absl::Status WaitDurable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitLoop();
+
+  Store* store_;
+  mutable absl::Mutex mu_;
+  std::map<LedgerKey, Account> accounts_ ABSL_GUARDED_BY(mu_);
+  std::vector<TranscriptRecord> pending_entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<LedgerKey> pending_keys_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_batch_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t durable_batch_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread committer_;
 };
-
-// Usage from raw counters and a budget.
-Usage UsageOf(uint64_t queries_used, uint64_t tokens_used,
-              const Budget& budget);
 
 }  // namespace attnoracle
 

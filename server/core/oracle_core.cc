@@ -1,99 +1,320 @@
 #include "server/core/oracle_core.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/access_policy.h"
 #include "common/attention.h"
 #include "common/request_check.h"
 #include "common/status_macros.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
+namespace {
 
-OracleCore::OracleCore(const ChallengeRegistry* registry, Ledger* ledger)
-    : registry_(registry), ledger_(ledger) {}
+constexpr int kRoundedSignificantDigits = 2;
 
-std::vector<ChallengeInfo> OracleCore::ListChallenges() const {
+absl::Status RequireAdmin(const Principal& caller, absl::string_view what) {
+  if (caller.is_admin()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      what,
+      " needs the admin token (a server in open mode has none: start "
+      "it with --admin-token-file)"));
+}
+
+absl::Status RequireLearner(const Principal& caller, absl::string_view what) {
+  if (!caller.is_admin()) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat(what,
+                   " needs a learner token; the admin token only reads "
+                   "public state (register a learner to take part)"));
+}
+
+absl::Status RequirePhase(const Challenge& challenge, Phase phase,
+                          absl::string_view what) {
+  if (challenge.phase() == phase) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "challenge \"", challenge.id(), "\" is ", PhaseName(challenge.phase()),
+      "; ", what, " needs it ", PhaseName(phase)));
+}
+
+double RoundSignificant(double x, int digits) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  const double scale =
+      std::pow(10.0, digits - 1 - std::floor(std::log10(std::fabs(x))));
+  return std::round(x * scale) / scale;
+}
+
+// The store keeps the metrics, not the verdict: it is derived from the
+// challenge's threshold wherever a score is shown.
+bool Passed(const Score& score, const Scoring& scoring) {
+  return score.functional_rel_err <= scoring.pass_threshold;
+}
+
+// Best first: lower error, then fewer tokens, then earlier.
+bool Better(const SubmissionRecord& a, const SubmissionRecord& b) {
+  return std::tie(a.score.functional_rel_err, a.score.tokens_used, a.created_ms,
+                  a.id) < std::tie(b.score.functional_rel_err,
+                                   b.score.tokens_used, b.created_ms, b.id);
+}
+
+}  // namespace
+
+Score ApplyFeedback(const Score& full, const Scoring& scoring) {
+  Score s = full;
+  s.feedback = scoring.feedback;
+  switch (scoring.feedback) {
+    case Feedback::kFull:
+      break;
+    case Feedback::kRounded:
+      for (double* v : {&s.functional_rel_err, &s.max_abs_err, &s.theta_rel_err,
+                        &s.omega_rel_err}) {
+        *v = RoundSignificant(*v, kRoundedSignificantDigits);
+      }
+      s.bits = std::round(s.bits);
+      break;
+    case Feedback::kPassFail:
+      s.functional_rel_err = s.max_abs_err = s.bits = 0;
+      s.theta_rel_err = s.omega_rel_err = 0;
+      break;
+  }
+  return s;
+}
+
+OracleCore::OracleCore(ChallengeRegistry* registry, Ledger* ledger,
+                       Authenticator* authenticator, Store* store)
+    : registry_(registry),
+      ledger_(ledger),
+      authenticator_(authenticator),
+      store_(store) {}
+
+std::vector<ChallengeInfo> OracleCore::ListChallenges(
+    const Principal& caller) const {
   std::vector<ChallengeInfo> out;
-  for (const auto& c : registry_->List()) out.push_back(c->Info());
+  for (const auto& c : registry_->List())
+    out.push_back(c->InfoFor(caller.name));
   return out;
 }
 
 absl::StatusOr<ChallengeInfo> OracleCore::DescribeChallenge(
-    const std::string& id) const {
+    const Principal& caller, const std::string& id) const {
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(id));
-  return challenge->Info();
+  return challenge->InfoFor(caller.name);
 }
 
 absl::StatusOr<QueryResult> OracleCore::Query(
-    const std::string& learner, const std::string& challenge_id,
+    const Principal& caller, const std::string& challenge_id,
     std::span<const ConstMatrixMap> sequences,
     const OutputAllocator& allocate_output) {
+  ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Query"));
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
-  const ChallengeConfig& config = challenge->config;
-  if (challenge->phase != Phase::kOpen) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("challenge \"", challenge_id, "\" is ",
-                     PhaseName(challenge->phase), ", not open for queries"));
-  }
+  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
+  const ChallengeConfig& config = challenge->config();
   uint64_t tokens = 0;
   ATTN_RETURN_IF_ERROR(ValidateSequences(
       config.id, config.spec, config.policy.limits, sequences, &tokens));
+  const LedgerKey key{challenge_id, caller.name};
   ATTN_ASSIGN_OR_RETURN(
-      ChargeReceipt charge,
-      ledger_->Charge(LedgerKey{challenge_id, learner}, config.policy.budget,
-                      sequences.size(), tokens));
+      Reservation reservation,
+      ledger_->Reserve(key, config.policy.budget, sequences.size(), tokens));
+  const std::shared_ptr<const Secret> secret =
+      challenge->SecretFor(caller.name);
+  std::vector<ConstMatrixMap> answers;
+  answers.reserve(sequences.size());
   for (size_t i = 0; i < sequences.size(); ++i) {
     const int rows =
         OutputRows(config.spec, static_cast<int>(sequences[i].rows()));
     MatrixMap out = allocate_output(i, rows, config.spec.out_dim);
-    ForwardInto(config.spec, challenge->secret, sequences[i], out);
-    DegradeAnswer(config.policy, challenge->noise_seed,
-                  charge.first_query_index + i, out);
+    ForwardInto(config.spec, secret->params, sequences[i], out);
+    DegradeAnswer(config.policy, secret->noise_seed,
+                  reservation.first_query_index + i, out);
+    answers.emplace_back(out.data(), out.rows(), out.cols());
   }
-  return QueryResult{charge.usage, charge.first_query_index};
+  ATTN_ASSIGN_OR_RETURN(
+      CommitReceipt receipt,
+      ledger_->Commit(key, reservation.first_query_index,
+                      EncodeMatrices(sequences), EncodeMatrices(answers)));
+  return QueryResult{reservation.usage, reservation.first_query_index,
+                     std::move(receipt.chain_head)};
 }
 
 absl::StatusOr<Usage> OracleCore::GetUsage(
-    const std::string& learner, const std::string& challenge_id) const {
+    const Principal& caller, const std::string& challenge_id) const {
+  ATTN_RETURN_IF_ERROR(RequireLearner(caller, "GetUsage"));
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
-  return ledger_->GetUsage(LedgerKey{challenge_id, learner},
-                           challenge->config.policy.budget);
+  return ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
+                           challenge->config().policy.budget);
 }
 
-std::shared_ptr<const Scorer> OracleCore::ScorerFor(
-    const std::shared_ptr<const Challenge>& challenge) {
-  absl::MutexLock lock(&scorers_mu_);
-  std::shared_ptr<const Scorer>& scorer = scorers_[challenge->config.id];
-  // A scorer built for an earlier challenge object of the same id is stale.
-  if (scorer == nullptr || scorer->challenge() != challenge) {
-    scorer = std::make_shared<const Scorer>(challenge);
-  }
-  return scorer;
-}
-
-absl::StatusOr<SubmitResult> OracleCore::Submit(const std::string& learner,
+absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
                                                 const std::string& challenge_id,
                                                 const LayerParams& hypothesis) {
+  ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Submit"));
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
-  const ChallengeConfig& config = challenge->config;
-  if (challenge->phase != Phase::kOpen) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "challenge \"", challenge_id, "\" is ", PhaseName(challenge->phase),
-        ", not open for submissions"));
-  }
+  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Submit"));
+  const ChallengeConfig& config = challenge->config();
   if (absl::Status s = CheckParams(config.spec, hypothesis); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("hypothesis: ", s.message()));
   }
-  ATTN_ASSIGN_OR_RETURN(Usage usage,
-                        ledger_->GetUsage(LedgerKey{challenge_id, learner},
-                                          config.policy.budget));
-  const std::shared_ptr<const Scorer> scorer = ScorerFor(challenge);
-  SubmitResult result;
-  result.score = scorer->ScoreHypothesis(hypothesis, usage);
-  result.submission_id = next_submission_id_.fetch_add(1);
-  return result;
+  // Counting the learner's submissions and storing this one are one step,
+  // so racing submissions cannot pass the limit together.
+  absl::MutexLock lock(&submit_mu_);
+  ATTN_ASSIGN_OR_RETURN(std::vector<SubmissionRecord> previous,
+                        store_->LoadSubmissions(challenge_id));
+  const auto mine = static_cast<uint32_t>(std::count_if(
+      previous.begin(), previous.end(),
+      [&](const SubmissionRecord& r) { return r.learner == caller.name; }));
+  const auto limit = static_cast<uint32_t>(config.scoring.max_submissions);
+  if (limit > 0 && mine >= limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("submission limit reached: ", limit,
+                     " submissions per learner on \"", challenge_id, "\""));
+  }
+  const Usage usage = ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
+                                        config.policy.budget);
+  Score score = challenge->SecretFor(caller.name)
+                    ->scorer.ScoreHypothesis(hypothesis, usage);
+  score.passed = Passed(score, config.scoring);
+  ATTN_ASSIGN_OR_RETURN(SubmissionRecord stored,
+                        store_->InsertSubmission(SubmissionRecord{
+                            0, challenge_id, caller.name, score, NowUnixMs()}));
+  return SubmitResult{ApplyFeedback(score, config.scoring), stored.id,
+                      limit > 0 ? limit - mine - 1 : 0};
+}
+
+absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
+    const Principal& caller, const std::string& id) const {
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(id));
+  ATTN_ASSIGN_OR_RETURN(std::vector<SubmissionRecord> all,
+                        store_->LoadSubmissions(id));
+  const Scoring& scoring = challenge->config().scoring;
+  std::map<std::string, SubmissionRecord> best;
+  std::map<std::string, uint32_t> counts;
+  for (SubmissionRecord& r : all) {
+    r.score.passed = Passed(r.score, scoring);
+    ++counts[r.learner];
+    auto it = best.find(r.learner);
+    if (it == best.end() || Better(r, it->second))
+      best[r.learner] = std::move(r);
+  }
+  std::vector<SubmissionRecord> ranked;
+  for (auto& [learner, r] : best) ranked.push_back(std::move(r));
+  const bool pass_fail_view =
+      !caller.is_admin() && scoring.feedback == Feedback::kPassFail;
+  // Learners who may only see pass/fail are not ranked by hidden errors.
+  std::sort(ranked.begin(), ranked.end(),
+            [&](const SubmissionRecord& a, const SubmissionRecord& b) {
+              if (!pass_fail_view) return Better(a, b);
+              return std::tie(b.score.passed, a.score.tokens_used, a.created_ms,
+                              a.id) < std::tie(a.score.passed,
+                                               b.score.tokens_used,
+                                               b.created_ms, b.id);
+            });
+  std::vector<LeaderboardRow> rows;
+  for (SubmissionRecord& r : ranked) {
+    LeaderboardRow row;
+    row.rank = static_cast<uint32_t>(rows.size() + 1);
+    row.learner = r.learner;
+    row.score = caller.is_admin() ? r.score : ApplyFeedback(r.score, scoring);
+    row.submission_id = r.id;
+    row.submitted_ms = r.created_ms;
+    row.submissions = counts[r.learner];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+absl::StatusOr<TranscriptPage> OracleCore::GetTranscript(
+    const Principal& caller, const std::string& challenge_id,
+    uint64_t first_index, uint32_t max_entries) const {
+  ATTN_RETURN_IF_ERROR(RequireLearner(caller, "GetTranscript"));
+  ATTN_RETURN_IF_ERROR(registry_->Find(challenge_id).status());
+  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptRecord> all,
+                        store_->LoadTranscript(challenge_id, caller.name));
+  TranscriptPage page;
+  page.total_entries = all.size();
+  const uint32_t limit = max_entries == 0
+                             ? kTranscriptPageEntries
+                             : std::min(max_entries, kTranscriptPageEntries);
+  for (uint64_t i = first_index; i < all.size() && page.entries.size() < limit;
+       ++i) {
+    page.entries.push_back(std::move(all[i]));
+  }
+  return page;
+}
+
+absl::StatusOr<Reveal> OracleCore::GetReveal(const Principal& caller,
+                                             const std::string& challenge_id,
+                                             const std::string& learner) const {
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kRevealed, "GetReveal"));
+  std::string whose = caller.name;
+  if (!learner.empty() && learner != caller.name) {
+    ATTN_RETURN_IF_ERROR(
+        RequireAdmin(caller, "revealing another learner's secret"));
+    whose = learner;
+  }
+  const std::shared_ptr<const Secret> secret = challenge->SecretFor(whose);
+  return Reveal{challenge->config(), secret->params, challenge->nonce(),
+                secret->commitment, secret->noise_seed};
+}
+
+absl::StatusOr<ChallengeInfo> OracleCore::CreateChallenge(
+    const Principal& caller, const ChallengeConfig& config) {
+  ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "CreateChallenge"));
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Create(config));
+  return challenge->InfoFor("");
+}
+
+absl::StatusOr<ChallengeInfo> OracleCore::SetPhase(
+    const Principal& caller, const std::string& challenge_id, Phase phase) {
+  ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "SetPhase"));
+  ATTN_RETURN_IF_ERROR(registry_->SetPhase(challenge_id, phase));
+  return DescribeChallenge(caller, challenge_id);
+}
+
+absl::StatusOr<std::string> OracleCore::RegisterLearner(
+    const Principal& caller, const std::string& name) {
+  ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "RegisterLearner"));
+  return authenticator_->Register(name);
+}
+
+absl::Status OracleCore::RevokeLearner(const Principal& caller,
+                                       const std::string& name) {
+  ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "RevokeLearner"));
+  return authenticator_->Revoke(name);
+}
+
+absl::StatusOr<Usage> OracleCore::GrantBudget(const Principal& caller,
+                                              const std::string& challenge_id,
+                                              const std::string& learner,
+                                              uint64_t queries,
+                                              uint64_t tokens) {
+  ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "GrantBudget"));
+  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  ATTN_RETURN_IF_ERROR(authenticator_->CheckLearner(learner));
+  if (queries == 0 && tokens == 0) {
+    return absl::InvalidArgumentError(
+        "a grant needs queries or tokens greater than 0");
+  }
+  return ledger_->Grant(LedgerKey{challenge_id, learner},
+                        challenge->config().policy.budget, queries, tokens);
+}
+
+absl::Status OracleCore::ExportTranscripts(
+    const Principal& caller, const std::string& challenge_id,
+    const std::function<bool(const TranscriptRecord&)>& sink) const {
+  ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "ExportTranscripts"));
+  ATTN_RETURN_IF_ERROR(registry_->Find(challenge_id).status());
+  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptRecord> all,
+                        store_->LoadTranscript(challenge_id, ""));
+  for (const TranscriptRecord& r : all) {
+    if (!sink(r)) break;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace attnoracle

@@ -1,96 +1,142 @@
-// OracleCore: answers learners' queries against hidden layers, enforcing each
-// challenge's limits and budgets, and scores their submissions. Knows
-// nothing of gRPC.
+// OracleCore: everything the Oracle and Admin services do, without gRPC:
+// access rules, phases, limits and budgets, answers with durable charging
+// and transcripts, scoring, leaderboards and reveals.
 //
-//   OracleCore core(&registry, &ledger);
-//   absl::StatusOr<QueryResult> r = core.Query("anonymous", "tiny-d4", inputs,
+//   OracleCore core(&registry, &ledger, &auth, &store);
+//   absl::StatusOr<QueryResult> r = core.Query(principal, "tiny-d4", inputs,
 //       [&](size_t i, int rows, int cols) { return MutableMatrixProto(...); });
-//   absl::StatusOr<SubmitResult> s = core.Submit("anonymous", "tiny-d4", h);
 //
-// Thread-safe; the registry and ledger must outlive it.
+// Codes: NOT_FOUND unknown challenge or learner; FAILED_PRECONDITION wrong
+// phase; PERMISSION_DENIED a learner calling an admin operation, the admin
+// calling a learner-only one, or a learner asking for another's data;
+// INVALID_ARGUMENT bad input (the message names the field);
+// RESOURCE_EXHAUSTED budget or submission limit spent; UNAVAILABLE the
+// store failed. Messages never contain secret values.
+//
+// Thread-safe; every collaborator must outlive it.
 #ifndef ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_
 #define ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_
 
-#include <atomic>
 #include <functional>
-#include <map>
-#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/score.h"
 #include "common/tensor.h"
+#include "server/core/authenticator.h"
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
-#include "server/core/scorer.h"
+#include "server/core/store.h"
 
 namespace attnoracle {
 
 struct QueryResult {
   Usage usage;  // after this request
   uint64_t first_query_index = 0;
+  std::string transcript_head;  // chain hash of this request's entry
 };
 
-// Gives the storage for the answer to sequence `index`, rows x cols; the
-// returned map must stay valid until Query returns.
+struct LeaderboardRow {
+  uint32_t rank = 0;
+  std::string learner;
+  Score score;  // as the viewer may see it
+  uint64_t submission_id = 0;
+  int64_t submitted_ms = 0;
+  uint32_t submissions = 0;
+};
+
+struct TranscriptPage {
+  std::vector<TranscriptRecord> entries;
+  uint64_t total_entries = 0;
+};
+
+struct Reveal {
+  ChallengeConfig config;
+  LayerParams secret;
+  std::string nonce;
+  std::string commitment;
+  uint64_t noise_seed = 0;
+};
+
+// Storage for the answer to sequence `index`, rows x cols; the returned map
+// must stay valid until Query returns.
 using OutputAllocator =
     std::function<MatrixMap(size_t index, int rows, int cols)>;
 
+// Most transcript entries one GetTranscript page returns.
+inline constexpr uint32_t kTranscriptPageEntries = 1000;
+
 class OracleCore {
  public:
-  OracleCore(const ChallengeRegistry* registry, Ledger* ledger);
+  OracleCore(ChallengeRegistry* registry, Ledger* ledger,
+             Authenticator* authenticator, Store* store);
 
-  std::vector<ChallengeInfo> ListChallenges() const;
-  // NOT_FOUND for an unknown id.
+  // Public state: any authenticated caller.
+  std::vector<ChallengeInfo> ListChallenges(const Principal& caller) const;
   [[nodiscard]] absl::StatusOr<ChallengeInfo> DescribeChallenge(
-      const std::string& id) const;
+      const Principal& caller, const std::string& id) const;
+  [[nodiscard]] absl::StatusOr<std::vector<LeaderboardRow>> GetLeaderboard(
+      const Principal& caller, const std::string& id) const;
 
-  // Answers every sequence or none. Errors, all charging nothing:
-  // NOT_FOUND unknown challenge; FAILED_PRECONDITION challenge not open;
-  // INVALID_ARGUMENT no sequences, a sequence of the wrong width, a limit
-  // exceeded, a non-finite or too large input (the message names the
-  // sequence and token); RESOURCE_EXHAUSTED the request does not fit in what
-  // is left of the budget. On OK the charge was committed before any answer
-  // was written.
+  // Learners only. Answers every sequence or none; on OK the charge and
+  // the transcript entry were durable before any answer was returned.
   [[nodiscard]] absl::StatusOr<QueryResult> Query(
-      const std::string& learner, const std::string& challenge_id,
+      const Principal& caller, const std::string& challenge_id,
       std::span<const ConstMatrixMap> sequences,
       const OutputAllocator& allocate_output);
-
-  // NOT_FOUND for an unknown challenge.
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(
-      const std::string& learner, const std::string& challenge_id) const;
-
-  // Scores `hypothesis` against the challenge's secret (Scorer), with the
-  // learner's usage at this moment. Errors: NOT_FOUND unknown challenge;
-  // FAILED_PRECONDITION challenge not open; INVALID_ARGUMENT the hypothesis
-  // does not fit the spec (CheckParams; the message names the field and
-  // never carries a secret value). On OK the result carries a new
-  // submission id. The first submission to a challenge builds its scorer.
+      const Principal& caller, const std::string& challenge_id) const;
+  // Scores and stores a submission; the score comes back as the challenge's
+  // feedback setting allows.
   [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
-      const std::string& learner, const std::string& challenge_id,
+      const Principal& caller, const std::string& challenge_id,
       const LayerParams& hypothesis);
+  [[nodiscard]] absl::StatusOr<TranscriptPage> GetTranscript(
+      const Principal& caller, const std::string& challenge_id,
+      uint64_t first_index, uint32_t max_entries) const;
+
+  // After the challenge is revealed: the caller's secret; the admin may name
+  // a learner (per-learner secrets) or get the shared secret.
+  [[nodiscard]] absl::StatusOr<Reveal> GetReveal(
+      const Principal& caller, const std::string& challenge_id,
+      const std::string& learner) const;
+
+  // Admin only.
+  [[nodiscard]] absl::StatusOr<ChallengeInfo> CreateChallenge(
+      const Principal& caller, const ChallengeConfig& config);
+  [[nodiscard]] absl::StatusOr<ChallengeInfo> SetPhase(
+      const Principal& caller, const std::string& challenge_id, Phase phase);
+  // Returns the new learner's token (only its hash is kept).
+  [[nodiscard]] absl::StatusOr<std::string> RegisterLearner(
+      const Principal& caller, const std::string& name);
+  [[nodiscard]] absl::Status RevokeLearner(const Principal& caller,
+                                           const std::string& name);
+  [[nodiscard]] absl::StatusOr<Usage> GrantBudget(
+      const Principal& caller, const std::string& challenge_id,
+      const std::string& learner, uint64_t queries, uint64_t tokens);
+  // Calls `sink` with every transcript entry of the challenge, learner by
+  // learner in index order, until it returns false.
+  [[nodiscard]] absl::Status ExportTranscripts(
+      const Principal& caller, const std::string& challenge_id,
+      const std::function<bool(const TranscriptRecord&)>& sink) const;
 
  private:
-  // The cached scorer for `challenge`, built (under scorers_mu_, so once)
-  // on first use.
-  std::shared_ptr<const Scorer> ScorerFor(
-      const std::shared_ptr<const Challenge>& challenge);
-
-  const ChallengeRegistry* registry_;
+  ChallengeRegistry* registry_;
   Ledger* ledger_;
-
-  absl::Mutex scorers_mu_;
-  std::map<std::string, std::shared_ptr<const Scorer>> scorers_
-      ABSL_GUARDED_BY(scorers_mu_);
-  std::atomic<uint64_t> next_submission_id_{1};
+  Authenticator* authenticator_;
+  Store* store_;
+  // Held from counting a learner's submissions to storing the new one.
+  absl::Mutex submit_mu_;
 };
+
+// The score a learner is shown under `scoring` (the admin sees it whole):
+// rounded to 2 significant digits, or only pass/fail and the spend.
+Score ApplyFeedback(const Score& full, const Scoring& scoring);
 
 }  // namespace attnoracle
 

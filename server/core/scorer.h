@@ -1,23 +1,23 @@
-// Scorer: scores submitted hypotheses against one challenge's secret, on a
-// hidden probe set drawn from the challenge's prior seed (never sent to
-// anyone) and modulo the layer's symmetries (common/metrics.h).
+// Scorer: scores submitted hypotheses against one secret, on a hidden probe
+// set drawn from the challenge's prior seed (never sent to anyone) and
+// modulo the layer's symmetries (common/metrics.h).
 //
-//   Scorer scorer(challenge);   // draws the probe set, runs the secret once
-//   Score s = scorer.ScoreHypothesis(hypothesis, usage);
+//   Scorer scorer(spec, prior_seed, secret);  // draws probes, runs the secret
+//   once Score s = scorer.ScoreHypothesis(hypothesis, usage);
 //
 // Thread-safe: immutable after construction.
 #ifndef ATTNORACLE_SERVER_CORE_SCORER_H_
 #define ATTNORACLE_SERVER_CORE_SCORER_H_
 
-#include <memory>
+#include <cstdint>
 #include <vector>
 
 #include "common/access_policy.h"
 #include "common/layer_params.h"
+#include "common/layer_spec.h"
 #include "common/metrics.h"
 #include "common/score.h"
 #include "common/tensor.h"
-#include "server/core/challenge_registry.h"
 
 namespace attnoracle {
 
@@ -28,28 +28,23 @@ inline constexpr int kProbeSequencesPerLength = 16;
 
 class Scorer {
  public:
-  // Draws the probe set with DrawProbeSet(spec, prior.seed, ...) (stream
-  // kProbeSet) and caches the secret's outputs on it and its canonical form.
-  // `challenge` must come from a ChallengeRegistry (config resolved); the
-  // scorer keeps it alive.
-  explicit Scorer(std::shared_ptr<const Challenge> challenge);
+  // Draws the probe set with DrawProbeSet(spec, prior_seed, ...) (stream
+  // kProbeSet) and caches the secret's outputs on it and its canonical
+  // form. `spec` must be resolved and `secret` fit it.
+  Scorer(const LayerSpec& spec, uint64_t prior_seed, const LayerParams& secret);
 
-  // `hypothesis` must fit the challenge's spec (CheckParams OK). Errors and
-  // cost: functional errors on the probe set, parameter errors after
-  // canonicalisation, `usage` copied, and its ratio to the counting bound in
-  // the bound's unit (tokens for full readout, sequences for last-position
-  // readout; the other ratio is 0).
+  // `hypothesis` must fit the spec (CheckParams OK). Full metrics: functional
+  // errors on the probe set, parameter errors after canonicalisation, the
+  // spend in `usage` and its ratio to the counting bound in the bound's unit
+  // (tokens for full readout, sequences for last-position readout).
   Score ScoreHypothesis(const LayerParams& hypothesis,
                         const Usage& usage) const;
 
-  const std::shared_ptr<const Challenge>& challenge() const {
-    return challenge_;
-  }
   const std::vector<Matrix>& probes() const { return probes_; }
   const CountingBound& bound() const { return bound_; }
 
  private:
-  std::shared_ptr<const Challenge> challenge_;
+  LayerSpec spec_;
   std::vector<Matrix> probes_;
   std::vector<Matrix> secret_outputs_;
   std::vector<CanonicalHead> secret_canonical_;

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/core/sqlite_store.h"
 
 namespace attnoracle {
 
@@ -39,14 +40,26 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     ATTN_ASSIGN_OR_RETURN(configs, LoadChallengeSet(options.config_path));
   }
   std::unique_ptr<OracleServer> s(new OracleServer());
+  ATTN_ASSIGN_OR_RETURN(
+      s->store_, SqliteStore::Open(options.db_path.empty() ? ":memory:"
+                                                           : options.db_path));
+  s->registry_ = std::make_unique<ChallengeRegistry>(s->store_.get());
+  ATTN_RETURN_IF_ERROR(s->registry_->Load());
   for (const ChallengeConfig& config : configs) {
-    ATTN_RETURN_IF_ERROR(s->registry_.Add(config));
+    ATTN_RETURN_IF_ERROR(s->registry_->Ensure(config));
   }
-  s->core_ = std::make_unique<OracleCore>(&s->registry_, &s->ledger_);
-  s->oracle_service_ = std::make_unique<OracleServiceImpl>(s->core_.get());
-  // Admin RPCs arrive with the competition milestone; until then the
-  // generated base answers UNIMPLEMENTED.
-  s->admin_service_ = std::make_unique<v1::Admin::Service>();
+  s->ledger_ = std::make_unique<Ledger>(s->store_.get());
+  ATTN_RETURN_IF_ERROR(s->ledger_->Load());
+  s->authenticator_ =
+      std::make_unique<Authenticator>(s->store_.get(), options.admin_token);
+  ATTN_RETURN_IF_ERROR(s->authenticator_->Load());
+  s->core_ =
+      std::make_unique<OracleCore>(s->registry_.get(), s->ledger_.get(),
+                                   s->authenticator_.get(), s->store_.get());
+  s->oracle_service_ = std::make_unique<OracleServiceImpl>(
+      s->core_.get(), s->authenticator_.get());
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(
+      s->core_.get(), s->authenticator_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   // Without this call the linker drops the reflection plugin.

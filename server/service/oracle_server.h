@@ -1,5 +1,5 @@
-// OracleServer: a running oracle (registry, ledger, core, gRPC services,
-// health and reflection) built from an Options struct.
+// OracleServer: a running oracle (store, registry, ledger, authenticator,
+// core, gRPC services, health and reflection) built from an Options struct.
 //
 //   absl::StatusOr<std::unique_ptr<OracleServer>> s =
 //       OracleServer::BuildAndStart({.listen_address = "127.0.0.1:0"});
@@ -15,10 +15,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "attnoracle/v1/admin.grpc.pb.h"
+#include "server/core/authenticator.h"
 #include "server/core/challenge_registry.h"
-#include "server/core/memory_ledger.h"
+#include "server/core/ledger.h"
 #include "server/core/oracle_core.h"
+#include "server/core/store.h"
+#include "server/service/admin_service.h"
 #include "server/service/oracle_service.h"
 
 namespace attnoracle {
@@ -27,16 +29,24 @@ struct ServerOptions {
   // host:port; port 0 picks a free port (read it back with port()). Empty:
   // no network listener, for in-process tests.
   std::string listen_address = "127.0.0.1:50051";
-  // A ChallengeSet text file; empty loads the built-in default set.
+  // A ChallengeSet text file; empty loads the built-in default set. Its
+  // challenges are created in the store unless it has them already (with
+  // exactly the same configuration).
   std::string config_path;
+  // SQLite database; empty: a private in-memory one (nothing survives).
+  std::string db_path;
+  // Competition mode when not empty: every call needs a token.
+  std::string admin_token;
   // Largest request accepted, in bytes (gRPC's default is 4 MiB).
   int max_receive_message_bytes = 64 << 20;
 };
 
 class OracleServer {
  public:
-  // INVALID_ARGUMENT or NOT_FOUND for a bad configuration file,
-  // UNAVAILABLE when the address cannot be bound.
+  // INVALID_ARGUMENT or NOT_FOUND for a bad configuration file or address,
+  // FAILED_PRECONDITION when the store holds a different challenge of the
+  // same id, UNAVAILABLE when the database cannot be opened or the address
+  // cannot be bound.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<OracleServer>>
   BuildAndStart(const ServerOptions& options);
 
@@ -51,16 +61,20 @@ class OracleServer {
   // Blocks until the server has shut down.
   void Wait();
 
-  const ChallengeRegistry& registry() const { return registry_; }
+  const ChallengeRegistry& registry() const { return *registry_; }
+  bool competition_mode() const { return authenticator_->competition_mode(); }
 
  private:
   OracleServer() = default;
 
-  ChallengeRegistry registry_;
-  MemoryLedger ledger_;
+  // Declared in dependency order: destroyed in reverse, server first.
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ChallengeRegistry> registry_;
+  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<OracleCore> core_;
   std::unique_ptr<OracleServiceImpl> oracle_service_;
-  std::unique_ptr<v1::Admin::Service> admin_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -1,21 +1,20 @@
 // OracleServiceImpl: the gRPC edge of the Oracle service. Each handler
-// converts the request, calls OracleCore, converts the answer back and maps
-// the status once. RPCs of later milestones answer UNIMPLEMENTED (the
-// generated base class does that).
+// authenticates the caller, converts the request, calls OracleCore,
+// converts the answer back and maps the status once. Sample is not offered
+// yet and answers UNIMPLEMENTED (the generated base class does that).
 #ifndef ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 #define ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 
-#include <string>
-
 #include "attnoracle/v1/oracle.grpc.pb.h"
+#include "server/core/authenticator.h"
 #include "server/core/oracle_core.h"
 
 namespace attnoracle {
 
 class OracleServiceImpl final : public v1::Oracle::Service {
  public:
-  // `core` must outlive the service.
-  explicit OracleServiceImpl(OracleCore* core);
+  // `core` and `authenticator` must outlive the service.
+  OracleServiceImpl(OracleCore* core, const Authenticator* authenticator);
 
   grpc::Status ListChallenges(grpc::ServerContext* context,
                               const v1::ListChallengesRequest* request,
@@ -36,19 +35,22 @@ class OracleServiceImpl final : public v1::Oracle::Service {
   grpc::Status Submit(grpc::ServerContext* context,
                       const v1::SubmitRequest* request,
                       v1::SubmitResponse* response) override;
+  grpc::Status GetLeaderboard(grpc::ServerContext* context,
+                              const v1::GetLeaderboardRequest* request,
+                              v1::GetLeaderboardResponse* response) override;
+  grpc::Status GetTranscript(grpc::ServerContext* context,
+                             const v1::GetTranscriptRequest* request,
+                             v1::GetTranscriptResponse* response) override;
+  grpc::Status GetReveal(grpc::ServerContext* context,
+                         const v1::GetRevealRequest* request,
+                         v1::GetRevealResponse* response) override;
 
  private:
-  // The learner a call speaks for. Until tokens exist every caller is
-  // "anonymous".
-  std::string LearnerOf(const grpc::ServerContext& context) const;
-  absl::Status Answer(const std::string& learner,
-                      const v1::QueryRequest& request,
+  absl::Status Answer(const Principal& caller, const v1::QueryRequest& request,
                       v1::QueryResponse* response);
-  absl::Status ScoreSubmission(const std::string& learner,
-                               const v1::SubmitRequest& request,
-                               v1::SubmitResponse* response);
 
   OracleCore* core_;
+  const Authenticator* authenticator_;
 };
 
 }  // namespace attnoracle

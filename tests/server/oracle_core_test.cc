@@ -1,5 +1,6 @@
-// OracleCore over a ChallengeRegistry and a MemoryLedger, without gRPC:
-// answers, budget accounting, limits, and charging under concurrency.
+// OracleCore over a ChallengeRegistry, a Ledger and an Authenticator on an
+// in-memory SqliteStore, without gRPC: answers, budget accounting, limits,
+// feedback, and charging under concurrency.
 #include "server/core/oracle_core.h"
 
 #include <gmock/gmock.h>
@@ -18,13 +19,16 @@
 #include "common/attention.h"
 #include "common/challenge_config.h"
 #include "server/core/challenge_registry.h"
-#include "server/core/memory_ledger.h"
+#include "tests/server/core_fixture.h"
 #include "tests/test_util.h"
 
 namespace attnoracle {
 namespace {
 
+using ::attnoracle::test::Anonymous;
 using ::attnoracle::test::BitwiseEqual;
+using ::attnoracle::test::CoreHarness;
+using ::attnoracle::test::LearnerPrincipal;
 using ::attnoracle::test::MessageOf;
 using ::attnoracle::test::RandomMatrix;
 using ::testing::HasSubstr;
@@ -66,7 +70,7 @@ Usage UsageAfter(uint64_t queries, uint64_t tokens,
 
 // Answers `sequences` for `learner`; the answers land in *outputs.
 absl::StatusOr<QueryResult> QueryCore(OracleCore& core,
-                                      const std::string& learner,
+                                      const Principal& learner,
                                       const std::string& challenge,
                                       const std::vector<Matrix>& sequences,
                                       std::vector<Matrix>* outputs) {
@@ -84,17 +88,19 @@ absl::StatusOr<QueryResult> QueryCore(OracleCore& core,
 
 class OracleCoreTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(registry_.Add(SmallChallenge()).ok()); }
-
-  absl::StatusOr<QueryResult> Ask(const std::vector<Matrix>& sequences,
-                                  const std::string& learner = "alice",
-                                  const std::string& challenge = kSmall) {
-    std::vector<Matrix> answers;
-    return QueryCore(core_, learner, challenge, sequences, &answers);
+  void SetUp() override {
+    ASSERT_TRUE(h_.registry.Create(SmallChallenge()).ok());
   }
 
-  Usage UsageOf(const std::string& learner = "alice") {
-    absl::StatusOr<Usage> usage = core_.GetUsage(learner, kSmall);
+  absl::StatusOr<QueryResult> Ask(const std::vector<Matrix>& sequences,
+                                  const Principal& learner = Anonymous(),
+                                  const std::string& challenge = kSmall) {
+    std::vector<Matrix> answers;
+    return QueryCore(h_.core, learner, challenge, sequences, &answers);
+  }
+
+  Usage UsageOf(const Principal& learner = Anonymous()) {
+    absl::StatusOr<Usage> usage = h_.core.GetUsage(learner, kSmall);
     EXPECT_TRUE(usage.ok()) << usage.status();
     return usage.value_or(Usage{});
   }
@@ -118,9 +124,7 @@ class OracleCoreTest : public ::testing::Test {
     EXPECT_EQ(UsageOf(), before);
   }
 
-  ChallengeRegistry registry_;
-  MemoryLedger ledger_;
-  OracleCore core_{&registry_, &ledger_};
+  CoreHarness h_;
 };
 
 TEST_F(OracleCoreTest, FreshLearnerHasTheWholeBudget) {
@@ -147,8 +151,8 @@ TEST_F(OracleCoreTest, QueryBudgetIsChargedExactly) {
 
 TEST_F(OracleCoreTest, LearnersHaveSeparateBudgets) {
   ExpectCharged({5, 5}, UsageAfter(2, 10), 0);
-  EXPECT_EQ(UsageOf("bob"), UsageAfter(0, 0));
-  absl::StatusOr<QueryResult> r = Ask(Sequences({1}), "bob");
+  EXPECT_EQ(UsageOf(LearnerPrincipal("bob")), UsageAfter(0, 0));
+  absl::StatusOr<QueryResult> r = Ask(Sequences({1}), LearnerPrincipal("bob"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->usage, UsageAfter(1, 1));
   EXPECT_EQ(r->first_query_index, 0u);
@@ -237,34 +241,35 @@ INSTANTIATE_TEST_SUITE_P(BadRequests, OracleCoreRejects,
                          });
 
 TEST_F(OracleCoreTest, UnknownChallengeIsNotFound) {
-  absl::StatusOr<QueryResult> r = Ask(Sequences({1}), "alice", "nope");
+  absl::StatusOr<QueryResult> r = Ask(Sequences({1}), Anonymous(), "nope");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(MessageOf(r.status()), HasSubstr("no challenge \"nope\""));
-  EXPECT_EQ(core_.GetUsage("alice", "nope").status().code(),
+  EXPECT_EQ(h_.core.GetUsage(Anonymous(), "nope").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(core_.DescribeChallenge("nope").status().code(),
+  EXPECT_EQ(h_.core.DescribeChallenge(Anonymous(), "nope").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(UsageOf(), UsageAfter(0, 0));
 }
 
 TEST_F(OracleCoreTest, DescribesResolvedChallenges) {
-  absl::StatusOr<ChallengeInfo> info = core_.DescribeChallenge(kSmall);
+  absl::StatusOr<ChallengeInfo> info =
+      h_.core.DescribeChallenge(Anonymous(), kSmall);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->spec.head_dim, kSmallDModel);
   EXPECT_EQ(info->policy.limits, kSmallLimits);
   EXPECT_EQ(info->phase, Phase::kOpen);
-  ASSERT_EQ(core_.ListChallenges().size(), 1u);
-  EXPECT_EQ(core_.ListChallenges()[0].id, kSmall);
+  ASSERT_EQ(h_.core.ListChallenges(Anonymous()).size(), 1u);
+  EXPECT_EQ(h_.core.ListChallenges(Anonymous())[0].id, kSmall);
 }
 
 TEST_F(OracleCoreTest, RegistryRejectsDuplicatesAndBadConfigs) {
-  const absl::Status duplicate = registry_.Add(SmallChallenge());
+  const absl::Status duplicate = h_.registry.Create(SmallChallenge()).status();
   EXPECT_EQ(duplicate.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(MessageOf(duplicate), HasSubstr("\"small\" already exists"));
   ChallengeConfig bad = SmallChallenge();
   bad.id = "bad";
   bad.spec.d_model = 0;
-  const absl::Status invalid = registry_.Add(bad);
+  const absl::Status invalid = h_.registry.Create(bad).status();
   EXPECT_EQ(invalid.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(MessageOf(invalid), HasSubstr("spec.d_model"));
 }
@@ -275,25 +280,27 @@ TEST(OracleCoreAnswersTest, EqualTheHiddenLayerDegradedByPolicy) {
   absl::StatusOr<std::vector<ChallengeConfig>> set =
       ParseChallengeSet(DefaultChallengeSetText(), "built-in");
   ASSERT_TRUE(set.ok()) << set.status();
-  ChallengeRegistry registry;
-  MemoryLedger ledger;
-  OracleCore core(&registry, &ledger);
-  for (const ChallengeConfig& c : *set) ASSERT_TRUE(registry.Add(c).ok());
+  CoreHarness h;
+  for (const ChallengeConfig& c : *set) {
+    ASSERT_TRUE(h.registry.Create(c).ok());
+  }
   Rng rng(21);
-  for (const auto& challenge : registry.List()) {
-    SCOPED_TRACE(challenge->config.id);
-    const LayerSpec& spec = challenge->config.spec;
+  for (const auto& challenge : h.registry.List()) {
+    SCOPED_TRACE(challenge->id());
+    const LayerSpec& spec = challenge->config().spec;
+    const std::shared_ptr<const Secret> secret =
+        challenge->SecretFor(kAnonymousLearner);
     const std::vector<Matrix> x = {RandomMatrix(rng, 3, spec.d_model),
                                    RandomMatrix(rng, 5, spec.d_model)};
     for (int round = 0; round < 2; ++round) {
       std::vector<Matrix> y;
       absl::StatusOr<QueryResult> r =
-          QueryCore(core, "alice", challenge->config.id, x, &y);
+          QueryCore(h.core, Anonymous(), challenge->id(), x, &y);
       ASSERT_TRUE(r.ok()) << r.status();
       ASSERT_EQ(r->first_query_index, 2u * round);
       for (size_t i = 0; i < x.size(); ++i) {
-        Matrix expected = Forward(spec, challenge->secret, x[i]);
-        DegradeAnswer(challenge->config.policy, challenge->noise_seed,
+        Matrix expected = Forward(spec, secret->params, x[i]);
+        DegradeAnswer(challenge->config().policy, secret->noise_seed,
                       r->first_query_index + i, expected);
         EXPECT_TRUE(BitwiseEqual(y[i], expected)) << "sequence " << i;
       }
@@ -312,7 +319,7 @@ struct Answered {
 
 // Asks for 3 then 1 sequences in turn until even one no longer fits.
 std::vector<Answered> SpendUntilExhausted(OracleCore& core,
-                                          const std::string& learner,
+                                          const Principal& learner,
                                           std::latch& start) {
   const std::vector<Matrix> one = Sequences({1}), three = Sequences({1, 1, 1});
   std::vector<Answered> answered;
@@ -334,20 +341,19 @@ std::vector<Answered> SpendUntilExhausted(OracleCore& core,
 }
 
 TEST(OracleCoreConcurrencyTest, RacingThreadsSpendExactlyTheBudget) {
-  ChallengeRegistry registry;
-  MemoryLedger ledger;
-  OracleCore core(&registry, &ledger);
+  CoreHarness h;
   ChallengeConfig race = SmallChallenge();
   race.id = kRace;
   race.policy.budget = kRaceBudget;
-  ASSERT_TRUE(registry.Add(race).ok());
+  ASSERT_TRUE(h.registry.Create(race).ok());
 
   std::latch start(kRacingThreads);
   std::vector<std::vector<Answered>> per_thread(kRacingThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kRacingThreads; ++t) {
-    threads.emplace_back(
-        [&, t] { per_thread[t] = SpendUntilExhausted(core, "alice", start); });
+    threads.emplace_back([&, t] {
+      per_thread[t] = SpendUntilExhausted(h.core, Anonymous(), start);
+    });
   }
   for (std::thread& t : threads) t.join();
 
@@ -365,34 +371,74 @@ TEST(OracleCoreConcurrencyTest, RacingThreadsSpendExactlyTheBudget) {
     next = a.first_query_index + a.sequences;
   }
   EXPECT_EQ(next, kRaceBudget.queries);
-  absl::StatusOr<Usage> usage = core.GetUsage("alice", kRace);
+  // One transcript entry per answered request, numbered without gaps.
+  absl::StatusOr<std::vector<TranscriptRecord>> transcript =
+      h.store.LoadTranscript(kRace, kAnonymousLearner);
+  ASSERT_TRUE(transcript.ok()) << transcript.status();
+  ASSERT_EQ(transcript->size(), all.size());
+  for (size_t i = 0; i < transcript->size(); ++i) {
+    EXPECT_EQ((*transcript)[i].index, i);
+  }
+  absl::StatusOr<Usage> usage = h.core.GetUsage(Anonymous(), kRace);
   ASSERT_TRUE(usage.ok()) << usage.status();
   EXPECT_EQ(usage->queries_used, kRaceBudget.queries);
   EXPECT_EQ(usage->tokens_used, kRaceBudget.queries);
   EXPECT_EQ(usage->queries_left, 0u);
 }
 
-// The ledger alone, so the threads spend nearly all their time in Charge.
-TEST(MemoryLedgerConcurrencyTest, RacingChargesSpendExactlyTheBudget) {
-  constexpr Budget kBudget{.queries = 1'000'000, .tokens = 2'000'000};
-  MemoryLedger ledger;
-  const LedgerKey key{kRace, "alice"};
-  std::latch start(kRacingThreads);
-  std::vector<uint64_t> charged(kRacingThreads, 0);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kRacingThreads; ++t) {
-    threads.emplace_back([&, t] {
-      start.arrive_and_wait();
-      while (ledger.Charge(key, kBudget, 1, 2).ok()) ++charged[t];
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  uint64_t total = 0;
-  for (uint64_t c : charged) total += c;
-  EXPECT_EQ(total, kBudget.queries);
-  absl::StatusOr<Usage> usage = ledger.GetUsage(key, kBudget);
-  ASSERT_TRUE(usage.ok()) << usage.status();
-  EXPECT_EQ(*usage, (Usage{kBudget.queries, kBudget.tokens, 0, 0}));
+// No answer without a durable charge: when the store fails, the query is
+// refused, and so is every later one.
+TEST_F(OracleCoreTest, StoreFailureRefusesTheAnswer) {
+  ExpectCharged({1}, UsageAfter(1, 1), 0);
+  h_.store.fail = true;
+  absl::StatusOr<QueryResult> r = Ask(Sequences({2}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(MessageOf(r.status()), HasSubstr("store failed"));
+  h_.store.fail = false;
+  absl::StatusOr<QueryResult> later = Ask(Sequences({1}));
+  EXPECT_EQ(later.status().code(), absl::StatusCode::kUnavailable);
+  // The refused request stays charged (it may have been computed), and the
+  // store holds only the one answered entry.
+  EXPECT_EQ(UsageOf().queries_used, 3u);
+  EXPECT_EQ(h_.sqlite->LoadTranscript(kSmall, kAnonymousLearner)->size(), 1u);
+}
+
+TEST(ApplyFeedbackTest, ShowsWhatTheScoringAllows) {
+  const Score full{.functional_rel_err = 0.012345,
+                   .max_abs_err = 3.456e-7,
+                   .bits = 21.4,
+                   .theta_rel_err = 987.6,
+                   .omega_rel_err = 0,
+                   .queries_used = 3,
+                   .tokens_used = 17,
+                   .queries_to_bound = 0,
+                   .tokens_to_bound = 0.53,
+                   .passed = true};
+  const Score same = ApplyFeedback(full, Scoring{.feedback = Feedback::kFull});
+  EXPECT_EQ(same.functional_rel_err, full.functional_rel_err);
+  EXPECT_EQ(same.bits, full.bits);
+  EXPECT_EQ(same.feedback, Feedback::kFull);
+
+  const Score rounded =
+      ApplyFeedback(full, Scoring{.feedback = Feedback::kRounded});
+  EXPECT_DOUBLE_EQ(rounded.functional_rel_err, 0.012);
+  EXPECT_DOUBLE_EQ(rounded.max_abs_err, 3.5e-7);
+  EXPECT_DOUBLE_EQ(rounded.theta_rel_err, 990);
+  EXPECT_EQ(rounded.omega_rel_err, 0);
+  EXPECT_EQ(rounded.bits, 21);
+  EXPECT_EQ(rounded.tokens_used, 17u);
+  EXPECT_EQ(rounded.feedback, Feedback::kRounded);
+
+  const Score pass_fail =
+      ApplyFeedback(full, Scoring{.feedback = Feedback::kPassFail});
+  EXPECT_EQ(pass_fail.functional_rel_err, 0);
+  EXPECT_EQ(pass_fail.max_abs_err, 0);
+  EXPECT_EQ(pass_fail.bits, 0);
+  EXPECT_EQ(pass_fail.theta_rel_err, 0);
+  EXPECT_TRUE(pass_fail.passed);
+  EXPECT_EQ(pass_fail.queries_used, 3u);
+  EXPECT_EQ(pass_fail.tokens_used, 17u);
+  EXPECT_EQ(pass_fail.feedback, Feedback::kPassFail);
 }
 
 }  // namespace

@@ -22,16 +22,18 @@
 #include "common/metrics.h"
 #include "common/prior.h"
 #include "server/core/challenge_registry.h"
-#include "server/core/memory_ledger.h"
 #include "server/core/oracle_core.h"
 #include "server/core/scorer.h"
 #include "server/service/oracle_server.h"
+#include "tests/server/core_fixture.h"
 #include "tests/test_util.h"
 
 namespace attnoracle {
 namespace {
 
 using ::attnoracle::test::BitwiseEqual;
+using ::attnoracle::test::CoreHarness;
+using ::attnoracle::test::LearnerPrincipal;
 using ::attnoracle::test::RandomMatrix;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -65,10 +67,14 @@ class SubmitServiceTest : public ::testing::Test {
   }
 
   const Challenge& ChallengeOf(const std::string& id) const {
-    absl::StatusOr<std::shared_ptr<const Challenge>> c =
-        server_->registry().Find(id);
+    absl::StatusOr<std::shared_ptr<Challenge>> c = server_->registry().Find(id);
     EXPECT_TRUE(c.ok()) << c.status();
     return **c;
+  }
+
+  // The secret the open-mode caller ("anonymous") is answered with.
+  const LayerParams& SecretOf(const std::string& id) const {
+    return ChallengeOf(id).SecretFor(kAnonymousLearner)->params;
   }
 
   std::unique_ptr<OracleServer> server_;
@@ -85,9 +91,10 @@ void ExpectPerfect(const Score& s, double min_bits = kPerfectBits) {
 }
 
 TEST_F(SubmitServiceTest, TrueSecretScoresPerfectlyOnEveryChallenge) {
-  for (const std::shared_ptr<const Challenge>& c : server_->registry().List()) {
-    SCOPED_TRACE(c->config.id);
-    absl::StatusOr<SubmitResult> a = client_->Submit(c->config.id, c->secret);
+  for (const std::shared_ptr<Challenge>& c : server_->registry().List()) {
+    SCOPED_TRACE(c->id());
+    absl::StatusOr<SubmitResult> a =
+        client_->Submit(c->id(), c->SecretFor(kAnonymousLearner)->params);
     ASSERT_TRUE(a.ok()) << a.status();
     ExpectPerfect(a->score);
     EXPECT_EQ(a->score.max_abs_err, 0);
@@ -96,7 +103,7 @@ TEST_F(SubmitServiceTest, TrueSecretScoresPerfectlyOnEveryChallenge) {
 }
 
 TEST_F(SubmitServiceTest, SubmissionIdsIncreaseFromOne) {
-  const LayerParams& secret = ChallengeOf(kSingle).secret;
+  const LayerParams& secret = SecretOf(kSingle);
   for (uint64_t expected = 1; expected <= 3; ++expected) {
     absl::StatusOr<SubmitResult> a = client_->Submit(kSingle, secret);
     ASSERT_TRUE(a.ok()) << a.status();
@@ -105,14 +112,14 @@ TEST_F(SubmitServiceTest, SubmissionIdsIncreaseFromOne) {
 }
 
 TEST_F(SubmitServiceTest, ProductFormThroughTheStub) {
-  const Challenge& c = ChallengeOf(kTwoHead);
+  const LayerSpec& spec = ChallengeOf(kTwoHead).config().spec;
+  const LayerParams& secret = SecretOf(kTwoHead);
   v1::SubmitRequest request;
   request.set_challenge_id(kTwoHead);
   for (int h : {1, 0}) {
     v1::HeadParams* head = request.mutable_hypothesis()->add_heads();
-    MatrixToProto(Theta(c.config.spec, c.secret.heads[h]),
-                  head->mutable_theta());
-    MatrixToProto(Omega(c.secret.heads[h]), head->mutable_omega());
+    MatrixToProto(Theta(spec, secret.heads[h]), head->mutable_theta());
+    MatrixToProto(Omega(secret.heads[h]), head->mutable_omega());
   }
   grpc::ClientContext context;
   v1::SubmitResponse response;
@@ -121,9 +128,8 @@ TEST_F(SubmitServiceTest, ProductFormThroughTheStub) {
 }
 
 TEST_F(SubmitServiceTest, PerturbedSecretScoresWorse) {
-  const Challenge& c = ChallengeOf(kSingle);
   Rng rng(5);
-  LayerParams hypothesis = c.secret;
+  LayerParams hypothesis = SecretOf(kSingle);
   hypothesis.heads[0].wq += 1e-4 * RandomMatrix(rng, 16, 16);
   absl::StatusOr<SubmitResult> a = client_->Submit(kSingle, hypothesis);
   ASSERT_TRUE(a.ok()) << a.status();
@@ -135,23 +141,23 @@ TEST_F(SubmitServiceTest, PerturbedSecretScoresWorse) {
 }
 
 TEST_F(SubmitServiceTest, WrongShapeIsInvalidArgumentNamingTheField) {
-  const Challenge& c = ChallengeOf(kSingle);
-  LayerParams hypothesis = c.secret;
+  const LayerParams& secret = SecretOf(kSingle);
+  LayerParams hypothesis = secret;
   hypothesis.heads[0].wk = hypothesis.heads[0].wk.topRows(15).eval();
   absl::StatusOr<SubmitResult> a = client_->Submit(kSingle, hypothesis);
   ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(a.status().message(), HasSubstr("heads[0].wk"));
   // No secret value leaks into the message.
   EXPECT_THAT(a.status().message(),
-              Not(HasSubstr(absl::StrCat(c.secret.heads[0].wq(0, 0)))));
+              Not(HasSubstr(absl::StrCat(secret.heads[0].wq(0, 0)))));
 
-  LayerParams two_heads = c.secret;
-  two_heads.heads.push_back(c.secret.heads[0]);
+  LayerParams two_heads = secret;
+  two_heads.heads.push_back(secret.heads[0]);
   a = client_->Submit(kSingle, two_heads);
   ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(a.status().message(), HasSubstr("heads"));
 
-  LayerParams with_bias = c.secret;
+  LayerParams with_bias = secret;
   with_bias.bo = Vector::Zero(16);
   a = client_->Submit(kSingle, with_bias);
   ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
@@ -159,7 +165,7 @@ TEST_F(SubmitServiceTest, WrongShapeIsInvalidArgumentNamingTheField) {
 }
 
 TEST_F(SubmitServiceTest, NaNIsInvalidArgumentNamingTheField) {
-  LayerParams hypothesis = ChallengeOf(kTwoHead).secret;
+  LayerParams hypothesis = SecretOf(kTwoHead);
   hypothesis.heads[1].wo(2, 3) = kNaN;
   absl::StatusOr<SubmitResult> a = client_->Submit(kTwoHead, hypothesis);
   ASSERT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
@@ -189,7 +195,7 @@ TEST_F(SubmitServiceTest, MalformedProtoIsInvalidArgument) {
 
 TEST_F(SubmitServiceTest, UnknownChallengeIsNotFound) {
   absl::StatusOr<SubmitResult> a =
-      client_->Submit("no-such-challenge", ChallengeOf(kSingle).secret);
+      client_->Submit("no-such-challenge", SecretOf(kSingle));
   EXPECT_EQ(a.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(a.status().message(), HasSubstr("no-such-challenge"));
 }
@@ -201,28 +207,25 @@ TEST_F(SubmitServiceTest, ReportsUsageAndRatioToTheBound) {
                                          RandomMatrix(rng, 5, 16)};
   for (const char* id : {kSingle, kLast}) {
     SCOPED_TRACE(id);
-    absl::StatusOr<SubmitResult> before =
-        client_->Submit(id, ChallengeOf(id).secret);
+    absl::StatusOr<SubmitResult> before = client_->Submit(id, SecretOf(id));
     ASSERT_TRUE(before.ok()) << before.status();
     EXPECT_EQ(before->score.queries_used, 0u);
     EXPECT_EQ(before->score.tokens_used, 0u);
     EXPECT_EQ(before->score.tokens_to_bound, 0);
     EXPECT_EQ(before->score.queries_to_bound, 0);
     ASSERT_TRUE(client_->Query(id, sequences).ok());
-    absl::StatusOr<SubmitResult> after =
-        client_->Submit(id, ChallengeOf(id).secret);
+    absl::StatusOr<SubmitResult> after = client_->Submit(id, SecretOf(id));
     ASSERT_TRUE(after.ok()) << after.status();
     EXPECT_EQ(after->score.queries_used, 3u);
     EXPECT_EQ(after->score.tokens_used, 8u);
   }
   // Full readout counts tokens, last-position readout sequences.
   absl::StatusOr<SubmitResult> single =
-      client_->Submit(kSingle, ChallengeOf(kSingle).secret);
+      client_->Submit(kSingle, SecretOf(kSingle));
   ASSERT_TRUE(single.ok());
   EXPECT_DOUBLE_EQ(single->score.tokens_to_bound, 8 / kSingleBoundTokens);
   EXPECT_EQ(single->score.queries_to_bound, 0);
-  absl::StatusOr<SubmitResult> last =
-      client_->Submit(kLast, ChallengeOf(kLast).secret);
+  absl::StatusOr<SubmitResult> last = client_->Submit(kLast, SecretOf(kLast));
   ASSERT_TRUE(last.ok());
   EXPECT_DOUBLE_EQ(last->score.queries_to_bound, 3 / kLastBoundSequences);
   EXPECT_EQ(last->score.tokens_to_bound, 0);
@@ -238,14 +241,12 @@ ChallengeConfig Config(const std::string& id, const LayerSpec& spec,
 }
 
 TEST(ScorerTest, ProbeSetIsDrawnFromThePriorSeed) {
-  ChallengeRegistry registry;
-  ASSERT_TRUE(registry.Add(Config("probe", {.d_model = 6}, 42)).ok());
-  absl::StatusOr<std::shared_ptr<const Challenge>> c = registry.Find("probe");
-  ASSERT_TRUE(c.ok());
-  const Scorer scorer(*c);
-  const std::vector<Matrix> expected =
-      DrawProbeSet((*c)->config.spec, 42, kProbeTypicalLengthTokens,
-                   kProbeSequencesPerLength);
+  absl::StatusOr<ChallengeConfig> c =
+      ResolveChallenge(Config("probe", {.d_model = 6}, 42));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const Scorer scorer(c->spec, c->prior.seed, DrawSecret(c->spec, c->prior));
+  const std::vector<Matrix> expected = DrawProbeSet(
+      c->spec, 42, kProbeTypicalLengthTokens, kProbeSequencesPerLength);
   ASSERT_EQ(scorer.probes().size(), 4u * kProbeSequencesPerLength);
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_TRUE(BitwiseEqual(scorer.probes()[i], expected[i]));
@@ -256,17 +257,18 @@ TEST(ScorerTest, ProbeSetIsDrawnFromThePriorSeed) {
 }
 
 TEST(OracleCoreSubmitTest, ErrorsAndConcurrentIds) {
-  ChallengeRegistry registry;
-  ASSERT_TRUE(registry.Add(Config("core", {.d_model = 4, .heads = 2}, 7)).ok());
-  MemoryLedger ledger;
-  OracleCore core(&registry, &ledger);
-  const LayerParams secret = (*registry.Find("core"))->secret;
+  CoreHarness h;
+  ASSERT_TRUE(
+      h.registry.Create(Config("core", {.d_model = 4, .heads = 2}, 7)).ok());
+  const LayerParams secret = (*h.registry.Find("core"))->SecretFor("")->params;
 
-  EXPECT_EQ(core.Submit("a", "nope", secret).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      h.core.Submit(LearnerPrincipal("a"), "nope", secret).status().code(),
+      absl::StatusCode::kNotFound);
   LayerParams bad = secret;
   bad.heads[1].wv(0, 0) = kNaN;
-  absl::StatusOr<SubmitResult> r = core.Submit("a", "core", bad);
+  absl::StatusOr<SubmitResult> r =
+      h.core.Submit(LearnerPrincipal("a"), "core", bad);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("heads[1].wv"));
 
@@ -277,8 +279,8 @@ TEST(OracleCoreSubmitTest, ErrorsAndConcurrentIds) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kSubmitsPerThread; ++i) {
-        absl::StatusOr<SubmitResult> s =
-            core.Submit(absl::StrCat("learner", t), "core", secret);
+        absl::StatusOr<SubmitResult> s = h.core.Submit(
+            LearnerPrincipal(absl::StrCat("learner", t)), "core", secret);
         ASSERT_TRUE(s.ok()) << s.status();
         EXPECT_LT(s->score.functional_rel_err, kPerfectFunctionalRelErr);
         ids[t].push_back(s->submission_id);

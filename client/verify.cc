@@ -1,0 +1,110 @@
+#include "client/verify.h"
+
+#include <cstring>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/access_policy.h"
+#include "common/attention.h"
+#include "common/hashing.h"
+#include "common/transcript.h"
+
+namespace attnoracle {
+namespace {
+
+absl::Status EntryError(uint64_t k, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("entry ", k, ": ", what));
+}
+
+// Same shape and the same bits in every entry (so -0.0 differs from 0.0,
+// as it does in the canonical encoding).
+bool SameBits(const Matrix& a, const Matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         (a.size() == 0 ||
+          std::memcmp(a.data(), b.data(), sizeof(double) * a.size()) == 0);
+}
+
+// Recomputes the answers of one entry from the revealed secret.
+absl::Status Replay(const RevealedChallenge& reveal, uint64_t k,
+                    const TranscriptEntry& entry, VerifiedTranscript& summary) {
+  const LayerSpec& spec = reveal.config.spec;
+  absl::StatusOr<std::vector<Matrix>> sequences = DecodeMatrices(entry.request);
+  if (!sequences.ok()) {
+    return EntryError(k, absl::StrCat("the request does not decode: ",
+                                      sequences.status().message()));
+  }
+  absl::StatusOr<std::vector<Matrix>> answers = DecodeMatrices(entry.response);
+  if (!answers.ok()) {
+    return EntryError(k, absl::StrCat("the response does not decode: ",
+                                      answers.status().message()));
+  }
+  if (answers->size() != sequences->size()) {
+    return EntryError(k, absl::StrCat(answers->size(), " answers to ",
+                                      sequences->size(), " sequences"));
+  }
+  for (size_t i = 0; i < sequences->size(); ++i) {
+    const Matrix& x = (*sequences)[i];
+    if (x.rows() < 1 || x.cols() != spec.d_model) {
+      return EntryError(k, absl::StrCat("sequence ", i, " is ", x.rows(), "x",
+                                        x.cols(), ", not n x ", spec.d_model));
+    }
+    Matrix expected = Forward(spec, reveal.secret, x);
+    DegradeAnswer(reveal.config.policy, reveal.noise_seed,
+                  entry.first_query_index + i, expected);
+    if (!SameBits((*answers)[i], expected)) {
+      return EntryError(k, absl::StrCat("answer to sequence ", i,
+                                        " differs from the revealed layer"));
+    }
+    summary.tokens += static_cast<uint64_t>(x.rows());
+  }
+  summary.sequences += sequences->size();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<VerifiedTranscript> VerifyTranscript(
+    const RevealedChallenge& reveal, absl::string_view commitment,
+    std::span<const TranscriptEntry> entries) {
+  if (commitment.size() != kSha256Bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the published commitment has ", commitment.size(),
+                     " bytes, not the ", kSha256Bytes, " of a SHA-256 digest"));
+  }
+  if (Commitment(reveal.secret, reveal.nonce) != commitment) {
+    return absl::FailedPreconditionError(
+        "commitment does not match the revealed secret");
+  }
+  if (absl::Status s = CheckParams(reveal.config.spec, reveal.secret);
+      !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the revealed secret does not fit the challenge: ", s.message()));
+  }
+  VerifiedTranscript summary;
+  std::string previous;  // h_{-1} is empty
+  for (uint64_t k = 0; k < entries.size(); ++k) {
+    const TranscriptEntry& e = entries[k];
+    if (e.index != k) {
+      return EntryError(k, absl::StrCat("index is ", e.index,
+                                        "; entries must run from 0 in order"));
+    }
+    if (RequestDigest(e.first_query_index, e.request) != e.request_digest) {
+      return EntryError(k, "request digest does not match the request");
+    }
+    if (Sha256(e.response) != e.response_digest) {
+      return EntryError(k, "response digest does not match the response");
+    }
+    if (ChainHash(previous, e.request_digest, e.response_digest) !=
+        e.chain_hash) {
+      return EntryError(k, "chain hash does not match");
+    }
+    if (absl::Status s = Replay(reveal, k, e, summary); !s.ok()) return s;
+    previous = e.chain_hash;
+  }
+  summary.entries = entries.size();
+  summary.chain_head = previous;
+  return summary;
+}
+
+}  // namespace attnoracle

@@ -1,0 +1,53 @@
+// VerifyTranscript: the check a learner (or anyone holding an export) runs
+// after the reveal, without trusting the server: the revealed secret must
+// open the commitment published before any query, and must reproduce every
+// answer of the transcript bit for bit, with the declared noise and
+// precision, along an unbroken hash chain. Pure: no network.
+//
+//   absl::StatusOr<VerifiedTranscript> v =
+//       VerifyTranscript(*reveal, info->commitment, *entries);
+//   if (!v.ok()) std::cerr << v.status();   // names the first bad entry
+//
+// Bit-for-bit replay assumes this binary computes Forward exactly as the
+// server does (same source, same floating-point contraction settings).
+#ifndef ATTNORACLE_CLIENT_VERIFY_H_
+#define ATTNORACLE_CLIENT_VERIFY_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/revealed_challenge.h"
+#include "client/transcript_entry.h"
+
+namespace attnoracle {
+
+// What a successful verification covered.
+struct VerifiedTranscript {
+  uint64_t entries = 0;
+  uint64_t sequences = 0;
+  uint64_t tokens = 0;
+  std::string chain_head;  // raw; empty for an empty transcript
+};
+
+// Checks, in this order:
+//   - Commitment(reveal.secret, reveal.nonce) == commitment (the one
+//     published before the reveal, not reveal.commitment), and the secret
+//     fits reveal.config.spec: FAILED_PRECONDITION otherwise.
+//   - for each entry k of `entries` (in chain order): index == k,
+//     SHA-256(request) == request_digest, SHA-256(response) ==
+//     response_digest, ChainHash(previous chain hash, request_digest,
+//     response_digest) == chain_hash (previous is empty for entry 0), and
+//     every answer equals Forward(spec, secret, x_i) degraded with
+//     DegradeAnswer(policy, reveal.noise_seed, first_query_index + i).
+//     DATA_LOSS "entry k: ..." for the first entry that fails.
+// reveal.config must be resolved.
+[[nodiscard]] absl::StatusOr<VerifiedTranscript> VerifyTranscript(
+    const RevealedChallenge& reveal, absl::string_view commitment,
+    std::span<const TranscriptEntry> entries);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_CLIENT_VERIFY_H_

@@ -1,0 +1,53 @@
+// Canonical bytes of queries, answers and secrets, and the transcript hash
+// chain. Everything a verifier recomputes is defined here, byte for byte,
+// independent of protobuf's serialisation.
+//
+//   std::string req = EncodeMatrices(sequences);
+//   std::string resp = EncodeMatrices(outputs);
+//   std::string h = ChainHash(previous, RequestDigest(first_query_index, req),
+//                             Sha256(resp));
+//
+// Encoding: u32 count, then per matrix u32 rows, u32 cols and rows*cols
+// IEEE-754 float64 values in row-major order; all little-endian.
+#ifndef ATTNORACLE_COMMON_TRANSCRIPT_H_
+#define ATTNORACLE_COMMON_TRANSCRIPT_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/layer_params.h"
+#include "common/tensor.h"
+
+namespace attnoracle {
+
+std::string EncodeMatrices(std::span<const Matrix> matrices);
+std::string EncodeMatrices(std::span<const ConstMatrixMap> matrices);
+// INVALID_ARGUMENT for truncated or trailing bytes.
+[[nodiscard]] absl::StatusOr<std::vector<Matrix>> DecodeMatrices(
+    absl::string_view bytes);
+
+// Canonical bytes of a layer's parameters: per head wq, wk, wv, wo, bq,
+// bk, bv, then bo, each as a matrix (vectors as one row; empty as 0x0).
+std::string EncodeParams(const LayerParams& params);
+
+// The commitment to a secret: SHA-256(EncodeParams(secret) || nonce).
+std::string Commitment(const LayerParams& secret, absl::string_view nonce);
+
+// The request digest binds the query index the answers' noise is keyed by:
+// SHA-256(u64 little-endian first_query_index || request bytes), so a
+// transcript entry cannot be replayed against other noise.
+std::string RequestDigest(uint64_t first_query_index,
+                          absl::string_view request);
+
+// h_i = SHA-256(h_{i-1} || request digest || answer digest); h_0 is empty.
+std::string ChainHash(absl::string_view previous,
+                      absl::string_view request_digest,
+                      absl::string_view response_digest);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_COMMON_TRANSCRIPT_H_

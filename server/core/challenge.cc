@@ -1,0 +1,71 @@
+#include "server/core/challenge.h"
+
+#include "common/hashing.h"
+#include "common/prior.h"
+#include "common/rng.h"
+#include "common/transcript.h"
+
+namespace attnoracle {
+
+uint64_t LearnerStreamIndex(const std::string& learner) {
+  const std::string digest = Sha256(learner);
+  uint64_t index = 0;
+  for (int i = 0; i < 8; ++i) {
+    index = (index << 8) | static_cast<unsigned char>(digest[i]);
+  }
+  return index == 0 ? 1 : index;
+}
+
+Challenge::Challenge(ChallengeConfig config, std::string nonce,
+                     int64_t created_ms, Phase phase)
+    : config_(std::move(config)),
+      nonce_(std::move(nonce)),
+      created_ms_(created_ms),
+      phase_(phase),
+      shared_(MakeSecret(0)) {}
+
+std::shared_ptr<const Secret> Challenge::MakeSecret(
+    uint64_t stream_index) const {
+  LayerParams params = DrawSecret(config_.spec, config_.prior, stream_index);
+  std::string commitment = Commitment(params, nonce_);
+  const uint64_t noise_seed =
+      DeriveSeed(config_.prior.seed, RngStream::kNoise, stream_index);
+  Scorer scorer(config_.spec, config_.prior.seed, params);
+  return std::make_shared<const Secret>(Secret{stream_index, std::move(params),
+                                               std::move(commitment),
+                                               noise_seed, std::move(scorer)});
+}
+
+std::shared_ptr<const Secret> Challenge::SecretFor(
+    const std::string& learner) const {
+  if (!config_.per_learner_secrets || learner.empty()) return shared_;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = per_learner_.find(learner);
+    if (it != per_learner_.end()) return it->second;
+  }
+  // Drawn outside the lock; two racing callers draw the same secret.
+  std::shared_ptr<const Secret> secret =
+      MakeSecret(LearnerStreamIndex(learner));
+  absl::MutexLock lock(&mu_);
+  return per_learner_.emplace(learner, std::move(secret)).first->second;
+}
+
+ChallengeInfo Challenge::InfoFor(const std::string& learner) const {
+  ChallengeInfo info;
+  info.id = config_.id;
+  info.title = config_.title;
+  info.description = config_.description;
+  info.spec = config_.spec;
+  info.policy = config_.policy;
+  info.phase = phase();
+  info.scoring = config_.scoring;
+  info.per_learner_secrets = config_.per_learner_secrets;
+  // With per-learner secrets the organiser has no single secret to commit to.
+  if (!config_.per_learner_secrets || !learner.empty()) {
+    info.commitment = SecretFor(learner)->commitment;
+  }
+  return info;
+}
+
+}  // namespace attnoracle

@@ -1,0 +1,77 @@
+// Challenge: one hosted challenge: its resolved configuration, its phase,
+// its commitment nonce, and the secret(s) queries are answered with.
+//
+//   auto c = std::make_shared<Challenge>(config, nonce, created_ms,
+//   Phase::kOpen); std::shared_ptr<const Secret> s = c->SecretFor("alice");
+//
+// Thread-safe. The configuration is immutable; the phase is atomic; with
+// per-learner secrets each learner's secret is drawn on first use and
+// cached (deterministically: the same name always gets the same secret).
+#ifndef ATTNORACLE_SERVER_CORE_CHALLENGE_H_
+#define ATTNORACLE_SERVER_CORE_CHALLENGE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "server/core/scorer.h"
+
+namespace attnoracle {
+
+// One secret layer with everything derived from it.
+struct Secret {
+  uint64_t stream_index = 0;  // 0: the challenge's shared secret
+  LayerParams params;
+  std::string commitment;  // SHA-256(EncodeParams(params) || nonce)
+  uint64_t noise_seed = 0;
+  Scorer scorer;
+};
+
+class Challenge {
+ public:
+  // `config` must be resolved; `nonce` is the commitment nonce (raw bytes).
+  Challenge(ChallengeConfig config, std::string nonce, int64_t created_ms,
+            Phase phase);
+
+  const ChallengeConfig& config() const { return config_; }
+  const std::string& id() const { return config_.id; }
+  const std::string& nonce() const { return nonce_; }
+  int64_t created_ms() const { return created_ms_; }
+  Phase phase() const { return phase_.load(); }
+  void set_phase(Phase phase) { phase_.store(phase); }
+
+  // The secret `learner`'s queries are answered with: the shared one, or
+  // with per-learner secrets the learner's own. An empty learner (the
+  // organiser) gets the shared one.
+  std::shared_ptr<const Secret> SecretFor(const std::string& learner) const;
+
+  // The public description as `learner` sees it (the commitment to the
+  // secret it is answered with).
+  ChallengeInfo InfoFor(const std::string& learner) const;
+
+ private:
+  std::shared_ptr<const Secret> MakeSecret(uint64_t stream_index) const;
+
+  const ChallengeConfig config_;
+  const std::string nonce_;
+  const int64_t created_ms_;
+  std::atomic<Phase> phase_;
+  std::shared_ptr<const Secret> shared_;
+  mutable absl::Mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<const Secret>> per_learner_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// The stream index of a learner's own secret: the first 8 bytes of
+// SHA-256(name), never 0.
+uint64_t LearnerStreamIndex(const std::string& learner);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_SERVER_CORE_CHALLENGE_H_

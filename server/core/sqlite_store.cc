@@ -1,0 +1,442 @@
+#include "server/core/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace attnoracle {
+namespace {
+
+// Each entry moves the schema one version forward; never edit a released
+// entry, append a new one.
+constexpr const char* kMigrations[] = {
+    // Version 1.
+    R"sql(
+    CREATE TABLE challenges(
+      id TEXT PRIMARY KEY,
+      config TEXT NOT NULL,
+      phase INTEGER NOT NULL,
+      nonce BLOB NOT NULL,
+      created_ms INTEGER NOT NULL);
+    CREATE TABLE learners(
+      name TEXT PRIMARY KEY,
+      token_hash BLOB NOT NULL UNIQUE,
+      role INTEGER NOT NULL,
+      revoked INTEGER NOT NULL DEFAULT 0,
+      created_ms INTEGER NOT NULL);
+    CREATE TABLE usage(
+      challenge TEXT NOT NULL,
+      learner TEXT NOT NULL,
+      queries_used INTEGER NOT NULL,
+      tokens_used INTEGER NOT NULL,
+      extra_queries INTEGER NOT NULL,
+      extra_tokens INTEGER NOT NULL,
+      entries INTEGER NOT NULL,
+      chain_head BLOB NOT NULL,
+      PRIMARY KEY(challenge, learner));
+    CREATE TABLE transcripts(
+      challenge TEXT NOT NULL,
+      learner TEXT NOT NULL,
+      idx INTEGER NOT NULL,
+      first_query_index INTEGER NOT NULL,
+      request BLOB NOT NULL,
+      response BLOB NOT NULL,
+      request_digest BLOB NOT NULL,
+      response_digest BLOB NOT NULL,
+      chain_hash BLOB NOT NULL,
+      created_ms INTEGER NOT NULL,
+      PRIMARY KEY(challenge, learner, idx));
+    CREATE TABLE submissions(
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      challenge TEXT NOT NULL,
+      learner TEXT NOT NULL,
+      functional_rel_err REAL NOT NULL,
+      max_abs_err REAL NOT NULL,
+      bits REAL NOT NULL,
+      theta_rel_err REAL NOT NULL,
+      omega_rel_err REAL NOT NULL,
+      queries_used INTEGER NOT NULL,
+      tokens_used INTEGER NOT NULL,
+      queries_to_bound REAL NOT NULL,
+      tokens_to_bound REAL NOT NULL,
+      created_ms INTEGER NOT NULL);
+    CREATE INDEX submissions_by_challenge ON submissions(challenge, learner);
+    )sql",
+};
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  const int code = sqlite3_extended_errcode(db);
+  const std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
+  if ((code & 0xff) == SQLITE_CONSTRAINT) {
+    return absl::AlreadyExistsError(message);
+  }
+  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+// A prepared statement; binds by position from 1, columns from 0.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      status_ = SqlError(db, "prepare");
+    }
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  const absl::Status& status() const { return status_; }
+  Stmt& Bind(int i, absl::string_view text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindBlob(int i, absl::string_view bytes) {
+    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, uint64_t v) { return Bind(i, static_cast<int64_t>(v)); }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
+  // True while a row is available; errors end up in status().
+  bool Step() {
+    if (!status_.ok()) return false;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) status_ = SqlError(db_, "step");
+    return false;
+  }
+  // Runs a statement that returns no rows, then resets it for reuse.
+  absl::Status Run() {
+    Step();
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    return status_;
+  }
+  std::string Text(int c) {
+    const auto* p = sqlite3_column_text(stmt_, c);
+    return p == nullptr ? ""
+                        : std::string(reinterpret_cast<const char*>(p),
+                                      sqlite3_column_bytes(stmt_, c));
+  }
+  std::string Blob(int c) {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, c));
+    return p == nullptr ? "" : std::string(p, sqlite3_column_bytes(stmt_, c));
+  }
+  int64_t Int(int c) { return sqlite3_column_int64(stmt_, c); }
+  uint64_t UInt(int c) { return static_cast<uint64_t>(Int(c)); }
+  double Real(int c) { return sqlite3_column_double(stmt_, c); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  absl::Status status_;
+};
+
+Phase PhaseFromInt(int64_t v) {
+  switch (v) {
+    case 1:
+      return Phase::kClosed;
+    case 2:
+      return Phase::kRevealed;
+    default:
+      return Phase::kOpen;
+  }
+}
+
+int64_t PhaseToInt(Phase phase) {
+  switch (phase) {
+    case Phase::kOpen:
+      return 0;
+    case Phase::kClosed:
+      return 1;
+    case Phase::kRevealed:
+      return 2;
+  }
+  return 0;
+}
+
+// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+template <typename F>
+absl::Status InTransaction(sqlite3* db, F body) {
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
+    return SqlError(db, "begin");
+  }
+  absl::Status status = body();
+  if (status.ok() &&
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    status = SqlError(db, "commit");
+  }
+  if (!status.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+}  // namespace
+
+int SqliteStore::SchemaVersion() {
+  return static_cast<int>(std::size(kMigrations));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(
+          path.c_str(), &db,
+          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+          nullptr) != SQLITE_OK) {
+    absl::Status s = absl::UnavailableError(
+        absl::StrCat("cannot open database \"", path,
+                     "\": ", db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return s;
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  absl::MutexLock lock(&store->mu_);
+  sqlite3_busy_timeout(db, 5000);
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON"}) {
+    absl::Status s = store->Exec(pragma);
+    if (!s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("database \"", path, "\" is not usable: ", s.message()));
+    }
+  }
+  ATTN_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  absl::MutexLock lock(&mu_);
+  sqlite3_close(db_);
+}
+
+absl::Status SqliteStore::Exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status s = absl::InternalError(error ? error : "sqlite error");
+    sqlite3_free(error);
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::Migrate() {
+  Stmt version(db_, "PRAGMA user_version");
+  if (!version.Step()) return version.status();
+  const int64_t current = version.Int(0);
+  if (current > SchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the database has schema version ", current, "; this build knows ",
+        SchemaVersion(), ": use a newer oracle-server"));
+  }
+  for (int64_t v = current; v < SchemaVersion(); ++v) {
+    ATTN_RETURN_IF_ERROR(InTransaction(db_, [&] {
+      ATTN_RETURN_IF_ERROR(Exec(kMigrations[v]));
+      return Exec(absl::StrCat("PRAGMA user_version=", v + 1).c_str());
+    }));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ChallengeRecord>> SqliteStore::LoadChallenges() {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "SELECT id, config, phase, nonce, created_ms FROM challenges "
+         "ORDER BY id");
+  std::vector<ChallengeRecord> out;
+  while (q.Step()) {
+    out.push_back(
+        {q.Text(0), q.Text(1), PhaseFromInt(q.Int(2)), q.Blob(3), q.Int(4)});
+  }
+  ATTN_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+absl::Status SqliteStore::InsertChallenge(const ChallengeRecord& r) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "INSERT INTO challenges(id, config, phase, nonce, created_ms) "
+         "VALUES(?, ?, ?, ?, ?)");
+  q.Bind(1, r.id).Bind(2, r.config_text).Bind(3, PhaseToInt(r.phase));
+  q.BindBlob(4, r.nonce).Bind(5, r.created_ms);
+  return q.Run();
+}
+
+absl::Status SqliteStore::UpdatePhase(const std::string& id, Phase phase) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_, "UPDATE challenges SET phase = ? WHERE id = ?");
+  q.Bind(1, PhaseToInt(phase)).Bind(2, id);
+  ATTN_RETURN_IF_ERROR(q.Run());
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("no challenge \"", id, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LearnerRecord>> SqliteStore::LoadLearners() {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "SELECT name, token_hash, role, revoked, created_ms FROM learners "
+         "ORDER BY name");
+  std::vector<LearnerRecord> out;
+  while (q.Step()) {
+    out.push_back({q.Text(0), q.Blob(1),
+                   q.Int(2) == 1 ? Role::kAdmin : Role::kLearner, q.Int(3) != 0,
+                   q.Int(4)});
+  }
+  ATTN_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+absl::Status SqliteStore::InsertLearner(const LearnerRecord& r) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "INSERT INTO learners(name, token_hash, role, revoked, created_ms) "
+         "VALUES(?, ?, ?, ?, ?)");
+  q.Bind(1, r.name).BindBlob(2, r.token_hash);
+  q.Bind(3, int64_t{r.role == Role::kAdmin ? 1 : 0});
+  q.Bind(4, int64_t{r.revoked ? 1 : 0}).Bind(5, r.created_ms);
+  absl::Status s = q.Run();
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("learner \"", r.name, "\" already exists"));
+  }
+  return s;
+}
+
+absl::Status SqliteStore::UpdateRevoked(const std::string& name, bool revoked) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_, "UPDATE learners SET revoked = ? WHERE name = ?");
+  q.Bind(1, int64_t{revoked ? 1 : 0}).Bind(2, name);
+  ATTN_RETURN_IF_ERROR(q.Run());
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<UsageRecord>> SqliteStore::LoadUsage() {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "SELECT challenge, learner, queries_used, tokens_used, extra_queries, "
+         "extra_tokens, entries, chain_head FROM usage "
+         "ORDER BY challenge, learner");
+  std::vector<UsageRecord> out;
+  while (q.Step()) {
+    out.push_back({q.Text(0), q.Text(1), q.UInt(2), q.UInt(3), q.UInt(4),
+                   q.UInt(5), q.UInt(6), q.Blob(7)});
+  }
+  ATTN_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+absl::Status SqliteStore::CommitCharges(
+    std::span<const UsageRecord> usage,
+    std::span<const TranscriptRecord> transcript) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction(db_, [&]() -> absl::Status {
+    Stmt u(db_,
+           "INSERT OR REPLACE INTO usage(challenge, learner, queries_used, "
+           "tokens_used, extra_queries, extra_tokens, entries, chain_head) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const UsageRecord& r : usage) {
+      u.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, r.queries_used);
+      u.Bind(4, r.tokens_used).Bind(5, r.extra_queries);
+      u.Bind(6, r.extra_tokens).Bind(7, r.entries).BindBlob(8, r.chain_head);
+      ATTN_RETURN_IF_ERROR(u.Run());
+    }
+    Stmt t(db_,
+           "INSERT INTO transcripts(challenge, learner, idx, "
+           "first_query_index, request, response, request_digest, "
+           "response_digest, chain_hash, created_ms) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const TranscriptRecord& r : transcript) {
+      t.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, r.index);
+      t.Bind(4, r.first_query_index).BindBlob(5, r.request);
+      t.BindBlob(6, r.response).BindBlob(7, r.request_digest);
+      t.BindBlob(8, r.response_digest).BindBlob(9, r.chain_hash);
+      t.Bind(10, r.created_ms);
+      ATTN_RETURN_IF_ERROR(t.Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<TranscriptRecord>> SqliteStore::LoadTranscript(
+    const std::string& challenge_id, const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "SELECT challenge, learner, idx, first_query_index, request, "
+         "response, request_digest, response_digest, chain_hash, created_ms "
+         "FROM transcripts WHERE challenge = ? AND (? = '' OR learner = ?) "
+         "ORDER BY learner, idx");
+  q.Bind(1, challenge_id).Bind(2, learner).Bind(3, learner);
+  std::vector<TranscriptRecord> out;
+  while (q.Step()) {
+    out.push_back({q.Text(0), q.Text(1), q.UInt(2), q.UInt(3), q.Blob(4),
+                   q.Blob(5), q.Blob(6), q.Blob(7), q.Blob(8), q.Int(9)});
+  }
+  ATTN_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+absl::StatusOr<SubmissionRecord> SqliteStore::InsertSubmission(
+    const SubmissionRecord& r) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "INSERT INTO submissions(challenge, learner, functional_rel_err, "
+         "max_abs_err, bits, theta_rel_err, omega_rel_err, queries_used, "
+         "tokens_used, queries_to_bound, tokens_to_bound, created_ms) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const Score& s = r.score;
+  q.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, s.functional_rel_err);
+  q.Bind(4, s.max_abs_err).Bind(5, s.bits).Bind(6, s.theta_rel_err);
+  q.Bind(7, s.omega_rel_err).Bind(8, s.queries_used).Bind(9, s.tokens_used);
+  q.Bind(10, s.queries_to_bound).Bind(11, s.tokens_to_bound);
+  q.Bind(12, r.created_ms);
+  ATTN_RETURN_IF_ERROR(q.Run());
+  SubmissionRecord out = r;
+  out.id = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+  return out;
+}
+
+absl::StatusOr<std::vector<SubmissionRecord>> SqliteStore::LoadSubmissions(
+    const std::string& challenge_id) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_,
+         "SELECT id, challenge, learner, functional_rel_err, max_abs_err, "
+         "bits, theta_rel_err, omega_rel_err, queries_used, tokens_used, "
+         "queries_to_bound, tokens_to_bound, created_ms FROM submissions "
+         "WHERE ? = '' OR challenge = ? ORDER BY id");
+  q.Bind(1, challenge_id).Bind(2, challenge_id);
+  std::vector<SubmissionRecord> out;
+  while (q.Step()) {
+    SubmissionRecord r;
+    r.id = q.UInt(0);
+    r.challenge_id = q.Text(1);
+    r.learner = q.Text(2);
+    r.score = Score{q.Real(3), q.Real(4), q.Real(5),  q.Real(6), q.Real(7),
+                    q.UInt(8), q.UInt(9), q.Real(10), q.Real(11)};
+    r.created_ms = q.Int(12);
+    out.push_back(std::move(r));
+  }
+  ATTN_RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+}  // namespace attnoracle

@@ -1,0 +1,64 @@
+// SqliteStore: the embedded Store, one SQLite file in WAL mode with
+// synchronous=FULL, so a commit that returned is on disk. The schema is
+// versioned (PRAGMA user_version) and migrated forward on Open.
+//
+//   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+//       SqliteStore::Open("attnoracle.db");
+//
+// Thread-safe: one connection behind a mutex (callers batch their writes;
+// see the ledger's group commit).
+#ifndef ATTNORACLE_SERVER_CORE_SQLITE_STORE_H_
+#define ATTNORACLE_SERVER_CORE_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/store.h"
+
+struct sqlite3;
+
+namespace attnoracle {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` (":memory:" for a private
+  // in-memory one) and migrates it. UNAVAILABLE when the file cannot be
+  // opened, FAILED_PRECONDITION when it was written by a newer version.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      const std::string& path);
+  ~SqliteStore() override;
+
+  absl::StatusOr<std::vector<ChallengeRecord>> LoadChallenges() override;
+  absl::Status InsertChallenge(const ChallengeRecord& record) override;
+  absl::Status UpdatePhase(const std::string& id, Phase phase) override;
+  absl::StatusOr<std::vector<LearnerRecord>> LoadLearners() override;
+  absl::Status InsertLearner(const LearnerRecord& record) override;
+  absl::Status UpdateRevoked(const std::string& name, bool revoked) override;
+  absl::StatusOr<std::vector<UsageRecord>> LoadUsage() override;
+  absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptRecord> transcript) override;
+  absl::StatusOr<std::vector<TranscriptRecord>> LoadTranscript(
+      const std::string& challenge_id, const std::string& learner) override;
+  absl::StatusOr<SubmissionRecord> InsertSubmission(
+      const SubmissionRecord& record) override;
+  absl::StatusOr<std::vector<SubmissionRecord>> LoadSubmissions(
+      const std::string& challenge_id) override;
+
+  // The schema version this build writes.
+  static int SchemaVersion();
+
+ private:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_SERVER_CORE_SQLITE_STORE_H_

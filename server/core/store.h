@@ -1,0 +1,121 @@
+// Store: where everything that must survive a crash lives (challenges,
+// learners, usage, transcripts, submissions). The core owns this interface;
+// SqliteStore is the embedded default, a PostgreSQL store for several
+// replicas can implement the same calls.
+//
+//   std::unique_ptr<Store> store = *SqliteStore::Open("attnoracle.db");
+//   absl::Status s = store->CommitCharges(usage_rows, transcript_rows);
+//
+// Implementations are thread-safe; every mutating call is durable (on disk,
+// fsynced) when it returns OK.
+#ifndef ATTNORACLE_SERVER_CORE_STORE_H_
+#define ATTNORACLE_SERVER_CORE_STORE_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/challenge_config.h"
+#include "common/score.h"
+
+namespace attnoracle {
+
+enum class Role { kLearner = 0, kAdmin = 1 };
+
+struct LearnerRecord {
+  std::string name;
+  std::string token_hash;  // SHA-256 of the token, raw bytes
+  Role role = Role::kLearner;
+  bool revoked = false;
+  int64_t created_ms = 0;
+};
+
+struct ChallengeRecord {
+  std::string id;
+  std::string config_text;  // protobuf text format of the resolved config
+  Phase phase = Phase::kOpen;
+  std::string nonce;  // commitment nonce, raw bytes
+  int64_t created_ms = 0;
+};
+
+struct UsageRecord {
+  std::string challenge_id;
+  std::string learner;
+  uint64_t queries_used = 0;
+  uint64_t tokens_used = 0;
+  uint64_t extra_queries = 0;  // granted on top of the challenge budget
+  uint64_t extra_tokens = 0;
+  uint64_t entries = 0;    // transcript entries so far
+  std::string chain_head;  // hash of the last transcript entry
+};
+
+struct TranscriptRecord {
+  std::string challenge_id;
+  std::string learner;
+  uint64_t index = 0;              // entry number, from 0
+  uint64_t first_query_index = 0;  // learner's sequence count before it
+  std::string request;             // EncodeMatrices(sequences)
+  std::string response;            // EncodeMatrices(answers)
+  std::string request_digest;
+  std::string response_digest;
+  std::string chain_hash;
+  int64_t created_ms = 0;
+};
+
+struct SubmissionRecord {
+  uint64_t id = 0;  // assigned by the store
+  std::string challenge_id;
+  std::string learner;
+  Score score;
+  int64_t created_ms = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  [[nodiscard]] virtual absl::StatusOr<std::vector<ChallengeRecord>>
+  LoadChallenges() = 0;
+  // ALREADY_EXISTS when the id is taken.
+  [[nodiscard]] virtual absl::Status InsertChallenge(
+      const ChallengeRecord& record) = 0;
+  // NOT_FOUND for an unknown id.
+  [[nodiscard]] virtual absl::Status UpdatePhase(const std::string& id,
+                                                 Phase phase) = 0;
+
+  [[nodiscard]] virtual absl::StatusOr<std::vector<LearnerRecord>>
+  LoadLearners() = 0;
+  // ALREADY_EXISTS when the name (or the token hash) is taken.
+  [[nodiscard]] virtual absl::Status InsertLearner(
+      const LearnerRecord& record) = 0;
+  // NOT_FOUND for an unknown name.
+  [[nodiscard]] virtual absl::Status UpdateRevoked(const std::string& name,
+                                                   bool revoked) = 0;
+
+  [[nodiscard]] virtual absl::StatusOr<std::vector<UsageRecord>>
+  LoadUsage() = 0;
+  // One transaction: every usage row replaced (inserted if new) and every
+  // transcript row appended. Either all are durable or none is.
+  [[nodiscard]] virtual absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptRecord> transcript) = 0;
+
+  // Entries of one learner (or every learner when `learner` is empty) in
+  // order of (learner, index).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<TranscriptRecord>>
+  LoadTranscript(const std::string& challenge_id,
+                 const std::string& learner) = 0;
+
+  // Returns the record with its assigned id.
+  [[nodiscard]] virtual absl::StatusOr<SubmissionRecord> InsertSubmission(
+      const SubmissionRecord& record) = 0;
+  // Every submission to a challenge (every challenge when empty), by id.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<SubmissionRecord>>
+  LoadSubmissions(const std::string& challenge_id) = 0;
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_SERVER_CORE_STORE_H_

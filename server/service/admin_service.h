@@ -1,0 +1,43 @@
+// AdminServiceImpl: the gRPC edge of the Admin service (organisers). Every
+// call needs the admin token; OracleCore enforces it.
+#ifndef ATTNORACLE_SERVER_SERVICE_ADMIN_SERVICE_H_
+#define ATTNORACLE_SERVER_SERVICE_ADMIN_SERVICE_H_
+
+#include "attnoracle/v1/admin.grpc.pb.h"
+#include "server/core/authenticator.h"
+#include "server/core/oracle_core.h"
+
+namespace attnoracle {
+
+class AdminServiceImpl final : public v1::Admin::Service {
+ public:
+  // `core` and `authenticator` must outlive the service.
+  AdminServiceImpl(OracleCore* core, const Authenticator* authenticator);
+
+  grpc::Status CreateChallenge(grpc::ServerContext* context,
+                               const v1::CreateChallengeRequest* request,
+                               v1::ChallengeInfo* response) override;
+  grpc::Status SetPhase(grpc::ServerContext* context,
+                        const v1::SetPhaseRequest* request,
+                        v1::ChallengeInfo* response) override;
+  grpc::Status RegisterLearner(grpc::ServerContext* context,
+                               const v1::RegisterLearnerRequest* request,
+                               v1::RegisterLearnerResponse* response) override;
+  grpc::Status RevokeLearner(grpc::ServerContext* context,
+                             const v1::RevokeLearnerRequest* request,
+                             v1::RevokeLearnerResponse* response) override;
+  grpc::Status GrantBudget(grpc::ServerContext* context,
+                           const v1::GrantBudgetRequest* request,
+                           v1::Usage* response) override;
+  grpc::Status ExportTranscripts(
+      grpc::ServerContext* context, const v1::ExportTranscriptsRequest* request,
+      grpc::ServerWriter<v1::TranscriptEntry>* writer) override;
+
+ private:
+  OracleCore* core_;
+  const Authenticator* authenticator_;
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_SERVER_SERVICE_ADMIN_SERVICE_H_

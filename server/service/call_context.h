@@ -1,0 +1,27 @@
+// What both gRPC services need from a call: who it speaks for (from the
+// "authorization: Bearer TOKEN" metadata), and the transcript entry form.
+//
+//   absl::StatusOr<Principal> caller = CallerOf(*context, authenticator);
+#ifndef ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
+#define ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "attnoracle/v1/oracle.pb.h"
+#include "server/core/authenticator.h"
+#include "server/core/store.h"
+
+namespace attnoracle {
+
+// UNAUTHENTICATED for a malformed authorization header or a token the
+// authenticator refuses.
+[[nodiscard]] absl::StatusOr<Principal> CallerOf(
+    const grpc::ServerContext& context, const Authenticator& authenticator);
+
+void TranscriptToProto(const TranscriptRecord& record,
+                       v1::TranscriptEntry* out);
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_

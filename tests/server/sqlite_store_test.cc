@@ -1,0 +1,430 @@
+// SqliteStore: every record type round trips (bytes, NULs, the full range
+// of unsigned counters), the schema is versioned and a newer database is
+// refused, a reopened file keeps everything, CommitCharges is one
+// transaction, and duplicates are ALREADY_EXISTS.
+#include "server/core/sqlite_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/server/core_fixture.h"
+#include "tests/test_util.h"
+
+namespace attnoracle {
+
+// Field-by-field equality for the records, so failures print which differs.
+bool operator==(const ChallengeRecord& a, const ChallengeRecord& b) {
+  return a.id == b.id && a.config_text == b.config_text && a.phase == b.phase &&
+         a.nonce == b.nonce && a.created_ms == b.created_ms;
+}
+bool operator==(const LearnerRecord& a, const LearnerRecord& b) {
+  return a.name == b.name && a.token_hash == b.token_hash && a.role == b.role &&
+         a.revoked == b.revoked && a.created_ms == b.created_ms;
+}
+bool operator==(const UsageRecord& a, const UsageRecord& b) {
+  return a.challenge_id == b.challenge_id && a.learner == b.learner &&
+         a.queries_used == b.queries_used && a.tokens_used == b.tokens_used &&
+         a.extra_queries == b.extra_queries &&
+         a.extra_tokens == b.extra_tokens && a.entries == b.entries &&
+         a.chain_head == b.chain_head;
+}
+bool operator==(const TranscriptRecord& a, const TranscriptRecord& b) {
+  return a.challenge_id == b.challenge_id && a.learner == b.learner &&
+         a.index == b.index && a.first_query_index == b.first_query_index &&
+         a.request == b.request && a.response == b.response &&
+         a.request_digest == b.request_digest &&
+         a.response_digest == b.response_digest &&
+         a.chain_hash == b.chain_hash && a.created_ms == b.created_ms;
+}
+bool operator==(const Score& a, const Score& b) {
+  return a.functional_rel_err == b.functional_rel_err &&
+         a.max_abs_err == b.max_abs_err && a.bits == b.bits &&
+         a.theta_rel_err == b.theta_rel_err &&
+         a.omega_rel_err == b.omega_rel_err &&
+         a.queries_used == b.queries_used && a.tokens_used == b.tokens_used &&
+         a.queries_to_bound == b.queries_to_bound &&
+         a.tokens_to_bound == b.tokens_to_bound;
+}
+bool operator==(const SubmissionRecord& a, const SubmissionRecord& b) {
+  return a.id == b.id && a.challenge_id == b.challenge_id &&
+         a.learner == b.learner && a.score == b.score &&
+         a.created_ms == b.created_ms;
+}
+
+void PrintTo(const ChallengeRecord& r, std::ostream* os) {
+  *os << "challenge " << r.id << " phase " << PhaseName(r.phase);
+}
+void PrintTo(const LearnerRecord& r, std::ostream* os) {
+  *os << "learner " << r.name << (r.revoked ? " (revoked)" : "");
+}
+void PrintTo(const UsageRecord& r, std::ostream* os) {
+  *os << "usage " << r.challenge_id << "/" << r.learner << " q "
+      << r.queries_used << " t " << r.tokens_used << " +q " << r.extra_queries
+      << " +t " << r.extra_tokens << " entries " << r.entries;
+}
+void PrintTo(const TranscriptRecord& r, std::ostream* os) {
+  *os << "entry " << r.challenge_id << "/" << r.learner << "#" << r.index;
+}
+void PrintTo(const SubmissionRecord& r, std::ostream* os) {
+  *os << "submission " << r.id << " " << r.challenge_id << "/" << r.learner
+      << " err " << r.score.functional_rel_err;
+}
+
+namespace {
+
+using ::attnoracle::test::MessageOf;
+using ::attnoracle::test::OpenStoreOrDie;
+using ::attnoracle::test::TempDbPath;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+
+// Bytes with NULs and high bits, as hashes and nonces are.
+std::string Raw(const std::string& seed) {
+  std::string out = seed;
+  out.push_back('\0');
+  out.push_back(static_cast<char>(0xff));
+  out += seed;
+  return out;
+}
+
+ChallengeRecord Challenge1(const std::string& id, Phase phase = Phase::kOpen) {
+  return ChallengeRecord{id, "id: \"" + id + "\"\nspec { d_model: 4 }\n", phase,
+                         Raw("nonce-" + id), 1'700'000'000'123};
+}
+
+LearnerRecord Learner1(const std::string& name, Role role = Role::kLearner) {
+  return LearnerRecord{name, Raw("hash-" + name), role, false, 42};
+}
+
+UsageRecord Usage1(const std::string& challenge, const std::string& learner,
+                   uint64_t queries) {
+  return UsageRecord{challenge, learner, queries, queries * 3,
+                     5,         7,       queries, Raw("head-" + learner)};
+}
+
+TranscriptRecord Entry1(const std::string& challenge,
+                        const std::string& learner, uint64_t index) {
+  const std::string tag = absl::StrCat(challenge, learner, index);
+  return TranscriptRecord{challenge,
+                          learner,
+                          index,
+                          index * 2,
+                          Raw("req-" + tag),
+                          Raw("resp-" + tag),
+                          Raw("rd-" + tag),
+                          Raw("ad-" + tag),
+                          Raw("chain-" + tag),
+                          1000 + static_cast<int64_t>(index)};
+}
+
+SubmissionRecord Submission1(const std::string& challenge,
+                             const std::string& learner, double err) {
+  SubmissionRecord r;
+  r.challenge_id = challenge;
+  r.learner = learner;
+  r.score =
+      Score{err, 2 * err, 64,    0.25, std::numeric_limits<double>::infinity(),
+            9,   kMaxU64, 0.125, 1e300};
+  r.created_ms = 77;
+  return r;
+}
+
+// The PRAGMA user_version of a database file, through SQLite directly.
+int64_t UserVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  int64_t version = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    version = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return version;
+}
+
+// Runs one statement on a database file, through SQLite directly.
+void ExecSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
+}
+
+std::string QueryText(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+// Fills a store with two of everything.
+void Fill(Store& store) {
+  ASSERT_TRUE(store.InsertChallenge(Challenge1("b-ch", Phase::kRevealed)).ok());
+  ASSERT_TRUE(store.InsertChallenge(Challenge1("a-ch", Phase::kClosed)).ok());
+  ASSERT_TRUE(store.InsertLearner(Learner1("bob")).ok());
+  ASSERT_TRUE(store.InsertLearner(Learner1("alice", Role::kAdmin)).ok());
+  const std::vector<UsageRecord> usage = {Usage1("a-ch", "bob", 2),
+                                          Usage1("a-ch", "alice", 1)};
+  const std::vector<TranscriptRecord> entries = {
+      Entry1("a-ch", "bob", 0), Entry1("a-ch", "bob", 1),
+      Entry1("a-ch", "alice", 0), Entry1("b-ch", "alice", 0)};
+  ASSERT_TRUE(store.CommitCharges(usage, entries).ok());
+  ASSERT_TRUE(store.InsertSubmission(Submission1("a-ch", "bob", 0.5)).ok());
+  ASSERT_TRUE(store.InsertSubmission(Submission1("b-ch", "alice", 0.1)).ok());
+}
+
+// Everything Fill wrote, read back as Fill wrote it.
+void ExpectFilled(Store& store) {
+  absl::StatusOr<std::vector<ChallengeRecord>> challenges =
+      store.LoadChallenges();
+  ASSERT_TRUE(challenges.ok()) << challenges.status();
+  EXPECT_THAT(*challenges, ElementsAre(Challenge1("a-ch", Phase::kClosed),
+                                       Challenge1("b-ch", Phase::kRevealed)));
+
+  absl::StatusOr<std::vector<LearnerRecord>> learners = store.LoadLearners();
+  ASSERT_TRUE(learners.ok()) << learners.status();
+  EXPECT_THAT(*learners,
+              ElementsAre(Learner1("alice", Role::kAdmin), Learner1("bob")));
+
+  absl::StatusOr<std::vector<UsageRecord>> usage = store.LoadUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_THAT(*usage, ElementsAre(Usage1("a-ch", "alice", 1),
+                                  Usage1("a-ch", "bob", 2)));
+
+  absl::StatusOr<std::vector<TranscriptRecord>> all =
+      store.LoadTranscript("a-ch", "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_THAT(*all,
+              ElementsAre(Entry1("a-ch", "alice", 0), Entry1("a-ch", "bob", 0),
+                          Entry1("a-ch", "bob", 1)));
+  absl::StatusOr<std::vector<TranscriptRecord>> bobs =
+      store.LoadTranscript("a-ch", "bob");
+  ASSERT_TRUE(bobs.ok()) << bobs.status();
+  EXPECT_THAT(*bobs,
+              ElementsAre(Entry1("a-ch", "bob", 0), Entry1("a-ch", "bob", 1)));
+  absl::StatusOr<std::vector<TranscriptRecord>> none =
+      store.LoadTranscript("b-ch", "bob");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_THAT(*none, IsEmpty());
+
+  SubmissionRecord first = Submission1("a-ch", "bob", 0.5);
+  first.id = 1;
+  SubmissionRecord second = Submission1("b-ch", "alice", 0.1);
+  second.id = 2;
+  absl::StatusOr<std::vector<SubmissionRecord>> every =
+      store.LoadSubmissions("");
+  ASSERT_TRUE(every.ok()) << every.status();
+  EXPECT_THAT(*every, ElementsAre(first, second));
+  absl::StatusOr<std::vector<SubmissionRecord>> of_b =
+      store.LoadSubmissions("b-ch");
+  ASSERT_TRUE(of_b.ok()) << of_b.status();
+  EXPECT_THAT(*of_b, ElementsAre(second));
+}
+
+TEST(SqliteStoreTest, EveryRecordTypeRoundTrips) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  ASSERT_NO_FATAL_FAILURE(Fill(*store));
+  ExpectFilled(*store);
+}
+
+TEST(SqliteStoreTest, CountersUseTheFullUnsignedRange) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  const UsageRecord big{
+      "c", "l", kMaxU64, kMaxU64 - 1, uint64_t{1} << 63, kMaxU64, kMaxU64, ""};
+  ASSERT_TRUE(store->CommitCharges(std::vector<UsageRecord>{big}, {}).ok());
+  absl::StatusOr<std::vector<UsageRecord>> usage = store->LoadUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_THAT(*usage, ElementsAre(big));
+}
+
+TEST(SqliteStoreTest, SubmissionIdsAreAssignedFromOne) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  for (uint64_t expected = 1; expected <= 3; ++expected) {
+    absl::StatusOr<SubmissionRecord> r =
+        store->InsertSubmission(Submission1("c", "l", 0.5));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->id, expected);
+    EXPECT_EQ(r->learner, "l");
+  }
+}
+
+TEST(SqliteStoreTest, UsageRowsAreReplacedNotDuplicated) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  ASSERT_TRUE(
+      store->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 1)}, {})
+          .ok());
+  ASSERT_TRUE(
+      store->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 4)}, {})
+          .ok());
+  absl::StatusOr<std::vector<UsageRecord>> usage = store->LoadUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_THAT(*usage, ElementsAre(Usage1("c", "l", 4)));
+}
+
+TEST(SqliteStoreTest, PhaseAndRevocationUpdates) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  ASSERT_TRUE(store->InsertChallenge(Challenge1("c")).ok());
+  ASSERT_TRUE(store->InsertLearner(Learner1("l")).ok());
+  ASSERT_TRUE(store->UpdatePhase("c", Phase::kClosed).ok());
+  ASSERT_TRUE(store->UpdateRevoked("l", true).ok());
+  EXPECT_EQ((*store->LoadChallenges())[0].phase, Phase::kClosed);
+  EXPECT_TRUE((*store->LoadLearners())[0].revoked);
+  ASSERT_TRUE(store->UpdateRevoked("l", false).ok());
+  EXPECT_FALSE((*store->LoadLearners())[0].revoked);
+
+  const absl::Status no_challenge = store->UpdatePhase("x", Phase::kClosed);
+  EXPECT_EQ(no_challenge.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(MessageOf(no_challenge), HasSubstr("no challenge \"x\""));
+  const absl::Status no_learner = store->UpdateRevoked("y", true);
+  EXPECT_EQ(no_learner.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(MessageOf(no_learner), HasSubstr("no learner \"y\""));
+}
+
+TEST(SqliteStoreTest, DuplicatesAreAlreadyExists) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  ASSERT_TRUE(store->InsertChallenge(Challenge1("c")).ok());
+  ASSERT_TRUE(store->InsertLearner(Learner1("l")).ok());
+
+  const absl::Status challenge = store->InsertChallenge(Challenge1("c"));
+  EXPECT_EQ(challenge.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(MessageOf(challenge), HasSubstr("challenges.id"));
+
+  LearnerRecord same_name = Learner1("l");
+  same_name.token_hash = "another hash";
+  const absl::Status learner = store->InsertLearner(same_name);
+  EXPECT_EQ(learner.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(MessageOf(learner), HasSubstr("learner \"l\" already exists"));
+
+  LearnerRecord same_hash = Learner1("m");
+  same_hash.token_hash = Learner1("l").token_hash;
+  EXPECT_EQ(store->InsertLearner(same_hash).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->LoadLearners()->size(), 1u);
+  EXPECT_EQ(store->LoadChallenges()->size(), 1u);
+}
+
+// A duplicate transcript key anywhere in a batch rolls back the whole
+// batch: the usage rows before it and the entries around it.
+TEST(SqliteStoreTest, CommitChargesIsAtomic) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  ASSERT_TRUE(
+      store
+          ->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 1)},
+                          std::vector<TranscriptRecord>{Entry1("c", "l", 0)})
+          .ok());
+  const std::vector<UsageRecord> usage = {Usage1("c", "l", 3),
+                                          Usage1("c", "new", 1)};
+  const std::vector<TranscriptRecord> clashing = {
+      Entry1("c", "l", 1), Entry1("c", "new", 0), Entry1("c", "l", 0)};
+  const absl::Status s = store->CommitCharges(usage, clashing);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(MessageOf(s), HasSubstr("transcripts"));
+
+  EXPECT_THAT(*store->LoadUsage(), ElementsAre(Usage1("c", "l", 1)));
+  EXPECT_THAT(*store->LoadTranscript("c", ""),
+              ElementsAre(Entry1("c", "l", 0)));
+
+  // A duplicate inside one batch is refused the same way.
+  const std::vector<TranscriptRecord> twice = {Entry1("c", "l", 1),
+                                               Entry1("c", "l", 1)};
+  EXPECT_EQ(store->CommitCharges(usage, twice).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(*store->LoadUsage(), ElementsAre(Usage1("c", "l", 1)));
+
+  // And the store still commits afterwards.
+  ASSERT_TRUE(store
+                  ->CommitCharges(
+                      usage, std::vector<TranscriptRecord>{Entry1("c", "l", 1)})
+                  .ok());
+  EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 2u);
+  EXPECT_EQ(store->LoadUsage()->size(), 2u);
+}
+
+TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
+  const std::string path = TempDbPath();
+  { OpenStoreOrDie(path); }
+  EXPECT_EQ(SqliteStore::SchemaVersion(), 1);
+  EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStoreFileTest, ReopeningKeepsEverything) {
+  const std::string path = TempDbPath();
+  {
+    std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+    ASSERT_NO_FATAL_FAILURE(Fill(*store));
+  }
+  std::unique_ptr<SqliteStore> reopened = OpenStoreOrDie(path);
+  ExpectFilled(*reopened);
+  EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
+  // Ids go on after the stored ones.
+  absl::StatusOr<SubmissionRecord> next =
+      reopened->InsertSubmission(Submission1("a-ch", "bob", 0.4));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->id, 3u);
+}
+
+TEST(SqliteStoreFileTest, NewerSchemaIsFailedPrecondition) {
+  const std::string path = TempDbPath();
+  { OpenStoreOrDie(path); }
+  const int newer = SqliteStore::SchemaVersion() + 1;
+  ASSERT_NO_FATAL_FAILURE(
+      ExecSql(path, absl::StrCat("PRAGMA user_version=", newer)));
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(MessageOf(store.status()),
+              HasSubstr(absl::StrCat("schema version ", newer)));
+  EXPECT_THAT(MessageOf(store.status()), HasSubstr("newer"));
+  // Refusing it changed nothing.
+  EXPECT_EQ(UserVersion(path), newer);
+}
+
+TEST(SqliteStoreFileTest, UnopenablePathIsUnavailable) {
+  const std::string path = TempDbPath() + ".missing-dir/attnoracle.db";
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(MessageOf(store.status()), HasSubstr(path));
+}
+
+TEST(SqliteStoreFileTest, NotADatabaseIsRefused) {
+  const std::string path = TempDbPath();
+  ASSERT_NO_FATAL_FAILURE(ExecSql(path, "SELECT 1"));  // creates the file
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string garbage(4096, 'x');
+    std::fwrite(garbage.data(), 1, garbage.size(), f);
+    std::fclose(f);
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(MessageOf(store.status()), HasSubstr(path));
+}
+
+}  // namespace
+}  // namespace attnoracle
