@@ -34,7 +34,7 @@ struct Score {
 // (OracleClient) alike.
 struct SubmitResult {
   Score score;
-  uint64_t submission_id = 0;    // 1, 2, ... per store
+  uint64_t submission_id = 0;     // 1, 2, ... per store
   uint32_t submissions_left = 0;  // 0 when submissions are unlimited
 };
 

@@ -4,13 +4,18 @@
 #   source scripts/server_lib.sh
 #   attn_start_server build/bin/oracle-server [--config FILE]   # sets ATTN_PORT, ATTN_SERVER_PID
 #   attn_stop_server                                           # SIGTERM, waits, checks exit 0
+#
+# Unless the arguments name a --db, the server gets a fresh database in its
+# temporary directory ($ATTN_SERVER_DIR/oracle.db), removed when it stops.
 
 attn_start_server() {
   local bin=$1
   shift
   ATTN_SERVER_DIR=$(mktemp -d)
   mkfifo "$ATTN_SERVER_DIR/stdout"
-  "$bin" --listen 127.0.0.1:0 "$@" >"$ATTN_SERVER_DIR/stdout" \
+  local db=(--db "$ATTN_SERVER_DIR/oracle.db")
+  case " $* " in *" --db "* | *" --db="*) db=() ;; esac
+  "$bin" --listen 127.0.0.1:0 "${db[@]}" "$@" >"$ATTN_SERVER_DIR/stdout" \
     2>"$ATTN_SERVER_DIR/stderr" &
   ATTN_SERVER_PID=$!
   # The server prints one line once it listens; a blocking read on the pipe

@@ -6,33 +6,14 @@ set -euo pipefail
 server_bin=$1
 client_bin=$2
 source "$3/scripts/server_lib.sh"
+source "$3/tests/e2e/e2e_lib.sh"
 work=$(mktemp -d)
 trap 'attn_stop_server || true; rm -rf "$work"' EXIT
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: the command must succeed
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAILED: $name" >&2
-  fi
-}
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)"; }
-
 attn_start_server "$server_bin"
 client() { "$client_bin" --server "127.0.0.1:$ATTN_PORT" "$@"; }
-# expect CODE STDERR_PATTERN ARGS...: exit code and stderr text of a call
-expect() {
-  local want=$1 pattern=$2
-  shift 2
-  local rc=0
-  client "$@" >"$work/out" 2>"$work/err" <"$work/in" || rc=$?
-  [ "$rc" -eq "$want" ] && { [ -z "$pattern" ] || grep -q -- "$pattern" "$work/err"; }
-}
+E2E_IN="$work/in"
+: >"$E2E_IN"
 
 # Listing and describing.
 client --json challenges >"$work/list.json"
@@ -56,19 +37,19 @@ check "usage command agrees" json "$work/u.json" "d['usage']['queries_used'] == 
 
 # Refusals: exit 1, the code's name and the problem on stderr, nothing charged.
 echo '{"sequences": [[[1, 2, 3]]]}' >"$work/in"
-check "wrong width refused" expect 1 "INVALID_ARGUMENT: sequences\[0\] has tokens of width 3" query tiny-d4
+check "wrong width refused" expect 1 "INVALID_ARGUMENT: sequences\[0\] has tokens of width 3" client query tiny-d4
 echo '{"sequences": [[[1, 0, 0, 0]]]}' >"$work/in"
-check "unknown challenge" expect 1 "NOT_FOUND: no challenge \"nope\"" query nope
+check "unknown challenge" expect 1 "NOT_FOUND: no challenge \"nope\"" client query nope
 echo '{"sequences": [[[1e9, 0, 0, 0]]]}' >"$work/in"
-check "input too large" expect 1 "INVALID_ARGUMENT: .*max_abs_input" query tiny-d4
+check "input too large" expect 1 "INVALID_ARGUMENT: .*max_abs_input" client query tiny-d4
 echo '{"sequences": [[[1, 0, 0, 0], [1, 0]]]}' >"$work/in"
-check "ragged input is a usage error" expect 2 "sequences\[0\]\[1\]" query tiny-d4
+check "ragged input is a usage error" expect 2 "sequences\[0\]\[1\]" client query tiny-d4
 echo 'not json' >"$work/in"
-check "malformed JSON is a usage error" expect 2 "not valid JSON" query tiny-d4
+check "malformed JSON is a usage error" expect 2 "not valid JSON" client query tiny-d4
 : >"$work/in"
-check "unknown command" expect 2 "unknown command" frobnicate
-check "missing argument" expect 2 "usage: oracle-client describe CH" describe
-check "unknown flag" expect 2 "unknown flag --bogus" --bogus challenges
+check "unknown command" expect 2 "unknown command" client frobnicate
+check "missing argument" expect 2 "usage: oracle-client describe CH" client describe
+check "unknown flag" expect 2 "unknown flag --bogus" client --bogus challenges
 client --json usage tiny-d4 >"$work/u.json"
 check "refusals charged nothing" json "$work/u.json" "d['usage']['queries_used'] == 3"
 for cmd in challenges describe query usage; do
@@ -77,9 +58,9 @@ done
 
 # Spend the rest of tiny-d4's 64 queries, then be refused.
 /usr/bin/python3 -c "import json; print(json.dumps({'sequences': [[[0.5, 0, 0, 0]]] * 61}))" >"$work/in"
-check "spending the last queries" expect 0 "" query tiny-d4
+check "spending the last queries" expect 0 "" client query tiny-d4
 echo '{"sequences": [[[1, 0, 0, 0]]]}' >"$work/in"
-check "budget exhausted" expect 1 "RESOURCE_EXHAUSTED" query tiny-d4
+check "budget exhausted" expect 1 "RESOURCE_EXHAUSTED" client query tiny-d4
 client --json usage tiny-d4 >"$work/u.json"
 check "exhausted budget stays exact" json "$work/u.json" \
   "d['usage'] == {'queries_used': 64, 'tokens_used': 65, 'queries_left': 0, 'tokens_left': 191}"
@@ -96,11 +77,11 @@ check "saved hypothesis resubmits" json "$work/sub.json" \
   "d['score']['functional_rel_err'] <= 1e-18 and d['score']['tokens_used'] == 33"
 echo '{"heads": [{"wq": [[1]]}]}' >"$work/bad_h.json"
 : >"$work/in"
-check "hypothesis missing a factor" expect 1 "INVALID_ARGUMENT: heads\[0\] has no wk (factors need" submit single-head-d16 --params "$work/bad_h.json"
+check "hypothesis missing a factor" expect 1 "INVALID_ARGUMENT: heads\[0\] has no wk (factors need" client submit single-head-d16 --params "$work/bad_h.json"
 echo '{"heads": [{"theta": [[1, 2], [3]]}]}' >"$work/bad_h.json"
-check "ragged hypothesis is a usage error" expect 2 "heads\[0\].theta\[1\]" submit single-head-d16 --params "$work/bad_h.json"
-check "probe refuses two heads" expect 1 "FAILED_PRECONDITION: .*Use --algo regress" learn two-head-d16 --algo probe
-check "unknown learner" expect 1 "unknown learner" learn two-head-d16 --algo nope
+check "ragged hypothesis is a usage error" expect 2 "heads\[0\].theta\[1\]" client submit single-head-d16 --params "$work/bad_h.json"
+check "probe refuses two heads" expect 1 "FAILED_PRECONDITION: .*Use --algo regress" client learn two-head-d16 --algo probe
+check "unknown learner" expect 1 "unknown learner" client learn two-head-d16 --algo nope
 client --json learn two-head-d16 --algo regress --max_tokens 500 >"$work/reg.json" 2>/dev/null
 check "regress on two heads with 500 tokens" json "$work/reg.json" \
   "d['tokens'] == 500 and d['functional_rel_err'] <= 1e-10"
@@ -121,5 +102,4 @@ rc=0
 check "port out of range refused" test "$rc" -eq 1
 check "port error names the address" grep -q "port from 0 to 65535" "$work/err"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
