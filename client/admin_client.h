@@ -23,9 +23,9 @@
 #include "absl/status/statusor.h"
 #include "attnoracle/v1/admin.grpc.pb.h"
 #include "client/connection.h"
-#include "client/transcript_entry.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 

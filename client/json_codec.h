@@ -15,12 +15,12 @@
 #include "absl/strings/string_view.h"
 #include "attnoracle/v1/oracle.pb.h"
 #include "client/leaderboard_entry.h"
-#include "client/transcript_entry.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/score.h"
 #include "common/tensor.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 

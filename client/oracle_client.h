@@ -24,12 +24,12 @@
 #include "client/connection.h"
 #include "client/leaderboard_entry.h"
 #include "client/revealed_challenge.h"
-#include "client/transcript_entry.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/score.h"
 #include "common/tensor.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 

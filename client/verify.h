@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/revealed_challenge.h"
-#include "client/transcript_entry.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 

@@ -343,4 +343,30 @@ Score ScoreFromProto(const pb::Score& p) {
   return s;
 }
 
+TranscriptEntry TranscriptEntryFromProto(const pb::TranscriptEntry& p) {
+  return TranscriptEntry{"",
+                         p.learner(),
+                         p.index(),
+                         p.first_query_index(),
+                         p.request(),
+                         p.response(),
+                         p.request_digest(),
+                         p.response_digest(),
+                         p.chain_hash(),
+                         p.answered_unix_ms()};
+}
+
+void TranscriptEntryToProto(const TranscriptEntry& e,
+                            pb::TranscriptEntry* out) {
+  out->set_index(e.index);
+  out->set_request_digest(e.request_digest);
+  out->set_response_digest(e.response_digest);
+  out->set_chain_hash(e.chain_hash);
+  out->set_first_query_index(e.first_query_index);
+  out->set_request(e.request);
+  out->set_response(e.response);
+  out->set_learner(e.learner);
+  out->set_answered_unix_ms(e.answered_unix_ms);
+}
+
 }  // namespace attnoracle

@@ -17,6 +17,7 @@
 #include "common/layer_spec.h"
 #include "common/score.h"
 #include "common/tensor.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 
@@ -56,6 +57,9 @@ void ParamsToProto(const LayerParams& params, pb::LayerParams* out);
 // Field for field; the proto's Score mirrors common/score.h.
 void ScoreToProto(const Score& score, pb::Score* out);
 Score ScoreFromProto(const pb::Score& p);
+
+TranscriptEntry TranscriptEntryFromProto(const pb::TranscriptEntry& p);
+void TranscriptEntryToProto(const TranscriptEntry& e, pb::TranscriptEntry* out);
 
 }  // namespace attnoracle
 

@@ -24,6 +24,21 @@
 
 namespace attnoracle {
 
+// One answered query of a learner's transcript, as the server records it
+// and a verifier reads it back.
+struct TranscriptEntry {
+  std::string challenge_id;        // empty where the context implies it
+  std::string learner;             // empty where the context implies it
+  uint64_t index = 0;              // position in the learner's chain, from 0
+  uint64_t first_query_index = 0;  // noise of sequence i is keyed by this + i
+  std::string request;             // EncodeMatrices(sequences)
+  std::string response;            // EncodeMatrices(answers)
+  std::string request_digest;      // RequestDigest(first_query_index, request)
+  std::string response_digest;     // SHA-256(response)
+  std::string chain_hash;          // ChainHash(previous, digests)
+  int64_t answered_unix_ms = 0;
+};
+
 std::string EncodeMatrices(std::span<const Matrix> matrices);
 std::string EncodeMatrices(std::span<const ConstMatrixMap> matrices);
 // INVALID_ARGUMENT for truncated or trailing bytes.

@@ -75,7 +75,7 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
                                              uint64_t first_query_index,
                                              std::string request,
                                              std::string response) {
-  TranscriptRecord entry;
+  TranscriptEntry entry;
   entry.challenge_id = key.challenge_id;
   entry.learner = key.learner;
   entry.first_query_index = first_query_index;
@@ -83,7 +83,7 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
   entry.response_digest = Sha256(response);
   entry.request = std::move(request);
   entry.response = std::move(response);
-  entry.created_ms = NowUnixMs();
+  entry.answered_unix_ms = NowUnixMs();
   absl::MutexLock lock(&mu_);
   if (!failed_.ok()) return failed_;
   Account& a = accounts_[key];
@@ -143,7 +143,7 @@ absl::Status Ledger::WaitDurable() {
 
 void Ledger::CommitLoop() {
   while (true) {
-    std::vector<TranscriptRecord> entries;
+    std::vector<TranscriptEntry> entries;
     std::vector<UsageRecord> usage;
     uint64_t batch = 0;
     {

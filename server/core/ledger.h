@@ -106,7 +106,7 @@ class Ledger {
   Store* store_;
   mutable absl::Mutex mu_;
   std::map<LedgerKey, Account> accounts_ ABSL_GUARDED_BY(mu_);
-  std::vector<TranscriptRecord> pending_entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<TranscriptEntry> pending_entries_ ABSL_GUARDED_BY(mu_);
   std::vector<LedgerKey> pending_keys_ ABSL_GUARDED_BY(mu_);
   uint64_t next_batch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t durable_batch_ ABSL_GUARDED_BY(mu_) = 0;

@@ -232,7 +232,7 @@ absl::StatusOr<TranscriptPage> OracleCore::GetTranscript(
     uint64_t first_index, uint32_t max_entries) const {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "GetTranscript"));
   ATTN_RETURN_IF_ERROR(registry_->Find(challenge_id).status());
-  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptRecord> all,
+  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptEntry> all,
                         store_->LoadTranscript(challenge_id, caller.name));
   TranscriptPage page;
   page.total_entries = all.size();
@@ -306,12 +306,12 @@ absl::StatusOr<Usage> OracleCore::GrantBudget(const Principal& caller,
 
 absl::Status OracleCore::ExportTranscripts(
     const Principal& caller, const std::string& challenge_id,
-    const std::function<bool(const TranscriptRecord&)>& sink) const {
+    const std::function<bool(const TranscriptEntry&)>& sink) const {
   ATTN_RETURN_IF_ERROR(RequireAdmin(caller, "ExportTranscripts"));
   ATTN_RETURN_IF_ERROR(registry_->Find(challenge_id).status());
-  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptRecord> all,
+  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptEntry> all,
                         store_->LoadTranscript(challenge_id, ""));
-  for (const TranscriptRecord& r : all) {
+  for (const TranscriptEntry& r : all) {
     if (!sink(r)) break;
   }
   return absl::OkStatus();

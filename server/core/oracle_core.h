@@ -51,7 +51,7 @@ struct LeaderboardRow {
 };
 
 struct TranscriptPage {
-  std::vector<TranscriptRecord> entries;
+  std::vector<TranscriptEntry> entries;
   uint64_t total_entries = 0;
 };
 
@@ -123,7 +123,7 @@ class OracleCore {
   // learner in index order, until it returns false.
   [[nodiscard]] absl::Status ExportTranscripts(
       const Principal& caller, const std::string& challenge_id,
-      const std::function<bool(const TranscriptRecord&)>& sink) const;
+      const std::function<bool(const TranscriptEntry&)>& sink) const;
 
  private:
   ChallengeRegistry* registry_;

@@ -347,7 +347,7 @@ absl::StatusOr<std::vector<UsageRecord>> SqliteStore::LoadUsage() {
 
 absl::Status SqliteStore::CommitCharges(
     std::span<const UsageRecord> usage,
-    std::span<const TranscriptRecord> transcript) {
+    std::span<const TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
   return InTransaction(db_, [&]() -> absl::Status {
     Stmt u(db_,
@@ -365,19 +365,19 @@ absl::Status SqliteStore::CommitCharges(
            "first_query_index, request, response, request_digest, "
            "response_digest, chain_hash, created_ms) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const TranscriptRecord& r : transcript) {
+    for (const TranscriptEntry& r : transcript) {
       t.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, r.index);
       t.Bind(4, r.first_query_index).BindBlob(5, r.request);
       t.BindBlob(6, r.response).BindBlob(7, r.request_digest);
       t.BindBlob(8, r.response_digest).BindBlob(9, r.chain_hash);
-      t.Bind(10, r.created_ms);
+      t.Bind(10, r.answered_unix_ms);
       ATTN_RETURN_IF_ERROR(t.Run());
     }
     return absl::OkStatus();
   });
 }
 
-absl::StatusOr<std::vector<TranscriptRecord>> SqliteStore::LoadTranscript(
+absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscript(
     const std::string& challenge_id, const std::string& learner) {
   absl::MutexLock lock(&mu_);
   Stmt q(db_,
@@ -386,7 +386,7 @@ absl::StatusOr<std::vector<TranscriptRecord>> SqliteStore::LoadTranscript(
          "FROM transcripts WHERE challenge = ? AND (? = '' OR learner = ?) "
          "ORDER BY learner, idx");
   q.Bind(1, challenge_id).Bind(2, learner).Bind(3, learner);
-  std::vector<TranscriptRecord> out;
+  std::vector<TranscriptEntry> out;
   while (q.Step()) {
     out.push_back({q.Text(0), q.Text(1), q.UInt(2), q.UInt(3), q.Blob(4),
                    q.Blob(5), q.Blob(6), q.Blob(7), q.Blob(8), q.Int(9)});

@@ -39,8 +39,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<UsageRecord>> LoadUsage() override;
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::span<const TranscriptRecord> transcript) override;
-  absl::StatusOr<std::vector<TranscriptRecord>> LoadTranscript(
+      std::span<const TranscriptEntry> transcript) override;
+  absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscript(
       const std::string& challenge_id, const std::string& learner) override;
   absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) override;

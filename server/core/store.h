@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "common/challenge_config.h"
 #include "common/score.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 
@@ -49,19 +50,6 @@ struct UsageRecord {
   uint64_t extra_tokens = 0;
   uint64_t entries = 0;    // transcript entries so far
   std::string chain_head;  // hash of the last transcript entry
-};
-
-struct TranscriptRecord {
-  std::string challenge_id;
-  std::string learner;
-  uint64_t index = 0;              // entry number, from 0
-  uint64_t first_query_index = 0;  // learner's sequence count before it
-  std::string request;             // EncodeMatrices(sequences)
-  std::string response;            // EncodeMatrices(answers)
-  std::string request_digest;
-  std::string response_digest;
-  std::string chain_hash;
-  int64_t created_ms = 0;
 };
 
 struct SubmissionRecord {
@@ -100,11 +88,11 @@ class Store {
   // transcript row appended. Either all are durable or none is.
   [[nodiscard]] virtual absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::span<const TranscriptRecord> transcript) = 0;
+      std::span<const TranscriptEntry> transcript) = 0;
 
   // Entries of one learner (or every learner when `learner` is empty) in
   // order of (learner, index).
-  [[nodiscard]] virtual absl::StatusOr<std::vector<TranscriptRecord>>
+  [[nodiscard]] virtual absl::StatusOr<std::vector<TranscriptEntry>>
   LoadTranscript(const std::string& challenge_id,
                  const std::string& learner) = 0;
 

@@ -90,12 +90,12 @@ grpc::Status AdminServiceImpl::ExportTranscripts(
   absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   v1::TranscriptEntry entry;
-  return ToGrpcStatus(core_->ExportTranscripts(*caller, request->challenge_id(),
-                                               [&](const TranscriptRecord& r) {
-                                                 entry.Clear();
-                                                 TranscriptToProto(r, &entry);
-                                                 return writer->Write(entry);
-                                               }));
+  return ToGrpcStatus(core_->ExportTranscripts(
+      *caller, request->challenge_id(), [&](const TranscriptEntry& r) {
+        entry.Clear();
+        TranscriptEntryToProto(r, &entry);
+        return writer->Write(entry);
+      }));
 }
 
 }  // namespace attnoracle

@@ -21,16 +21,4 @@ absl::StatusOr<Principal> CallerOf(const grpc::ServerContext& context,
   return authenticator.Authenticate(value.substr(kBearer.size()));
 }
 
-void TranscriptToProto(const TranscriptRecord& r, v1::TranscriptEntry* out) {
-  out->set_index(r.index);
-  out->set_request_digest(r.request_digest);
-  out->set_response_digest(r.response_digest);
-  out->set_chain_hash(r.chain_hash);
-  out->set_first_query_index(r.first_query_index);
-  out->set_request(r.request);
-  out->set_response(r.response);
-  out->set_learner(r.learner);
-  out->set_answered_unix_ms(r.created_ms);
-}
-
 }  // namespace attnoracle

@@ -1,5 +1,5 @@
 // What both gRPC services need from a call: who it speaks for (from the
-// "authorization: Bearer TOKEN" metadata), and the transcript entry form.
+// "authorization: Bearer TOKEN" metadata).
 //
 //   absl::StatusOr<Principal> caller = CallerOf(*context, authenticator);
 #ifndef ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
@@ -18,9 +18,6 @@ namespace attnoracle {
 // authenticator refuses.
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
     const grpc::ServerContext& context, const Authenticator& authenticator);
-
-void TranscriptToProto(const TranscriptRecord& record,
-                       v1::TranscriptEntry* out);
 
 }  // namespace attnoracle
 

@@ -158,8 +158,8 @@ grpc::Status OracleServiceImpl::GetTranscript(
       core_->GetTranscript(*caller, request->challenge_id(),
                            request->first_index(), request->max_entries());
   if (!page.ok()) return ToGrpcStatus(page.status());
-  for (const TranscriptRecord& r : page->entries) {
-    TranscriptToProto(r, response->add_entries());
+  for (const TranscriptEntry& r : page->entries) {
+    TranscriptEntryToProto(r, response->add_entries());
   }
   response->set_total_entries(page->total_entries);
   return grpc::Status::OK;

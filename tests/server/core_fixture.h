@@ -136,10 +136,10 @@ class ForwardingStore : public Store {
   }
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::span<const TranscriptRecord> transcript) override {
+      std::span<const TranscriptEntry> transcript) override {
     return inner_->CommitCharges(usage, transcript);
   }
-  absl::StatusOr<std::vector<TranscriptRecord>> LoadTranscript(
+  absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscript(
       const std::string& challenge_id, const std::string& learner) override {
     return inner_->LoadTranscript(challenge_id, learner);
   }
@@ -163,7 +163,7 @@ class FailingStore : public ForwardingStore {
 
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::span<const TranscriptRecord> transcript) override {
+      std::span<const TranscriptEntry> transcript) override {
     calls_.fetch_add(1);
     if (fail.load()) return absl::InternalError("disk I/O error (injected)");
     return ForwardingStore::CommitCharges(usage, transcript);

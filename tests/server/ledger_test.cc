@@ -46,7 +46,7 @@ class CountingStore : public ForwardingStore {
 
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::span<const TranscriptRecord> transcript) override {
+      std::span<const TranscriptEntry> transcript) override {
     {
       absl::MutexLock lock(&mu_);
       batch_entries_.push_back(transcript.size());
@@ -74,7 +74,7 @@ class GatedStore : public ForwardingStore {
 
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::span<const TranscriptRecord> transcript) override {
+      std::span<const TranscriptEntry> transcript) override {
     if (calls_.fetch_add(1) == 0) {
       entered_.Notify();
       release_.WaitForNotification();
@@ -110,10 +110,10 @@ absl::StatusOr<CommitReceipt> Answer(Ledger& ledger, const LedgerKey& key,
 // Checks that `entries` are numbered from 0 and chained with ChainHash over
 // their request digest (RequestDigest: query index and request bytes) and
 // the SHA-256 of their response bytes.
-void ExpectChained(const std::vector<TranscriptRecord>& entries) {
+void ExpectChained(const std::vector<TranscriptEntry>& entries) {
   std::string previous;
   for (size_t i = 0; i < entries.size(); ++i) {
-    const TranscriptRecord& e = entries[i];
+    const TranscriptEntry& e = entries[i];
     SCOPED_TRACE(testing::Message() << "entry " << i);
     EXPECT_EQ(e.index, i);
     EXPECT_EQ(e.request_digest, RequestDigest(e.first_query_index, e.request));
@@ -124,11 +124,11 @@ void ExpectChained(const std::vector<TranscriptRecord>& entries) {
   }
 }
 
-std::vector<TranscriptRecord> TranscriptOf(Store& store, const LedgerKey& key) {
-  absl::StatusOr<std::vector<TranscriptRecord>> t =
+std::vector<TranscriptEntry> TranscriptOf(Store& store, const LedgerKey& key) {
+  absl::StatusOr<std::vector<TranscriptEntry>> t =
       store.LoadTranscript(key.challenge_id, key.learner);
   EXPECT_TRUE(t.ok()) << t.status();
-  return t.value_or(std::vector<TranscriptRecord>{});
+  return t.value_or(std::vector<TranscriptEntry>{});
 }
 
 UsageRecord StoredUsage(Store& store, const LedgerKey& key) {
@@ -165,7 +165,7 @@ TEST(LedgerTest, ChargesAndChainsEveryCommit) {
     EXPECT_EQ(c->chain_head, head);
   }
 
-  const std::vector<TranscriptRecord> entries = TranscriptOf(*store, kKey);
+  const std::vector<TranscriptEntry> entries = TranscriptOf(*store, kKey);
   ASSERT_EQ(entries.size(), 4u);
   ExpectChained(entries);
   for (int i = 0; i < 4; ++i) {
@@ -281,7 +281,7 @@ TEST(LedgerConcurrencyTest, RacersForTheLastUnitsGetExactlyTheBudget) {
     const UsageRecord row = StoredUsage(*store, key);
     EXPECT_EQ(row.queries_used, budget.queries);
     EXPECT_EQ(row.entries, 1 + all.size());
-    const std::vector<TranscriptRecord> entries = TranscriptOf(*store, key);
+    const std::vector<TranscriptEntry> entries = TranscriptOf(*store, key);
     EXPECT_EQ(entries.size(), 1 + all.size());
     ExpectChained(entries);
   }
@@ -388,7 +388,7 @@ TEST(LedgerGroupCommitTest, FileStoreUnderLoadBatches) {
   EXPECT_LT(batches.size(), committed);
   for (int l = 0; l < 4; ++l) {
     const LedgerKey key{"ch", absl::StrCat("l", l)};
-    const std::vector<TranscriptRecord> entries = TranscriptOf(*sqlite, key);
+    const std::vector<TranscriptEntry> entries = TranscriptOf(*sqlite, key);
     EXPECT_EQ(entries.size(), 4u * kCommitsPerThread);
     ExpectChained(entries);
   }
@@ -506,7 +506,7 @@ TEST(LedgerRestartTest, NewLedgerOverTheSameFileSeesTheSameState) {
             ChainHash(alice_head,
                       RequestDigest(alice_usage.queries_used, RequestBytes(3)),
                       Sha256("after")));
-  const std::vector<TranscriptRecord> entries = TranscriptOf(*store, kKey);
+  const std::vector<TranscriptEntry> entries = TranscriptOf(*store, kKey);
   ASSERT_EQ(entries.size(), 4u);
   ExpectChained(entries);
 }

@@ -372,7 +372,7 @@ TEST(OracleCoreConcurrencyTest, RacingThreadsSpendExactlyTheBudget) {
   }
   EXPECT_EQ(next, kRaceBudget.queries);
   // One transcript entry per answered request, numbered without gaps.
-  absl::StatusOr<std::vector<TranscriptRecord>> transcript =
+  absl::StatusOr<std::vector<TranscriptEntry>> transcript =
       h.store.LoadTranscript(kRace, kAnonymousLearner);
   ASSERT_TRUE(transcript.ok()) << transcript.status();
   ASSERT_EQ(transcript->size(), all.size());

@@ -36,13 +36,14 @@ bool operator==(const UsageRecord& a, const UsageRecord& b) {
          a.extra_tokens == b.extra_tokens && a.entries == b.entries &&
          a.chain_head == b.chain_head;
 }
-bool operator==(const TranscriptRecord& a, const TranscriptRecord& b) {
+bool operator==(const TranscriptEntry& a, const TranscriptEntry& b) {
   return a.challenge_id == b.challenge_id && a.learner == b.learner &&
          a.index == b.index && a.first_query_index == b.first_query_index &&
          a.request == b.request && a.response == b.response &&
          a.request_digest == b.request_digest &&
          a.response_digest == b.response_digest &&
-         a.chain_hash == b.chain_hash && a.created_ms == b.created_ms;
+         a.chain_hash == b.chain_hash &&
+         a.answered_unix_ms == b.answered_unix_ms;
 }
 bool operator==(const Score& a, const Score& b) {
   return a.functional_rel_err == b.functional_rel_err &&
@@ -70,7 +71,7 @@ void PrintTo(const UsageRecord& r, std::ostream* os) {
       << r.queries_used << " t " << r.tokens_used << " +q " << r.extra_queries
       << " +t " << r.extra_tokens << " entries " << r.entries;
 }
-void PrintTo(const TranscriptRecord& r, std::ostream* os) {
+void PrintTo(const TranscriptEntry& r, std::ostream* os) {
   *os << "entry " << r.challenge_id << "/" << r.learner << "#" << r.index;
 }
 void PrintTo(const SubmissionRecord& r, std::ostream* os) {
@@ -113,19 +114,19 @@ UsageRecord Usage1(const std::string& challenge, const std::string& learner,
                      5,         7,       queries, Raw("head-" + learner)};
 }
 
-TranscriptRecord Entry1(const std::string& challenge,
-                        const std::string& learner, uint64_t index) {
+TranscriptEntry Entry1(const std::string& challenge, const std::string& learner,
+                       uint64_t index) {
   const std::string tag = absl::StrCat(challenge, learner, index);
-  return TranscriptRecord{challenge,
-                          learner,
-                          index,
-                          index * 2,
-                          Raw("req-" + tag),
-                          Raw("resp-" + tag),
-                          Raw("rd-" + tag),
-                          Raw("ad-" + tag),
-                          Raw("chain-" + tag),
-                          1000 + static_cast<int64_t>(index)};
+  return TranscriptEntry{challenge,
+                         learner,
+                         index,
+                         index * 2,
+                         Raw("req-" + tag),
+                         Raw("resp-" + tag),
+                         Raw("rd-" + tag),
+                         Raw("ad-" + tag),
+                         Raw("chain-" + tag),
+                         1000 + static_cast<int64_t>(index)};
 }
 
 SubmissionRecord Submission1(const std::string& challenge,
@@ -190,7 +191,7 @@ void Fill(Store& store) {
   ASSERT_TRUE(store.InsertLearner(Learner1("alice", Role::kAdmin)).ok());
   const std::vector<UsageRecord> usage = {Usage1("a-ch", "bob", 2),
                                           Usage1("a-ch", "alice", 1)};
-  const std::vector<TranscriptRecord> entries = {
+  const std::vector<TranscriptEntry> entries = {
       Entry1("a-ch", "bob", 0), Entry1("a-ch", "bob", 1),
       Entry1("a-ch", "alice", 0), Entry1("b-ch", "alice", 0)};
   ASSERT_TRUE(store.CommitCharges(usage, entries).ok());
@@ -216,18 +217,18 @@ void ExpectFilled(Store& store) {
   EXPECT_THAT(*usage, ElementsAre(Usage1("a-ch", "alice", 1),
                                   Usage1("a-ch", "bob", 2)));
 
-  absl::StatusOr<std::vector<TranscriptRecord>> all =
+  absl::StatusOr<std::vector<TranscriptEntry>> all =
       store.LoadTranscript("a-ch", "");
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_THAT(*all,
               ElementsAre(Entry1("a-ch", "alice", 0), Entry1("a-ch", "bob", 0),
                           Entry1("a-ch", "bob", 1)));
-  absl::StatusOr<std::vector<TranscriptRecord>> bobs =
+  absl::StatusOr<std::vector<TranscriptEntry>> bobs =
       store.LoadTranscript("a-ch", "bob");
   ASSERT_TRUE(bobs.ok()) << bobs.status();
   EXPECT_THAT(*bobs,
               ElementsAre(Entry1("a-ch", "bob", 0), Entry1("a-ch", "bob", 1)));
-  absl::StatusOr<std::vector<TranscriptRecord>> none =
+  absl::StatusOr<std::vector<TranscriptEntry>> none =
       store.LoadTranscript("b-ch", "bob");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_THAT(*none, IsEmpty());
@@ -335,11 +336,11 @@ TEST(SqliteStoreTest, CommitChargesIsAtomic) {
   ASSERT_TRUE(
       store
           ->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 1)},
-                          std::vector<TranscriptRecord>{Entry1("c", "l", 0)})
+                          std::vector<TranscriptEntry>{Entry1("c", "l", 0)})
           .ok());
   const std::vector<UsageRecord> usage = {Usage1("c", "l", 3),
                                           Usage1("c", "new", 1)};
-  const std::vector<TranscriptRecord> clashing = {
+  const std::vector<TranscriptEntry> clashing = {
       Entry1("c", "l", 1), Entry1("c", "new", 0), Entry1("c", "l", 0)};
   const absl::Status s = store->CommitCharges(usage, clashing);
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
@@ -350,8 +351,8 @@ TEST(SqliteStoreTest, CommitChargesIsAtomic) {
               ElementsAre(Entry1("c", "l", 0)));
 
   // A duplicate inside one batch is refused the same way.
-  const std::vector<TranscriptRecord> twice = {Entry1("c", "l", 1),
-                                               Entry1("c", "l", 1)};
+  const std::vector<TranscriptEntry> twice = {Entry1("c", "l", 1),
+                                              Entry1("c", "l", 1)};
   EXPECT_EQ(store->CommitCharges(usage, twice).code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(*store->LoadUsage(), ElementsAre(Usage1("c", "l", 1)));
@@ -359,7 +360,7 @@ TEST(SqliteStoreTest, CommitChargesIsAtomic) {
   // And the store still commits afterwards.
   ASSERT_TRUE(store
                   ->CommitCharges(
-                      usage, std::vector<TranscriptRecord>{Entry1("c", "l", 1)})
+                      usage, std::vector<TranscriptEntry>{Entry1("c", "l", 1)})
                   .ok());
   EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 2u);
   EXPECT_EQ(store->LoadUsage()->size(), 2u);
