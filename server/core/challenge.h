@@ -4,7 +4,11 @@
 //   auto c = std::make_shared<Challenge>(config, nonce, created_ms,
 //   Phase::kOpen); std::shared_ptr<const Secret> s = c->SecretFor("alice");
 //
-// Thread-safe. The configuration is immutable; the phase is atomic; with
+// Thread-safe. The configuration is immutable. The phase changes only
+// under a writer lock of phase_mutex(); work that must happen entirely in
+// one phase (answering a query, taking a submission) holds a reader lock
+// from its phase check to its commit, so "closed" means no answer is
+// given after it. With
 // per-learner secrets each learner's secret is drawn on first use and
 // cached (deterministically: the same name always gets the same secret).
 #ifndef ATTNORACLE_SERVER_CORE_CHALLENGE_H_
@@ -44,7 +48,9 @@ class Challenge {
   const std::string& nonce() const { return nonce_; }
   int64_t created_ms() const { return created_ms_; }
   Phase phase() const { return phase_.load(); }
+  // Callers hold phase_mutex() as writers.
   void set_phase(Phase phase) { phase_.store(phase); }
+  absl::Mutex& phase_mutex() const { return phase_mu_; }
 
   // The secret `learner`'s queries are answered with: the shared one, or
   // with per-learner secrets the learner's own. An empty learner (the
@@ -62,6 +68,7 @@ class Challenge {
   const std::string nonce_;
   const int64_t created_ms_;
   std::atomic<Phase> phase_;
+  mutable absl::Mutex phase_mu_;
   std::shared_ptr<const Secret> shared_;
   mutable absl::Mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const Secret>> per_learner_

@@ -110,6 +110,8 @@ absl::StatusOr<QueryResult> OracleCore::Query(
     const OutputAllocator& allocate_output) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Query"));
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  // Held until the answers are committed: a phase change waits for them.
+  absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
   ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
   const ChallengeConfig& config = challenge->config();
   uint64_t tokens = 0;
@@ -153,6 +155,7 @@ absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
                                                 const LayerParams& hypothesis) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Submit"));
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
+  absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
   ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Submit"));
   const ChallengeConfig& config = challenge->config();
   if (absl::Status s = CheckParams(config.spec, hypothesis); !s.ok()) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <latch>
 #include <limits>
 #include <ostream>
@@ -384,6 +385,45 @@ TEST(OracleCoreConcurrencyTest, RacingThreadsSpendExactlyTheBudget) {
   EXPECT_EQ(usage->queries_used, kRaceBudget.queries);
   EXPECT_EQ(usage->tokens_used, kRaceBudget.queries);
   EXPECT_EQ(usage->queries_left, 0u);
+}
+
+// Closing waits for the queries under way: once SetPhase(closed) has
+// returned, no further answer is committed, however many queries race it.
+TEST(OracleCoreConcurrencyTest, NothingIsAnsweredAfterClosingReturns) {
+  CoreHarness h;
+  ChallengeConfig race = SmallChallenge();
+  race.id = kRace;
+  race.policy.budget = kRaceBudget;
+  ASSERT_TRUE(h.registry.Create(race).ok());
+  std::latch start(kRacingThreads + 1);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kRacingThreads; ++t) {
+    threads.emplace_back([&] {
+      const std::vector<Matrix> one = Sequences({1});
+      start.arrive_and_wait();
+      while (!stop.load()) {
+        std::vector<Matrix> y;
+        absl::StatusOr<QueryResult> r =
+            QueryCore(h.core, Anonymous(), kRace, one, &y);
+        if (!r.ok()) {
+          EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
+              << r.status();
+          return;
+        }
+      }
+    });
+  }
+  start.arrive_and_wait();
+  // Let the racers answer some queries first.
+  while (h.core.GetUsage(Anonymous(), kRace)->queries_used < 200) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(h.registry.SetPhase(kRace, Phase::kClosed).ok());
+  const size_t at_close = h.store.LoadTranscript(kRace, "")->size();
+  stop.store(true);
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(h.store.LoadTranscript(kRace, "")->size(), at_close);
 }
 
 // No answer without a durable charge: when the store fails, the query is
