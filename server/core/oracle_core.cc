@@ -162,6 +162,13 @@ absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
     return absl::InvalidArgumentError(
         absl::StrCat("hypothesis: ", s.message()));
   }
+  // Scored before taking the submission lock, so that one slow score does
+  // not hold up everyone's submissions.
+  const Usage usage = ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
+                                        config.policy.budget);
+  Score score = challenge->SecretFor(caller.name)
+                    ->scorer.ScoreHypothesis(hypothesis, usage);
+  score.passed = Passed(score, config.scoring);
   // Counting the learner's submissions and storing this one are one step,
   // so racing submissions cannot pass the limit together.
   absl::MutexLock lock(&submit_mu_);
@@ -176,11 +183,6 @@ absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
         absl::StrCat("submission limit reached: ", limit,
                      " submissions per learner on \"", challenge_id, "\""));
   }
-  const Usage usage = ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
-                                        config.policy.budget);
-  Score score = challenge->SecretFor(caller.name)
-                    ->scorer.ScoreHypothesis(hypothesis, usage);
-  score.passed = Passed(score, config.scoring);
   ATTN_ASSIGN_OR_RETURN(SubmissionRecord stored,
                         store_->InsertSubmission(SubmissionRecord{
                             0, challenge_id, caller.name, score, NowUnixMs()}));
