@@ -237,17 +237,14 @@ absl::StatusOr<TranscriptPage> OracleCore::GetTranscript(
     uint64_t first_index, uint32_t max_entries) const {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "GetTranscript"));
   ATTN_RETURN_IF_ERROR(registry_->Find(challenge_id).status());
-  ATTN_ASSIGN_OR_RETURN(std::vector<TranscriptEntry> all,
-                        store_->LoadTranscript(challenge_id, caller.name));
-  TranscriptPage page;
-  page.total_entries = all.size();
   const uint32_t limit = max_entries == 0
                              ? kTranscriptPageEntries
                              : std::min(max_entries, kTranscriptPageEntries);
-  for (uint64_t i = first_index; i < all.size() && page.entries.size() < limit;
-       ++i) {
-    page.entries.push_back(std::move(all[i]));
-  }
+  TranscriptPage page;
+  ATTN_ASSIGN_OR_RETURN(
+      page.entries,
+      store_->LoadTranscriptPage(challenge_id, caller.name, first_index, limit,
+                                 &page.total_entries));
   return page;
 }
 

@@ -377,15 +377,13 @@ absl::Status SqliteStore::CommitCharges(
   });
 }
 
-absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscript(
-    const std::string& challenge_id, const std::string& learner) {
-  absl::MutexLock lock(&mu_);
-  Stmt q(db_,
-         "SELECT challenge, learner, idx, first_query_index, request, "
-         "response, request_digest, response_digest, chain_hash, created_ms "
-         "FROM transcripts WHERE challenge = ? AND (? = '' OR learner = ?) "
-         "ORDER BY learner, idx");
-  q.Bind(1, challenge_id).Bind(2, learner).Bind(3, learner);
+namespace {
+
+constexpr char kTranscriptColumns[] =
+    "SELECT challenge, learner, idx, first_query_index, request, response, "
+    "request_digest, response_digest, chain_hash, created_ms FROM transcripts ";
+
+absl::StatusOr<std::vector<TranscriptEntry>> ReadEntries(Stmt& q) {
   std::vector<TranscriptEntry> out;
   while (q.Step()) {
     out.push_back({q.Text(0), q.Text(1), q.UInt(2), q.UInt(3), q.Blob(4),
@@ -393,6 +391,38 @@ absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscript(
   }
   ATTN_RETURN_IF_ERROR(q.status());
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscript(
+    const std::string& challenge_id, const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_, absl::StrCat(kTranscriptColumns,
+                           "WHERE challenge = ? AND (? = '' OR learner = ?) "
+                           "ORDER BY learner, idx")
+                  .c_str());
+  q.Bind(1, challenge_id).Bind(2, learner).Bind(3, learner);
+  return ReadEntries(q);
+}
+
+absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscriptPage(
+    const std::string& challenge_id, const std::string& learner,
+    uint64_t first_index, uint64_t max_entries, uint64_t* total) {
+  absl::MutexLock lock(&mu_);
+  Stmt count(db_,
+             "SELECT COUNT(*) FROM transcripts WHERE challenge = ? AND "
+             "learner = ?");
+  count.Bind(1, challenge_id).Bind(2, learner);
+  if (!count.Step()) return count.status();
+  *total = count.UInt(0);
+  Stmt q(db_, absl::StrCat(kTranscriptColumns,
+                           "WHERE challenge = ? AND learner = ? AND idx >= ? "
+                           "ORDER BY idx LIMIT ?")
+                  .c_str());
+  q.Bind(1, challenge_id).Bind(2, learner).Bind(3, first_index);
+  q.Bind(4, max_entries);
+  return ReadEntries(q);
 }
 
 absl::StatusOr<SubmissionRecord> SqliteStore::InsertSubmission(

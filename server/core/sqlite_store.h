@@ -42,6 +42,9 @@ class SqliteStore final : public Store {
       std::span<const TranscriptEntry> transcript) override;
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscript(
       const std::string& challenge_id, const std::string& learner) override;
+  absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscriptPage(
+      const std::string& challenge_id, const std::string& learner,
+      uint64_t first_index, uint64_t max_entries, uint64_t* total) override;
   absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) override;
   absl::StatusOr<std::vector<SubmissionRecord>> LoadSubmissions(

@@ -96,6 +96,14 @@ class Store {
   LoadTranscript(const std::string& challenge_id,
                  const std::string& learner) = 0;
 
+  // One learner's entries with index in [first_index, first_index +
+  // max_entries), in order, and through *total how many it has in all; so
+  // a page costs its own size, not the whole transcript's.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<TranscriptEntry>>
+  LoadTranscriptPage(const std::string& challenge_id,
+                     const std::string& learner, uint64_t first_index,
+                     uint64_t max_entries, uint64_t* total) = 0;
+
   // Returns the record with its assigned id.
   [[nodiscard]] virtual absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) = 0;

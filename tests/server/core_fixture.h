@@ -143,6 +143,12 @@ class ForwardingStore : public Store {
       const std::string& challenge_id, const std::string& learner) override {
     return inner_->LoadTranscript(challenge_id, learner);
   }
+  absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscriptPage(
+      const std::string& challenge_id, const std::string& learner,
+      uint64_t first_index, uint64_t max_entries, uint64_t* total) override {
+    return inner_->LoadTranscriptPage(challenge_id, learner, first_index,
+                                      max_entries, total);
+  }
   absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) override {
     return inner_->InsertSubmission(record);

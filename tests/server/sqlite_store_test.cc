@@ -366,6 +366,28 @@ TEST(SqliteStoreTest, CommitChargesIsAtomic) {
   EXPECT_EQ(store->LoadUsage()->size(), 2u);
 }
 
+TEST(SqliteStoreTest, TranscriptPagesReadOnlyTheirEntries) {
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+  std::vector<TranscriptEntry> entries;
+  for (uint64_t i = 0; i < 5; ++i) entries.push_back(Entry1("c", "l", i));
+  entries.push_back(Entry1("c", "other", 0));
+  ASSERT_TRUE(store->CommitCharges({}, entries).ok());
+  uint64_t total = 0;
+  absl::StatusOr<std::vector<TranscriptEntry>> page =
+      store->LoadTranscriptPage("c", "l", 1, 2, &total);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(*page, ElementsAre(Entry1("c", "l", 1), Entry1("c", "l", 2)));
+  EXPECT_EQ(total, 5u);
+  page = store->LoadTranscriptPage("c", "l", 4, 10, &total);
+  EXPECT_THAT(*page, ElementsAre(Entry1("c", "l", 4)));
+  page = store->LoadTranscriptPage("c", "l", 5, 10, &total);
+  EXPECT_TRUE(page->empty());
+  EXPECT_EQ(total, 5u);
+  page = store->LoadTranscriptPage("c", "nobody", 0, 10, &total);
+  EXPECT_TRUE(page->empty());
+  EXPECT_EQ(total, 0u);
+}
+
 TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
   const std::string path = TempDbPath();
   { OpenStoreOrDie(path); }
