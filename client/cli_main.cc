@@ -147,6 +147,13 @@ int RunDescribe(Context& ctx) {
             << p.limits.max_tokens_per_sequence << " tokens per sequence, "
             << p.limits.max_sequences_per_request << " sequences and "
             << p.limits.max_tokens_per_request << " tokens per request\n";
+  if (p.limits.max_requests_per_second > 0) {
+    std::cout << "  rate:         " << p.limits.max_requests_per_second
+              << " requests per second per learner";
+    if (p.limits.request_burst > 0)
+      std::cout << ", bursts of " << p.limits.request_burst;
+    std::cout << "\n";
+  }
   PrintScoring(info->scoring);
   std::cout << "  secrets:      "
             << (info->per_learner_secrets

@@ -63,7 +63,9 @@ nlohmann::ordered_json PolicyToJson(const AccessPolicy& p) {
        {{"max_abs_input", p.limits.max_abs_input},
         {"max_tokens_per_sequence", p.limits.max_tokens_per_sequence},
         {"max_sequences_per_request", p.limits.max_sequences_per_request},
-        {"max_tokens_per_request", p.limits.max_tokens_per_request}}}};
+        {"max_tokens_per_request", p.limits.max_tokens_per_request},
+        {"max_requests_per_second", p.limits.max_requests_per_second},
+        {"request_burst", p.limits.request_burst}}}};
 }
 
 absl::StatusOr<std::vector<double>> NumbersFromJson(

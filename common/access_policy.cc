@@ -34,6 +34,15 @@ absl::StatusOr<AccessPolicy> ResolvePolicy(const AccessPolicy& raw) {
         "policy.limits.max_abs_input must be finite and >= 0");
   }
   if (l.max_abs_input == 0) l.max_abs_input = kDefaultMaxAbsInput;
+  if (!std::isfinite(l.max_requests_per_second) ||
+      l.max_requests_per_second < 0) {
+    return absl::InvalidArgumentError(
+        "policy.limits.max_requests_per_second must be finite and >= 0");
+  }
+  if (l.request_burst < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy.limits.request_burst = ", l.request_burst, " is negative"));
+  }
   for (absl::Status s :
        {DefaultInt("max_tokens_per_sequence", l.max_tokens_per_sequence,
                    kDefaultMaxTokensPerSequence),

@@ -27,6 +27,10 @@ struct Limits {
   int max_tokens_per_sequence = 0;
   int max_sequences_per_request = 0;
   int max_tokens_per_request = 0;
+  // Zero: the server's default rate (see RateLimiter); burst zero: one
+  // second's worth, at least 1. Not filled by ResolvePolicy.
+  double max_requests_per_second = 0;
+  int request_burst = 0;
   friend bool operator==(const Limits&, const Limits&) = default;
 };
 

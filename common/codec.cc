@@ -172,6 +172,8 @@ AccessPolicy PolicyFromProto(const pb::AccessPolicy& p) {
   a.limits.max_sequences_per_request =
       ToInt(p.limits().max_sequences_per_request());
   a.limits.max_tokens_per_request = ToInt(p.limits().max_tokens_per_request());
+  a.limits.max_requests_per_second = p.limits().max_requests_per_second();
+  a.limits.request_burst = ToInt(p.limits().request_burst());
   return a;
 }
 
@@ -187,6 +189,8 @@ void PolicyToProto(const AccessPolicy& a, pb::AccessPolicy* out) {
   l->set_max_tokens_per_sequence(a.limits.max_tokens_per_sequence);
   l->set_max_sequences_per_request(a.limits.max_sequences_per_request);
   l->set_max_tokens_per_request(a.limits.max_tokens_per_request);
+  l->set_max_requests_per_second(a.limits.max_requests_per_second);
+  l->set_request_burst(static_cast<uint32_t>(a.limits.request_burst));
 }
 
 namespace {

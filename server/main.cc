@@ -37,6 +37,19 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "mode (every call needs a token). Default: $ATTNORACLE_ADMIN_TOKEN; "
           "neither: open demo mode.");
 
+ABSL_FLAG(double, max_requests_per_second, 0,
+          "Query requests per second each learner may make on a challenge "
+          "whose policy sets no rate (unary calls and stream messages, "
+          "refused ones included); 0: no limit. Refused requests get "
+          "RESOURCE_EXHAUSTED and a retry-after-ms hint.");
+ABSL_FLAG(int, request_burst, 0,
+          "Requests a learner may make at once after idling, with "
+          "--max_requests_per_second; 0: one second's worth.");
+ABSL_FLAG(int, max_streams_per_learner, 16,
+          "Concurrent QueryStreams one learner may hold open.");
+ABSL_FLAG(int, max_message_mib, 64,
+          "Largest request message accepted, in MiB.");
+
 namespace {
 
 // The admin token from --admin-token-file or the environment; "" for open
@@ -88,6 +101,18 @@ int main(int argc, char** argv) {
   options.config_path = absl::GetFlag(FLAGS_config);
   options.db_path = absl::GetFlag(FLAGS_db);
   options.admin_token = AdminToken();
+  const int max_message_mib = absl::GetFlag(FLAGS_max_message_mib);
+  if (max_message_mib < 1 || max_message_mib > 1024) {
+    std::cerr << "oracle-server: --max_message_mib must be 1 to 1024\n";
+    return 1;
+  }
+  options.max_receive_message_bytes = max_message_mib << 20;
+  options.rate_limits.default_requests_per_second =
+      absl::GetFlag(FLAGS_max_requests_per_second);
+  options.rate_limits.default_request_burst =
+      absl::GetFlag(FLAGS_request_burst);
+  options.rate_limits.max_streams_per_learner =
+      absl::GetFlag(FLAGS_max_streams_per_learner);
   auto server = attnoracle::OracleServer::BuildAndStart(options);
   if (!server.ok()) {
     std::cerr << "oracle-server: " << server.status().message() << "\n";

@@ -84,11 +84,17 @@ Score ApplyFeedback(const Score& full, const Scoring& scoring) {
 }
 
 OracleCore::OracleCore(ChallengeRegistry* registry, Ledger* ledger,
-                       Authenticator* authenticator, Store* store)
+                       Authenticator* authenticator, Store* store,
+                       const RateLimiterOptions& rate_limits)
     : registry_(registry),
       ledger_(ledger),
       authenticator_(authenticator),
-      store_(store) {}
+      store_(store),
+      limiter_(rate_limits) {}
+
+absl::StatusOr<StreamSlot> OracleCore::OpenStream(const Principal& caller) {
+  return limiter_.OpenStream(caller.name);
+}
 
 std::vector<ChallengeInfo> OracleCore::ListChallenges(
     const Principal& caller) const {
@@ -114,10 +120,12 @@ absl::StatusOr<QueryResult> OracleCore::Query(
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
   ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
   const ChallengeConfig& config = challenge->config();
+  const LedgerKey key{challenge_id, caller.name};
+  // Before validation: a flood of malformed requests is a flood too.
+  ATTN_RETURN_IF_ERROR(limiter_.Admit(key, config.policy.limits, absl::Now()));
   uint64_t tokens = 0;
   ATTN_RETURN_IF_ERROR(ValidateSequences(
       config.id, config.spec, config.policy.limits, sequences, &tokens));
-  const LedgerKey key{challenge_id, caller.name};
   ATTN_ASSIGN_OR_RETURN(
       Reservation reservation,
       ledger_->Reserve(key, config.policy.budget, sequences.size(), tokens));

@@ -10,8 +10,9 @@
 // phase; PERMISSION_DENIED a learner calling an admin operation, the admin
 // calling a learner-only one, or a learner asking for another's data;
 // INVALID_ARGUMENT bad input (the message names the field);
-// RESOURCE_EXHAUSTED budget or submission limit spent; UNAVAILABLE the
-// store failed. Messages never contain secret values.
+// RESOURCE_EXHAUSTED budget or submission limit spent, request rate or
+// stream cap exceeded (RetryAfter tells when to retry a rate-limited
+// request); UNAVAILABLE the store failed. Messages never contain secret values.
 //
 // Thread-safe; every collaborator must outlive it.
 #ifndef ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_
@@ -31,6 +32,7 @@
 #include "server/core/authenticator.h"
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
+#include "server/core/rate_limiter.h"
 #include "server/core/store.h"
 
 namespace attnoracle {
@@ -74,7 +76,8 @@ inline constexpr uint32_t kTranscriptPageEntries = 1000;
 class OracleCore {
  public:
   OracleCore(ChallengeRegistry* registry, Ledger* ledger,
-             Authenticator* authenticator, Store* store);
+             Authenticator* authenticator, Store* store,
+             const RateLimiterOptions& rate_limits = {});
 
   // Public state: any authenticated caller.
   std::vector<ChallengeInfo> ListChallenges(const Principal& caller) const;
@@ -82,6 +85,10 @@ class OracleCore {
       const Principal& caller, const std::string& id) const;
   [[nodiscard]] absl::StatusOr<std::vector<LeaderboardRow>> GetLeaderboard(
       const Principal& caller, const std::string& id) const;
+
+  // A slot the caller holds while one of its QueryStreams is open;
+  // RESOURCE_EXHAUSTED when it has as many open as it may.
+  [[nodiscard]] absl::StatusOr<StreamSlot> OpenStream(const Principal& caller);
 
   // Learners only. Answers every sequence or none; on OK the charge and
   // the transcript entry were durable before any answer was returned.
@@ -130,6 +137,7 @@ class OracleCore {
   Ledger* ledger_;
   Authenticator* authenticator_;
   Store* store_;
+  RateLimiter limiter_;
   // Held from counting a learner's submissions to storing the new one.
   absl::Mutex submit_mu_;
 };

@@ -3,11 +3,14 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/grpc_status.h"
+#include "server/core/rate_limiter.h"
 
 namespace attnoracle {
 
-absl::StatusOr<Principal> CallerOf(const grpc::ServerContext& context,
+absl::StatusOr<Principal> CallerOf(const grpc::ServerContextBase& context,
                                    const Authenticator& authenticator) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -19,6 +22,15 @@ absl::StatusOr<Principal> CallerOf(const grpc::ServerContext& context,
         "the authorization metadata must be 'Bearer TOKEN'");
   }
   return authenticator.Authenticate(value.substr(kBearer.size()));
+}
+
+grpc::Status FinishStatus(grpc::ServerContextBase* context,
+                          const absl::Status& status) {
+  if (std::optional<absl::Duration> wait = RetryAfter(status)) {
+    context->AddTrailingMetadata(
+        kRetryAfterMsMetadata, absl::StrCat(absl::ToInt64Milliseconds(*wait)));
+  }
+  return ToGrpcStatus(status);
 }
 
 }  // namespace attnoracle

@@ -1,7 +1,8 @@
 // What both gRPC services need from a call: who it speaks for (from the
-// "authorization: Bearer TOKEN" metadata).
+// "authorization: Bearer TOKEN" metadata), and the status to finish it with.
 //
 //   absl::StatusOr<Principal> caller = CallerOf(*context, authenticator);
+//   return FinishStatus(context, core.Query(...).status());
 #ifndef ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
 #define ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
 
@@ -17,7 +18,16 @@ namespace attnoracle {
 // UNAUTHENTICATED for a malformed authorization header or a token the
 // authenticator refuses.
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
-    const grpc::ServerContext& context, const Authenticator& authenticator);
+    const grpc::ServerContextBase& context, const Authenticator& authenticator);
+
+// Trailing metadata that tells a rate-limited client how long to wait, in
+// milliseconds (decimal text).
+inline constexpr char kRetryAfterMsMetadata[] = "retry-after-ms";
+
+// ToGrpcStatus(status), after copying a rate-limit refusal's retry delay
+// into the call's trailing metadata.
+grpc::Status FinishStatus(grpc::ServerContextBase* context,
+                          const absl::Status& status);
 
 }  // namespace attnoracle
 

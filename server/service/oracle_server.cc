@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -27,11 +29,31 @@ absl::Status CheckListenAddress(const std::string& address) {
   return absl::OkStatus();
 }
 
+absl::Status CheckLimits(const ServerOptions& o) {
+  if (o.max_receive_message_bytes <= 0 || o.max_metadata_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        "the largest message and metadata sizes must be positive");
+  }
+  const RateLimiterOptions& r = o.rate_limits;
+  if (!std::isfinite(r.default_requests_per_second) ||
+      r.default_requests_per_second < 0 || r.default_request_burst < 0) {
+    return absl::InvalidArgumentError(
+        "the default request rate and burst must be finite and >= 0");
+  }
+  if (r.max_streams_per_learner < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_streams_per_learner = ", r.max_streams_per_learner,
+                     " must be at least 1"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     const ServerOptions& options) {
   ATTN_RETURN_IF_ERROR(CheckListenAddress(options.listen_address));
+  ATTN_RETURN_IF_ERROR(CheckLimits(options));
   std::vector<ChallengeConfig> configs;
   if (options.config_path.empty()) {
     ATTN_ASSIGN_OR_RETURN(configs, ParseChallengeSet(DefaultChallengeSetText(),
@@ -53,9 +75,9 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   s->authenticator_ =
       std::make_unique<Authenticator>(s->store_.get(), options.admin_token);
   ATTN_RETURN_IF_ERROR(s->authenticator_->Load());
-  s->core_ =
-      std::make_unique<OracleCore>(s->registry_.get(), s->ledger_.get(),
-                                   s->authenticator_.get(), s->store_.get());
+  s->core_ = std::make_unique<OracleCore>(s->registry_.get(), s->ledger_.get(),
+                                          s->authenticator_.get(),
+                                          s->store_.get(), options.rate_limits);
   s->oracle_service_ = std::make_unique<OracleServiceImpl>(
       s->core_.get(), s->authenticator_.get());
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
@@ -70,6 +92,8 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
                              grpc::InsecureServerCredentials(), &s->port_);
   }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
+                             options.max_metadata_bytes);
   builder.RegisterService(s->oracle_service_.get());
   builder.RegisterService(s->admin_service_.get());
   s->server_ = builder.BuildAndStart();

@@ -39,11 +39,16 @@ struct ServerOptions {
   std::string admin_token;
   // Largest request accepted, in bytes (gRPC's default is 4 MiB).
   int max_receive_message_bytes = 64 << 20;
+  // Largest request metadata (headers) accepted, in bytes.
+  int max_metadata_bytes = 8 << 10;
+  // Default request rate per learner and the cap on concurrent streams.
+  RateLimiterOptions rate_limits;
 };
 
 class OracleServer {
  public:
-  // INVALID_ARGUMENT or NOT_FOUND for a bad configuration file or address,
+  // INVALID_ARGUMENT or NOT_FOUND for a bad configuration file, address or
+  // limit,
   // FAILED_PRECONDITION when the store holds a different challenge of the
   // same id, UNAVAILABLE when the database cannot be opened or the address
   // cannot be bound.

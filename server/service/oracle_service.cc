@@ -70,7 +70,7 @@ grpc::Status OracleServiceImpl::Query(grpc::ServerContext* context,
   absl::Status status = caller.status();
   if (caller.ok()) status = Answer(*caller, *request, response);
   if (!status.ok()) response->Clear();
-  return ToGrpcStatus(status);
+  return FinishStatus(context, status);
 }
 
 grpc::Status OracleServiceImpl::QueryStream(
@@ -78,6 +78,8 @@ grpc::Status OracleServiceImpl::QueryStream(
     grpc::ServerReaderWriter<v1::QueryResponse, v1::QueryRequest>* stream) {
   absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<StreamSlot> slot = core_->OpenStream(*caller);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   v1::QueryRequest request;
   v1::QueryResponse response;
   while (stream->Read(&request)) {

@@ -1,0 +1,89 @@
+#include "server/core/rate_limiter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace attnoracle {
+
+std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
+  const auto payload = status.GetPayload(kRetryAfterMsPayload);
+  int64_t ms = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms) || ms < 0) {
+    return std::nullopt;
+  }
+  return absl::Milliseconds(ms);
+}
+
+StreamSlot::StreamSlot(StreamSlot&& other) noexcept
+    : limiter_(std::exchange(other.limiter_, nullptr)),
+      learner_(std::move(other.learner_)) {}
+
+StreamSlot::~StreamSlot() {
+  if (limiter_ != nullptr) limiter_->CloseStream(learner_);
+}
+
+RateLimiter::RateLimiter(const RateLimiterOptions& options)
+    : options_(options) {}
+
+absl::Status RateLimiter::Admit(const LedgerKey& key, const Limits& limits,
+                                absl::Time now) {
+  double rate = limits.max_requests_per_second;
+  int burst = limits.request_burst;
+  if (rate <= 0) {
+    rate = options_.default_requests_per_second;
+    if (burst == 0) burst = options_.default_request_burst;
+  }
+  if (rate <= 0) return absl::OkStatus();
+  const double capacity = burst > 0 ? burst : std::max(1.0, std::ceil(rate));
+  absl::MutexLock lock(&mu_);
+  auto [it, added] = buckets_.try_emplace(key, Bucket{capacity, now});
+  Bucket& b = it->second;
+  if (!added && now > b.refilled) {
+    b.available = std::min(
+        capacity, b.available + absl::ToDoubleSeconds(now - b.refilled) * rate);
+    b.refilled = now;
+  }
+  if (b.available >= 1) {
+    b.available -= 1;
+    return absl::OkStatus();
+  }
+  const auto wait_ms =
+      static_cast<int64_t>(std::ceil((1 - b.available) / rate * 1000));
+  absl::Status refused = absl::ResourceExhaustedError(
+      absl::StrCat("rate limit: at most ", rate, " requests per second (burst ",
+                   capacity, ") per learner on \"", key.challenge_id,
+                   "\"; retry after ", wait_ms, " ms"));
+  refused.SetPayload(kRetryAfterMsPayload, absl::Cord(absl::StrCat(wait_ms)));
+  return refused;
+}
+
+absl::StatusOr<StreamSlot> RateLimiter::OpenStream(const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  int& open = streams_[learner];
+  if (open >= options_.max_streams_per_learner) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("at most ", options_.max_streams_per_learner,
+                     " concurrent QueryStreams per learner; close one first"));
+  }
+  ++open;
+  return StreamSlot(this, learner);
+}
+
+int RateLimiter::OpenStreams(const std::string& learner) const {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(learner);
+  return it == streams_.end() ? 0 : it->second;
+}
+
+void RateLimiter::CloseStream(const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(learner);
+  if (it != streams_.end() && --it->second == 0) streams_.erase(it);
+}
+
+}  // namespace attnoracle
