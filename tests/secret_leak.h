@@ -1,7 +1,9 @@
 // SecretScanner: looks for a secret layer's parameters in text and bytes the
 // server produced (answers, error messages, logs), in the forms a leak would
 // take: each entry of the raw factors and of Theta and Omega printed with 6,
-// 9 or 17 significant digits, or as the bytes of a float64 or float32.
+// 9 or 17 significant digits, or as the 8 bytes of a float64, exact or
+// rounded to float32 (how a float32 value travels in this project's
+// messages; raw 4-byte windows would match random data too often).
 //
 //   SecretScanner scanner(spec, secret);
 //   EXPECT_EQ(scanner.Find(log_text), "");   // "" means nothing found
@@ -52,12 +54,8 @@ class SecretScanner {
         if (auto it = doubles_.find(word); it != doubles_.end()) {
           return absl::StrCat(it->second, " as float64 bytes at ", i);
         }
-      }
-      if (i + 4 <= haystack.size()) {
-        uint32_t word;
-        std::memcpy(&word, haystack.data() + i, 4);
         if (auto it = floats_.find(word); it != floats_.end()) {
-          return absl::StrCat(it->second, " as float32 bytes at ", i);
+          return absl::StrCat(it->second, " rounded to float32, at ", i);
         }
       }
     }
@@ -103,9 +101,9 @@ class SecretScanner {
     uint64_t d;
     std::memcpy(&d, &v, 8);
     doubles_.emplace(d, what);
-    const float f = static_cast<float>(v);
-    uint32_t w;
-    std::memcpy(&w, &f, 4);
+    const double f = static_cast<float>(v);
+    uint64_t w;
+    std::memcpy(&w, &f, 8);
     floats_.emplace(w, what);
     const double magnitude = v < 0 ? -v : v;
     for (const char* format : {"%.6g", "%.9g", "%.17g"}) {
@@ -115,7 +113,7 @@ class SecretScanner {
   }
 
   std::unordered_map<uint64_t, std::string> doubles_;
-  std::unordered_map<uint32_t, std::string> floats_;
+  std::unordered_map<uint64_t, std::string> floats_;  // float32-rounded
   std::unordered_map<std::string, std::string> texts_;
 };
 

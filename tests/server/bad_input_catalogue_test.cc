@@ -736,8 +736,8 @@ TEST(SecretScannerTest, FindsEveryFormAndNothingElse) {
   m.add_values(1.5);
   m.add_values(Omega(secret.heads[0])(3, 0));
   EXPECT_THAT(scanner.Find(m.SerializeAsString()), HasSubstr("omega"));
-  const float f = static_cast<float>(secret.heads[0].wq(0, 0));
-  EXPECT_THAT(scanner.Find(std::string(reinterpret_cast<const char*>(&f), 4)),
+  const double f = static_cast<float>(secret.heads[0].wq(0, 0));
+  EXPECT_THAT(scanner.Find(std::string(reinterpret_cast<const char*>(&f), 8)),
               HasSubstr("float32"));
   v1::QueryRequest unrelated = CatalogueTest::Good(kMain, 8, 4);
   EXPECT_EQ(scanner.Find(unrelated.SerializeAsString()), "");
