@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/codec.h"
 #include "common/grpc_status.h"
+#include "common/retry_hint.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -49,8 +50,16 @@ absl::StatusOr<QueryAnswer> OracleClient::Query(
   request.set_challenge_id(challenge_id);
   for (const Matrix& x : sequences) MatrixToProto(x, request.add_sequences());
   v1::QueryResponse response;
-  ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->Query(&context, request, &response)));
+  if (absl::Status status =
+          FromGrpcStatus(stub_->Query(&context, request, &response));
+      !status.ok()) {
+    const auto& trailers = context.GetServerTrailingMetadata();
+    auto hint = trailers.find(kRetryAfterMsMetadata);
+    if (hint == trailers.end()) return status;
+    return WithRetryAfterMs(
+        std::move(status),
+        absl::string_view(hint->second.data(), hint->second.size()));
+  }
   QueryAnswer answer;
   for (int i = 0; i < response.outputs_size(); ++i) {
     ATTN_ASSIGN_OR_RETURN(

@@ -48,7 +48,8 @@ class OracleClient {
   [[nodiscard]] absl::StatusOr<std::vector<ChallengeInfo>> ListChallenges();
   [[nodiscard]] absl::StatusOr<ChallengeInfo> Describe(
       const std::string& challenge_id);
-  // Answers for every sequence (each n x d_model), or the server's refusal.
+  // Answers for every sequence (each n x d_model), or the server's refusal;
+  // a rate-limited refusal carries the server's RetryAfter() hint.
   [[nodiscard]] absl::StatusOr<QueryAnswer> Query(
       const std::string& challenge_id, std::span<const Matrix> sequences);
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(const std::string& challenge_id);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/attention.h"
 #include "common/request_check.h"
+#include "common/retry_hint.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -43,10 +44,19 @@ absl::Status RemoteOracle::Init() {
 
 absl::StatusOr<std::vector<Matrix>> RemoteOracle::Query(
     std::span<const Matrix> sequences) {
-  ATTN_ASSIGN_OR_RETURN(QueryAnswer answer,
-                        client_->Query(challenge_id_, sequences));
-  usage_ = answer.usage;
-  return std::move(answer.outputs);
+  absl::Duration waited;
+  while (true) {
+    absl::StatusOr<QueryAnswer> answer =
+        client_->Query(challenge_id_, sequences);
+    if (answer.ok()) {
+      usage_ = answer->usage;
+      return std::move(answer->outputs);
+    }
+    const std::optional<absl::Duration> wait = RetryAfter(answer.status());
+    if (!wait || waited + *wait > kMaxRateLimitWait) return answer.status();
+    absl::SleepFor(*wait);
+    waited += *wait;
+  }
 }
 
 LocalOracle::LocalOracle(ChallengeInfo info, LayerParams secret,

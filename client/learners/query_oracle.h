@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "client/oracle_client.h"
 #include "common/access_policy.h"
 #include "common/challenge_config.h"
@@ -45,8 +46,12 @@ class QueryOracle {
     QueryOracle& oracle, std::span<const Matrix> sequences);
 
 // Over the network, through an OracleClient that must outlive it.
+// Waits and retries when the server's rate limit refuses a request with a
+// retry hint, for at most kMaxRateLimitWait in all per request.
 class RemoteOracle final : public QueryOracle {
  public:
+  static constexpr absl::Duration kMaxRateLimitWait = absl::Minutes(10);
+
   RemoteOracle(OracleClient* client, std::string challenge_id);
   // Fetches the challenge description and the current usage.
   [[nodiscard]] absl::Status Init();

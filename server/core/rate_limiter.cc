@@ -4,20 +4,9 @@
 #include <cmath>
 #include <utility>
 
-#include "absl/strings/cord.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace attnoracle {
-
-std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
-  const auto payload = status.GetPayload(kRetryAfterMsPayload);
-  int64_t ms = 0;
-  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms) || ms < 0) {
-    return std::nullopt;
-  }
-  return absl::Milliseconds(ms);
-}
 
 StreamSlot::StreamSlot(StreamSlot&& other) noexcept
     : limiter_(std::exchange(other.limiter_, nullptr)),
@@ -54,12 +43,12 @@ absl::Status RateLimiter::Admit(const LedgerKey& key, const Limits& limits,
   }
   const auto wait_ms =
       static_cast<int64_t>(std::ceil((1 - b.available) / rate * 1000));
-  absl::Status refused = absl::ResourceExhaustedError(
-      absl::StrCat("rate limit: at most ", rate, " requests per second (burst ",
-                   capacity, ") per learner on \"", key.challenge_id,
-                   "\"; retry after ", wait_ms, " ms"));
-  refused.SetPayload(kRetryAfterMsPayload, absl::Cord(absl::StrCat(wait_ms)));
-  return refused;
+  return WithRetryAfter(
+      absl::ResourceExhaustedError(absl::StrCat(
+          "rate limit: at most ", rate, " requests per second (burst ",
+          capacity, ") per learner on \"", key.challenge_id, "\"; retry after ",
+          wait_ms, " ms")),
+      absl::Milliseconds(wait_ms));
 }
 
 absl::StatusOr<StreamSlot> RateLimiter::OpenStream(const std::string& learner) {

@@ -15,7 +15,6 @@
 #define ATTNORACLE_SERVER_CORE_RATE_LIMITER_H_
 
 #include <map>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -24,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/access_policy.h"
+#include "common/retry_hint.h"
 #include "server/core/ledger.h"
 
 namespace attnoracle {
@@ -35,14 +35,6 @@ struct RateLimiterOptions {
   // Concurrent QueryStreams one learner may hold, over all challenges.
   int max_streams_per_learner = 16;
 };
-
-// Where a refused status carries its retry delay, in milliseconds as
-// decimal text (absl::Status payload).
-inline constexpr char kRetryAfterMsPayload[] =
-    "type.attnoracle.dev/retry-after-ms";
-
-// The delay a RESOURCE_EXHAUSTED status from RateLimiter asks for.
-std::optional<absl::Duration> RetryAfter(const absl::Status& status);
 
 class RateLimiter;
 
@@ -69,8 +61,8 @@ class RateLimiter {
 
   // Takes one request from the bucket of `key` under `limits`, refilled at
   // the challenge's rate (or the default). OK, or RESOURCE_EXHAUSTED whose
-  // message and kRetryAfterMsPayload say how long until the next request
-  // is admitted. `now` is passed in so tests can drive time.
+  // message and RetryAfter() say how long until the next request is
+  // admitted. `now` is passed in so tests can drive time.
   [[nodiscard]] absl::Status Admit(const LedgerKey& key, const Limits& limits,
                                    absl::Time now);
 

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/grpc_status.h"
-#include "server/core/rate_limiter.h"
 
 namespace attnoracle {
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "attnoracle/v1/oracle.pb.h"
+#include "common/retry_hint.h"
 #include "server/core/authenticator.h"
 #include "server/core/store.h"
 
@@ -20,12 +21,8 @@ namespace attnoracle {
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
     const grpc::ServerContextBase& context, const Authenticator& authenticator);
 
-// Trailing metadata that tells a rate-limited client how long to wait, in
-// milliseconds (decimal text).
-inline constexpr char kRetryAfterMsMetadata[] = "retry-after-ms";
-
 // ToGrpcStatus(status), after copying a rate-limit refusal's retry delay
-// into the call's trailing metadata.
+// into the call's trailing metadata (kRetryAfterMsMetadata).
 grpc::Status FinishStatus(grpc::ServerContextBase* context,
                           const absl::Status& status);
 

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/retry_hint.h"
+
 namespace attnoracle {
 namespace {
 
