@@ -7,7 +7,7 @@
 
 namespace attnoracle {
 
-absl::StatusOr<Principal> CallerOf(const grpc::ServerContext& context,
+absl::StatusOr<Principal> CallerOf(const grpc::ServerContextBase& context,
                                    const Authenticator& authenticator) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");

@@ -17,7 +17,7 @@ namespace attnoracle {
 // UNAUTHENTICATED for a malformed authorization header or a token the
 // authenticator refuses.
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
-    const grpc::ServerContext& context, const Authenticator& authenticator);
+    const grpc::ServerContextBase& context, const Authenticator& authenticator);
 
 }  // namespace attnoracle
 
