@@ -24,6 +24,23 @@ Challenge::Challenge(ChallengeConfig config, std::string nonce,
       phase_(phase),
       shared_(MakeSecret(0)) {}
 
+void Challenge::BeginAnswer() const {
+  absl::MutexLock lock(&answers_mu_);
+  ++answers_in_flight_;
+}
+
+void Challenge::EndAnswer() const {
+  absl::MutexLock lock(&answers_mu_);
+  --answers_in_flight_;
+}
+
+void Challenge::WaitForAnswers() const {
+  absl::MutexLock lock(&answers_mu_);
+  answers_mu_.Await(absl::Condition(
+      +[](int64_t* in_flight) { return *in_flight == 0; },
+      &answers_in_flight_));
+}
+
 std::shared_ptr<const Secret> Challenge::MakeSecret(
     uint64_t stream_index) const {
   LayerParams params = DrawSecret(config_.spec, config_.prior, stream_index);

@@ -8,7 +8,10 @@
 // under a writer lock of phase_mutex(); work that must happen entirely in
 // one phase (answering a query, taking a submission) holds a reader lock
 // from its phase check to its commit, so "closed" means no answer is
-// given after it. With
+// given after it. An answer whose durable commit completes later (the
+// asynchronous query path) is counted from its phase check to that commit
+// (BeginAnswer/EndAnswer), and a phase change waits for the count to drop
+// to zero (WaitForAnswers). With
 // per-learner secrets each learner's secret is drawn on first use and
 // cached (deterministically: the same name always gets the same secret).
 #ifndef ATTNORACLE_SERVER_CORE_CHALLENGE_H_
@@ -51,6 +54,13 @@ class Challenge {
   // Callers hold phase_mutex() as writers.
   void set_phase(Phase phase) { phase_.store(phase); }
   absl::Mutex& phase_mutex() const { return phase_mu_; }
+  // An answer under way: begun with phase_mutex() held as a reader, after
+  // the phase check; ended once its commit is durable or failed.
+  void BeginAnswer() const;
+  void EndAnswer() const;
+  // Blocks until every begun answer has ended. Called with phase_mutex()
+  // held as a writer, so no answer begins meanwhile.
+  void WaitForAnswers() const;
 
   // The secret `learner`'s queries are answered with: the shared one, or
   // with per-learner secrets the learner's own. An empty learner (the
@@ -69,6 +79,8 @@ class Challenge {
   const int64_t created_ms_;
   std::atomic<Phase> phase_;
   mutable absl::Mutex phase_mu_;
+  mutable absl::Mutex answers_mu_;
+  mutable int64_t answers_in_flight_ ABSL_GUARDED_BY(answers_mu_) = 0;
   std::shared_ptr<const Secret> shared_;
   mutable absl::Mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const Secret>> per_learner_

@@ -103,8 +103,10 @@ absl::Status ChallengeRegistry::SetPhase(const std::string& id, Phase phase) {
         "; phases only move forward (open -> closed -> revealed)"));
   }
   if (phase == current) return absl::OkStatus();
-  // Waits for queries and submissions under way in the old phase.
+  // Waits for queries and submissions under way in the old phase, and for
+  // the durable commits of answers computed in it.
   absl::WriterMutexLock phase_lock(&challenge->phase_mutex());
+  challenge->WaitForAnswers();
   ATTN_RETURN_IF_ERROR(store_->UpdatePhase(id, phase));
   challenge->set_phase(phase);
   return absl::OkStatus();

@@ -71,10 +71,10 @@ absl::StatusOr<Reservation> Ledger::Reserve(const LedgerKey& key,
   return Reservation{UsageOf(a, budget), first};
 }
 
-absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
-                                             uint64_t first_query_index,
-                                             std::string request,
-                                             std::string response) {
+namespace {
+
+TranscriptEntry NewEntry(const LedgerKey& key, uint64_t first_query_index,
+                         std::string request, std::string response) {
   TranscriptEntry entry;
   entry.challenge_id = key.challenge_id;
   entry.learner = key.learner;
@@ -84,8 +84,12 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
   entry.request = std::move(request);
   entry.response = std::move(response);
   entry.answered_unix_ms = NowUnixMs();
-  absl::MutexLock lock(&mu_);
-  if (!failed_.ok()) return failed_;
+  return entry;
+}
+
+}  // namespace
+
+CommitReceipt Ledger::Append(const LedgerKey& key, TranscriptEntry entry) {
   Account& a = accounts_[key];
   entry.index = a.entries++;
   entry.chain_hash =
@@ -94,8 +98,51 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
   CommitReceipt receipt{entry.index, entry.chain_hash};
   pending_entries_.push_back(std::move(entry));
   pending_keys_.push_back(key);
+  return receipt;
+}
+
+absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
+                                             uint64_t first_query_index,
+                                             std::string request,
+                                             std::string response) {
+  TranscriptEntry entry =
+      NewEntry(key, first_query_index, std::move(request), std::move(response));
+  absl::MutexLock lock(&mu_);
+  if (!failed_.ok()) return failed_;
+  CommitReceipt receipt = Append(key, std::move(entry));
   ATTN_RETURN_IF_ERROR(WaitDurable());
   return receipt;
+}
+
+void Ledger::CommitAsync(const LedgerKey& key, uint64_t first_query_index,
+                         std::string request, std::string response,
+                         CommitCallback on_durable) {
+  TranscriptEntry entry =
+      NewEntry(key, first_query_index, std::move(request), std::move(response));
+  absl::Status failed;
+  {
+    absl::MutexLock lock(&mu_);
+    failed = failed_;
+    if (failed.ok()) {
+      CommitReceipt receipt = Append(key, std::move(entry));
+      pending_callbacks_.push_back(
+          PendingCallback{std::move(receipt), std::move(on_durable)});
+      return;
+    }
+  }
+  on_durable(failed);
+}
+
+void Ledger::RunCallbacks(std::vector<PendingCallback>& callbacks,
+                          const absl::Status& status) {
+  for (PendingCallback& c : callbacks) {
+    if (status.ok()) {
+      c.on_durable(std::move(c.receipt));
+    } else {
+      c.on_durable(status);
+    }
+  }
+  callbacks.clear();
 }
 
 absl::StatusOr<Usage> Ledger::Grant(const LedgerKey& key, const Budget& budget,
@@ -145,7 +192,9 @@ void Ledger::CommitLoop() {
   while (true) {
     std::vector<TranscriptEntry> entries;
     std::vector<UsageRecord> usage;
+    std::vector<PendingCallback> callbacks;
     uint64_t batch = 0;
+    absl::Status failed;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -160,31 +209,43 @@ void Ledger::CommitLoop() {
         // a later durable batch must not count as theirs.
         pending_entries_.clear();
         pending_keys_.clear();
-        continue;
+        callbacks.swap(pending_callbacks_);
+        failed = failed_;
+      } else {
+        entries.swap(pending_entries_);
+        callbacks.swap(pending_callbacks_);
+        std::sort(pending_keys_.begin(), pending_keys_.end());
+        pending_keys_.erase(
+            std::unique(pending_keys_.begin(), pending_keys_.end()),
+            pending_keys_.end());
+        for (const LedgerKey& key : pending_keys_) {
+          const Account& a = accounts_[key];
+          usage.push_back(UsageRecord{
+              key.challenge_id, key.learner, a.queries_used, a.tokens_used,
+              a.extra_queries, a.extra_tokens, a.entries, a.chain_head});
+        }
+        pending_keys_.clear();
+        batch = next_batch_++;
       }
-      entries.swap(pending_entries_);
-      std::sort(pending_keys_.begin(), pending_keys_.end());
-      pending_keys_.erase(
-          std::unique(pending_keys_.begin(), pending_keys_.end()),
-          pending_keys_.end());
-      for (const LedgerKey& key : pending_keys_) {
-        const Account& a = accounts_[key];
-        usage.push_back(UsageRecord{
-            key.challenge_id, key.learner, a.queries_used, a.tokens_used,
-            a.extra_queries, a.extra_tokens, a.entries, a.chain_head});
-      }
-      pending_keys_.clear();
-      batch = next_batch_++;
+    }
+    if (!failed.ok()) {
+      RunCallbacks(callbacks, failed);
+      continue;
     }
     absl::Status status = store_->CommitCharges(usage, entries);
-    absl::MutexLock lock(&mu_);
-    if (status.ok()) {
-      durable_batch_ = batch;
-    } else if (failed_.ok()) {
-      failed_ = absl::UnavailableError(absl::StrCat(
-          "the store failed to commit charges (", status.message(),
-          "); no more answers can be charged durably: restart the server"));
+    absl::Status result;
+    {
+      absl::MutexLock lock(&mu_);
+      if (status.ok()) {
+        durable_batch_ = batch;
+      } else if (failed_.ok()) {
+        failed_ = absl::UnavailableError(absl::StrCat(
+            "the store failed to commit charges (", status.message(),
+            "); no more answers can be charged durably: restart the server"));
+      }
+      result = status.ok() ? absl::OkStatus() : failed_;
     }
+    RunCallbacks(callbacks, result);
   }
 }
 

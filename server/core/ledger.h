@@ -15,6 +15,9 @@
 // chained) and returns once a store transaction holding it and the usage
 // counters that charged it is durable. Concurrent commits share one
 // transaction: a committer thread writes whatever is pending at once.
+// CommitAsync is the same without the wait: the committer thread calls
+// back once the entry is durable, so a caller that must not block (a gRPC
+// callback handler) gets group commit without a thread per waiting request.
 //
 // After a crash the stored usage counts every answer that left the server,
 // plus at most the requests that were reserved but not yet committed.
@@ -26,6 +29,7 @@
 #define ATTNORACLE_SERVER_CORE_LEDGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -78,6 +82,20 @@ class Ledger {
                                                      std::string request,
                                                      std::string response);
 
+  // Called once with Commit's result; see CommitAsync.
+  using CommitCallback =
+      std::function<void(absl::StatusOr<CommitReceipt> receipt)>;
+
+  // As Commit, but returns at once: the entry takes its place in the key's
+  // chain now (entries of one key are chained in call order) and
+  // `on_durable` runs when it is durable, or with UNAVAILABLE when the
+  // store failed. It runs on the committer thread, after the batch, or
+  // inline when the store had already failed; it must not block and must
+  // not call back into the ledger.
+  void CommitAsync(const LedgerKey& key, uint64_t first_query_index,
+                   std::string request, std::string response,
+                   CommitCallback on_durable);
+
   // Adds extra budget for the key; durable when it returns.
   // INVALID_ARGUMENT when a counter would overflow.
   [[nodiscard]] absl::StatusOr<Usage> Grant(const LedgerKey& key,
@@ -97,7 +115,19 @@ class Ledger {
     std::string chain_head;
   };
 
+  struct PendingCallback {
+    CommitReceipt receipt;
+    CommitCallback on_durable;
+  };
+
   static Usage UsageOf(const Account& a, const Budget& budget);
+  // Fills in and queues the entry for `key` (chain index and hash);
+  // returns its receipt.
+  CommitReceipt Append(const LedgerKey& key, TranscriptEntry entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs callbacks outside the lock, with the batch's result.
+  static void RunCallbacks(std::vector<PendingCallback>& callbacks,
+                           const absl::Status& status);
   // Waits until the batch that will hold the current pending work is
   // durable; returns its status.
   absl::Status WaitDurable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -108,6 +138,7 @@ class Ledger {
   std::map<LedgerKey, Account> accounts_ ABSL_GUARDED_BY(mu_);
   std::vector<TranscriptEntry> pending_entries_ ABSL_GUARDED_BY(mu_);
   std::vector<LedgerKey> pending_keys_ ABSL_GUARDED_BY(mu_);
+  std::vector<PendingCallback> pending_callbacks_ ABSL_GUARDED_BY(mu_);
   uint64_t next_batch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t durable_batch_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);

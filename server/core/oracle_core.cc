@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/access_policy.h"
 #include "common/attention.h"
 #include "common/request_check.h"
@@ -114,9 +115,39 @@ absl::StatusOr<QueryResult> OracleCore::Query(
     const Principal& caller, const std::string& challenge_id,
     std::span<const ConstMatrixMap> sequences,
     const OutputAllocator& allocate_output) {
+  absl::StatusOr<QueryResult> result;
+  absl::Notification answered;
+  QueryAsync(caller, challenge_id, sequences, allocate_output,
+             [&](absl::StatusOr<QueryResult> r) {
+               result = std::move(r);
+               answered.Notify();
+             });
+  answered.WaitForNotification();
+  return result;
+}
+
+void OracleCore::QueryAsync(const Principal& caller,
+                            const std::string& challenge_id,
+                            std::span<const ConstMatrixMap> sequences,
+                            const OutputAllocator& allocate_output,
+                            QueryCallback done) {
+  if (absl::Status status =
+          StartQuery(caller, challenge_id, sequences, allocate_output, done);
+      !status.ok()) {
+    done(std::move(status));
+  }
+}
+
+absl::Status OracleCore::StartQuery(const Principal& caller,
+                                    const std::string& challenge_id,
+                                    std::span<const ConstMatrixMap> sequences,
+                                    const OutputAllocator& allocate_output,
+                                    QueryCallback& done) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Query"));
-  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
-  // Held until the answers are committed: a phase change waits for them.
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<const Challenge> challenge,
+                        registry_->Find(challenge_id));
+  // Held until the answers are queued for commit, and the answer counted
+  // until the commit is durable: a phase change waits for both.
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
   ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
   const ChallengeConfig& config = challenge->config();
@@ -142,12 +173,22 @@ absl::StatusOr<QueryResult> OracleCore::Query(
                   reservation.first_query_index + i, out);
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
-  ATTN_ASSIGN_OR_RETURN(
-      CommitReceipt receipt,
-      ledger_->Commit(key, reservation.first_query_index,
-                      EncodeMatrices(sequences), EncodeMatrices(answers)));
-  return QueryResult{reservation.usage, reservation.first_query_index,
-                     std::move(receipt.chain_head)};
+  challenge->BeginAnswer();
+  ledger_->CommitAsync(
+      key, reservation.first_query_index, EncodeMatrices(sequences),
+      EncodeMatrices(answers),
+      [challenge, usage = reservation.usage,
+       first_query_index = reservation.first_query_index,
+       done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
+        challenge->EndAnswer();
+        if (!receipt.ok()) {
+          done(receipt.status());
+          return;
+        }
+        done(QueryResult{usage, first_query_index,
+                         std::move(receipt->chain_head)});
+      });
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Usage> OracleCore::GetUsage(

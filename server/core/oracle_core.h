@@ -66,9 +66,12 @@ struct Reveal {
 };
 
 // Storage for the answer to sequence `index`, rows x cols; the returned map
-// must stay valid until Query returns.
+// must stay valid until Query returns (QueryAsync: until its callback ran).
 using OutputAllocator =
     std::function<MatrixMap(size_t index, int rows, int cols)>;
+
+// Receives QueryAsync's result.
+using QueryCallback = std::function<void(absl::StatusOr<QueryResult> result)>;
 
 // Most transcript entries one GetTranscript page returns.
 inline constexpr uint32_t kTranscriptPageEntries = 1000;
@@ -96,6 +99,16 @@ class OracleCore {
       const Principal& caller, const std::string& challenge_id,
       std::span<const ConstMatrixMap> sequences,
       const OutputAllocator& allocate_output);
+  // Query without blocking on the durable commit: checks, charges and
+  // computes the answers on the calling thread, then returns; `done` gets
+  // the result once the charge and the transcript entry are durable (on the
+  // ledger's committer thread), or the error (on the calling thread when
+  // the request is refused before the commit). Only then may the answers
+  // be sent. `sequences` need only live until QueryAsync returns. `done`
+  // must not block.
+  void QueryAsync(const Principal& caller, const std::string& challenge_id,
+                  std::span<const ConstMatrixMap> sequences,
+                  const OutputAllocator& allocate_output, QueryCallback done);
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(
       const Principal& caller, const std::string& challenge_id) const;
   // Scores and stores a submission; the score comes back as the challenge's
@@ -133,6 +146,13 @@ class OracleCore {
       const std::function<bool(const TranscriptEntry&)>& sink) const;
 
  private:
+  // QueryAsync up to the commit; on OK `done` was handed to the ledger,
+  // otherwise it is untouched.
+  [[nodiscard]] absl::Status StartQuery(
+      const Principal& caller, const std::string& challenge_id,
+      std::span<const ConstMatrixMap> sequences,
+      const OutputAllocator& allocate_output, QueryCallback& done);
+
   ChallengeRegistry* registry_;
   Ledger* ledger_;
   Authenticator* authenticator_;

@@ -1,5 +1,8 @@
 #include "server/service/oracle_service.h"
 
+#include <functional>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -10,14 +13,194 @@
 
 namespace attnoracle {
 
+namespace {
+
+// Answers `request` into `response` (cleared by the caller) without
+// blocking: `done` gets OK once the answers are in `response` and durably
+// charged, or the error that refused the whole request. It runs on the
+// calling thread or on the ledger's committer thread; `response` must live
+// until then.
+void AnswerAsync(OracleCore& core, const Principal& caller,
+                 const v1::QueryRequest& request, v1::QueryResponse* response,
+                 std::function<void(absl::Status)> done) {
+  response->set_request_id(request.request_id());
+  std::vector<ConstMatrixMap> inputs;
+  inputs.reserve(request.sequences_size());
+  for (int i = 0; i < request.sequences_size(); ++i) {
+    absl::StatusOr<ConstMatrixMap> x =
+        MatrixView(request.sequences(i), absl::StrCat("sequences[", i, "]"));
+    if (!x.ok()) {
+      done(x.status());
+      return;
+    }
+    inputs.push_back(*x);
+  }
+  for (int i = 0; i < request.sequences_size(); ++i) response->add_outputs();
+  core.QueryAsync(
+      caller, request.challenge_id(), inputs,
+      [response](size_t i, int rows, int cols) {
+        return MutableMatrixProto(
+            rows, cols, response->mutable_outputs(static_cast<int>(i)));
+      },
+      [response, done = std::move(done)](absl::StatusOr<QueryResult> result) {
+        if (!result.ok()) {
+          done(result.status());
+          return;
+        }
+        UsageToProto(result->usage, response->mutable_usage());
+        response->set_first_query_index(result->first_query_index);
+        response->set_transcript_head(std::move(result->transcript_head));
+        done(absl::OkStatus());
+      });
+}
+
+// QueryStream: reads a request, answers it, writes the answer once it is
+// durably charged, reads the next, until the client half-closes or goes
+// away. A refused request is
+// answered in-band so the stream goes on; a refused caller ends the stream
+// with the status before anything is read. Deletes itself when gRPC is done
+// with it.
+class QueryStreamReactor final
+    : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
+ public:
+  QueryStreamReactor(OracleCore* core, absl::StatusOr<Principal> caller)
+      : core_(core), caller_(std::move(caller)) {
+    // Whatever the stream holds for its whole life (the caller and one of
+    // its stream slots) is taken here, and refusing it ends the stream.
+    if (!caller_.ok()) {
+      Finish(ToGrpcStatus(caller_.status()));
+      return;
+    }
+    absl::StatusOr<StreamSlot> slot = core_->OpenStream(*caller_);
+    if (!slot.ok()) {
+      Finish(ToGrpcStatus(slot.status()));
+      return;
+    }
+    slot_.emplace(*std::move(slot));
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client half-closed (or the call was cancelled)
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.Clear();
+    // The answer is written when it is durably charged, from whichever
+    // thread learns that; the next read starts once it is written.
+    AnswerAsync(*core_, *caller_, request_, &response_,
+                [this](const absl::Status& status) {
+                  if (!status.ok()) {
+                    response_.Clear();
+                    response_.set_request_id(request_.request_id());
+                    response_.mutable_error()->set_code(
+                        static_cast<int>(status.code()));
+                    response_.mutable_error()->set_message(
+                        std::string(status.message()));
+                  }
+                  StartWrite(&response_);
+                });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {  // the client went away
+      Finish(grpc::Status::OK);
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  OracleCore* const core_;
+  const absl::StatusOr<Principal> caller_;
+  std::optional<StreamSlot> slot_;  // given back when the reactor is deleted
+  v1::QueryRequest request_;
+  v1::QueryResponse response_;
+};
+
+// Ends a unary call with `status` through the context's default reactor.
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
+                                     const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+}  // namespace
+
 OracleServiceImpl::OracleServiceImpl(OracleCore* core,
                                      const Authenticator* authenticator)
     : core_(core), authenticator_(authenticator) {}
 
-grpc::Status OracleServiceImpl::ListChallenges(
-    grpc::ServerContext* context, const v1::ListChallengesRequest*,
+grpc::ServerUnaryReactor* OracleServiceImpl::ListChallenges(
+    grpc::CallbackServerContext* context, const v1::ListChallengesRequest*,
     v1::ListChallengesResponse* response) {
+  return FinishWith(context, DoListChallenges(*context, response));
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::DescribeChallenge(
+    grpc::CallbackServerContext* context,
+    const v1::DescribeChallengeRequest* request, v1::ChallengeInfo* response) {
+  return FinishWith(context, DoDescribeChallenge(*context, *request, response));
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::Query(
+    grpc::CallbackServerContext* context, const v1::QueryRequest* request,
+    v1::QueryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  // Finishes when the answers are durably charged, without holding a gRPC
+  // thread meanwhile.
+  AnswerAsync(*core_, *caller, *request, response,
+              [context, reactor, response](const absl::Status& status) {
+                if (!status.ok()) response->Clear();
+                reactor->Finish(FinishStatus(context, status));
+              });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::GetUsage(
+    grpc::CallbackServerContext* context, const v1::GetUsageRequest* request,
+    v1::Usage* response) {
+  return FinishWith(context, DoGetUsage(*context, *request, response));
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::Submit(
+    grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
+    v1::SubmitResponse* response) {
+  return FinishWith(context, DoSubmit(*context, *request, response));
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::GetLeaderboard(
+    grpc::CallbackServerContext* context,
+    const v1::GetLeaderboardRequest* request,
+    v1::GetLeaderboardResponse* response) {
+  return FinishWith(context, DoGetLeaderboard(*context, *request, response));
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::GetTranscript(
+    grpc::CallbackServerContext* context,
+    const v1::GetTranscriptRequest* request,
+    v1::GetTranscriptResponse* response) {
+  return FinishWith(context, DoGetTranscript(*context, *request, response));
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::GetReveal(
+    grpc::CallbackServerContext* context, const v1::GetRevealRequest* request,
+    v1::GetRevealResponse* response) {
+  return FinishWith(context, DoGetReveal(*context, *request, response));
+}
+
+grpc::Status OracleServiceImpl::DoListChallenges(
+    const grpc::ServerContextBase& context,
+    v1::ListChallengesResponse* response) {
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   for (const ChallengeInfo& info : core_->ListChallenges(*caller)) {
     InfoToProto(info, response->add_challenges());
@@ -25,105 +208,49 @@ grpc::Status OracleServiceImpl::ListChallenges(
   return grpc::Status::OK;
 }
 
-grpc::Status OracleServiceImpl::DescribeChallenge(
-    grpc::ServerContext* context, const v1::DescribeChallengeRequest* request,
-    v1::ChallengeInfo* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+grpc::Status OracleServiceImpl::DoDescribeChallenge(
+    const grpc::ServerContextBase& context,
+    const v1::DescribeChallengeRequest& request, v1::ChallengeInfo* response) {
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<ChallengeInfo> info =
-      core_->DescribeChallenge(*caller, request->challenge_id());
+      core_->DescribeChallenge(*caller, request.challenge_id());
   if (info.ok()) InfoToProto(*info, response);
   return ToGrpcStatus(info.status());
 }
 
-absl::Status OracleServiceImpl::Answer(const Principal& caller,
-                                       const v1::QueryRequest& request,
-                                       v1::QueryResponse* response) {
-  response->set_request_id(request.request_id());
-  std::vector<ConstMatrixMap> inputs;
-  inputs.reserve(request.sequences_size());
-  for (int i = 0; i < request.sequences_size(); ++i) {
-    ATTN_ASSIGN_OR_RETURN(
-        ConstMatrixMap x,
-        MatrixView(request.sequences(i), absl::StrCat("sequences[", i, "]")));
-    inputs.push_back(x);
-  }
-  for (int i = 0; i < request.sequences_size(); ++i) response->add_outputs();
-  ATTN_ASSIGN_OR_RETURN(
-      QueryResult result,
-      core_->Query(caller, request.challenge_id(), inputs,
-                   [response](size_t i, int rows, int cols) {
-                     return MutableMatrixProto(
-                         rows, cols,
-                         response->mutable_outputs(static_cast<int>(i)));
-                   }));
-  UsageToProto(result.usage, response->mutable_usage());
-  response->set_first_query_index(result.first_query_index);
-  response->set_transcript_head(result.transcript_head);
-  return absl::OkStatus();
+grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
+OracleServiceImpl::QueryStream(grpc::CallbackServerContext* context) {
+  return new QueryStreamReactor(core_, CallerOf(*context, *authenticator_));
 }
 
-grpc::Status OracleServiceImpl::Query(grpc::ServerContext* context,
-                                      const v1::QueryRequest* request,
-                                      v1::QueryResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  absl::Status status = caller.status();
-  if (caller.ok()) status = Answer(*caller, *request, response);
-  if (!status.ok()) response->Clear();
-  return FinishStatus(context, status);
-}
-
-grpc::Status OracleServiceImpl::QueryStream(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::QueryResponse, v1::QueryRequest>* stream) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<StreamSlot> slot = core_->OpenStream(*caller);
-  if (!slot.ok()) return ToGrpcStatus(slot.status());
-  v1::QueryRequest request;
-  v1::QueryResponse response;
-  while (stream->Read(&request)) {
-    response.Clear();
-    if (absl::Status status = Answer(*caller, request, &response);
-        !status.ok()) {
-      // A refused request is answered in-band so the stream goes on.
-      response.Clear();
-      response.set_request_id(request.request_id());
-      response.mutable_error()->set_code(static_cast<int>(status.code()));
-      response.mutable_error()->set_message(std::string(status.message()));
-    }
-    if (!stream->Write(response)) break;  // the client went away
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status OracleServiceImpl::GetUsage(grpc::ServerContext* context,
-                                         const v1::GetUsageRequest* request,
-                                         v1::Usage* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+grpc::Status OracleServiceImpl::DoGetUsage(
+    const grpc::ServerContextBase& context, const v1::GetUsageRequest& request,
+    v1::Usage* response) {
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<Usage> usage =
-      core_->GetUsage(*caller, request->challenge_id());
+      core_->GetUsage(*caller, request.challenge_id());
   if (usage.ok()) UsageToProto(*usage, response);
   return ToGrpcStatus(usage.status());
 }
 
-grpc::Status OracleServiceImpl::Submit(grpc::ServerContext* context,
-                                       const v1::SubmitRequest* request,
-                                       v1::SubmitResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+grpc::Status OracleServiceImpl::DoSubmit(const grpc::ServerContextBase& context,
+                                         const v1::SubmitRequest& request,
+                                         v1::SubmitResponse* response) {
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<ChallengeInfo> info =
-      core_->DescribeChallenge(*caller, request->challenge_id());
+      core_->DescribeChallenge(*caller, request.challenge_id());
   if (!info.ok()) return ToGrpcStatus(info.status());
   absl::StatusOr<LayerParams> hypothesis =
-      ParamsFromProto(request->hypothesis(), info->spec);
+      ParamsFromProto(request.hypothesis(), info->spec);
   if (!hypothesis.ok()) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("hypothesis: ", hypothesis.status().message())));
   }
   absl::StatusOr<SubmitResult> result =
-      core_->Submit(*caller, request->challenge_id(), *hypothesis);
+      core_->Submit(*caller, request.challenge_id(), *hypothesis);
   if (!result.ok()) return ToGrpcStatus(result.status());
   ScoreToProto(result->score, response->mutable_score());
   response->set_submission_id(result->submission_id);
@@ -131,13 +258,14 @@ grpc::Status OracleServiceImpl::Submit(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status OracleServiceImpl::GetLeaderboard(
-    grpc::ServerContext* context, const v1::GetLeaderboardRequest* request,
+grpc::Status OracleServiceImpl::DoGetLeaderboard(
+    const grpc::ServerContextBase& context,
+    const v1::GetLeaderboardRequest& request,
     v1::GetLeaderboardResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::vector<LeaderboardRow>> rows =
-      core_->GetLeaderboard(*caller, request->challenge_id());
+      core_->GetLeaderboard(*caller, request.challenge_id());
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   for (const LeaderboardRow& row : *rows) {
     v1::LeaderboardEntry* entry = response->add_entries();
@@ -151,14 +279,15 @@ grpc::Status OracleServiceImpl::GetLeaderboard(
   return grpc::Status::OK;
 }
 
-grpc::Status OracleServiceImpl::GetTranscript(
-    grpc::ServerContext* context, const v1::GetTranscriptRequest* request,
+grpc::Status OracleServiceImpl::DoGetTranscript(
+    const grpc::ServerContextBase& context,
+    const v1::GetTranscriptRequest& request,
     v1::GetTranscriptResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<TranscriptPage> page =
-      core_->GetTranscript(*caller, request->challenge_id(),
-                           request->first_index(), request->max_entries());
+      core_->GetTranscript(*caller, request.challenge_id(),
+                           request.first_index(), request.max_entries());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const TranscriptEntry& r : page->entries) {
     TranscriptEntryToProto(r, response->add_entries());
@@ -167,13 +296,13 @@ grpc::Status OracleServiceImpl::GetTranscript(
   return grpc::Status::OK;
 }
 
-grpc::Status OracleServiceImpl::GetReveal(grpc::ServerContext* context,
-                                          const v1::GetRevealRequest* request,
-                                          v1::GetRevealResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+grpc::Status OracleServiceImpl::DoGetReveal(
+    const grpc::ServerContextBase& context, const v1::GetRevealRequest& request,
+    v1::GetRevealResponse* response) {
+  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<Reveal> reveal =
-      core_->GetReveal(*caller, request->challenge_id(), request->learner());
+      core_->GetReveal(*caller, request.challenge_id(), request.learner());
   if (!reveal.ok()) return ToGrpcStatus(reveal.status());
   ParamsToProto(reveal->secret, response->mutable_secret());
   response->set_nonce(reveal->nonce);

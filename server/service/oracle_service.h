@@ -1,7 +1,15 @@
-// OracleServiceImpl: the gRPC edge of the Oracle service. Each handler
-// authenticates the caller, converts the request, calls OracleCore,
-// converts the answer back and maps the status once. Sample is not offered
-// yet and answers UNIMPLEMENTED (the generated base class does that).
+// OracleServiceImpl: the gRPC edge of the Oracle service, on gRPC's callback
+// API. Each handler authenticates the caller, converts the request, calls
+// OracleCore, converts the answer back and maps the status once. Sample is
+// not offered yet and answers UNIMPLEMENTED (the generated base class does
+// that).
+//
+// Handlers run on gRPC's callback threads and never wait for the ledger's
+// durable commit there: Query and QueryStream hand their answers on when
+// OracleCore::QueryAsync calls back. The other unary handlers finish inline
+// through the context's default reactor. QueryStream is a bidi reactor
+// (QueryStreamReactor in oracle_service.cc) that answers one request at a
+// time, in order, and answers refused requests in-band.
 #ifndef ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 #define ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 
@@ -11,43 +19,64 @@
 
 namespace attnoracle {
 
-class OracleServiceImpl final : public v1::Oracle::Service {
+class OracleServiceImpl final : public v1::Oracle::CallbackService {
  public:
   // `core` and `authenticator` must outlive the service.
   OracleServiceImpl(OracleCore* core, const Authenticator* authenticator);
 
-  grpc::Status ListChallenges(grpc::ServerContext* context,
-                              const v1::ListChallengesRequest* request,
-                              v1::ListChallengesResponse* response) override;
-  grpc::Status DescribeChallenge(grpc::ServerContext* context,
-                                 const v1::DescribeChallengeRequest* request,
-                                 v1::ChallengeInfo* response) override;
-  grpc::Status Query(grpc::ServerContext* context,
-                     const v1::QueryRequest* request,
-                     v1::QueryResponse* response) override;
-  grpc::Status QueryStream(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::QueryResponse, v1::QueryRequest>* stream)
-      override;
-  grpc::Status GetUsage(grpc::ServerContext* context,
-                        const v1::GetUsageRequest* request,
-                        v1::Usage* response) override;
-  grpc::Status Submit(grpc::ServerContext* context,
-                      const v1::SubmitRequest* request,
-                      v1::SubmitResponse* response) override;
-  grpc::Status GetLeaderboard(grpc::ServerContext* context,
-                              const v1::GetLeaderboardRequest* request,
-                              v1::GetLeaderboardResponse* response) override;
-  grpc::Status GetTranscript(grpc::ServerContext* context,
-                             const v1::GetTranscriptRequest* request,
-                             v1::GetTranscriptResponse* response) override;
-  grpc::Status GetReveal(grpc::ServerContext* context,
-                         const v1::GetRevealRequest* request,
-                         v1::GetRevealResponse* response) override;
+  grpc::ServerUnaryReactor* ListChallenges(
+      grpc::CallbackServerContext* context,
+      const v1::ListChallengesRequest* request,
+      v1::ListChallengesResponse* response) override;
+  grpc::ServerUnaryReactor* DescribeChallenge(
+      grpc::CallbackServerContext* context,
+      const v1::DescribeChallengeRequest* request,
+      v1::ChallengeInfo* response) override;
+  grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
+                                  const v1::QueryRequest* request,
+                                  v1::QueryResponse* response) override;
+  grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
+                                     const v1::GetUsageRequest* request,
+                                     v1::Usage* response) override;
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
+                                   const v1::SubmitRequest* request,
+                                   v1::SubmitResponse* response) override;
+  grpc::ServerUnaryReactor* GetLeaderboard(
+      grpc::CallbackServerContext* context,
+      const v1::GetLeaderboardRequest* request,
+      v1::GetLeaderboardResponse* response) override;
+  grpc::ServerUnaryReactor* GetTranscript(
+      grpc::CallbackServerContext* context,
+      const v1::GetTranscriptRequest* request,
+      v1::GetTranscriptResponse* response) override;
+  grpc::ServerUnaryReactor* GetReveal(grpc::CallbackServerContext* context,
+                                      const v1::GetRevealRequest* request,
+                                      v1::GetRevealResponse* response) override;
 
  private:
-  absl::Status Answer(const Principal& caller, const v1::QueryRequest& request,
-                      v1::QueryResponse* response);
+  // The handlers' work, one per method, returning the call's status.
+  grpc::Status DoListChallenges(const grpc::ServerContextBase& context,
+                                v1::ListChallengesResponse* response);
+  grpc::Status DoDescribeChallenge(const grpc::ServerContextBase& context,
+                                   const v1::DescribeChallengeRequest& request,
+                                   v1::ChallengeInfo* response);
+  grpc::Status DoGetUsage(const grpc::ServerContextBase& context,
+                          const v1::GetUsageRequest& request,
+                          v1::Usage* response);
+  grpc::Status DoSubmit(const grpc::ServerContextBase& context,
+                        const v1::SubmitRequest& request,
+                        v1::SubmitResponse* response);
+  grpc::Status DoGetLeaderboard(const grpc::ServerContextBase& context,
+                                const v1::GetLeaderboardRequest& request,
+                                v1::GetLeaderboardResponse* response);
+  grpc::Status DoGetTranscript(const grpc::ServerContextBase& context,
+                               const v1::GetTranscriptRequest& request,
+                               v1::GetTranscriptResponse* response);
+  grpc::Status DoGetReveal(const grpc::ServerContextBase& context,
+                           const v1::GetRevealRequest& request,
+                           v1::GetRevealResponse* response);
 
   OracleCore* core_;
   const Authenticator* authenticator_;

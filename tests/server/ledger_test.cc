@@ -2,7 +2,8 @@
 // units, group commit (concurrent commits share store transactions), a
 // failed store stops every later commit, a restarted ledger sees the same
 // usage, entries and chain, grants are durable and bounded, and the chain
-// follows ChainHash over the digests.
+// follows ChainHash over the digests; CommitAsync calls back only once
+// the entry is durable.
 #include "server/core/ledger.h"
 
 #include <gmock/gmock.h>
@@ -463,6 +464,83 @@ TEST(LedgerFailureTest, CommitsQueuedBehindAFailedBatchAreNotWritten) {
   for (std::thread& t : threads) t.join();
 
   EXPECT_EQ(gated.calls(), 1);
+  EXPECT_TRUE(TranscriptOf(*sqlite, kKey).empty());
+}
+
+// CommitAsync returns before the entry is durable and calls back once it
+// is: the callback sees the same receipt Commit would return, and the store
+// holds the entry by then. Entries are chained in call order.
+TEST(LedgerAsyncTest, CallsBackOnceDurableWithTheChainedReceipt) {
+  constexpr int kCommits = 16;
+  const Budget budget{.queries = 100, .tokens = 100};
+  std::unique_ptr<SqliteStore> sqlite = OpenStoreOrDie(":memory:");
+  GatedStore gated(sqlite.get(), /*fail_first=*/false);
+  Ledger ledger(&gated);
+  ASSERT_TRUE(ledger.Load().ok());
+
+  absl::Mutex mu;
+  std::vector<std::pair<int, CommitReceipt>> receipts;
+  absl::Notification all_durable;
+  for (int i = 0; i < kCommits; ++i) {
+    absl::StatusOr<Reservation> r = ledger.Reserve(kKey, budget, 1, 1);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ledger.CommitAsync(
+        kKey, r->first_query_index, RequestBytes(i), ResponseBytes(i),
+        [&, i](absl::StatusOr<CommitReceipt> receipt) {
+          ASSERT_TRUE(receipt.ok()) << receipt.status();
+          // Durable before the callback: the store already has it.
+          EXPECT_GT(TranscriptOf(*sqlite, kKey).size(), receipt->index);
+          absl::MutexLock lock(&mu);
+          receipts.emplace_back(i, *receipt);
+          if (receipts.size() == kCommits) all_durable.Notify();
+        });
+  }
+  // Every call returned while the first batch was still held.
+  gated.WaitUntilEntered();
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(receipts.empty());
+  }
+  gated.Release();
+  all_durable.WaitForNotification();
+
+  const std::vector<TranscriptEntry> entries = TranscriptOf(*sqlite, kKey);
+  ASSERT_EQ(entries.size(), static_cast<size_t>(kCommits));
+  ExpectChained(entries);
+  absl::MutexLock lock(&mu);
+  for (const auto& [i, receipt] : receipts) {
+    EXPECT_EQ(receipt.index, static_cast<uint64_t>(i));
+    EXPECT_EQ(receipt.chain_head, entries[i].chain_hash);
+  }
+}
+
+// A failing store fails the waiting callbacks with UNAVAILABLE, and a
+// commit after the failure is refused at once, on the calling thread.
+TEST(LedgerAsyncTest, FailedStoreFailsTheCallbacks) {
+  std::unique_ptr<SqliteStore> sqlite = OpenStoreOrDie(":memory:");
+  FailingStore failing(sqlite.get());
+  Ledger ledger(&failing);
+  ASSERT_TRUE(ledger.Load().ok());
+  failing.fail = true;
+
+  absl::Notification called;
+  absl::Status status;
+  ledger.CommitAsync(kKey, 0, RequestBytes(0), ResponseBytes(0),
+                     [&](absl::StatusOr<CommitReceipt> receipt) {
+                       status = receipt.status();
+                       called.Notify();
+                     });
+  called.WaitForNotification();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+
+  bool inline_call = false;
+  ledger.CommitAsync(kKey, 1, RequestBytes(1), ResponseBytes(1),
+                     [&](absl::StatusOr<CommitReceipt> receipt) {
+                       EXPECT_EQ(receipt.status().code(),
+                                 absl::StatusCode::kUnavailable);
+                       inline_call = true;
+                     });
+  EXPECT_TRUE(inline_call);
   EXPECT_TRUE(TranscriptOf(*sqlite, kKey).empty());
 }
 
