@@ -85,7 +85,9 @@ constexpr char kGlobalFlags[] =
     "  --tls-cert FILE     client certificate for mutual TLS (PEM), with\n"
     "  --tls-key FILE      its private key\n"
     "  --tls-server-name NAME  name the server's certificate must carry\n"
-    "                      (default: the host of --server)\n";
+    "                      (default: the host of --server); any --tls-*\n"
+    "                      flag selects TLS (without --tls-ca trusting\n"
+    "                      gRPC's default roots)\n";
 
 int RunChallenges(Context& ctx) {
   absl::StatusOr<std::vector<ChallengeInfo>> list =

@@ -47,9 +47,11 @@ struct ClientTlsFiles {
   std::string key_path;
   std::string server_name;
 
-  // TLS is wanted when a CA or a client certificate is named.
+  // Any of them asks for TLS (without ca_path, trusting gRPC's default
+  // roots).
   bool any() const {
-    return !ca_path.empty() || !cert_path.empty() || !key_path.empty();
+    return !ca_path.empty() || !cert_path.empty() || !key_path.empty() ||
+           !server_name.empty();
   }
 };
 

@@ -23,9 +23,11 @@ using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
-// OpenSSL keeps failures on a thread-local queue; a parse that fails here
-// must not leave them for an unrelated caller (gRPC's handshakes) to find.
+// OpenSSL keeps failures on a thread-local queue: the parse below reads it,
+// so it starts empty, and leaves it empty for unrelated callers (gRPC's
+// handshakes on this thread).
 struct ClearOpenSslErrors {
+  ClearOpenSslErrors() { ERR_clear_error(); }
   ~ClearOpenSslErrors() { ERR_clear_error(); }
 };
 
@@ -69,7 +71,8 @@ X509Ptr ParseCertificates(const std::string& pem) {
   // Running out of PEM blocks ends the loop with "no start line"; anything
   // else is a malformed block.
   const unsigned long error = ERR_peek_last_error();
-  if (error != 0 && ERR_GET_REASON(error) != PEM_R_NO_START_LINE) {
+  if (error != 0 && !(ERR_GET_LIB(error) == ERR_LIB_PEM &&
+                      ERR_GET_REASON(error) == PEM_R_NO_START_LINE)) {
     return X509Ptr(nullptr, X509_free);
   }
   return first;

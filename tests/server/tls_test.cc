@@ -210,6 +210,9 @@ TEST_F(TlsTest, TlsServerAnswersClientsThatTrustItsCa) {
   EXPECT_EQ(Call(**server, Files("")).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Call(**server, Files(other_ca_)).code(),
             absl::StatusCode::kUnavailable);
+  // gRPC's default roots do not hold a throwaway CA.
+  EXPECT_EQ(Call(**server, Files("", "", "", "localhost")).code(),
+            absl::StatusCode::kUnavailable);
   EXPECT_EQ(Call(**server, Files(ca_, "", "", "elsewhere.example")).code(),
             absl::StatusCode::kUnavailable);
   // The in-process channel is unaffected by the listener's TLS.
@@ -248,6 +251,13 @@ TEST_F(TlsTest, ClientTlsFilesAreCheckedBeforeConnecting) {
   ASSERT_TRUE(ca_only.ok()) << ca_only.status();
   EXPECT_TRUE(ca_only->enabled);
   EXPECT_TRUE(ca_only->cert_chain_pem.empty());
+
+  // A server name alone asks for TLS too (trusting the default roots).
+  absl::StatusOr<ClientTlsOptions> name_only =
+      ReadClientTls(Files("", "", "", "localhost"));
+  ASSERT_TRUE(name_only.ok()) << name_only.status();
+  EXPECT_TRUE(name_only->enabled);
+  EXPECT_TRUE(name_only->root_certs_pem.empty());
 
   EXPECT_EQ(ReadClientTls(Files(missing_)).status().code(),
             absl::StatusCode::kNotFound);
