@@ -38,7 +38,8 @@ struct LearnerCredentials {
 
 class AdminClient {
  public:
-  // An insecure channel to options.server (connects lazily).
+  // A channel to options.server, over TLS when options.tls.enabled
+  // (connects lazily: a refused handshake fails the first call).
   static std::unique_ptr<AdminClient> Connect(const ClientOptions& options);
   AdminClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
 

@@ -48,6 +48,16 @@ ABSL_FLAG(std::string, token, "",
           "$ATTNORACLE_TOKEN, else $ATTNORACLE_ADMIN_TOKEN; admin commands "
           "try $ATTNORACLE_ADMIN_TOKEN first).");
 ABSL_FLAG(double, timeout, 30, "Deadline of each call, in seconds.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "Connect over TLS, trusting the CA certificates in this PEM file "
+          "to sign the server's certificate.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for servers that demand mutual TLS (with "
+          "--tls-key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name checked against the server's certificate (default: the host "
+          "of --server).");
 ABSL_FLAG(std::string, params, "", "submit: JSON hypothesis file.");
 ABSL_FLAG(std::string, algo, "probe", "learn: the learner (probe, regress).");
 ABSL_FLAG(uint64_t, seed, 1, "learn: seed of the learner's random choices.");
@@ -69,7 +79,15 @@ constexpr char kGlobalFlags[] =
     "  --token TOKEN       token (default $ATTNORACLE_TOKEN, else\n"
     "                      $ATTNORACLE_ADMIN_TOKEN; admin commands try\n"
     "                      $ATTNORACLE_ADMIN_TOKEN first)\n"
-    "  --timeout SECONDS   deadline of each call (default 30)\n";
+    "  --timeout SECONDS   deadline of each call (default 30)\n"
+    "  --tls-ca FILE       connect over TLS, trusting this PEM CA for the\n"
+    "                      server's certificate (default: plaintext)\n"
+    "  --tls-cert FILE     client certificate for mutual TLS (PEM), with\n"
+    "  --tls-key FILE      its private key\n"
+    "  --tls-server-name NAME  name the server's certificate must carry\n"
+    "                      (default: the host of --server); any --tls-*\n"
+    "                      flag selects TLS (without --tls-ca trusting\n"
+    "                      gRPC's default roots)\n";
 
 int RunChallenges(Context& ctx) {
   absl::StatusOr<std::vector<ChallengeInfo>> list =
@@ -623,6 +641,13 @@ int Main(int raw_argc, char** raw_argv) {
   ctx.token_flag = absl::GetFlag(FLAGS_token);
   ctx.options.token = ResolveToken(ctx.token_flag, command->admin);
   ctx.json = absl::GetFlag(FLAGS_json);
+  absl::StatusOr<ClientTlsOptions> tls =
+      ReadClientTls({.ca_path = absl::GetFlag(FLAGS_tls_ca),
+                     .cert_path = absl::GetFlag(FLAGS_tls_cert),
+                     .key_path = absl::GetFlag(FLAGS_tls_key),
+                     .server_name = absl::GetFlag(FLAGS_tls_server_name)});
+  if (!tls.ok()) return UsageError(tls.status().message());
+  ctx.options.tls = *std::move(tls);
   ctx.client = OracleClient::Connect(ctx.options);
   return command->run(ctx);
 }

@@ -1,14 +1,52 @@
 #include "client/connection.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/tls_files.h"
 
 namespace attnoracle {
+
+absl::StatusOr<ClientTlsOptions> ReadClientTls(const ClientTlsFiles& files) {
+  ClientTlsOptions tls;
+  if (!files.any()) return tls;
+  tls.enabled = true;
+  tls.server_name = files.server_name;
+  if (!files.ca_path.empty()) {
+    ATTN_ASSIGN_OR_RETURN(tls.root_certs_pem,
+                          ReadTlsCertificates(files.ca_path));
+  }
+  if (files.cert_path.empty() != files.key_path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a TLS client certificate needs its private key; only the ",
+        files.cert_path.empty() ? "key \"" : "certificate \"",
+        files.cert_path.empty() ? files.key_path : files.cert_path,
+        "\" was given"));
+  }
+  if (!files.cert_path.empty()) {
+    ATTN_ASSIGN_OR_RETURN(TlsKeyPair pair,
+                          ReadTlsKeyPair(files.cert_path, files.key_path));
+    tls.cert_chain_pem = std::move(pair.cert_chain_pem);
+    tls.private_key_pem = std::move(pair.private_key_pem);
+  }
+  return tls;
+}
 
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
-  return grpc::CreateCustomChannel(options.server,
-                                   grpc::InsecureChannelCredentials(), args);
+  if (!options.tls.enabled) {
+    return grpc::CreateCustomChannel(options.server,
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls.root_certs_pem;
+  ssl.pem_cert_chain = options.tls.cert_chain_pem;
+  ssl.pem_private_key = options.tls.private_key_pem;
+  if (!options.tls.server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls.server_name);
+  }
+  return grpc::CreateCustomChannel(options.server, grpc::SslCredentials(ssl),
+                                   args);
 }
 
 void PrepareContext(const ClientOptions& options,

@@ -6,6 +6,10 @@
 //   std::shared_ptr<grpc::Channel> channel = NewChannel(options);
 //   grpc::ClientContext context;
 //   PrepareContext(options, &context);
+//
+// Over TLS, trusting one CA:
+//   absl::StatusOr<ClientTlsOptions> tls = ReadClientTls({.ca_path =
+//   "ca.pem"}); if (tls.ok()) options.tls = *tls;
 #ifndef ATTNORACLE_CLIENT_CONNECTION_H_
 #define ATTNORACLE_CLIENT_CONNECTION_H_
 
@@ -15,7 +19,48 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
+
 namespace attnoracle {
+
+// The channel's TLS setup, PEM text (not paths, so that connecting cannot
+// fail on a file: ReadClientTls reads and checks them first).
+struct ClientTlsOptions {
+  // false: a plaintext channel, and the fields below are ignored.
+  bool enabled = false;
+  // CAs trusted to sign the server's certificate; empty: gRPC's default
+  // roots.
+  std::string root_certs_pem;
+  // The client's certificate chain and key, for servers that demand mutual
+  // TLS; both or neither.
+  std::string cert_chain_pem;
+  std::string private_key_pem;
+  // Checked against the server's certificate instead of the host in
+  // ClientOptions::server (e.g. when connecting by IP to a cert for a name).
+  std::string server_name;
+};
+
+// The PEM files a user names on the command line.
+struct ClientTlsFiles {
+  std::string ca_path;
+  std::string cert_path;
+  std::string key_path;
+  std::string server_name;
+
+  // Any of them asks for TLS (without ca_path, trusting gRPC's default
+  // roots).
+  bool any() const {
+    return !ca_path.empty() || !cert_path.empty() || !key_path.empty() ||
+           !server_name.empty();
+  }
+};
+
+// TLS options from files (enabled when files.any()). NOT_FOUND when a file
+// cannot be read; INVALID_ARGUMENT when one is malformed, the key does not
+// belong to the certificate, or only one of cert_path and key_path is given.
+// Messages name the file, never its contents.
+[[nodiscard]] absl::StatusOr<ClientTlsOptions> ReadClientTls(
+    const ClientTlsFiles& files);
 
 struct ClientOptions {
   std::string server = "127.0.0.1:50051";
@@ -23,11 +68,15 @@ struct ClientOptions {
   std::chrono::milliseconds deadline = std::chrono::seconds(30);
   // Sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // Plaintext unless tls.enabled. Bearer tokens cross the network in clear
+  // on a plaintext channel.
+  ClientTlsOptions tls;
 };
 
-// An insecure channel to options.server with no limit on the size of
-// received messages (answers and transcript pages can be large). Connects
-// lazily.
+// A channel to options.server (TLS when options.tls.enabled) with no limit
+// on the size of received messages (answers and transcript pages can be
+// large). Connects lazily: a refused handshake shows as UNAVAILABLE on the
+// first call.
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 
 // Sets the deadline and, when there is a token, the authorization metadata.

@@ -41,7 +41,8 @@ struct QueryAnswer {
 
 class OracleClient {
  public:
-  // An insecure channel to options.server (connects lazily).
+  // A channel to options.server, over TLS when options.tls.enabled
+  // (connects lazily: a refused handshake fails the first call).
   static std::unique_ptr<OracleClient> Connect(const ClientOptions& options);
   OracleClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
 

@@ -3,6 +3,7 @@
 #
 #   source scripts/server_lib.sh
 #   attn_start_server build/bin/oracle-server [--config FILE]   # sets ATTN_PORT, ATTN_SERVER_PID
+#                                                              # and ATTN_SERVER_LINE (the startup line)
 #   attn_stop_server                                           # SIGTERM, waits, checks exit 0
 #
 # Unless the arguments name a --db, the server gets a fresh database in its
@@ -27,6 +28,7 @@ attn_start_server() {
     cat "$ATTN_SERVER_DIR/stderr" >&2
     return 1
   fi
+  ATTN_SERVER_LINE=$line
   ATTN_PORT=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' <<<"$line")
   [ -n "$ATTN_PORT" ] || { echo "unexpected server output: $line" >&2; return 1; }
 }

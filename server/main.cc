@@ -4,6 +4,7 @@
 //   mode
 //   oracle-server --db contest.db --admin-token-file admin.token
 //                 --config configs/default.textproto --listen 0.0.0.0:6000
+//                 --tls-cert server.pem --tls-key server.key
 //
 // SIGTERM or SIGINT: stop accepting calls, finish those in flight (their
 // charges are committed), exit 0.
@@ -49,6 +50,14 @@ ABSL_FLAG(int, max_streams_per_learner, 16,
           "Concurrent QueryStreams one learner may hold open.");
 ABSL_FLAG(int, max_message_mib, 64,
           "Largest request message accepted, in MiB.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server; with --tls-key, the listener "
+          "speaks TLS only.");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key of --tls-cert (unencrypted).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates; turns on mutual TLS: every client must "
+          "present a certificate signed by one of them.");
 
 namespace {
 
@@ -83,7 +92,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Hosts secret attention layers and answers learners' queries over "
       "gRPC.\nUsage: oracle-server [--listen HOST:PORT] [--config FILE] "
-      "[--db FILE] [--admin-token-file FILE]");
+      "[--db FILE] [--admin-token-file FILE]\n"
+      "                     [--tls-cert FILE --tls-key FILE "
+      "[--tls-client-ca FILE]]");
   std::vector<std::string> storage;
   std::vector<char*> args = attnoracle::NormalizeFlagNames(argc, argv, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
@@ -113,10 +124,22 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_request_burst);
   options.rate_limits.max_streams_per_learner =
       absl::GetFlag(FLAGS_max_streams_per_learner);
+  options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_path = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
   auto server = attnoracle::OracleServer::BuildAndStart(options);
   if (!server.ok()) {
     std::cerr << "oracle-server: " << server.status().message() << "\n";
     return 1;
+  }
+  // Before the startup line, which scripts wait for: the warning is then
+  // already there when they look.
+  if ((*server)->competition_mode() && !options.tls.enabled() &&
+      !attnoracle::IsLoopbackAddress(options.listen_address)) {
+    std::cerr << "oracle-server: warning: competition mode without TLS on "
+              << options.listen_address
+              << ": tokens cross the network in clear (see --tls-cert)"
+              << std::endl;
   }
   const auto challenges = (*server)->registry().List();
   std::cout << "oracle-server listening on port " << (*server)->port() << " ("
@@ -124,7 +147,8 @@ int main(int argc, char** argv) {
             << " challenges, "
             << ((*server)->competition_mode() ? "competition mode"
                                               : "open mode")
-            << ", database " << options.db_path << std::endl;
+            << ", " << (*server)->transport_security() << ", database "
+            << options.db_path << std::endl;
 
   std::thread waiter([&] {
     int signal = 0;

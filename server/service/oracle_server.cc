@@ -1,18 +1,24 @@
 #include "server/service/oracle_server.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/tls_files.h"
 #include "server/core/sqlite_store.h"
 
 namespace attnoracle {
 
 namespace {
+
+// 127.0.0.0/8 is the IPv4 loopback network.
+constexpr uint32_t kLoopbackFirstOctet = 127;
 
 // gRPC takes "host:99999" and listens on 99999 - 65536: check the port here.
 absl::Status CheckListenAddress(const std::string& address) {
@@ -48,12 +54,71 @@ absl::Status CheckLimits(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+// The listener's credentials; the files are read and checked here so that a
+// wrong one is named, where gRPC would only fail to listen.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(
+    const ServerTlsOptions& tls) {
+  if (!tls.enabled()) {
+    if (!tls.client_ca_path.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a TLS client CA (\"", tls.client_ca_path,
+                       "\") needs a TLS certificate and key for the server"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (tls.cert_path.empty() || tls.key_path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TLS needs both a certificate and its private key; only the ",
+        tls.cert_path.empty() ? "key \"" : "certificate \"",
+        tls.cert_path.empty() ? tls.key_path : tls.cert_path, "\" was given"));
+  }
+  ATTN_ASSIGN_OR_RETURN(TlsKeyPair pair,
+                        ReadTlsKeyPair(tls.cert_path, tls.key_path));
+  grpc::SslServerCredentialsOptions ssl(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!tls.client_ca_path.empty()) {
+    ATTN_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                          ReadTlsCertificates(tls.client_ca_path));
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back(
+      {std::move(pair.private_key_pem), std::move(pair.cert_chain_pem)});
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
+
+bool IsLoopbackAddress(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:") ||
+      absl::StartsWith(address, "unix-abstract:")) {
+    return true;
+  }
+  const size_t colon = address.rfind(':');
+  absl::string_view host =
+      colon == absl::string_view::npos ? address : address.substr(0, colon);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (absl::EqualsIgnoreCase(host, "localhost")) return true;
+  const std::string literal(host);
+  in_addr v4;
+  in6_addr v6;
+  if (inet_pton(AF_INET, literal.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == kLoopbackFirstOctet;
+  }
+  return inet_pton(AF_INET6, literal.c_str(), &v6) == 1 &&
+         IN6_IS_ADDR_LOOPBACK(&v6);
+}
 
 absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     const ServerOptions& options) {
   ATTN_RETURN_IF_ERROR(CheckListenAddress(options.listen_address));
   ATTN_RETURN_IF_ERROR(CheckLimits(options));
+  // Before the database: a bad TLS file must not leave a fresh database
+  // behind, and fails fast.
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                        ListenerCredentials(options.tls));
   std::vector<ChallengeConfig> configs;
   if (options.config_path.empty()) {
     ATTN_ASSIGN_OR_RETURN(configs, ParseChallengeSet(DefaultChallengeSetText(),
@@ -62,6 +127,10 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     ATTN_ASSIGN_OR_RETURN(configs, LoadChallengeSet(options.config_path));
   }
   std::unique_ptr<OracleServer> s(new OracleServer());
+  if (options.tls.enabled()) {
+    s->transport_security_ =
+        options.tls.client_ca_path.empty() ? "tls" : "mutual tls";
+  }
   ATTN_ASSIGN_OR_RETURN(
       s->store_, SqliteStore::Open(options.db_path.empty() ? ":memory:"
                                                            : options.db_path));
@@ -88,8 +157,7 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   if (!options.listen_address.empty()) {
-    builder.AddListeningPort(options.listen_address,
-                             grpc::InsecureServerCredentials(), &s->port_);
+    builder.AddListeningPort(options.listen_address, credentials, &s->port_);
   }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,

@@ -5,6 +5,9 @@
 //       OracleServer::BuildAndStart({.listen_address = "127.0.0.1:0"});
 //   int port = (*s)->port();
 //   (*s)->Shutdown();   // stop accepting, finish in-flight calls
+//
+// With TLS: .tls = {.cert_path = "server.pem", .key_path = "server.key"}, and
+// .client_ca_path = "ca.pem" for mutual TLS.
 #ifndef ATTNORACLE_SERVER_SERVICE_ORACLE_SERVER_H_
 #define ATTNORACLE_SERVER_SERVICE_ORACLE_SERVER_H_
 
@@ -15,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/authenticator.h"
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
@@ -24,6 +28,18 @@
 #include "server/service/oracle_service.h"
 
 namespace attnoracle {
+
+// PEM files of the listener's TLS setup. All empty: a plaintext listener.
+struct ServerTlsOptions {
+  // The server's certificate chain and its private key; both or neither.
+  std::string cert_path;
+  std::string key_path;
+  // Mutual TLS when not empty: every client must present a certificate
+  // signed by a CA in this file, or the handshake fails.
+  std::string client_ca_path;
+
+  bool enabled() const { return !cert_path.empty() || !key_path.empty(); }
+};
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (read it back with port()). Empty:
@@ -37,6 +53,8 @@ struct ServerOptions {
   std::string db_path;
   // Competition mode when not empty: every call needs a token.
   std::string admin_token;
+  // TLS on the network listener (the in-process channel is never encrypted).
+  ServerTlsOptions tls;
   // Largest request accepted, in bytes (gRPC's default is 4 MiB).
   int max_receive_message_bytes = 64 << 20;
   // Largest request metadata (headers) accepted, in bytes.
@@ -48,7 +66,9 @@ struct ServerOptions {
 class OracleServer {
  public:
   // INVALID_ARGUMENT or NOT_FOUND for a bad configuration file, address or
-  // limit,
+  // limit, and for TLS files that are missing (NOT_FOUND), malformed, or given
+  // without their pair (a certificate without a key, a client CA without a
+  // server certificate: INVALID_ARGUMENT); the message names the file.
   // FAILED_PRECONDITION when the store holds a different challenge of the
   // same id, UNAVAILABLE when the database cannot be opened or the address
   // cannot be bound.
@@ -68,6 +88,8 @@ class OracleServer {
 
   const ChallengeRegistry& registry() const { return *registry_; }
   bool competition_mode() const { return authenticator_->competition_mode(); }
+  // "insecure", "tls" or "mutual tls": what protects the network listener.
+  const char* transport_security() const { return transport_security_; }
 
  private:
   OracleServer() = default;
@@ -82,7 +104,13 @@ class OracleServer {
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  const char* transport_security_ = "insecure";
 };
+
+// True when `address` (host:port, as ServerOptions::listen_address) can only
+// be reached from this machine: 127.0.0.0/8, ::1, localhost, unix sockets.
+// Tokens sent to any other listener without TLS cross the network in clear.
+bool IsLoopbackAddress(absl::string_view address);
 
 }  // namespace attnoracle
 

@@ -4,7 +4,7 @@
 // its first failure (for example when the server is killed).
 //
 //   load-client --server 127.0.0.1:PORT --challenge single-head-d16
-//               --threads 8 --sequences 4 --seconds 2
+//               --threads 8 --sequences 4 --seconds 2 [--tls_ca ca.pem]
 //
 // Prints "running" on stdout once the first answer arrived, then at the
 // end one JSON line: answered_queries, answered_requests, failed_requests,
@@ -29,6 +29,11 @@ ABSL_FLAG(int, threads, 8, "Concurrent requests in flight.");
 ABSL_FLAG(int, sequences, 4, "Sequences per request.");
 ABSL_FLAG(int, tokens, 4, "Tokens per sequence.");
 ABSL_FLAG(double, seconds, 2, "Stop after this long.");
+ABSL_FLAG(std::string, tls_ca, "", "Connect over TLS, trusting this PEM CA.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate (mutual TLS).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name checked against the server's certificate.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Concurrent query load against oracle-server.");
@@ -37,6 +42,16 @@ int main(int argc, char** argv) {
   options.server = absl::GetFlag(FLAGS_server);
   options.token = absl::GetFlag(FLAGS_token);
   options.deadline = std::chrono::seconds(10);
+  absl::StatusOr<attnoracle::ClientTlsOptions> tls = attnoracle::ReadClientTls(
+      {.ca_path = absl::GetFlag(FLAGS_tls_ca),
+       .cert_path = absl::GetFlag(FLAGS_tls_cert),
+       .key_path = absl::GetFlag(FLAGS_tls_key),
+       .server_name = absl::GetFlag(FLAGS_tls_server_name)});
+  if (!tls.ok()) {
+    std::cerr << "load-client: " << tls.status() << "\n";
+    return 2;
+  }
+  options.tls = *std::move(tls);
   auto client = attnoracle::OracleClient::Connect(options);
   const std::string challenge = absl::GetFlag(FLAGS_challenge);
   absl::StatusOr<attnoracle::ChallengeInfo> info = client->Describe(challenge);

@@ -408,6 +408,13 @@ class Soak {
   int64_t peak_rss_kib_ = 0;
 };
 
+ClientOptions Options(const ServerProcess& server, const std::string& token) {
+  ClientOptions options;
+  options.server = server.address();
+  options.token = token;
+  return options;
+}
+
 int Main() {
   const std::string bin = absl::GetFlag(FLAGS_server_bin);
   if (bin.empty()) Die("--server_bin is required");
@@ -418,8 +425,7 @@ int Main() {
   ServerProcess server(bin, dir);
   server.Start();
 
-  ClientOptions admin_options{.server = server.address(), .token = kAdminToken};
-  auto admin = AdminClient::Connect(admin_options);
+  auto admin = AdminClient::Connect(Options(server, kAdminToken));
   v1::ChallengeConfig config;
   config.set_id(kChallenge);
   config.set_title("Soak");
@@ -444,8 +450,7 @@ int Main() {
     if (!creds.ok()) Die(creds.status().ToString());
     l->name = creds->learner;
     l->token = creds->token;
-    auto client =
-        OracleClient::Connect({.server = server.address(), .token = l->token});
+    auto client = OracleClient::Connect(Options(server, l->token));
     absl::StatusOr<ChallengeInfo> info = client->Describe(kChallenge);
     if (!info.ok()) Die(info.status().ToString());
     l->commitment = info->commitment;
@@ -459,8 +464,7 @@ int Main() {
   soak.Run(absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_kills));
 
   // Everything before the reveal is in; now close, reveal and check.
-  admin =
-      AdminClient::Connect({.server = server.address(), .token = kAdminToken});
+  admin = AdminClient::Connect(Options(server, kAdminToken));
   for (Phase phase : {Phase::kClosed, Phase::kRevealed}) {
     if (auto s = admin->SetPhase(kChallenge, phase); !s.ok()) {
       Die(s.status().ToString());
@@ -482,8 +486,7 @@ int Main() {
            rate_limited = 0, in_flight_at_kills = 0, refused = 0,
            submissions = 0, entries = 0;
   for (const auto& l : learners) {
-    auto client =
-        OracleClient::Connect({.server = server.address(), .token = l->token});
+    auto client = OracleClient::Connect(Options(server, l->token));
     absl::StatusOr<Usage> usage = client->GetUsage(kChallenge);
     absl::StatusOr<RevealedChallenge> reveal = client->GetReveal(kChallenge);
     absl::StatusOr<std::vector<TranscriptEntry>> transcript =
