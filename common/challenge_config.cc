@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "common/codec.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/text_format.h"
 
 namespace attnoracle {
@@ -81,6 +83,16 @@ absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
   }
   if (c.scoring.pass_threshold == 0) {
     c.scoring.pass_threshold = kDefaultPassThreshold;
+  }
+  // Proto3 strings must be UTF-8: the text parser does not check, but every
+  // client parsing a ChallengeInfo would fail on the whole message.
+  for (const auto& [name, text] : {std::pair{"title", &c.title},
+                                   std::pair{"description", &c.description}}) {
+    if (!google::protobuf::internal::IsStructurallyValidUTF8(
+            text->data(), static_cast<int>(text->size()))) {
+      return Prefix(raw.id, absl::InvalidArgumentError(
+                                absl::StrCat(name, " is not valid UTF-8")));
+    }
   }
   if (c.title.empty()) c.title = c.id;
   return c;

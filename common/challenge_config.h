@@ -62,7 +62,8 @@ struct ChallengeInfo {
 };
 
 // Resolves spec, policy, prior and scoring defaults and checks the id (1 to
-// 64 of [a-z0-9._-]). INVALID_ARGUMENT naming challenge and field otherwise.
+// 64 of [a-z0-9._-]) and that title and description are UTF-8.
+// INVALID_ARGUMENT naming challenge and field otherwise.
 [[nodiscard]] absl::StatusOr<ChallengeConfig> ResolveChallenge(
     const ChallengeConfig& raw);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <span>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,19 @@ absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
     ATTN_ASSIGN_OR_RETURN(h.wv, MatrixFromProto(p.wv(), at + ".wv"));
     ATTN_ASSIGN_OR_RETURN(h.wo, MatrixFromProto(p.wo(), at + ".wo"));
   } else {
+    // The identity factors below are as wide as theta and omega: their
+    // shapes are checked first, or a 1 x n product in a message of 8n bytes
+    // would allocate an n x n identity (terabytes for a 4 MB request).
+    for (const auto& [name, m, rows, cols] :
+         {std::tuple{"theta", &p.theta(), spec.d_model, spec.d_model},
+          std::tuple{"omega", &p.omega(), spec.d_model, spec.out_dim}}) {
+      if (m->rows() != static_cast<uint32_t>(rows) ||
+          m->cols() != static_cast<uint32_t>(cols)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at, ".", name, " has shape ", m->rows(), "x",
+                         m->cols(), ", expected ", rows, "x", cols));
+      }
+    }
     ATTN_ASSIGN_OR_RETURN(Matrix theta,
                           MatrixFromProto(p.theta(), at + ".theta"));
     ATTN_ASSIGN_OR_RETURN(h.wv, MatrixFromProto(p.omega(), at + ".omega"));

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages AttnOracle builds and tests with, when any
 # is missing. Needs root (or sudo) only when something must be installed.
+#   scripts/deps.sh          # build and test
+#   scripts/deps.sh fuzz     # and the fuzz targets (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -9,6 +11,11 @@ packages=(
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev openssl
 )
+# clang 14 with its sanitizer and libFuzzer runtimes, and llvm-symbolizer
+# for readable stacks in crash reports.
+if [ "${1:-}" = "fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev llvm-14)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

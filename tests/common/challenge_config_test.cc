@@ -178,6 +178,23 @@ TEST(ParseChallengeSetTest, NegativePriorScaleIsRejected) {
       {"challenge \"p\": prior.scale"});
 }
 
+// Found by fuzzing: protobuf's text parser keeps any bytes in a string, but
+// a proto3 string with invalid UTF-8 makes every ListChallenges and
+// DescribeChallenge answer unparseable for the clients.
+TEST(ParseChallengeSetTest, TextThatIsNotUtf8IsRejected) {
+  ExpectInvalidSet(
+      "challenge { id: \"u\" title: \"caf\\351\" spec { d_model: 4 } }",
+      {"challenge \"u\": title is not valid UTF-8"});
+  ExpectInvalidSet(
+      "challenge { id: \"v\" description: \"\\377\" spec { d_model: 4 } }",
+      {"challenge \"v\": description is not valid UTF-8"});
+  absl::StatusOr<std::vector<ChallengeConfig>> set = ParseChallengeSet(
+      "challenge { id: \"w\" title: \"caf\\303\\251\" spec { d_model: 4 } }",
+      "test.textproto");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->front().title, "caf\u00e9");
+}
+
 TEST(LoadChallengeSetTest, MissingFileIsNotFound) {
   const std::string path = ::testing::TempDir() + "/no-such-config.textproto";
   absl::StatusOr<std::vector<ChallengeConfig>> set = LoadChallengeSet(path);

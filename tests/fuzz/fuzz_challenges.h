@@ -1,0 +1,172 @@
+// The challenges the fuzz targets check inputs against: the built-in set
+// (configs/default.textproto) plus one with tight limits, biases, a causal
+// mask and last-position readout, so that every limit and every branch of
+// the request checks is reachable with inputs of a few hundred bytes. Each
+// comes with its secret and the scorer's probe set (the constants of
+// server/core/scorer.h), computed once.
+//
+//   const FuzzChallenge& c = FuzzChallenges()[data[0] %
+//   FuzzChallenges().size()]; absl::StatusOr<LayerParams> h =
+//   ParamsFromProto(proto, c.config.spec);
+#ifndef ATTNORACLE_TESTS_FUZZ_FUZZ_CHALLENGES_H_
+#define ATTNORACLE_TESTS_FUZZ_FUZZ_CHALLENGES_H_
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "client/revealed_challenge.h"
+#include "common/challenge_config.h"
+#include "common/layer_params.h"
+#include "common/metrics.h"
+#include "common/prior.h"
+#include "common/tensor.h"
+#include "common/transcript.h"
+#include "server/core/scorer.h"
+#include "tests/fuzz/fuzz_check.h"
+
+namespace attnoracle::fuzz {
+
+inline constexpr char kTightChallengeText[] = R"pb(
+  challenge {
+    id: "tight-limits-d4"
+    spec {
+      d_model: 4
+      heads: 2
+      head_dim: 3
+      mask: MASK_CAUSAL
+      readout: READOUT_LAST
+      biases: true
+    }
+    prior { seed: 9 }
+    policy {
+      precision: PRECISION_FLOAT32
+      noise_sigma: 0.5
+      limits {
+        max_abs_input: 10
+        max_tokens_per_sequence: 4
+        max_sequences_per_request: 3
+        max_tokens_per_request: 6
+      }
+    }
+  }
+)pb";
+
+struct FuzzChallenge {
+  ChallengeConfig config;
+  LayerParams secret;
+  std::vector<Matrix> probes;
+  std::vector<Matrix> secret_outputs;
+  std::vector<CanonicalHead> secret_canonical;
+};
+
+inline const std::vector<FuzzChallenge>& FuzzChallenges() {
+  static const std::vector<FuzzChallenge>* const challenges = [] {
+    auto* out = new std::vector<FuzzChallenge>;
+    absl::StatusOr<std::vector<ChallengeConfig>> defaults =
+        ParseChallengeSet(DefaultChallengeSetText(), "built-in challenges");
+    absl::StatusOr<std::vector<ChallengeConfig>> tight =
+        ParseChallengeSet(kTightChallengeText, "tight challenge");
+    FUZZ_CHECK(defaults.ok() && tight.ok());
+    std::vector<ChallengeConfig> configs = *defaults;
+    configs.push_back(tight->front());
+    for (ChallengeConfig& config : configs) {
+      FuzzChallenge c;
+      c.secret = DrawSecret(config.spec, config.prior);
+      c.probes =
+          DrawProbeSet(config.spec, config.prior.seed,
+                       kProbeTypicalLengthTokens, kProbeSequencesPerLength);
+      c.secret_outputs = ForwardAll(config.spec, c.secret, c.probes);
+      c.secret_canonical = Canonicalize(config.spec, c.secret);
+      c.config = std::move(config);
+      out->push_back(std::move(c));
+    }
+    return out;
+  }();
+  return *challenges;
+}
+
+inline constexpr absl::string_view kTightChallengeId = "tight-limits-d4";
+inline constexpr absl::string_view kRevealNonce = "fuzz-nonce";
+inline constexpr uint64_t kRevealNoiseSeed = 99;
+
+// The reveal of the tight challenge that transcripts are verified against;
+// its commitment is the one "published" before any query.
+inline const RevealedChallenge& FuzzReveal() {
+  static const RevealedChallenge* const reveal = [] {
+    for (const FuzzChallenge& c : FuzzChallenges()) {
+      if (c.config.id != kTightChallengeId) continue;
+      const std::string nonce(kRevealNonce);
+      return new RevealedChallenge{c.config,
+                                   c.secret,
+                                   nonce,
+                                   c.config.prior.seed,
+                                   kRevealNoiseSeed,
+                                   Commitment(c.secret, nonce)};
+    }
+    std::abort();
+  }();
+  return *reveal;
+}
+
+// Same shape and the same bits (so -0.0 differs from 0.0, and NaN equals
+// itself): what a lossless round trip must give back.
+inline bool SameBits(ConstMatrixRef a, ConstMatrixRef b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Eigen::Index i = 0; i < a.rows(); ++i) {
+    for (Eigen::Index j = 0; j < a.cols(); ++j) {
+      const double x = a(i, j);
+      const double y = b(i, j);
+      if (std::memcmp(&x, &y, sizeof x) != 0) return false;
+    }
+  }
+  return true;
+}
+
+inline bool SameVectorBits(const Vector& a, const Vector& b) {
+  return a.size() == b.size() &&
+         (a.size() == 0 ||
+          std::memcmp(a.data(), b.data(), sizeof(double) * a.size()) == 0);
+}
+
+inline bool SameParams(const LayerParams& a, const LayerParams& b) {
+  if (a.heads.size() != b.heads.size() || !SameVectorBits(a.bo, b.bo))
+    return false;
+  for (size_t h = 0; h < a.heads.size(); ++h) {
+    const HeadParams& x = a.heads[h];
+    const HeadParams& y = b.heads[h];
+    if (!SameBits(x.wq, y.wq) || !SameBits(x.wk, y.wk) ||
+        !SameBits(x.wv, y.wv) || !SameBits(x.wo, y.wo) ||
+        !SameVectorBits(x.bq, y.bq) || !SameVectorBits(x.bk, y.bk) ||
+        !SameVectorBits(x.bv, y.bv)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// What CheckParams promises, restated independently: the spec's number of
+// heads, outer dimensions d_model and out_dim, consistent inner dimensions,
+// biases exactly when the spec has them, every entry finite.
+inline void CheckFitsSpec(const LayerSpec& spec, const LayerParams& p) {
+  FUZZ_CHECK(static_cast<int>(p.heads.size()) == spec.heads);
+  const Eigen::Index bias = spec.biases ? 1 : 0;
+  for (const HeadParams& h : p.heads) {
+    FUZZ_CHECK(h.wq.rows() == spec.d_model && h.wk.rows() == spec.d_model);
+    FUZZ_CHECK(h.wq.cols() >= 1 && h.wk.cols() == h.wq.cols());
+    FUZZ_CHECK(h.wv.rows() == spec.d_model && h.wv.cols() >= 1);
+    FUZZ_CHECK(h.wo.rows() == h.wv.cols() && h.wo.cols() == spec.out_dim);
+    FUZZ_CHECK(h.bq.size() == bias * h.wq.cols());
+    FUZZ_CHECK(h.bk.size() == bias * h.wq.cols());
+    FUZZ_CHECK(h.bv.size() == bias * h.wv.cols());
+    FUZZ_CHECK(h.wq.allFinite() && h.wk.allFinite() && h.wv.allFinite() &&
+               h.wo.allFinite() && h.bq.allFinite() && h.bk.allFinite() &&
+               h.bv.allFinite());
+  }
+  FUZZ_CHECK(p.bo.size() == bias * spec.out_dim && p.bo.allFinite());
+}
+
+}  // namespace attnoracle::fuzz
+
+#endif  // ATTNORACLE_TESTS_FUZZ_FUZZ_CHALLENGES_H_
