@@ -49,6 +49,18 @@ absl::StatusOr<LayerSpec> ResolveSpec(const LayerSpec& raw) {
         "spec.score_scale must be finite and >= 0 (0 means 1/sqrt(head_dim))");
   }
   if (spec.score_scale == 0) spec.score_scale = 1.0 / std::sqrt(spec.head_dim);
+  const int64_t per_head =
+      int64_t{2} * spec.d_model * spec.head_dim +
+      int64_t{spec.d_model} * spec.value_dim +
+      int64_t{spec.value_dim} * spec.out_dim +
+      (spec.biases ? int64_t{2} * spec.head_dim + spec.value_dim : 0);
+  const int64_t parameters =
+      per_head * spec.heads + (spec.biases ? spec.out_dim : 0);
+  if (parameters > kMaxParameters) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec: the layer would have ", parameters, " parameters; at most ",
+        kMaxParameters, " are allowed (fewer heads or smaller dimensions)"));
+  }
   return spec;
 }
 

@@ -32,6 +32,10 @@ struct LayerSpec {
 // Upper bounds that keep one secret and one forward pass within memory.
 inline constexpr int kMaxModelDim = 4096;
 inline constexpr int kMaxHeads = 256;
+// Largest secret, in numbers (Wq, Wk, Wv, Wo and biases over all heads):
+// 2^24 float64 are 128 MiB, per secret. The per-dimension caps alone would
+// allow 256 heads of 4096 x 4096 factors, about 137 GB.
+inline constexpr int64_t kMaxParameters = int64_t{1} << 24;
 
 // Fills every default. INVALID_ARGUMENT, naming the field, when a dimension
 // is negative or too large, d_model is missing, heads does not divide

@@ -280,6 +280,17 @@ TEST(ResolveSpecTest, KeepsExplicitValues) {
   EXPECT_EQ(*spec, raw);
 }
 
+TEST(ResolveSpecTest, LargestAllowedSecretFits) {
+  // 4 heads of d=2048 with head_dim 512 use
+  // 4 * (2*2048*512 + 2048*512 + 512*2048) = 2^24 numbers: exactly the cap.
+  absl::StatusOr<LayerSpec> spec =
+      ResolveSpec({.d_model = 2048, .heads = 4, .head_dim = 512});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  spec = ResolveSpec(
+      {.d_model = 2048, .heads = 4, .head_dim = 512, .biases = true});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ResolveSpecTest, ZeroHeadsMeansOne) {
   absl::StatusOr<LayerSpec> spec = ResolveSpec({.d_model = 6, .heads = 0});
   ASSERT_TRUE(spec.ok()) << spec.status();
@@ -337,7 +348,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "spec.score_scale"},
         BadSpec{"NegativeScale",
                 {.d_model = 4, .score_scale = -1},
-                "spec.score_scale"}),
+                "spec.score_scale"},
+        BadSpec{"TooManyParameters",
+                {.d_model = kMaxModelDim,
+                 .heads = kMaxHeads,
+                 .head_dim = kMaxModelDim},
+                "parameters; at most"}),
     [](const ::testing::TestParamInfo<BadSpec>& info) {
       return info.param.name;
     });

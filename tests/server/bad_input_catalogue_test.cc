@@ -676,6 +676,12 @@ std::vector<Row> Rows() {
            }},
           {"CreateZeroDModel", C::kInvalidArgument, "d_model",
            CreateChallenge([](auto& c) { c.mutable_spec()->set_d_model(0); })},
+          {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
+           CreateChallenge([](auto& c) {
+             c.mutable_spec()->set_d_model(4096);
+             c.mutable_spec()->set_heads(256);
+             c.mutable_spec()->set_head_dim(4096);
+           })},
           {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
            CreateChallenge(
                [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
