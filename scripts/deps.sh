@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3 clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
 )
 
 missing=()
