@@ -20,6 +20,7 @@
 #include "common/attention.h"
 #include "common/challenge_config.h"
 #include "common/hashing.h"
+#include "common/layer_spec.h"
 #include "common/prior.h"
 #include "common/rng.h"
 #include "common/transcript.h"
@@ -79,6 +80,30 @@ BENCHMARK_CAPTURE(BM_Forward, small_d16_8tokens, "bench-d16", kSmallTokens);
 BENCHMARK_CAPTURE(BM_Forward, large_d256_256tokens_4heads, "bench-d256-h4",
                   kLargeTokens)
     ->Unit(benchmark::kMillisecond);
+
+// How the forward pass grows with d_model (args 0) and tokens (args 1),
+// one head.
+void BM_ForwardSweep(benchmark::State& state) {
+  LayerSpec raw;
+  raw.d_model = static_cast<int>(state.range(0));
+  const absl::StatusOr<LayerSpec> spec = ResolveSpec(raw);
+  if (!spec.ok()) std::abort();
+  const int tokens = static_cast<int>(state.range(1));
+  const LayerParams secret = DrawSecret(*spec, Prior{0, kInputSeed});
+  const Matrix x = RandomInput(tokens, spec->d_model);
+  Matrix out(OutputRows(*spec, tokens), spec->out_dim);
+  for (auto _ : state) {
+    ForwardInto(*spec, secret, x, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["FLOPS"] =
+      benchmark::Counter(ForwardFlops(*spec, tokens) * state.iterations(),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ForwardSweep)
+    ->ArgsProduct({{16, 64, 256}, {8, 64, 256}})
+    ->ArgNames({"d", "tokens"})
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_ScoreHypothesis(benchmark::State& state) {
   const ChallengeConfig& config = BenchConfig("bench-d16");
