@@ -6,8 +6,9 @@
 namespace attnoracle {
 namespace {
 
-// Reads a request, answers it, writes the answer, reads the next: the same
-// one-at-a-time shape as the Oracle's QueryStream.
+// Reads a request, answers it, writes the answer, reads the next. The
+// Oracle's QueryStream reads ahead while answers wait for their commit;
+// an echo has nothing to wait for, so reading ahead would gain it nothing.
 class EchoStreamReactor final
     : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
  public:
