@@ -89,7 +89,7 @@ LoadResult RunUnary(const QueryMethods& methods,
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
       start + absl::ToChronoNanoseconds(options.duration);
-  auto issue = [&](UnarySlot& slot) {
+  auto start_call = [&](UnarySlot& slot) {
     slot.context = NewContext(options);
     slot.response.Clear();
     slot.sent = Clock::now();
@@ -97,7 +97,7 @@ LoadResult RunUnary(const QueryMethods& methods,
     slot.reader->StartCall();
     slot.reader->Finish(&slot.response, &slot.status, &slot);
   };
-  for (UnarySlot& slot : slots) issue(slot);
+  for (UnarySlot& slot : slots) start_call(slot);
   size_t active = slots.size();
   void* tag = nullptr;
   bool ok = false;
@@ -111,7 +111,7 @@ LoadResult RunUnary(const QueryMethods& methods,
     }
     // A failing server fails fast: stop this slot rather than spin.
     if (slot.status.ok() && Clock::now() < deadline) {
-      issue(slot);
+      start_call(slot);
     } else {
       --active;
     }
@@ -143,7 +143,7 @@ LoadResult RunStream(const QueryMethods& methods,
     s.rw = methods.prepare_stream(s.context.get(), &cq);
     s.rw->StartCall(&s.start);
   }
-  // Issues whatever the stream can do now: the next write, a read for
+  // Starts whatever the stream can do now: the next write, a read for
   // an answer owed, the half-close once nothing is owed either way, and
   // Finish once no operation is pending. gRPC allows one pending operation
   // of each kind per stream.
