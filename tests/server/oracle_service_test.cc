@@ -15,6 +15,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "attnoracle/v1/admin.grpc.pb.h"
@@ -390,6 +391,44 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadInput>& info) {
       return info.param.name;
     });
+
+// The server reads ahead of its answers; the answers still come in request
+// order, each charged in that order, with refusals in-band in their place.
+TEST_F(OracleServiceTest, StreamAnswersManyRequestsInFlightInOrder) {
+  constexpr int kRequests = 50;  // more than the server reads ahead
+  constexpr int kRefused = 17;
+  grpc::ClientContext context;
+  auto stream = stub_->QueryStream(&context);
+  // Writes from another thread: the in-process transport hands a message
+  // over only when the other side reads, so one thread could not write
+  // all the requests before reading.
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      const v1::QueryRequest request =
+          i == kRefused ? Request(kSingle, {Matrix::Zero(1, 3)}, i)
+                        : Request(kSingle, RandomSequences(1, 2, kDModel16), i);
+      ASSERT_TRUE(stream->Write(request));
+    }
+    ASSERT_TRUE(stream->WritesDone());
+  });
+  uint64_t expected_index = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    v1::QueryResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_EQ(response.request_id(), static_cast<uint64_t>(i));
+    if (i == kRefused) {
+      EXPECT_EQ(static_cast<absl::StatusCode>(response.error().code()),
+                absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    EXPECT_FALSE(response.has_error());
+    EXPECT_EQ(response.first_query_index(), expected_index++);
+  }
+  v1::QueryResponse extra;
+  EXPECT_FALSE(stream->Read(&extra));
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+}
 
 TEST_F(OracleServiceTest, StreamAnswersBadRequestsInBandAndGoesOn) {
   const std::vector<v1::QueryRequest> requests = {

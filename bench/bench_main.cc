@@ -1,0 +1,547 @@
+// oracle-bench: how fast the oracle answers over loopback TCP, measured
+// against a bare gRPC echo of the same bytes in the same run.
+//
+//   build/bin/oracle-bench                       # every workload, a table
+//   build/bin/oracle-bench --json --seconds 5    # one JSON document
+//   build/bin/oracle-bench --workloads small --in_flight 1,64 --ledger sqlite
+//   build/bin/oracle-bench --server HOST:PORT    # an oracle-server started
+//                                                # with configs/bench.textproto
+//   build/bin/oracle-bench --workloads none --soak_seconds 300
+//
+// Each measurement alternates short rounds against the oracle and the echo
+// service and sums them, so both see the same machine state. Progress goes
+// to stderr.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "attnoracle/bench/echo.grpc.pb.h"
+#include "attnoracle/v1/oracle.grpc.pb.h"
+#include "bench/bench_challenges.h"
+#include "bench/echo_service.h"
+#include "bench/gemm_peak.h"
+#include "bench/load_driver.h"
+#include "common/codec.h"
+#include "common/rng.h"
+#include "nlohmann/json.hpp"
+#include "server/service/oracle_server.h"
+
+ABSL_FLAG(double, seconds, 2,
+          "Seconds of load per measurement and per side (the oracle and the "
+          "echo baseline each get this long, in alternating rounds).");
+ABSL_FLAG(double, round_seconds, 0.5,
+          "Length of one round; a measurement alternates oracle and echo "
+          "rounds of this length.");
+ABSL_FLAG(std::string, workloads, "small,batched,streaming,large",
+          "Comma-separated workloads to run: small (d=16, 8 tokens, 1 "
+          "sequence per unary request), batched (64 sequences per request), "
+          "streaming (small over QueryStream), large (d=256, 256 tokens, 4 "
+          "heads), or none.");
+ABSL_FLAG(std::string, in_flight, "1,64",
+          "Comma-separated numbers of requests kept in flight.");
+ABSL_FLAG(std::string, ledger, "memory,sqlite",
+          "Comma-separated ledgers for the in-process server: memory (an "
+          "in-memory SQLite store) and/or sqlite (a durable temporary file).");
+ABSL_FLAG(std::string, server, "",
+          "Measure this oracle-server (HOST:PORT, started with "
+          "--config configs/bench.textproto) instead of an in-process one.");
+ABSL_FLAG(std::string, token, "",
+          "Learner token for --server in competition mode.");
+ABSL_FLAG(int, streams, 4,
+          "Streaming workload: the in-flight requests are spread over this "
+          "many QueryStreams (fewer when fewer are in flight).");
+ABSL_FLAG(double, gemm_seconds, 1,
+          "Seconds spent measuring the one-thread Eigen GEMM peak.");
+ABSL_FLAG(double, soak_seconds, 0,
+          "If > 0: after the measurements, run the small workload at 64 in "
+          "flight for this long against a durable-ledger server and report "
+          "the process RSS (client and server) after warm-up and at the end.");
+ABSL_FLAG(bool, json, false, "Print one JSON document instead of a table.");
+
+namespace attnoracle {
+namespace {
+
+constexpr int kMaxMessageBytes = 256 << 20;
+constexpr uint64_t kInputSeed = 20240606;
+constexpr double kWarmupSeconds = 0.1;
+// Soak: warm-up before the first RSS reading, and how often RSS is sampled.
+constexpr double kSoakWarmupFraction = 0.1;
+constexpr int kSoakSamples = 10;
+constexpr int kSoakInFlight = 64;
+constexpr int kTranscriptHeadBytes = 32;
+
+struct Workload {
+  std::string name;
+  std::string challenge_id;
+  int d_model;
+  int heads;
+  int tokens;     // per sequence
+  int sequences;  // per request
+  bool streaming;
+};
+
+const std::vector<Workload>& AllWorkloads() {
+  static const auto* kAll = new std::vector<Workload>{
+      {"small", "bench-d16", 16, 1, 8, 1, false},
+      {"batched", "bench-d16", 16, 1, 8, 64, false},
+      {"streaming", "bench-d16", 16, 1, 8, 1, true},
+      {"large", "bench-d256-h4", 256, 4, 256, 1, false},
+  };
+  return *kAll;
+}
+
+// Multiply-adds count 2 FLOPs. Per head: Q, K, V projections, scores, the
+// weighted sum of values and the output projection (head_dim = value_dim =
+// d / heads, out_dim = d, all positions read out).
+double FlopsPerSequence(const Workload& w) {
+  const double n = w.tokens, d = w.d_model, hd = d / w.heads;
+  const double per_head =
+      2 * n * d * hd * 3 + 2 * n * n * hd * 2 + 2 * n * hd * d;
+  return per_head * w.heads;
+}
+
+v1::QueryRequest BuildRequest(const Workload& w) {
+  v1::QueryRequest request;
+  request.set_challenge_id(w.challenge_id);
+  Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 0));
+  for (int s = 0; s < w.sequences; ++s) {
+    MatrixMap x =
+        MutableMatrixProto(w.tokens, w.d_model, request.add_sequences());
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      x.data()[i] = rng.NextGaussian();
+    }
+  }
+  return request;
+}
+
+// What the oracle answers for `w`, byte for byte in size: one tokens x d
+// matrix per sequence, the usage, indices and a chain head.
+v1::QueryResponse BuildEchoResponse(const Workload& w) {
+  v1::QueryResponse response;
+  Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 1));
+  for (int s = 0; s < w.sequences; ++s) {
+    MatrixMap y =
+        MutableMatrixProto(w.tokens, w.d_model, response.add_outputs());
+    for (Eigen::Index i = 0; i < y.size(); ++i) {
+      y.data()[i] = rng.NextGaussian();
+    }
+  }
+  v1::Usage* usage = response.mutable_usage();
+  usage->set_queries_used(123456789);
+  usage->set_tokens_used(987654321);
+  usage->set_queries_left(999999999876543211ull);
+  usage->set_tokens_left(999999999012345679ull);
+  response.set_first_query_index(123456789);
+  response.set_transcript_head(std::string(kTranscriptHeadBytes, '\x5a'));
+  return response;
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+long ResidentKilobytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+// A temporary SQLite file, removed (with its WAL files) on destruction.
+class TempDatabase {
+ public:
+  TempDatabase() {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern =
+        absl::StrCat(dir != nullptr ? dir : "/tmp", "/oracle-bench-XXXXXX");
+    const int fd = mkstemp(pattern.data());
+    if (fd >= 0) close(fd);
+    path_ = pattern;
+  }
+  ~TempDatabase() {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::remove(absl::StrCat(path_, suffix).c_str());
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The bench's challenge set, written where the server can load it.
+class TempConfig {
+ public:
+  TempConfig() {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern = absl::StrCat(dir != nullptr ? dir : "/tmp",
+                                       "/oracle-bench-config-XXXXXX");
+    const int fd = mkstemp(pattern.data());
+    if (fd >= 0) {
+      const absl::string_view text = BenchChallengeSetText();
+      ssize_t written = write(fd, text.data(), text.size());
+      (void)written;
+      close(fd);
+    }
+    path_ = pattern;
+  }
+  ~TempConfig() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The bare baseline: the Echo service alone in a gRPC server on loopback.
+class EchoServer {
+ public:
+  EchoServer() {
+    for (const Workload& w : AllWorkloads()) {
+      service_.SetResponse(w.challenge_id + "/" + w.name, BuildEchoResponse(w));
+    }
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~EchoServer() {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+  }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  bool ok() const { return server_ != nullptr && port_ != 0; }
+
+ private:
+  EchoServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+struct Row {
+  std::string workload;
+  std::string ledger;
+  int in_flight = 0;
+  double qps = 0, tokens_per_s = 0;
+  uint32_t p50_us = 0, p99_us = 0;
+  double echo_qps = 0;
+  uint32_t echo_p99_us = 0;
+  double gflops = -1, ratio_to_gemm_peak = -1;
+  uint64_t failures = 0;
+  std::string first_error;
+};
+
+LoadResult RunOne(const Workload& w, const QueryMethods& methods,
+                  const v1::QueryRequest& request, const LoadOptions& options) {
+  return w.streaming ? RunStream(methods, request, options)
+                     : RunUnary(methods, request, options);
+}
+
+Row Measure(const Workload& w, const std::string& ledger, int in_flight,
+            const QueryMethods& oracle, const QueryMethods& echo,
+            const std::vector<std::pair<std::string, std::string>>& metadata,
+            double gemm_peak_gflops) {
+  const v1::QueryRequest request = BuildRequest(w);
+  // The echo service finds its prebuilt answer by this id.
+  v1::QueryRequest echo_request = request;
+  echo_request.set_challenge_id(w.challenge_id + "/" + w.name);
+
+  LoadOptions options;
+  options.in_flight = in_flight;
+  options.streams = absl::GetFlag(FLAGS_streams);
+  options.metadata = metadata;
+  options.duration = absl::Seconds(kWarmupSeconds);
+  RunOne(w, oracle, request, options);
+  RunOne(w, echo, echo_request, options);
+
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  const double round = std::min(seconds, absl::GetFlag(FLAGS_round_seconds));
+  const int rounds = std::max(1, static_cast<int>(seconds / round + 0.5));
+  options.duration = absl::Seconds(seconds / rounds);
+  LoadResult mine, base;
+  for (int r = 0; r < rounds; ++r) {
+    mine.Merge(RunOne(w, oracle, request, options));
+    base.Merge(RunOne(w, echo, echo_request, options));
+  }
+  Row row;
+  row.workload = w.name;
+  row.ledger = ledger;
+  row.in_flight = in_flight;
+  const double sequences = w.sequences;
+  row.qps = mine.seconds > 0 ? mine.requests * sequences / mine.seconds : 0;
+  row.tokens_per_s = row.qps * w.tokens;
+  row.p50_us = Percentile(mine.latencies_us, 0.5);
+  row.p99_us = Percentile(mine.latencies_us, 0.99);
+  row.echo_qps =
+      base.seconds > 0 ? base.requests * sequences / base.seconds : 0;
+  row.echo_p99_us = Percentile(base.latencies_us, 0.99);
+  if (w.name == "large") {
+    row.gflops = row.qps * FlopsPerSequence(w) / 1e9;
+    row.ratio_to_gemm_peak = row.gflops / gemm_peak_gflops;
+  }
+  row.failures = mine.failures + base.failures;
+  row.first_error = mine.failures > 0 ? mine.first_error : base.first_error;
+  return row;
+}
+
+nlohmann::json RowJson(const Row& r) {
+  nlohmann::json j = {
+      {"name", r.workload},
+      {"ledger", r.ledger},
+      {"in_flight", r.in_flight},
+      {"qps", r.qps},
+      {"tokens_per_s", r.tokens_per_s},
+      {"p50_us", r.p50_us},
+      {"p99_us", r.p99_us},
+      {"echo_qps", r.echo_qps},
+      {"echo_p99_us", r.echo_p99_us},
+      {"ratio_to_echo", r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0}};
+  if (r.gflops >= 0) {
+    j["gflops"] = r.gflops;
+    j["ratio_to_gemm_peak"] = r.ratio_to_gemm_peak;
+  }
+  if (r.failures > 0) {
+    j["failures"] = r.failures;
+    j["first_error"] = r.first_error;
+  }
+  return j;
+}
+
+void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
+  std::cout << absl::StrFormat("one-thread GEMM peak: %.1f GFLOP/s\n\n",
+                               gemm_peak_gflops);
+  std::cout << absl::StrFormat(
+      "%-10s %-7s %6s %11s %12s %8s %8s %11s %9s %7s %7s %6s\n", "WORKLOAD",
+      "LEDGER", "FLIGHT", "QUERIES/S", "TOKENS/S", "P50_US", "P99_US",
+      "ECHO_Q/S", "ECHO_P99", "X_ECHO", "GFLOP/S", "X_GEMM");
+  for (const Row& r : rows) {
+    std::cout << absl::StrFormat(
+        "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f", r.workload,
+        r.ledger, r.in_flight, r.qps, r.tokens_per_s, r.p50_us, r.p99_us,
+        r.echo_qps, r.echo_p99_us, r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0);
+    if (r.gflops >= 0) {
+      std::cout << absl::StrFormat(" %7.1f %6.2f", r.gflops,
+                                   r.ratio_to_gemm_peak);
+    }
+    if (r.failures > 0) {
+      std::cout << "  (" << r.failures << " failures: " << r.first_error << ")";
+    }
+    std::cout << "\n";
+  }
+}
+
+// The oracle being measured: in process (per ledger) or the --server one.
+struct OracleTarget {
+  std::unique_ptr<TempDatabase> database;
+  std::unique_ptr<OracleServer> server;
+  std::string address;
+};
+
+absl::StatusOr<OracleTarget> StartOracle(const std::string& ledger,
+                                         const TempConfig& config) {
+  OracleTarget target;
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.config_path = config.path();
+  options.max_receive_message_bytes = kMaxMessageBytes;
+  if (ledger == "sqlite") {
+    target.database = std::make_unique<TempDatabase>();
+    options.db_path = target.database->path();
+  }
+  absl::StatusOr<std::unique_ptr<OracleServer>> server =
+      OracleServer::BuildAndStart(options);
+  if (!server.ok()) return server.status();
+  target.server = std::move(*server);
+  target.address = absl::StrCat("127.0.0.1:", target.server->port());
+  return target;
+}
+
+nlohmann::json Soak(
+    const std::string& address, const QueryMethods& oracle,
+    const std::vector<std::pair<std::string, std::string>>& metadata) {
+  const double seconds = absl::GetFlag(FLAGS_soak_seconds);
+  const Workload& w = AllWorkloads()[0];
+  const v1::QueryRequest request = BuildRequest(w);
+  LoadOptions options;
+  options.in_flight = kSoakInFlight;
+  options.metadata = metadata;
+  options.duration = absl::Seconds(seconds * kSoakWarmupFraction);
+  std::cerr << "oracle-bench: soak warm-up against " << address << "\n";
+  RunUnary(oracle, request, options);
+  const long rss_start = ResidentKilobytes();
+  nlohmann::json samples = nlohmann::json::array();
+  LoadResult total;
+  options.duration = absl::Seconds(seconds / kSoakSamples);
+  for (int i = 0; i < kSoakSamples; ++i) {
+    LoadResult part = RunUnary(oracle, request, options);
+    part.latencies_us.clear();
+    total.Merge(part);
+    samples.push_back(ResidentKilobytes());
+    std::cerr << absl::StrFormat(
+        "oracle-bench: soak %d/%d: %.0f queries/s, RSS %ld kB\n", i + 1,
+        kSoakSamples, part.requests / part.seconds, samples.back().get<long>());
+  }
+  const long rss_end = ResidentKilobytes();
+  return {{"workload", w.name},
+          {"in_flight", kSoakInFlight},
+          {"seconds", total.seconds},
+          {"queries", total.requests},
+          {"qps", total.requests / total.seconds},
+          {"failures", total.failures},
+          {"rss_start_kb", rss_start},
+          {"rss_end_kb", rss_end},
+          {"rss_growth", static_cast<double>(rss_end - rss_start) /
+                             static_cast<double>(rss_start)},
+          {"rss_samples_kb", samples}};
+}
+
+int Main() {
+  const bool json = absl::GetFlag(FLAGS_json);
+  std::vector<const Workload*> workloads;
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
+    if (name == "none") continue;
+    auto it = std::find_if(AllWorkloads().begin(), AllWorkloads().end(),
+                           [&](const Workload& w) { return w.name == name; });
+    if (it == AllWorkloads().end()) {
+      std::cerr << "oracle-bench: unknown workload \"" << name << "\"\n";
+      return 2;
+    }
+    workloads.push_back(&*it);
+  }
+  std::vector<int> in_flights;
+  for (absl::string_view n :
+       absl::StrSplit(absl::GetFlag(FLAGS_in_flight), ',', absl::SkipEmpty())) {
+    int value = 0;
+    if (!absl::SimpleAtoi(n, &value) || value < 1) {
+      std::cerr << "oracle-bench: --in_flight takes positive integers\n";
+      return 2;
+    }
+    in_flights.push_back(value);
+  }
+  std::vector<std::string> ledgers;
+  for (absl::string_view l :
+       absl::StrSplit(absl::GetFlag(FLAGS_ledger), ',', absl::SkipEmpty())) {
+    if (l != "memory" && l != "sqlite") {
+      std::cerr << "oracle-bench: --ledger takes memory and/or sqlite\n";
+      return 2;
+    }
+    ledgers.emplace_back(l);
+  }
+  const std::string external = absl::GetFlag(FLAGS_server);
+  if (!external.empty()) ledgers = {"server"};
+  std::vector<std::pair<std::string, std::string>> metadata;
+  if (!absl::GetFlag(FLAGS_token).empty()) {
+    metadata.emplace_back("authorization",
+                          "Bearer " + absl::GetFlag(FLAGS_token));
+  }
+
+  std::cerr << "oracle-bench: measuring the one-thread GEMM peak\n";
+  const double gemm_peak =
+      MeasureGemmPeakGflops(absl::Seconds(absl::GetFlag(FLAGS_gemm_seconds)));
+  EchoServer echo_server;
+  if (!echo_server.ok()) {
+    std::cerr << "oracle-bench: the echo server did not start\n";
+    return 1;
+  }
+  auto echo_stub = bench::Echo::NewStub(ChannelTo(echo_server.address()));
+  const QueryMethods echo = QueryMethodsOf(echo_stub.get());
+  TempConfig config;
+
+  std::vector<Row> rows;
+  nlohmann::json soak;
+  for (const std::string& ledger : ledgers) {
+    OracleTarget target;
+    if (external.empty()) {
+      absl::StatusOr<OracleTarget> started = StartOracle(ledger, config);
+      if (!started.ok()) {
+        std::cerr << "oracle-bench: " << started.status() << "\n";
+        return 1;
+      }
+      target = std::move(*started);
+    } else {
+      target.address = external;
+    }
+    auto oracle_stub = v1::Oracle::NewStub(ChannelTo(target.address));
+    const QueryMethods oracle = QueryMethodsOf(oracle_stub.get());
+    for (const Workload* w : workloads) {
+      for (int in_flight : in_flights) {
+        std::cerr << "oracle-bench: " << w->name << ", " << ledger
+                  << " ledger, " << in_flight << " in flight\n";
+        rows.push_back(
+            Measure(*w, ledger, in_flight, oracle, echo, metadata, gemm_peak));
+        if (rows.back().failures > 0) {
+          std::cerr << "oracle-bench: " << rows.back().failures
+                    << " failures, first: " << rows.back().first_error << "\n";
+        }
+      }
+    }
+  }
+  if (absl::GetFlag(FLAGS_soak_seconds) > 0) {
+    OracleTarget target;
+    if (external.empty()) {
+      absl::StatusOr<OracleTarget> started = StartOracle("sqlite", config);
+      if (!started.ok()) {
+        std::cerr << "oracle-bench: " << started.status() << "\n";
+        return 1;
+      }
+      target = std::move(*started);
+    } else {
+      target.address = external;
+    }
+    auto oracle_stub = v1::Oracle::NewStub(ChannelTo(target.address));
+    soak = Soak(target.address, QueryMethodsOf(oracle_stub.get()), metadata);
+    soak["ledger"] = external.empty() ? "sqlite" : "server";
+    soak["rss_of"] = external.empty() ? "bench process (client and server)"
+                                      : "bench client only";
+  }
+
+  bool failed = false;
+  for (const Row& r : rows) failed = failed || r.failures > 0;
+  if (json) {
+    nlohmann::json doc;
+    doc["gemm_peak_gflops"] = gemm_peak;
+    doc["workloads"] = nlohmann::json::array();
+    for (const Row& r : rows) doc["workloads"].push_back(RowJson(r));
+    if (!soak.is_null()) doc["soak"] = soak;
+    std::cout << doc.dump(2) << std::endl;
+  } else {
+    PrintTable(rows, gemm_peak);
+    if (!soak.is_null()) std::cout << "\nsoak: " << soak.dump() << "\n";
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace attnoracle
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Measures the oracle's throughput and latency over loopback against a "
+      "bare gRPC echo baseline.\nUsage: oracle-bench [--json] [--seconds S] "
+      "[--workloads LIST] [--in_flight LIST] [--ledger LIST] [--server "
+      "HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+  return attnoracle::Main();
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Smoke test of oracle-bench: a very short run of every workload, ledger and
+in-flight count must print one JSON document with a positive rate for each.
+
+    check_bench_json.py build/bin/oracle-bench
+"""
+import itertools
+import json
+import subprocess
+import sys
+
+WORKLOADS = ["small", "batched", "streaming", "large"]
+LEDGERS = ["memory", "sqlite"]
+IN_FLIGHT = [1, 64]
+REQUIRED = ["name", "ledger", "in_flight", "qps", "tokens_per_s", "p50_us",
+            "p99_us", "echo_qps", "echo_p99_us", "ratio_to_echo"]
+
+
+def main():
+    bench = sys.argv[1]
+    run = subprocess.run(
+        [bench, "--json", "--seconds=0.1", "--round_seconds=0.1",
+         "--gemm_seconds=0.1", "--in_flight=1,64"],
+        stdout=subprocess.PIPE, check=False, timeout=100)
+    if run.returncode != 0:
+        sys.exit(f"oracle-bench exited {run.returncode}")
+    doc = json.loads(run.stdout)
+    rows = {(w["name"], w["ledger"], w["in_flight"]): w
+            for w in doc["workloads"]}
+    problems = []
+    for key in itertools.product(WORKLOADS, LEDGERS, IN_FLIGHT):
+        row = rows.get(key)
+        if row is None:
+            problems.append(f"missing {key}")
+            continue
+        missing = [f for f in REQUIRED if f not in row]
+        if missing:
+            problems.append(f"{key} lacks {missing}")
+        if row.get("qps", 0) <= 0 or row.get("echo_qps", 0) <= 0:
+            problems.append(f"{key} has no throughput: {row}")
+        if key[0] == "large" and row.get("gflops", 0) <= 0:
+            problems.append(f"{key} has no gflops")
+    if problems:
+        sys.exit("\n".join(problems))
+    print(f"oracle-bench smoke: {len(rows)} measurements OK")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+// EchoServiceImpl: the bare gRPC baseline of oracle-bench. It answers Query
+// and QueryStream with the response registered for the request's
+// challenge_id, built before the measurement, so a call costs what gRPC
+// costs for those bytes and nothing else.
+//
+//   EchoServiceImpl echo;
+//   echo.SetResponse("bench-d16", prebuilt_response);
+//   builder.RegisterService(&echo);
+//
+// SetResponse must happen before the server starts; afterwards the service
+// is read-only and thread-safe.
+#ifndef ATTNORACLE_BENCH_ECHO_SERVICE_H_
+#define ATTNORACLE_BENCH_ECHO_SERVICE_H_
+
+#include <map>
+#include <string>
+
+#include "attnoracle/bench/echo.grpc.pb.h"
+
+namespace attnoracle {
+
+class EchoServiceImpl final : public bench::Echo::CallbackService {
+ public:
+  void SetResponse(const std::string& challenge_id,
+                   const v1::QueryResponse& response);
+
+  grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
+                                  const v1::QueryRequest* request,
+                                  v1::QueryResponse* response) override;
+  grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  // NOT_FOUND for a challenge with no registered response.
+  grpc::Status Fill(const v1::QueryRequest& request,
+                    v1::QueryResponse* response) const;
+
+  std::map<std::string, v1::QueryResponse> responses_;
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_BENCH_ECHO_SERVICE_H_
