@@ -317,6 +317,16 @@ void InfoToProto(const ChallengeInfo& i, pb::ChallengeInfo* out) {
   out->set_per_learner_secrets(i.per_learner_secrets);
 }
 
+void QueryErrorToProto(const absl::Status& status, pb::QueryError* out) {
+  out->set_code(static_cast<int>(status.code()));
+  out->set_message(std::string(status.message()));
+}
+
+absl::Status StatusFromProto(const pb::QueryError& error) {
+  return absl::Status(static_cast<absl::StatusCode>(error.code()),
+                      error.message());
+}
+
 Usage UsageFromProto(const pb::Usage& p) {
   return Usage{p.queries_used(), p.tokens_used(), p.queries_left(),
                p.tokens_left()};

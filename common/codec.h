@@ -40,6 +40,11 @@ ChallengeConfig ConfigFromProto(const pb::ChallengeConfig& p);  // not resolved
 void ConfigToProto(const ChallengeConfig& config, pb::ChallengeConfig* out);
 ChallengeInfo InfoFromProto(const pb::ChallengeInfo& p);
 void InfoToProto(const ChallengeInfo& info, pb::ChallengeInfo* out);
+// A refusal answered in-band on QueryStream, and back; codes map one to one
+// (both follow google.rpc.Code).
+void QueryErrorToProto(const absl::Status& status, pb::QueryError* out);
+absl::Status StatusFromProto(const pb::QueryError& error);
+
 Usage UsageFromProto(const pb::Usage& p);
 void UsageToProto(const Usage& usage, pb::Usage* out);
 

@@ -126,10 +126,7 @@ class QueryStreamReactor final
                   if (!status.ok()) {
                     slot->response.Clear();
                     slot->response.set_request_id(slot->request.request_id());
-                    slot->response.mutable_error()->set_code(
-                        static_cast<int>(status.code()));
-                    slot->response.mutable_error()->set_message(
-                        std::string(status.message()));
+                    QueryErrorToProto(status, slot->response.mutable_error());
                   }
                   Actions answered;
                   {

@@ -70,3 +70,19 @@ TEST(ParamsFromProtoTest, WideOmegaIsRefusedBeforeAnythingIsAllocated) {
 
 }  // namespace
 }  // namespace attnoracle
+
+namespace attnoracle {
+namespace {
+
+TEST(QueryErrorCodecTest, RoundTripsCodeAndMessage) {
+  pb::QueryError error;
+  QueryErrorToProto(absl::InvalidArgumentError("sequences[2]: NaN"), &error);
+  EXPECT_EQ(error.code(), 3);  // google.rpc.Code INVALID_ARGUMENT
+  EXPECT_EQ(error.message(), "sequences[2]: NaN");
+  const absl::Status back = StatusFromProto(error);
+  EXPECT_EQ(back.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(back.message(), "sequences[2]: NaN");
+}
+
+}  // namespace
+}  // namespace attnoracle

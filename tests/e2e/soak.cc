@@ -30,7 +30,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -81,21 +80,21 @@ constexpr char kAdminToken[] = "soak-admin-token";
 class ServerProcess {
  public:
   ServerProcess(std::string bin, std::string dir)
-      : bin_(std::move(bin)), dir_(std::move(dir)) {}
+      : bin_(std::move(bin)), dir_(std::move(dir)) {
+    std::ofstream(token_file()) << kAdminToken << "\n";
+  }
 
   void Start() {
     int out[2];
     if (pipe(out) != 0) Die("pipe");
     const std::string listen = absl::StrCat("127.0.0.1:", port_);
     const std::string db = dir_ + "/soak.db";
-    const std::string token_file = dir_ + "/admin.token";
-    std::ofstream(token_file) << kAdminToken << "\n";
     const std::string log = log_path();
     std::vector<std::string> args = {
-        bin_,       "--listen",
-        listen,     "--db",
-        db,         "--admin-token-file",
-        token_file, absl::StrCat("--max_streams_per_learner=", kMaxStreams)};
+        bin_,         "--listen",
+        listen,       "--db",
+        db,           "--admin-token-file",
+        token_file(), absl::StrCat("--max_streams_per_learner=", kMaxStreams)};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -145,6 +144,7 @@ class ServerProcess {
   int port() const { return port_; }
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   std::string log_path() const { return dir_ + "/server.log"; }
+  std::string token_file() const { return dir_ + "/admin.token"; }
 
  private:
   int64_t PeakRssKib() const {
@@ -366,9 +366,7 @@ class Soak {
       }
       me.Remember(response.SerializeAsString());
       Record(me,
-             response.has_error() ? absl::Status(static_cast<absl::StatusCode>(
-                                                     response.error().code()),
-                                                 response.error().message())
+             response.has_error() ? StatusFromProto(response.error())
                                   : absl::OkStatus(),
              bad, request.sequences_size(), Tokens(request), generation);
     }

@@ -496,10 +496,7 @@ std::vector<Row> Rows() {
                return Outcome{absl::InternalError("a good message was refused"),
                               said};
              }
-             return Outcome{absl::Status(static_cast<absl::StatusCode>(
-                                             answers[1].error().code()),
-                                         answers[1].error().message()),
-                            said};
+             return Outcome{StatusFromProto(answers[1].error()), said};
            },
            nullptr, /*good_queries=*/2, /*good_tokens=*/4},
           {"StreamGarbageToken", C::kUnauthenticated, "token",

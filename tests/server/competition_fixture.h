@@ -99,11 +99,7 @@ class Session {
     stream->WritesDone();
     ATTN_RETURN_IF_ERROR(FromGrpcStatus(stream->Finish()));
     if (!exchanged) return absl::InternalError("the stream ended early");
-    if (response.has_error()) {
-      return absl::Status(
-          static_cast<absl::StatusCode>(response.error().code()),
-          response.error().message());
-    }
+    if (response.has_error()) return StatusFromProto(response.error());
     return response;
   }
   absl::StatusOr<v1::Usage> GetUsage(const std::string& id) const {
