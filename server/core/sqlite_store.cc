@@ -119,6 +119,14 @@ class Stmt {
     if (rc != SQLITE_DONE) status_ = SqlError(db_, "step");
     return false;
   }
+  // Makes a statement kept across calls ready for its next use: an earlier
+  // call's error is forgotten (a failed prepare is not).
+  void Reuse() {
+    if (stmt_ == nullptr) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    status_ = absl::OkStatus();
+  }
   // Runs a statement that returns no rows, then resets it for reuse.
   absl::Status Run() {
     Step();
@@ -187,9 +195,45 @@ absl::Status InTransaction(sqlite3* db, F body) {
 
 }  // namespace
 
+struct SqliteStore::ChargeStatements {
+  explicit ChargeStatements(sqlite3* db)
+      : begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
+        put_usage(db,
+                  "INSERT OR REPLACE INTO usage(challenge, learner, "
+                  "queries_used, tokens_used, extra_queries, extra_tokens, "
+                  "entries, chain_head) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"),
+        put_entry(db,
+                  "INSERT INTO transcripts(challenge, learner, idx, "
+                  "first_query_index, request, response, request_digest, "
+                  "response_digest, chain_hash, created_ms) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") {}
+
+  void Reuse() {
+    for (Stmt* s : {&begin, &commit, &rollback, &put_usage, &put_entry}) {
+      s->Reuse();
+    }
+  }
+
+  Stmt begin, commit, rollback, put_usage, put_entry;
+};
+
 int SqliteStore::SchemaVersion() {
   return static_cast<int>(std::size(kMigrations));
 }
+
+namespace {
+
+// An in-memory or temporary database has no file name (NULL or "").
+bool HasFile(sqlite3* db) {
+  const char* file = sqlite3_db_filename(db, "main");
+  return file != nullptr && *file != '\0';
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(sqlite3* db) : db_(db), durable_(HasFile(db)) {}
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path) {
@@ -217,11 +261,14 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     }
   }
   ATTN_RETURN_IF_ERROR(store->Migrate());
+  // After Migrate: the statements name its tables.
+  store->charge_ = std::make_unique<ChargeStatements>(db);
   return store;
 }
 
 SqliteStore::~SqliteStore() {
   absl::MutexLock lock(&mu_);
+  charge_.reset();  // statements are finalized before the database closes
   sqlite3_close(db_);
 }
 
@@ -349,22 +396,18 @@ absl::Status SqliteStore::CommitCharges(
     std::span<const UsageRecord> usage,
     std::span<const TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
-  return InTransaction(db_, [&]() -> absl::Status {
-    Stmt u(db_,
-           "INSERT OR REPLACE INTO usage(challenge, learner, queries_used, "
-           "tokens_used, extra_queries, extra_tokens, entries, chain_head) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  ChargeStatements& s = *charge_;
+  s.Reuse();
+  ATTN_RETURN_IF_ERROR(s.begin.Run());
+  absl::Status status = [&]() -> absl::Status {
+    Stmt& u = s.put_usage;
     for (const UsageRecord& r : usage) {
       u.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, r.queries_used);
       u.Bind(4, r.tokens_used).Bind(5, r.extra_queries);
       u.Bind(6, r.extra_tokens).Bind(7, r.entries).BindBlob(8, r.chain_head);
       ATTN_RETURN_IF_ERROR(u.Run());
     }
-    Stmt t(db_,
-           "INSERT INTO transcripts(challenge, learner, idx, "
-           "first_query_index, request, response, request_digest, "
-           "response_digest, chain_hash, created_ms) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Stmt& t = s.put_entry;
     for (const TranscriptEntry& r : transcript) {
       t.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, r.index);
       t.Bind(4, r.first_query_index).BindBlob(5, r.request);
@@ -373,8 +416,10 @@ absl::Status SqliteStore::CommitCharges(
       t.Bind(10, r.answered_unix_ms);
       ATTN_RETURN_IF_ERROR(t.Run());
     }
-    return absl::OkStatus();
-  });
+    return s.commit.Run();
+  }();
+  if (!status.ok()) (void)s.rollback.Run();
+  return status;
 }
 
 namespace {

@@ -30,6 +30,9 @@ class SqliteStore final : public Store {
       const std::string& path);
   ~SqliteStore() override;
 
+  // False for ":memory:" (and SQLite's other private databases).
+  bool durable() const override { return durable_; }
+
   absl::StatusOr<std::vector<ChallengeRecord>> LoadChallenges() override;
   absl::Status InsertChallenge(const ChallengeRecord& record) override;
   absl::Status UpdatePhase(const std::string& id, Phase phase) override;
@@ -54,12 +57,18 @@ class SqliteStore final : public Store {
   static int SchemaVersion();
 
  private:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  explicit SqliteStore(sqlite3* db);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // CommitCharges' statements, prepared once: it runs for every answer,
+  // and parsing its SQL each time cost more than writing in memory.
+  struct ChargeStatements;
+
   absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ChargeStatements> charge_ ABSL_GUARDED_BY(mu_);
+  const bool durable_;
 };
 
 }  // namespace attnoracle

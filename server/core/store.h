@@ -6,8 +6,8 @@
 //   std::unique_ptr<Store> store = *SqliteStore::Open("attnoracle.db");
 //   absl::Status s = store->CommitCharges(usage_rows, transcript_rows);
 //
-// Implementations are thread-safe; every mutating call is durable (on disk,
-// fsynced) when it returns OK.
+// Implementations are thread-safe; every mutating call of a durable() store
+// is on disk (fsynced) when it returns OK.
 #ifndef ATTNORACLE_SERVER_CORE_STORE_H_
 #define ATTNORACLE_SERVER_CORE_STORE_H_
 
@@ -63,6 +63,10 @@ struct SubmissionRecord {
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Whether an OK from a mutating call means the change survives a crash;
+  // false for an in-memory database, which nothing survives.
+  virtual bool durable() const = 0;
 
   [[nodiscard]] virtual absl::StatusOr<std::vector<ChallengeRecord>>
   LoadChallenges() = 0;

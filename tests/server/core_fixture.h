@@ -113,6 +113,8 @@ class ForwardingStore : public Store {
  public:
   explicit ForwardingStore(Store* inner) : inner_(inner) {}
 
+  bool durable() const override { return inner_->durable(); }
+
   absl::StatusOr<std::vector<ChallengeRecord>> LoadChallenges() override {
     return inner_->LoadChallenges();
   }

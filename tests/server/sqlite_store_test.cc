@@ -396,6 +396,14 @@ TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
   EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
 }
 
+// Only a database in a file survives a crash; the ledger relies on this to
+// choose between group commit and writing inline.
+TEST(SqliteStoreFileTest, OnlyAFileIsDurable) {
+  EXPECT_TRUE(OpenStoreOrDie(TempDbPath())->durable());
+  EXPECT_FALSE(OpenStoreOrDie(":memory:")->durable());
+  EXPECT_FALSE(OpenStoreOrDie("")->durable());  // SQLite's temporary database
+}
+
 TEST(SqliteStoreFileTest, ReopeningKeepsEverything) {
   const std::string path = TempDbPath();
   {
