@@ -22,10 +22,11 @@ bool AddChecked(uint64_t a, uint64_t b, uint64_t* sum) {
 }  // namespace
 
 Ledger::Ledger(Store* store) : store_(store) {
-  committer_ = std::thread([this] { CommitLoop(); });
+  if (store_->durable()) committer_ = std::thread([this] { CommitLoop(); });
 }
 
 Ledger::~Ledger() {
+  if (!committer_.joinable()) return;  // nothing is ever left pending
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -127,6 +128,7 @@ void Ledger::CommitAsync(const LedgerKey& key, uint64_t first_query_index,
       CommitReceipt receipt = Append(key, std::move(entry));
       pending_callbacks_.push_back(
           PendingCallback{std::move(receipt), std::move(on_durable)});
+      if (writes_inline()) WriteUnlessWriting();
       return;
     }
   }
@@ -173,11 +175,13 @@ Usage Ledger::GetUsage(const LedgerKey& key, const Budget& budget) const {
 
 absl::Status Ledger::WaitDurable() {
   // The pending work was appended under this same lock hold, so it goes out
-  // in the batch the committer cuts next.
+  // in the batch cut next: by this thread, by a caller already writing, or
+  // by the committer.
   struct Wait {
     const Ledger* ledger;
     uint64_t batch;
   } wait{this, next_batch_};
+  if (writes_inline()) WriteUnlessWriting();
   mu_.Await(absl::Condition(
       +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return w->ledger->durable_batch_ >= w->batch ||
@@ -188,64 +192,75 @@ absl::Status Ledger::WaitDurable() {
   return failed_;
 }
 
+uint64_t Ledger::CutBatch(std::vector<TranscriptEntry>& entries,
+                          std::vector<UsageRecord>& usage) {
+  entries.swap(pending_entries_);
+  std::sort(pending_keys_.begin(), pending_keys_.end());
+  pending_keys_.erase(std::unique(pending_keys_.begin(), pending_keys_.end()),
+                      pending_keys_.end());
+  for (const LedgerKey& key : pending_keys_) {
+    const Account& a = accounts_[key];
+    usage.push_back(UsageRecord{key.challenge_id, key.learner, a.queries_used,
+                                a.tokens_used, a.extra_queries, a.extra_tokens,
+                                a.entries, a.chain_head});
+  }
+  pending_keys_.clear();
+  return next_batch_++;
+}
+
+absl::Status Ledger::FinishBatch(uint64_t batch, const absl::Status& written) {
+  if (written.ok()) {
+    durable_batch_ = batch;
+  } else if (failed_.ok()) {
+    failed_ = absl::UnavailableError(absl::StrCat(
+        "the store failed to commit charges (", written.message(),
+        "); no more answers can be charged durably: restart the server"));
+  }
+  return written.ok() ? absl::OkStatus() : failed_;
+}
+
+void Ledger::WriteBatch() {
+  std::vector<TranscriptEntry> entries;
+  std::vector<UsageRecord> usage;
+  std::vector<PendingCallback> callbacks;
+  callbacks.swap(pending_callbacks_);
+  absl::Status result;
+  if (!failed_.ok()) {
+    // Work queued behind a failed batch is never written: its waiters get
+    // the failure, its entries chain onto ones the store lacks, and a later
+    // durable batch must not count as theirs.
+    pending_entries_.clear();
+    pending_keys_.clear();
+    result = failed_;
+  } else {
+    const uint64_t batch = CutBatch(entries, usage);
+    mu_.Unlock();
+    const absl::Status written = store_->CommitCharges(usage, entries);
+    mu_.Lock();
+    result = FinishBatch(batch, written);
+  }
+  mu_.Unlock();
+  RunCallbacks(callbacks, result);
+  mu_.Lock();
+}
+
+void Ledger::WriteUnlessWriting() {
+  if (writing_) return;  // the writer takes what was just queued too
+  writing_ = true;
+  while (!pending_keys_.empty()) WriteBatch();
+  writing_ = false;
+}
+
 void Ledger::CommitLoop() {
+  absl::MutexLock lock(&mu_);
   while (true) {
-    std::vector<TranscriptEntry> entries;
-    std::vector<UsageRecord> usage;
-    std::vector<PendingCallback> callbacks;
-    uint64_t batch = 0;
-    absl::Status failed;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](Ledger* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return l->stopping_ || !l->pending_keys_.empty();
-          },
-          this));
-      if (pending_keys_.empty()) return;  // stopping, nothing left
-      if (!failed_.ok()) {
-        // Work queued behind a failed batch is never written: its waiters
-        // get the failure, its entries chain onto ones the store lacks, and
-        // a later durable batch must not count as theirs.
-        pending_entries_.clear();
-        pending_keys_.clear();
-        callbacks.swap(pending_callbacks_);
-        failed = failed_;
-      } else {
-        entries.swap(pending_entries_);
-        callbacks.swap(pending_callbacks_);
-        std::sort(pending_keys_.begin(), pending_keys_.end());
-        pending_keys_.erase(
-            std::unique(pending_keys_.begin(), pending_keys_.end()),
-            pending_keys_.end());
-        for (const LedgerKey& key : pending_keys_) {
-          const Account& a = accounts_[key];
-          usage.push_back(UsageRecord{
-              key.challenge_id, key.learner, a.queries_used, a.tokens_used,
-              a.extra_queries, a.extra_tokens, a.entries, a.chain_head});
-        }
-        pending_keys_.clear();
-        batch = next_batch_++;
-      }
-    }
-    if (!failed.ok()) {
-      RunCallbacks(callbacks, failed);
-      continue;
-    }
-    absl::Status status = store_->CommitCharges(usage, entries);
-    absl::Status result;
-    {
-      absl::MutexLock lock(&mu_);
-      if (status.ok()) {
-        durable_batch_ = batch;
-      } else if (failed_.ok()) {
-        failed_ = absl::UnavailableError(absl::StrCat(
-            "the store failed to commit charges (", status.message(),
-            "); no more answers can be charged durably: restart the server"));
-      }
-      result = status.ok() ? absl::OkStatus() : failed_;
-    }
-    RunCallbacks(callbacks, result);
+    mu_.Await(absl::Condition(
+        +[](Ledger* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return l->stopping_ || !l->pending_keys_.empty();
+        },
+        this));
+    if (pending_keys_.empty()) return;  // stopping, nothing left
+    WriteBatch();
   }
 }
 

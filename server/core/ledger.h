@@ -19,6 +19,15 @@
 // back once the entry is durable, so a caller that must not block (a gRPC
 // callback handler) gets group commit without a thread per waiting request.
 //
+// A store that is not durable (in memory) has no sync to wait for, and
+// handing each commit to another thread would cost more than the write, so
+// the ledger has no committer thread for it (writes_inline()): a caller
+// that finds no write under way writes what is pending itself, its own
+// entry and whatever others queue meanwhile, and runs their callbacks;
+// callers arriving during a write just queue. So the store is still
+// written in batches under load, and an idle ledger answers with no thread
+// hop.
+//
 // After a crash the stored usage counts every answer that left the server,
 // plus at most the requests that were reserved but not yet committed.
 // If the store ever fails, every later Commit fails with UNAVAILABLE (no
@@ -61,8 +70,14 @@ struct CommitReceipt {
 
 class Ledger {
  public:
+  // Group-commits through a committer thread when store->durable(),
+  // writes inline otherwise.
   explicit Ledger(Store* store);
   ~Ledger();  // writes what is pending, then stops the committer
+
+  // True when commits are written by the calling threads (the store is not
+  // durable), not by a committer thread.
+  bool writes_inline() const { return !committer_.joinable(); }
 
   // Loads usage from the store. Call once, before serving.
   [[nodiscard]] absl::Status Load();
@@ -89,9 +104,10 @@ class Ledger {
   // As Commit, but returns at once: the entry takes its place in the key's
   // chain now (entries of one key are chained in call order) and
   // `on_durable` runs when it is durable, or with UNAVAILABLE when the
-  // store failed. It runs on the committer thread, after the batch, or
-  // inline when the store had already failed; it must not block and must
-  // not call back into the ledger.
+  // store failed. It runs on the thread that wrote the batch (the
+  // committer, or with writes_inline() possibly this or another caller of
+  // Commit, CommitAsync or Grant), or inline when the store had already
+  // failed; it must not block and must not call back into the ledger.
   void CommitAsync(const LedgerKey& key, uint64_t first_query_index,
                    std::string request, std::string response,
                    CommitCallback on_durable);
@@ -129,8 +145,23 @@ class Ledger {
   static void RunCallbacks(std::vector<PendingCallback>& callbacks,
                            const absl::Status& status);
   // Waits until the batch that will hold the current pending work is
-  // durable; returns its status.
+  // durable (or, writing inline, writes it); returns its status.
   absl::Status WaitDurable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the pending entries and the usage rows of the pending keys into
+  // the arguments, numbering the batch; returns its number.
+  uint64_t CutBatch(std::vector<TranscriptEntry>& entries,
+                    std::vector<UsageRecord>& usage)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the outcome of writing batch `batch`: marks it durable or the
+  // ledger failed. Returns the status its waiters get.
+  absl::Status FinishBatch(uint64_t batch, const absl::Status& written)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes one batch of what is pending (releasing mu_ meanwhile) and runs
+  // its callbacks; work queued behind a failure is failed, not written.
+  void WriteBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // writes_inline(): unless another caller is writing, writes batches
+  // until nothing is pending.
+  void WriteUnlessWriting() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitLoop();
 
   Store* store_;
@@ -143,6 +174,7 @@ class Ledger {
   uint64_t durable_batch_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a caller is writing
   std::thread committer_;
 };
 

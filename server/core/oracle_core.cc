@@ -131,27 +131,43 @@ void OracleCore::QueryAsync(const Principal& caller,
                             std::span<const ConstMatrixMap> sequences,
                             const OutputAllocator& allocate_output,
                             QueryCallback done) {
-  if (absl::Status status =
-          StartQuery(caller, challenge_id, sequences, allocate_output, done);
-      !status.ok()) {
-    done(std::move(status));
+  absl::StatusOr<Answered> answered =
+      Answer(caller, challenge_id, sequences, allocate_output);
+  if (!answered.ok()) {
+    done(answered.status());
+    return;
   }
+  // Outside the phase lock: the ledger may call back on this thread, and
+  // the callback may start the stream's next query.
+  ledger_->CommitAsync(
+      answered->key, answered->reservation.first_query_index,
+      std::move(answered->request), std::move(answered->response),
+      [challenge = std::move(answered->challenge),
+       reservation = answered->reservation,
+       done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
+        challenge->EndAnswer();
+        if (!receipt.ok()) {
+          done(receipt.status());
+          return;
+        }
+        done(QueryResult{reservation.usage, reservation.first_query_index,
+                         std::move(receipt->chain_head)});
+      });
 }
 
-absl::Status OracleCore::StartQuery(const Principal& caller,
-                                    const std::string& challenge_id,
-                                    std::span<const ConstMatrixMap> sequences,
-                                    const OutputAllocator& allocate_output,
-                                    QueryCallback& done) {
+absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
+    const Principal& caller, const std::string& challenge_id,
+    std::span<const ConstMatrixMap> sequences,
+    const OutputAllocator& allocate_output) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Query"));
   ATTN_ASSIGN_OR_RETURN(std::shared_ptr<const Challenge> challenge,
                         registry_->Find(challenge_id));
-  // Held until the answers are queued for commit, and the answer counted
-  // until the commit is durable: a phase change waits for both.
+  // Held until the answer is counted in flight; a phase change then waits
+  // until its commit is durable.
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
   ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
   const ChallengeConfig& config = challenge->config();
-  const LedgerKey key{challenge_id, caller.name};
+  LedgerKey key{challenge_id, caller.name};
   // Before validation: a flood of malformed requests is a flood too.
   ATTN_RETURN_IF_ERROR(limiter_.Admit(key, config.policy.limits, absl::Now()));
   uint64_t tokens = 0;
@@ -174,21 +190,8 @@ absl::Status OracleCore::StartQuery(const Principal& caller,
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
   challenge->BeginAnswer();
-  ledger_->CommitAsync(
-      key, reservation.first_query_index, EncodeMatrices(sequences),
-      EncodeMatrices(answers),
-      [challenge, usage = reservation.usage,
-       first_query_index = reservation.first_query_index,
-       done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
-        challenge->EndAnswer();
-        if (!receipt.ok()) {
-          done(receipt.status());
-          return;
-        }
-        done(QueryResult{usage, first_query_index,
-                         std::move(receipt->chain_head)});
-      });
-  return absl::OkStatus();
+  return Answered{std::move(challenge), std::move(key), reservation,
+                  EncodeMatrices(sequences), EncodeMatrices(answers)};
 }
 
 absl::StatusOr<Usage> OracleCore::GetUsage(

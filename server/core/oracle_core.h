@@ -19,6 +19,7 @@
 #define ATTNORACLE_SERVER_CORE_ORACLE_CORE_H_
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -146,12 +147,19 @@ class OracleCore {
       const std::function<bool(const TranscriptEntry&)>& sink) const;
 
  private:
-  // QueryAsync up to the commit; on OK `done` was handed to the ledger,
-  // otherwise it is untouched.
-  [[nodiscard]] absl::Status StartQuery(
+  // A query answered and charged in memory, its commit not yet queued.
+  struct Answered {
+    std::shared_ptr<const Challenge> challenge;  // counting it in flight
+    LedgerKey key;
+    Reservation reservation;
+    std::string request;   // transcript bytes
+    std::string response;
+  };
+  // QueryAsync up to the commit, under the challenge's phase lock.
+  [[nodiscard]] absl::StatusOr<Answered> Answer(
       const Principal& caller, const std::string& challenge_id,
       std::span<const ConstMatrixMap> sequences,
-      const OutputAllocator& allocate_output, QueryCallback& done);
+      const OutputAllocator& allocate_output);
 
   ChallengeRegistry* registry_;
   Ledger* ledger_;

@@ -73,6 +73,10 @@ class GatedStore : public ForwardingStore {
   GatedStore(Store* inner, bool fail_first)
       : ForwardingStore(inner), fail_first_(fail_first) {}
 
+  // Counts as durable, so that the ledger commits through its committer
+  // thread: only then can commits pile up behind a held one.
+  bool durable() const override { return true; }
+
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
       std::span<const TranscriptEntry> transcript) override {
@@ -395,11 +399,33 @@ TEST(LedgerGroupCommitTest, FileStoreUnderLoadBatches) {
   }
 }
 
-TEST(LedgerFailureTest, FailedStoreMakesEveryLaterCommitUnavailable) {
+// A FailingStore that claims durability or not, so that a failure is seen
+// both by the committer thread and by a ledger writing inline.
+class FailingStoreIn : public FailingStore {
+ public:
+  FailingStoreIn(Store* inner, bool durable)
+      : FailingStore(inner), durable_(durable) {}
+  bool durable() const override { return durable_; }
+
+ private:
+  const bool durable_;
+};
+
+// Parameter: whether the store counts as durable (group commit) or not
+// (the ledger writes inline).
+class LedgerStoreFailureTest : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(CommitModes, LedgerStoreFailureTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "GroupCommit" : "Inline";
+                         });
+
+TEST_P(LedgerStoreFailureTest, FailedStoreMakesEveryLaterCommitUnavailable) {
   const Budget budget{.queries = 100, .tokens = 100};
   std::unique_ptr<SqliteStore> sqlite = OpenStoreOrDie(":memory:");
-  FailingStore failing(sqlite.get());
+  FailingStoreIn failing(sqlite.get(), GetParam());
   Ledger ledger(&failing);
+  ASSERT_EQ(ledger.writes_inline(), !GetParam());
   ASSERT_TRUE(ledger.Load().ok());
   ASSERT_TRUE(Answer(ledger, kKey, budget, 1, 0).ok());
 
@@ -516,9 +542,9 @@ TEST(LedgerAsyncTest, CallsBackOnceDurableWithTheChainedReceipt) {
 
 // A failing store fails the waiting callbacks with UNAVAILABLE, and a
 // commit after the failure is refused at once, on the calling thread.
-TEST(LedgerAsyncTest, FailedStoreFailsTheCallbacks) {
+TEST_P(LedgerStoreFailureTest, FailedStoreFailsTheCallbacks) {
   std::unique_ptr<SqliteStore> sqlite = OpenStoreOrDie(":memory:");
-  FailingStore failing(sqlite.get());
+  FailingStoreIn failing(sqlite.get(), GetParam());
   Ledger ledger(&failing);
   ASSERT_TRUE(ledger.Load().ok());
   failing.fail = true;
@@ -542,6 +568,44 @@ TEST(LedgerAsyncTest, FailedStoreFailsTheCallbacks) {
                      });
   EXPECT_TRUE(inline_call);
   EXPECT_TRUE(TranscriptOf(*sqlite, kKey).empty());
+}
+
+// A store that is not durable is written on the calling thread, one store
+// call per commit, before Commit returns or CommitAsync calls back; a file
+// store gets the committer thread.
+TEST(LedgerInlineTest, MemoryStoreIsWrittenOnTheCallingThread) {
+  constexpr int kCommits = 5;
+  const Budget budget{.queries = 100, .tokens = 100};
+  std::unique_ptr<SqliteStore> sqlite = OpenStoreOrDie(":memory:");
+  CountingStore counting(sqlite.get());
+  Ledger ledger(&counting);
+  ASSERT_TRUE(ledger.Load().ok());
+  ASSERT_TRUE(ledger.writes_inline());
+
+  for (int i = 0; i < kCommits; ++i) {
+    absl::StatusOr<Reservation> r = ledger.Reserve(kKey, budget, 1, 1);
+    ASSERT_TRUE(r.ok()) << r.status();
+    bool called = false;
+    ledger.CommitAsync(kKey, r->first_query_index, RequestBytes(i),
+                       ResponseBytes(i),
+                       [&](absl::StatusOr<CommitReceipt> receipt) {
+                         ASSERT_TRUE(receipt.ok()) << receipt.status();
+                         EXPECT_EQ(receipt->index, static_cast<uint64_t>(i));
+                         EXPECT_EQ(TranscriptOf(*sqlite, kKey).size(),
+                                   static_cast<size_t>(i + 1));
+                         called = true;
+                       });
+    EXPECT_TRUE(called) << "commit " << i << " did not call back inline";
+  }
+  ASSERT_TRUE(Answer(ledger, kOtherKey, budget, 1, 9).ok());
+  EXPECT_EQ(TranscriptOf(*sqlite, kOtherKey).size(), 1u);
+  EXPECT_THAT(counting.batch_entries(),
+              ::testing::ElementsAre(1, 1, 1, 1, 1, 1));
+  ExpectChained(TranscriptOf(*sqlite, kKey));
+  EXPECT_EQ(StoredUsage(*sqlite, kKey).entries, static_cast<uint64_t>(kCommits));
+
+  std::unique_ptr<SqliteStore> file = OpenStoreOrDie(TempDbPath());
+  EXPECT_FALSE(Ledger(file.get()).writes_inline());
 }
 
 TEST(LedgerRestartTest, NewLedgerOverTheSameFileSeesTheSameState) {
