@@ -152,7 +152,7 @@ class OracleCore {
     std::shared_ptr<const Challenge> challenge;  // counting it in flight
     LedgerKey key;
     Reservation reservation;
-    std::string request;   // transcript bytes
+    std::string request;  // transcript bytes
     std::string response;
   };
   // QueryAsync up to the commit, under the challenge's phase lock.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/tls_files.h"
+#include "server/core/memory_store.h"
 #include "server/core/sqlite_store.h"
 
 namespace attnoracle {
@@ -131,9 +132,11 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     s->transport_security_ =
         options.tls.client_ca_path.empty() ? "tls" : "mutual tls";
   }
-  ATTN_ASSIGN_OR_RETURN(
-      s->store_, SqliteStore::Open(options.db_path.empty() ? ":memory:"
-                                                           : options.db_path));
+  if (options.db_path.empty() || options.db_path == ":memory:") {
+    s->store_ = std::make_unique<MemoryStore>();
+  } else {
+    ATTN_ASSIGN_OR_RETURN(s->store_, SqliteStore::Open(options.db_path));
+  }
   s->registry_ = std::make_unique<ChallengeRegistry>(s->store_.get());
   ATTN_RETURN_IF_ERROR(s->registry_->Load());
   for (const ChallengeConfig& config : configs) {

@@ -49,7 +49,8 @@ struct ServerOptions {
   // challenges are created in the store unless it has them already (with
   // exactly the same configuration).
   std::string config_path;
-  // SQLite database; empty: a private in-memory one (nothing survives).
+  // SQLite database; empty or ":memory:": a MemoryStore (nothing
+  // survives).
   std::string db_path;
   // Competition mode when not empty: every call needs a token.
   std::string admin_token;

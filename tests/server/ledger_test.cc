@@ -602,7 +602,8 @@ TEST(LedgerInlineTest, MemoryStoreIsWrittenOnTheCallingThread) {
   EXPECT_THAT(counting.batch_entries(),
               ::testing::ElementsAre(1, 1, 1, 1, 1, 1));
   ExpectChained(TranscriptOf(*sqlite, kKey));
-  EXPECT_EQ(StoredUsage(*sqlite, kKey).entries, static_cast<uint64_t>(kCommits));
+  EXPECT_EQ(StoredUsage(*sqlite, kKey).entries,
+            static_cast<uint64_t>(kCommits));
 
   std::unique_ptr<SqliteStore> file = OpenStoreOrDie(TempDbPath());
   EXPECT_FALSE(Ledger(file.get()).writes_inline());

@@ -1,20 +1,23 @@
-// SqliteStore: every record type round trips (bytes, NULs, the full range
-// of unsigned counters), the schema is versioned and a newer database is
-// refused, a reopened file keeps everything, CommitCharges is one
-// transaction, and duplicates are ALREADY_EXISTS.
-#include "server/core/sqlite_store.h"
-
+// The Store contract, for SqliteStore (in memory) and MemoryStore alike:
+// every record type round trips (bytes, NULs, the full range of unsigned
+// counters), CommitCharges is all or nothing, and duplicates are
+// ALREADY_EXISTS. SqliteStore's files: the schema is versioned and a newer
+// database is refused, a reopened file keeps everything, only a file is
+// durable.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/memory_store.h"
+#include "server/core/sqlite_store.h"
 #include "tests/server/core_fixture.h"
 #include "tests/test_util.h"
 
@@ -247,14 +250,36 @@ void ExpectFilled(Store& store) {
   EXPECT_THAT(*of_b, ElementsAre(second));
 }
 
-TEST(SqliteStoreTest, EveryRecordTypeRoundTrips) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+// One implementation of the Store contract.
+struct StoreCase {
+  std::string name;
+  std::function<std::unique_ptr<Store>()> open;
+  // What a duplicate challenge id's message names.
+  std::string duplicate_challenge;
+};
+
+class StoreTest : public ::testing::TestWithParam<StoreCase> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, StoreTest,
+    ::testing::Values(StoreCase{"Sqlite",
+                                [] { return OpenStoreOrDie(":memory:"); },
+                                "challenges.id"},
+                      StoreCase{"Memory",
+                                [] { return std::make_unique<MemoryStore>(); },
+                                "challenge \"c\" already exists"}),
+    [](const ::testing::TestParamInfo<StoreCase>& info) {
+      return info.param.name;
+    });
+
+TEST_P(StoreTest, EveryRecordTypeRoundTrips) {
+  std::unique_ptr<Store> store = GetParam().open();
   ASSERT_NO_FATAL_FAILURE(Fill(*store));
   ExpectFilled(*store);
 }
 
-TEST(SqliteStoreTest, CountersUseTheFullUnsignedRange) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, CountersUseTheFullUnsignedRange) {
+  std::unique_ptr<Store> store = GetParam().open();
   const UsageRecord big{
       "c", "l", kMaxU64, kMaxU64 - 1, uint64_t{1} << 63, kMaxU64, kMaxU64, ""};
   ASSERT_TRUE(store->CommitCharges(std::vector<UsageRecord>{big}, {}).ok());
@@ -263,8 +288,8 @@ TEST(SqliteStoreTest, CountersUseTheFullUnsignedRange) {
   EXPECT_THAT(*usage, ElementsAre(big));
 }
 
-TEST(SqliteStoreTest, SubmissionIdsAreAssignedFromOne) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, SubmissionIdsAreAssignedFromOne) {
+  std::unique_ptr<Store> store = GetParam().open();
   for (uint64_t expected = 1; expected <= 3; ++expected) {
     absl::StatusOr<SubmissionRecord> r =
         store->InsertSubmission(Submission1("c", "l", 0.5));
@@ -274,8 +299,8 @@ TEST(SqliteStoreTest, SubmissionIdsAreAssignedFromOne) {
   }
 }
 
-TEST(SqliteStoreTest, UsageRowsAreReplacedNotDuplicated) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, UsageRowsAreReplacedNotDuplicated) {
+  std::unique_ptr<Store> store = GetParam().open();
   ASSERT_TRUE(
       store->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 1)}, {})
           .ok());
@@ -287,8 +312,8 @@ TEST(SqliteStoreTest, UsageRowsAreReplacedNotDuplicated) {
   EXPECT_THAT(*usage, ElementsAre(Usage1("c", "l", 4)));
 }
 
-TEST(SqliteStoreTest, PhaseAndRevocationUpdates) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, PhaseAndRevocationUpdates) {
+  std::unique_ptr<Store> store = GetParam().open();
   ASSERT_TRUE(store->InsertChallenge(Challenge1("c")).ok());
   ASSERT_TRUE(store->InsertLearner(Learner1("l")).ok());
   ASSERT_TRUE(store->UpdatePhase("c", Phase::kClosed).ok());
@@ -306,14 +331,14 @@ TEST(SqliteStoreTest, PhaseAndRevocationUpdates) {
   EXPECT_THAT(MessageOf(no_learner), HasSubstr("no learner \"y\""));
 }
 
-TEST(SqliteStoreTest, DuplicatesAreAlreadyExists) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, DuplicatesAreAlreadyExists) {
+  std::unique_ptr<Store> store = GetParam().open();
   ASSERT_TRUE(store->InsertChallenge(Challenge1("c")).ok());
   ASSERT_TRUE(store->InsertLearner(Learner1("l")).ok());
 
   const absl::Status challenge = store->InsertChallenge(Challenge1("c"));
   EXPECT_EQ(challenge.code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_THAT(MessageOf(challenge), HasSubstr("challenges.id"));
+  EXPECT_THAT(MessageOf(challenge), HasSubstr(GetParam().duplicate_challenge));
 
   LearnerRecord same_name = Learner1("l");
   same_name.token_hash = "another hash";
@@ -331,8 +356,8 @@ TEST(SqliteStoreTest, DuplicatesAreAlreadyExists) {
 
 // A duplicate transcript key anywhere in a batch rolls back the whole
 // batch: the usage rows before it and the entries around it.
-TEST(SqliteStoreTest, CommitChargesIsAtomic) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, CommitChargesIsAtomic) {
+  std::unique_ptr<Store> store = GetParam().open();
   ASSERT_TRUE(
       store
           ->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 1)},
@@ -366,8 +391,8 @@ TEST(SqliteStoreTest, CommitChargesIsAtomic) {
   EXPECT_EQ(store->LoadUsage()->size(), 2u);
 }
 
-TEST(SqliteStoreTest, TranscriptPagesReadOnlyTheirEntries) {
-  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(":memory:");
+TEST_P(StoreTest, TranscriptPagesReadOnlyTheirEntries) {
+  std::unique_ptr<Store> store = GetParam().open();
   std::vector<TranscriptEntry> entries;
   for (uint64_t i = 0; i < 5; ++i) entries.push_back(Entry1("c", "l", i));
   entries.push_back(Entry1("c", "other", 0));
@@ -400,6 +425,7 @@ TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
 // choose between group commit and writing inline.
 TEST(SqliteStoreFileTest, OnlyAFileIsDurable) {
   EXPECT_TRUE(OpenStoreOrDie(TempDbPath())->durable());
+  EXPECT_FALSE(MemoryStore().durable());
   EXPECT_FALSE(OpenStoreOrDie(":memory:")->durable());
   EXPECT_FALSE(OpenStoreOrDie("")->durable());  // SQLite's temporary database
 }

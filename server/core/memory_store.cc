@@ -1,0 +1,149 @@
+#include "server/core/memory_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace attnoracle {
+
+absl::StatusOr<std::vector<ChallengeRecord>> MemoryStore::LoadChallenges() {
+  absl::MutexLock lock(&mu_);
+  std::vector<ChallengeRecord> out;
+  for (const auto& [id, record] : challenges_) out.push_back(record);
+  return out;
+}
+
+absl::Status MemoryStore::InsertChallenge(const ChallengeRecord& record) {
+  absl::MutexLock lock(&mu_);
+  if (!challenges_.emplace(record.id, record).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("challenge \"", record.id, "\" already exists"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::UpdatePhase(const std::string& id, Phase phase) {
+  absl::MutexLock lock(&mu_);
+  auto it = challenges_.find(id);
+  if (it == challenges_.end()) {
+    return absl::NotFoundError(absl::StrCat("no challenge \"", id, "\""));
+  }
+  it->second.phase = phase;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LearnerRecord>> MemoryStore::LoadLearners() {
+  absl::MutexLock lock(&mu_);
+  std::vector<LearnerRecord> out;
+  for (const auto& [name, record] : learners_) out.push_back(record);
+  return out;
+}
+
+absl::Status MemoryStore::InsertLearner(const LearnerRecord& record) {
+  absl::MutexLock lock(&mu_);
+  if (learners_.contains(record.name) ||
+      token_hashes_.contains(record.token_hash)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("learner \"", record.name, "\" already exists"));
+  }
+  learners_.emplace(record.name, record);
+  token_hashes_.insert(record.token_hash);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::UpdateRevoked(const std::string& name, bool revoked) {
+  absl::MutexLock lock(&mu_);
+  auto it = learners_.find(name);
+  if (it == learners_.end()) {
+    return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
+  }
+  it->second.revoked = revoked;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<UsageRecord>> MemoryStore::LoadUsage() {
+  absl::MutexLock lock(&mu_);
+  std::vector<UsageRecord> out;
+  for (const auto& [key, record] : usage_) out.push_back(record);
+  return out;
+}
+
+absl::Status MemoryStore::CommitCharges(
+    std::span<const UsageRecord> usage,
+    std::span<const TranscriptEntry> transcript) {
+  absl::MutexLock lock(&mu_);
+  // All or nothing: a clash takes back the entries this call stored.
+  for (size_t i = 0; i < transcript.size(); ++i) {
+    const TranscriptEntry& e = transcript[i];
+    if (!transcripts_[Key{e.challenge_id, e.learner}]
+             .emplace(e.index, e)
+             .second) {
+      for (size_t j = 0; j < i; ++j) {
+        const TranscriptEntry& stored = transcript[j];
+        transcripts_[Key{stored.challenge_id, stored.learner}].erase(
+            stored.index);
+      }
+      return absl::AlreadyExistsError(
+          absl::StrCat("transcripts: entry ", e.index, " of \"", e.learner,
+                       "\" on \"", e.challenge_id, "\" already exists"));
+    }
+  }
+  for (const UsageRecord& r : usage) {
+    usage_[Key{r.challenge_id, r.learner}] = r;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscript(
+    const std::string& challenge_id, const std::string& learner) {
+  absl::MutexLock lock(&mu_);
+  std::vector<TranscriptEntry> out;
+  // Keys sort by (challenge, learner), so one challenge's are contiguous.
+  for (auto it = transcripts_.lower_bound(Key{challenge_id, ""});
+       it != transcripts_.end() && it->first.first == challenge_id; ++it) {
+    if (!learner.empty() && it->first.second != learner) continue;
+    for (const auto& [index, entry] : it->second) out.push_back(entry);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscriptPage(
+    const std::string& challenge_id, const std::string& learner,
+    uint64_t first_index, uint64_t max_entries, uint64_t* total) {
+  absl::MutexLock lock(&mu_);
+  std::vector<TranscriptEntry> out;
+  auto it = transcripts_.find(Key{challenge_id, learner});
+  if (it == transcripts_.end()) {
+    *total = 0;
+    return out;
+  }
+  *total = it->second.size();
+  for (auto e = it->second.lower_bound(first_index);
+       e != it->second.end() && out.size() < max_entries; ++e) {
+    out.push_back(e->second);
+  }
+  return out;
+}
+
+absl::StatusOr<SubmissionRecord> MemoryStore::InsertSubmission(
+    const SubmissionRecord& record) {
+  absl::MutexLock lock(&mu_);
+  SubmissionRecord stored = record;
+  stored.id = submissions_.size() + 1;
+  submissions_.push_back(stored);
+  return stored;
+}
+
+absl::StatusOr<std::vector<SubmissionRecord>> MemoryStore::LoadSubmissions(
+    const std::string& challenge_id) {
+  absl::MutexLock lock(&mu_);
+  std::vector<SubmissionRecord> out;
+  for (const SubmissionRecord& r : submissions_) {
+    if (challenge_id.empty() || r.challenge_id == challenge_id) {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+}  // namespace attnoracle
