@@ -54,8 +54,9 @@ ABSL_FLAG(std::string, workloads, "small,batched,streaming,large",
 ABSL_FLAG(std::string, in_flight, "1,64",
           "Comma-separated numbers of requests kept in flight.");
 ABSL_FLAG(std::string, ledger, "memory,sqlite",
-          "Comma-separated ledgers for the in-process server: memory (an "
-          "in-memory SQLite store) and/or sqlite (a durable temporary file).");
+          "Comma-separated ledgers for the in-process server: memory (no "
+          "database: a MemoryStore) and/or sqlite (a durable temporary "
+          "file).");
 ABSL_FLAG(std::string, server, "",
           "Measure this oracle-server (HOST:PORT, started with "
           "--config configs/bench.textproto) instead of an in-process one.");

@@ -25,6 +25,7 @@
 #include "common/rng.h"
 #include "common/transcript.h"
 #include "server/core/ledger.h"
+#include "server/core/memory_store.h"
 #include "server/core/scorer.h"
 #include "server/core/sqlite_store.h"
 
@@ -134,24 +135,26 @@ void BM_TranscriptBytes(benchmark::State& state) {
 }
 BENCHMARK(BM_TranscriptBytes);
 
-// One durable charge of a small request: Reserve, then Commit, which waits
-// for the committer thread's transaction. With several threads the charges
-// share transactions (group commit).
+// One charge of a small request: Reserve, then Commit. On a file that
+// waits for the committer thread's transaction (with several threads the
+// charges share transactions: group commit); in memory (MemoryStore, the
+// server's store without a database file) the caller writes it.
 void BM_LedgerCharge(benchmark::State& state, bool on_disk) {
-  static std::unique_ptr<SqliteStore> store;
+  static std::unique_ptr<Store> store;
   static std::unique_ptr<Ledger> ledger;
   static std::string path;
   if (state.thread_index() == 0) {
-    path = ":memory:";
     if (on_disk) {
       char pattern[] = "/tmp/oracle-microbench-XXXXXX";
       const int fd = mkstemp(pattern);
       if (fd >= 0) close(fd);
       path = pattern;
+      auto opened = SqliteStore::Open(path);
+      if (!opened.ok()) std::abort();
+      store = std::move(*opened);
+    } else {
+      store = std::make_unique<MemoryStore>();
     }
-    auto opened = SqliteStore::Open(path);
-    if (!opened.ok()) std::abort();
-    store = std::move(*opened);
     ledger = std::make_unique<Ledger>(store.get());
     if (!ledger->Load().ok()) std::abort();
   }
