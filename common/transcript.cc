@@ -1,5 +1,6 @@
 #include "common/transcript.h"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -29,16 +30,27 @@ void PutMatrix(std::string& out, const double* data, Eigen::Index rows,
                Eigen::Index cols) {
   PutU32(out, static_cast<uint32_t>(rows));
   PutU32(out, static_cast<uint32_t>(cols));
-  for (Eigen::Index i = 0; i < rows * cols; ++i) {
-    uint64_t bits;
-    std::memcpy(&bits, &data[i], 8);
-    PutLe(out, bits, 8);
+  const size_t count = static_cast<size_t>(rows * cols);
+  if constexpr (std::endian::native == std::endian::little) {
+    // The host's doubles already are the canonical bytes.
+    out.append(reinterpret_cast<const char*>(data), count * sizeof(double));
+  } else {
+    for (size_t i = 0; i < count; ++i) {
+      uint64_t bits;
+      std::memcpy(&bits, &data[i], 8);
+      PutLe(out, bits, 8);
+    }
   }
 }
 
 template <typename M>
 std::string Encode(std::span<const M> matrices) {
+  size_t size = 4;
+  for (const auto& m : matrices) {
+    size += 8 + static_cast<size_t>(m.size()) * sizeof(double);
+  }
   std::string out;
+  out.reserve(size);
   PutU32(out, static_cast<uint32_t>(matrices.size()));
   for (const auto& m : matrices) PutMatrix(out, m.data(), m.rows(), m.cols());
   return out;
