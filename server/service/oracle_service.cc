@@ -170,6 +170,9 @@ class QueryStreamReactor final
   struct Actions {
     v1::QueryRequest* read = nullptr;
     const v1::QueryResponse* write = nullptr;
+    // More answers are ready behind `write`: gRPC may hold it back and
+    // send them together (the last one of a run is sent at once).
+    bool more_ready = false;
     bool finish = false;
   };
 
@@ -185,6 +188,7 @@ class QueryStreamReactor final
     } else if (!writing_ && !slots_.empty() && slots_.front()->answered) {
       writing_ = true;
       actions.write = &slots_.front()->response;
+      actions.more_ready = slots_.size() > 1 && slots_[1]->answered;
     }
     if (!reading_ && !done_reading_ && !broken_ &&
         slots_.size() < kMaxStreamRequestsInFlight) {
@@ -220,7 +224,11 @@ class QueryStreamReactor final
   }
 
   void Act(const Actions& actions) {
-    if (actions.write != nullptr) StartWrite(actions.write);
+    if (actions.write != nullptr) {
+      grpc::WriteOptions options;
+      if (actions.more_ready) options.set_buffer_hint();
+      StartWrite(actions.write, options);
+    }
     if (actions.read != nullptr) StartRead(actions.read);
     if (actions.finish) Finish(grpc::Status::OK);
   }
