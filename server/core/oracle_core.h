@@ -102,11 +102,13 @@ class OracleCore {
       const OutputAllocator& allocate_output);
   // Query without blocking on the durable commit: checks, charges and
   // computes the answers on the calling thread, then returns; `done` gets
-  // the result once the charge and the transcript entry are durable (on the
-  // ledger's committer thread), or the error (on the calling thread when
-  // the request is refused before the commit). Only then may the answers
-  // be sent. `sequences` need only live until QueryAsync returns. `done`
-  // must not block.
+  // the result once the charge and the transcript entry are durable, on the
+  // thread the ledger calls back on (its committer thread for a durable
+  // store; for one in memory this thread or another querying thread that
+  // was writing), or the error (on the calling thread when the request is
+  // refused before the commit). Only then may the answers be sent.
+  // `sequences` need only live until QueryAsync returns. `done` must not
+  // block, and runs with no lock of the core held.
   void QueryAsync(const Principal& caller, const std::string& challenge_id,
                   std::span<const ConstMatrixMap> sequences,
                   const OutputAllocator& allocate_output, QueryCallback done);

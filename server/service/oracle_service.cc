@@ -21,9 +21,9 @@ namespace {
 
 // Answers `request` into `response` (cleared by the caller) without
 // blocking: `done` gets OK once the answers are in `response` and durably
-// charged, or the error that refused the whole request. It runs on the
-// calling thread or on the ledger's committer thread; `response` must live
-// until then.
+// charged, or the error that refused the whole request. It runs on whichever
+// thread the ledger calls back on (see OracleCore::QueryAsync); `response`
+// must live until then.
 void AnswerAsync(OracleCore& core, const Principal& caller,
                  const v1::QueryRequest& request, v1::QueryResponse* response,
                  std::function<void(absl::Status)> done) {
@@ -70,10 +70,10 @@ constexpr size_t kMaxStreamRequestsInFlight = 16;
 // stream goes on; a refused caller ends the stream with the status before
 // anything is read. Deletes itself when gRPC is done with it.
 //
-// Reactions run on gRPC's threads and answers arrive on the ledger's
-// committer thread, so the state is under mu_; gRPC operations are started
-// after releasing it, because gRPC may run a reaction inside the call that
-// starts an operation.
+// Reactions run on gRPC's threads and answers arrive on whichever thread
+// the ledger calls back on, so the state is under mu_; gRPC operations are
+// started after releasing it, because gRPC may run a reaction inside the call
+// that starts an operation.
 class QueryStreamReactor final
     : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
  public:
