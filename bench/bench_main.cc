@@ -544,5 +544,6 @@ int main(int argc, char** argv) {
       "[--workloads LIST] [--in_flight LIST] [--ledger LIST] [--server "
       "HOST:PORT]");
   absl::ParseCommandLine(argc, argv);
+  attnoracle::TuneProcessForServing();  // as oracle-server does
   return attnoracle::Main();
 }

@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> storage;
   std::vector<char*> args = attnoracle::NormalizeFlagNames(argc, argv, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  attnoracle::TuneProcessForServing();
 
   // Block the stop signals before any thread starts, so only the waiter
   // below receives them.

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/tls_files.h"
 #include "server/core/memory_store.h"
@@ -110,6 +111,10 @@ bool IsLoopbackAddress(absl::string_view address) {
   }
   return inet_pton(AF_INET6, literal.c_str(), &v6) == 1 &&
          IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+void TuneProcessForServing() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
