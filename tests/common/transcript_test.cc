@@ -6,9 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/hashing.h"
@@ -39,6 +41,28 @@ TEST(HashingTest, Sha256OfPartsIsTheDigestOfTheirConcatenation) {
   EXPECT_EQ(Sha256({"a", "", "bc"}), Sha256("abc"));
   EXPECT_EQ(Sha256("abc").size(), kSha256Bytes);
   EXPECT_EQ(HexEncode(Bytes({0x00, 0x0f, 0xff})), "000fff");
+}
+
+// Each thread keeps its own digest context: digests taken on several
+// threads at once, and one after another on the same thread, do not mix.
+TEST(HashingTest, Sha256IsRightOnManyThreadsAtOnce) {
+  const std::string long_input(100000, 'q');
+  const std::string long_digest = Sha256(long_input);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (HexEncode(Sha256("abc")) != kSha256OfAbc) ++wrong;
+        if (Sha256({long_input.substr(0, 7), long_input.substr(7)}) !=
+            long_digest) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(HashingTest, ConstantTimeEqualsComparesContent) {
