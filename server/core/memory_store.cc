@@ -70,23 +70,35 @@ absl::StatusOr<std::vector<UsageRecord>> MemoryStore::LoadUsage() {
 
 absl::Status MemoryStore::CommitCharges(
     std::span<const UsageRecord> usage,
-    std::span<const TranscriptEntry> transcript) {
+    std::vector<TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
-  // All or nothing: a clash takes back the entries this call stored.
+  std::map<uint64_t, TranscriptEntry>* chain = nullptr;
+  const Key* chain_key = nullptr;  // in transcripts_, stable
+  // Where each entry went, to take it back: a moved entry has no key left.
+  std::vector<std::pair<std::map<uint64_t, TranscriptEntry>*, uint64_t>> stored;
+  stored.reserve(transcript.size());
   for (size_t i = 0; i < transcript.size(); ++i) {
-    const TranscriptEntry& e = transcript[i];
-    if (!transcripts_[Key{e.challenge_id, e.learner}]
-             .emplace(e.index, e)
-             .second) {
-      for (size_t j = 0; j < i; ++j) {
-        const TranscriptEntry& stored = transcript[j];
-        transcripts_[Key{stored.challenge_id, stored.learner}].erase(
-            stored.index);
+    TranscriptEntry& e = transcript[i];
+    // A batch is mostly runs of one learner's entries: its chain is looked
+    // up once per run.
+    if (chain_key == nullptr || e.challenge_id != chain_key->first ||
+        e.learner != chain_key->second) {
+      auto it = transcripts_.try_emplace(Key{e.challenge_id, e.learner}).first;
+      chain_key = &it->first;
+      chain = &it->second;
+    }
+    // The entries are ours: moved in, not copied. (try_emplace leaves `e`
+    // as it was when the index is taken.)
+    if (!chain->try_emplace(e.index, std::move(e)).second) {
+      // All or nothing: a clash takes back the entries this call stored.
+      for (const auto& [taken_chain, index] : stored) {
+        taken_chain->erase(index);
       }
       return absl::AlreadyExistsError(
           absl::StrCat("transcripts: entry ", e.index, " of \"", e.learner,
                        "\" on \"", e.challenge_id, "\" already exists"));
     }
+    stored.emplace_back(chain, transcript[i].index);
   }
   for (const UsageRecord& r : usage) {
     usage_[Key{r.challenge_id, r.learner}] = r;

@@ -394,7 +394,7 @@ absl::StatusOr<std::vector<UsageRecord>> SqliteStore::LoadUsage() {
 
 absl::Status SqliteStore::CommitCharges(
     std::span<const UsageRecord> usage,
-    std::span<const TranscriptEntry> transcript) {
+    std::vector<TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
   ChargeStatements& s = *charge_;
   s.Reuse();
