@@ -2,7 +2,7 @@
 // the forward pass (small and large workloads of oracle-bench), scoring a
 // submission, the canonical transcript bytes and hashes of an answer, and a
 // durable ledger charge (reserve + group commit) on an in-memory and on a
-// file-backed SQLite store.
+// file-backed SQLite store, and the whole answer to a small query.
 //
 //   build/bin/oracle-microbench
 //   build/bin/oracle-microbench --benchmark_filter=Forward
@@ -24,8 +24,11 @@
 #include "common/prior.h"
 #include "common/rng.h"
 #include "common/transcript.h"
+#include "server/core/authenticator.h"
+#include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
 #include "server/core/memory_store.h"
+#include "server/core/oracle_core.h"
 #include "server/core/scorer.h"
 #include "server/core/sqlite_store.h"
 
@@ -192,6 +195,41 @@ BENCHMARK_CAPTURE(BM_LedgerCharge, sqlite_file, true)
     ->Threads(8)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// The server's whole answer to a small request, without gRPC: checks,
+// charge, forward pass, transcript bytes and digests, and the commit to an
+// in-memory store (as Query's handler runs it with --db=:memory:). What
+// oracle-bench's small workload adds to a bare echo, less the protobuf
+// copies of the request and answer.
+void BM_OracleQuery(benchmark::State& state) {
+  MemoryStore store;
+  ChallengeRegistry registry(&store);
+  Ledger ledger(&store);
+  Authenticator authenticator(&store, "");
+  if (!registry.Load().ok() || !ledger.Load().ok() ||
+      !registry.Create(BenchConfig("bench-d16")).ok()) {
+    std::abort();
+  }
+  OracleCore core(&registry, &ledger, &authenticator, &store);
+  const Principal caller{"learner-0", Role::kLearner};
+  const Matrix x = RandomInput(kSmallTokens, 16);
+  const std::vector<ConstMatrixMap> sequences = {
+      ConstMatrixMap(x.data(), x.rows(), x.cols())};
+  Matrix out(kSmallTokens, 16);
+  const OutputAllocator allocate = [&out](size_t, int rows, int cols) {
+    out.resize(rows, cols);
+    return MatrixMap(out.data(), rows, cols);
+  };
+  const std::string challenge = "bench-d16";
+  for (auto _ : state) {
+    absl::StatusOr<QueryResult> result =
+        core.Query(caller, challenge, sequences, allocate);
+    if (!result.ok()) std::abort();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_OracleQuery)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace attnoracle
