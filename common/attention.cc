@@ -65,7 +65,7 @@ void ForwardInto(const LayerSpec& spec, const LayerParams& params,
   }
   // Scratch kept by the thread: a query of the same shape as the last one
   // allocates nothing.
-  thread_local Matrix q, k, v, mixed;
+  thread_local Matrix q, k, v, mixed, head_out;
   thread_local RowMajorMatrix scores;
   // Eigen's blocked GEMM pays for packing and blocking on every product;
   // below a few thousand multiply-adds a plain vectorised loop is faster.
@@ -98,7 +98,12 @@ void ForwardInto(const LayerSpec& spec, const LayerParams& params,
     }
     if (small) {
       mixed.noalias() = scores.lazyProduct(v);
-      out.noalias() += mixed.lazyProduct(head.wo);
+      // Into aligned scratch first: a lazy product peels its first columns
+      // off by the destination's alignment, and those sum in another order,
+      // so written straight into `out` (a proto's buffer, or a verifier's
+      // matrix) the same query could differ in its last bits.
+      head_out.noalias() = mixed.lazyProduct(head.wo);
+      out += head_out;
     } else {
       mixed.noalias() = scores * v;
       out.noalias() += mixed * head.wo;
