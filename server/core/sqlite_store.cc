@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -219,6 +220,85 @@ struct SqliteStore::ChargeStatements {
   Stmt begin, commit, rollback, put_usage, put_entry;
 };
 
+class SqliteStore::Checkpointer {
+ public:
+  // UNAVAILABLE when the second connection cannot be opened.
+  static absl::StatusOr<std::unique_ptr<Checkpointer>> Open(
+      const std::string& path) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr,
+                     nullptr) != SQLITE_OK) {
+      absl::Status s = absl::UnavailableError(absl::StrCat(
+          "cannot open database \"", path,
+          "\" for checkpoints: ", db ? sqlite3_errmsg(db) : "out of memory"));
+      sqlite3_close(db);
+      return s;
+    }
+    return std::unique_ptr<Checkpointer>(new Checkpointer(db));
+  }
+
+  ~Checkpointer() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+    sqlite3_close(db_);
+  }
+
+  // SQLite's WAL hook on the committing connection, after each commit with
+  // the WAL's length in pages. Runs inside the commit; must return OK.
+  static int OnCommit(void* self, sqlite3* db, const char* name, int frames) {
+    if (frames >= kInlineCheckpointFrames) {
+      // Copies what the thread has not yet (little, as a rule), after which
+      // the next transaction starts the WAL over. PASSIVE: if the thread is
+      // checkpointing right now this returns BUSY at once, and a later
+      // commit tries again.
+      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+    } else if (frames >= kBackgroundCheckpointFrames) {
+      static_cast<Checkpointer*>(self)->Wake();
+    }
+    return SQLITE_OK;
+  }
+
+ private:
+  explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { Loop(); }) {}
+
+  void Wake() {
+    absl::MutexLock lock(&mu_);
+    wanted_ = true;
+  }
+
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      mu_.Await(absl::Condition(
+          +[](Checkpointer* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return c->wanted_ || c->stopping_;
+          },
+          this));
+      if (stopping_) return;
+      wanted_ = false;
+      mu_.Unlock();
+      // A failed or partial checkpoint loses nothing (the frames stay in
+      // the WAL); the inline checkpoint is the backstop.
+      sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+      mu_.Lock();
+    }
+  }
+
+  sqlite3* const db_;  // used by the thread alone
+  absl::Mutex mu_;
+  bool wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the rest is set
+};
+
 int SqliteStore::SchemaVersion() {
   return static_cast<int>(std::size(kMigrations));
 }
@@ -263,11 +343,20 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   ATTN_RETURN_IF_ERROR(store->Migrate());
   // After Migrate: the statements name its tables.
   store->charge_ = std::make_unique<ChargeStatements>(db);
+  if (store->durable_) {
+    ATTN_ASSIGN_OR_RETURN(store->checkpointer_, Checkpointer::Open(path));
+    // Replaces SQLite's own automatic checkpoints.
+    sqlite3_wal_hook(db, &Checkpointer::OnCommit, store->checkpointer_.get());
+  }
   return store;
 }
 
 SqliteStore::~SqliteStore() {
   absl::MutexLock lock(&mu_);
+  if (checkpointer_ != nullptr) {
+    sqlite3_wal_hook(db_, nullptr, nullptr);
+    checkpointer_.reset();
+  }
   charge_.reset();  // statements are finalized before the database closes
   sqlite3_close(db_);
 }

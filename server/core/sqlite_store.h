@@ -2,6 +2,12 @@
 // synchronous=FULL, so a commit that returned is on disk. The schema is
 // versioned (PRAGMA user_version) and migrated forward on Open.
 //
+// Checkpoints (copying the WAL into the database file) run on a thread of
+// their own with a second connection, so a commit seldom waits for one;
+// the committing connection still finishes one itself when the WAL reaches
+// kInlineCheckpointFrames pages, which lets the WAL start over and keeps it
+// bounded however steady the commits.
+//
 //   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
 //       SqliteStore::Open("attnoracle.db");
 //
@@ -55,6 +61,11 @@ class SqliteStore final : public Store {
   // The schema version this build writes.
   static int SchemaVersion();
 
+  // WAL pages after which a commit wakes the checkpoint thread, and after
+  // which the committing connection checkpoints what is left itself.
+  static constexpr int kBackgroundCheckpointFrames = 256;
+  static constexpr int kInlineCheckpointFrames = 1000;  // SQLite's default
+
  private:
   explicit SqliteStore(sqlite3* db);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -63,10 +74,13 @@ class SqliteStore final : public Store {
   // CommitCharges' statements, prepared once: it runs for every answer,
   // and parsing its SQL each time cost more than writing in memory.
   struct ChargeStatements;
+  // The checkpoint thread and its connection; only for a database file.
+  class Checkpointer;
 
   absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ChargeStatements> charge_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Checkpointer> checkpointer_ ABSL_GUARDED_BY(mu_);
   const bool durable_;
 };
 

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/core/memory_store.h"
 #include "server/core/sqlite_store.h"
 #include "tests/server/core_fixture.h"
@@ -444,6 +446,64 @@ TEST(SqliteStoreFileTest, ReopeningKeepsEverything) {
       reopened->InsertSubmission(Submission1("a-ch", "bob", 0.4));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->id, 3u);
+}
+
+// Commits `batches` transactions of `per_batch` transcript entries whose
+// blobs are about two WAL pages each, for learner `learner`.
+void CommitBigEntries(Store& store, const std::string& learner, int batches,
+                      int per_batch) {
+  uint64_t index = 0;
+  for (int b = 0; b < batches; ++b) {
+    std::vector<TranscriptEntry> entries;
+    for (int i = 0; i < per_batch; ++i) {
+      TranscriptEntry e = Entry1("c", learner, index++);
+      e.request.assign(3000, static_cast<char>('a' + b % 26));
+      e.response.assign(3000, static_cast<char>('A' + b % 26));
+      entries.push_back(std::move(e));
+    }
+    ASSERT_TRUE(store.CommitCharges({}, std::move(entries)).ok());
+  }
+}
+
+uintmax_t FileSize(const std::string& path) {
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  return error ? 0 : size;
+}
+
+// Below the inline checkpoint's threshold nothing but the checkpoint thread
+// copies the WAL into the database file, and it does so without another
+// commit coming.
+TEST(SqliteStoreFileTest, CheckpointThreadCopiesTheWalWithoutACommit) {
+  const std::string path = TempDbPath();
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+  const uintmax_t empty = FileSize(path);
+  // About 2 x 2 x 120 = 480 pages: past the thread's threshold, short of
+  // the inline one.
+  static_assert(SqliteStore::kBackgroundCheckpointFrames < 400 &&
+                SqliteStore::kInlineCheckpointFrames > 600);
+  ASSERT_NO_FATAL_FAILURE(CommitBigEntries(*store, "l", 120, 2));
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (FileSize(path) < empty + 1000000 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(FileSize(path), empty + 1000000)
+      << "the database file did not grow: nothing was checkpointed";
+  EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 240u);
+}
+
+// Back-to-back commits never leave the checkpoint thread an idle moment;
+// the committing connection's own checkpoint still lets the WAL start over,
+// so its file stays near kInlineCheckpointFrames pages.
+TEST(SqliteStoreFileTest, WalStaysBoundedUnderSteadyCommits) {
+  const std::string path = TempDbPath();
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+  // About 2 x 2 x 1200 = 4800 pages, almost five times the bound.
+  ASSERT_NO_FATAL_FAILURE(CommitBigEntries(*store, "l", 1200, 2));
+  const uintmax_t page_frame = 4096 + 24;
+  EXPECT_LE(FileSize(path + "-wal"),
+            2 * SqliteStore::kInlineCheckpointFrames * page_frame);
+  EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 2400u);
 }
 
 TEST(SqliteStoreFileTest, NewerSchemaIsFailedPrecondition) {
