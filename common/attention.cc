@@ -41,10 +41,6 @@ void MaskedSoftmaxRows(RowMajorMatrix& logits, Visible visible) {
   }
 }
 
-// Queries of at most this many input numbers (tokens x d_model) take the
-// unblocked products.
-constexpr Eigen::Index kSmallForwardElements = 1024;
-
 }  // namespace
 
 void ForwardInto(const LayerSpec& spec, const LayerParams& params,
@@ -63,51 +59,25 @@ void ForwardInto(const LayerSpec& spec, const LayerParams& params,
   } else {
     out.setZero();
   }
-  // Scratch kept by the thread: a query of the same shape as the last one
-  // allocates nothing.
-  thread_local Matrix q, k, v, mixed, head_out;
-  thread_local RowMajorMatrix scores;
-  // Eigen's blocked GEMM pays for packing and blocking on every product;
-  // below a few thousand multiply-adds a plain vectorised loop is faster.
-  const bool small = n * spec.d_model <= kSmallForwardElements;
+  Matrix q, k, v;
+  RowMajorMatrix scores;
   for (const HeadParams& head : params.heads) {
-    if (small) {
-      q.noalias() = queries_in.lazyProduct(head.wq);
-      k.noalias() = x.lazyProduct(head.wk);
-      v.noalias() = x.lazyProduct(head.wv);
-    } else {
-      q.noalias() = queries_in * head.wq;
-      k.noalias() = x * head.wk;
-      v.noalias() = x * head.wv;
-    }
+    q.noalias() = queries_in * head.wq;
+    k.noalias() = x * head.wk;
+    v.noalias() = x * head.wv;
     if (spec.biases) {
       q.rowwise() += head.bq.transpose();
       k.rowwise() += head.bk.transpose();
       v.rowwise() += head.bv.transpose();
     }
-    if (small) {
-      scores.noalias() = q.lazyProduct(k.transpose());
-    } else {
-      scores.noalias() = q * k.transpose();
-    }
+    scores.noalias() = q * k.transpose();
     scores *= spec.score_scale;
     if (spec.mask == Mask::kCausal && !last_only) {
       MaskedSoftmaxRows(scores, [](Eigen::Index i) { return i + 1; });
     } else {
       MaskedSoftmaxRows(scores, [n](Eigen::Index) { return n; });
     }
-    if (small) {
-      mixed.noalias() = scores.lazyProduct(v);
-      // Into aligned scratch first: a lazy product peels its first columns
-      // off by the destination's alignment, and those sum in another order,
-      // so written straight into `out` (a proto's buffer, or a verifier's
-      // matrix) the same query could differ in its last bits.
-      head_out.noalias() = mixed.lazyProduct(head.wo);
-      out += head_out;
-    } else {
-      mixed.noalias() = scores * v;
-      out.noalias() += mixed * head.wo;
-    }
+    out.noalias() += (scores * v) * head.wo;
   }
 }
 
