@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <cstdio>
 #include <thread>
 #include <utility>
 
@@ -226,11 +228,15 @@ class SqliteStore::Checkpointer {
   static absl::StatusOr<std::unique_ptr<Checkpointer>> Open(
       const std::string& path) {
     sqlite3* db = nullptr;
+    // Reading the schema opens the WAL on this connection: until a
+    // connection has read something, its checkpoints copy nothing.
     if (sqlite3_open_v2(path.c_str(), &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr,
-                     nullptr) != SQLITE_OK) {
+        sqlite3_exec(db,
+                     "PRAGMA synchronous=FULL; "
+                     "SELECT count(*) FROM sqlite_schema",
+                     nullptr, nullptr, nullptr) != SQLITE_OK) {
       absl::Status s = absl::UnavailableError(absl::StrCat(
           "cannot open database \"", path,
           "\" for checkpoints: ", db ? sqlite3_errmsg(db) : "out of memory"));
@@ -257,8 +263,8 @@ class SqliteStore::Checkpointer {
       // the next transaction starts the WAL over. PASSIVE: if the thread is
       // checkpointing right now this returns BUSY at once, and a later
       // commit tries again.
-      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
+      Report(sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+                                       nullptr, nullptr));
     } else if (frames >= kBackgroundCheckpointFrames) {
       static_cast<Checkpointer*>(self)->Wake();
     }
@@ -267,6 +273,19 @@ class SqliteStore::Checkpointer {
 
  private:
   explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { Loop(); }) {}
+
+  // BUSY and LOCKED mean another checkpoint or a writer was in the way
+  // (a later one catches up). Anything else goes to stderr, once per
+  // process: commits still work, but the WAL grows until one succeeds.
+  static void Report(int rc) {
+    if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return;
+    static std::atomic<bool> reported{false};
+    if (reported.exchange(true)) return;
+    std::fprintf(stderr,
+                 "oracle-server: a WAL checkpoint failed (%s); the WAL keeps "
+                 "every commit and grows until a checkpoint succeeds\n",
+                 sqlite3_errstr(rc));
+  }
 
   void Wake() {
     absl::MutexLock lock(&mu_);
@@ -286,8 +305,8 @@ class SqliteStore::Checkpointer {
       mu_.Unlock();
       // A failed or partial checkpoint loses nothing (the frames stay in
       // the WAL); the inline checkpoint is the backstop.
-      sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
+      Report(sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                       nullptr, nullptr));
       mu_.Lock();
     }
   }
