@@ -19,17 +19,12 @@ void SoftmaxRows(MatrixRef logits) {
 
 namespace {
 
-// Attention weights, one query per row. Row-major, so that a row is
-// contiguous and its max, exp and sum run over SIMD packets.
-using RowMajorMatrix =
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 // Softmax of each row over its first visible(i) entries; the rest (keys a
 // causal mask hides) get weight exactly 0. Unlike SoftmaxRows no -inf
 // logits and no select(): Eigen 3.4 evaluates a select() one scalar at a
 // time, which took the exp out of its vectorised form.
 template <typename Visible>
-void MaskedSoftmaxRows(RowMajorMatrix& logits, Visible visible) {
+void MaskedSoftmaxRows(Matrix& logits, Visible visible) {
   const Eigen::Index n = logits.cols();
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
     const Eigen::Index seen = visible(i);
@@ -59,8 +54,9 @@ void ForwardInto(const LayerSpec& spec, const LayerParams& params,
   } else {
     out.setZero();
   }
-  Matrix q, k, v;
-  RowMajorMatrix scores;
+  // Matrix is row-major: each row of `scores` (one query's weights) is
+  // contiguous, so its max, exp and sum run over SIMD packets.
+  Matrix q, k, v, scores;
   for (const HeadParams& head : params.heads) {
     q.noalias() = queries_in * head.wq;
     k.noalias() = x * head.wk;
