@@ -350,8 +350,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
   absl::MutexLock lock(&store->mu_);
   sqlite3_busy_timeout(db, 5000);
+  // The page size first: it only takes on a database without pages yet,
+  // and turning WAL on writes the first page.
+  const std::string page_size =
+      absl::StrCat("PRAGMA page_size=", kNewDatabasePageBytes);
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+       {page_size.c_str(), "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
         "PRAGMA foreign_keys=ON"}) {
     absl::Status s = store->Exec(pragma);
     if (!s.ok()) {

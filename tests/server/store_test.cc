@@ -421,6 +421,25 @@ TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
   EXPECT_EQ(SqliteStore::SchemaVersion(), 1);
   EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
   EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(QueryText(path, "PRAGMA page_size"),
+            absl::StrCat(SqliteStore::kNewDatabasePageBytes));
+}
+
+// A database made with SQLite's default pages (by an earlier build) keeps
+// them and is served as before.
+TEST(SqliteStoreFileTest, OldFileKeepsItsPageSize) {
+  const std::string path = TempDbPath();
+  ASSERT_NO_FATAL_FAILURE(
+      ExecSql(path,
+              "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; "
+              "CREATE TABLE made_before(x)"));
+  {
+    std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+    ASSERT_TRUE(store->CommitCharges({}, {Entry1("c", "l", 0)}).ok());
+  }
+  EXPECT_EQ(QueryText(path, "PRAGMA page_size"), "4096");
+  EXPECT_THAT(*OpenStoreOrDie(path)->LoadTranscript("c", "l"),
+              ElementsAre(Entry1("c", "l", 0)));
 }
 
 // Only a database in a file survives a crash; the ledger relies on this to
@@ -450,15 +469,18 @@ TEST(SqliteStoreFileTest, ReopeningKeepsEverything) {
 
 // Commits `batches` transactions of `per_batch` transcript entries whose
 // blobs are about two WAL pages each, for learner `learner`.
+// Commits `batches` transactions of `per_batch` entries of about 1.5 pages
+// each, so that every commit adds about 2 x per_batch pages to the WAL.
 void CommitBigEntries(Store& store, const std::string& learner, int batches,
                       int per_batch) {
+  const size_t half_entry = SqliteStore::kNewDatabasePageBytes * 3 / 4;
   uint64_t index = 0;
   for (int b = 0; b < batches; ++b) {
     std::vector<TranscriptEntry> entries;
     for (int i = 0; i < per_batch; ++i) {
       TranscriptEntry e = Entry1("c", learner, index++);
-      e.request.assign(3000, static_cast<char>('a' + b % 26));
-      e.response.assign(3000, static_cast<char>('A' + b % 26));
+      e.request.assign(half_entry, static_cast<char>('a' + b % 26));
+      e.response.assign(half_entry, static_cast<char>('A' + b % 26));
       entries.push_back(std::move(e));
     }
     ASSERT_TRUE(store.CommitCharges({}, std::move(entries)).ok());
@@ -483,11 +505,12 @@ TEST(SqliteStoreFileTest, CheckpointThreadCopiesTheWalWithoutACommit) {
   static_assert(SqliteStore::kBackgroundCheckpointFrames < 400 &&
                 SqliteStore::kInlineCheckpointFrames > 600);
   ASSERT_NO_FATAL_FAILURE(CommitBigEntries(*store, "l", 120, 2));
+  const uintmax_t kCopied = 100 * SqliteStore::kNewDatabasePageBytes;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (FileSize(path) < empty + 1000000 && absl::Now() < deadline) {
+  while (FileSize(path) < empty + kCopied && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_GE(FileSize(path), empty + 1000000)
+  EXPECT_GE(FileSize(path), empty + kCopied)
       << "the database file did not grow: nothing was checkpointed";
   EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 240u);
 }
@@ -500,7 +523,7 @@ TEST(SqliteStoreFileTest, WalStaysBoundedUnderSteadyCommits) {
   std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
   // About 2 x 2 x 1200 = 4800 pages, almost five times the bound.
   ASSERT_NO_FATAL_FAILURE(CommitBigEntries(*store, "l", 1200, 2));
-  const uintmax_t page_frame = 4096 + 24;
+  const uintmax_t page_frame = SqliteStore::kNewDatabasePageBytes + 24;
   EXPECT_LE(FileSize(path + "-wal"),
             2 * SqliteStore::kInlineCheckpointFrames * page_frame);
   EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 2400u);
