@@ -38,6 +38,7 @@
 #include "common/codec.h"
 #include "common/rng.h"
 #include "nlohmann/json.hpp"
+#include "server/core/sqlite_store.h"
 #include "server/service/oracle_server.h"
 
 ABSL_FLAG(double, seconds, 2,
@@ -180,8 +181,8 @@ class TempDatabase {
     path_ = pattern;
   }
   ~TempDatabase() {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-      std::remove(absl::StrCat(path_, suffix).c_str());
+    for (const std::string& file : SqliteStore::FilesOf(path_)) {
+      std::remove(file.c_str());
     }
   }
   const std::string& path() const { return path_; }

@@ -179,8 +179,8 @@ void BM_LedgerCharge(benchmark::State& state, bool on_disk) {
     ledger.reset();
     store.reset();
     if (on_disk) {
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::remove(absl::StrCat(path, suffix).c_str());
+      for (const std::string& file : SqliteStore::FilesOf(path)) {
+        std::remove(file.c_str());
       }
     }
   }

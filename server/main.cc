@@ -32,8 +32,9 @@ ABSL_FLAG(std::string, config, "",
           "must match it exactly.");
 ABSL_FLAG(std::string, db, "./attnoracle.db",
           "SQLite database holding challenges, learners, usage, transcripts "
-          "and submissions; created if missing. ':memory:' keeps nothing "
-          "(records are held in memory until the server stops).");
+          "and submissions; created if missing, and held by this server "
+          "alone while it runs. ':memory:' keeps nothing (records are held "
+          "in memory until the server stops).");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File whose first line is the admin token; turns on competition "
           "mode (every call needs a token). Default: $ATTNORACLE_ADMIN_TOKEN; "

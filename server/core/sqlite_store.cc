@@ -1,9 +1,14 @@
 #include "server/core/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -330,9 +335,48 @@ bool HasFile(sqlite3* db) {
   return file != nullptr && *file != '\0';
 }
 
+constexpr const char* kClaimSuffix = "-lock";
+
+// Takes the claim on the database the user named `path` and SQLite
+// resolved to `file` (so that a symlink or another relative path to the
+// same database finds the same claim, as it finds the same WAL); returns
+// the claim file's descriptor, to be closed after the database.
+absl::StatusOr<int> ClaimDatabase(const std::string& path, const char* file) {
+  const std::string claim = absl::StrCat(file, kClaimSuffix);
+  const int fd = open(claim.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open \"", claim,
+                     "\" to claim the database: ", std::strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database \"", path,
+          "\" is in use by another oracle-server (it holds \"", claim,
+          "\"); one SQLite database serves one server at a time"));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot claim database \"", path,
+                                               "\" (flock \"", claim,
+                                               "\"): ", std::strerror(error)));
+  }
+  return fd;
+}
+
 }  // namespace
 
-SqliteStore::SqliteStore(sqlite3* db) : db_(db), durable_(HasFile(db)) {}
+SqliteStore::SqliteStore(sqlite3* db, int claim_fd)
+    : db_(db), durable_(HasFile(db)), claim_fd_(claim_fd) {}
+
+std::vector<std::string> SqliteStore::FilesOf(const std::string& path) {
+  std::vector<std::string> files;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal", kClaimSuffix}) {
+    files.push_back(path + suffix);
+  }
+  return files;
+}
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path) {
@@ -347,7 +391,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     sqlite3_close(db);
     return s;
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  int claim_fd = -1;
+  if (HasFile(db)) {
+    absl::StatusOr<int> claimed =
+        ClaimDatabase(path, sqlite3_db_filename(db, "main"));
+    if (!claimed.ok()) {
+      sqlite3_close(db);
+      return claimed.status();
+    }
+    claim_fd = *claimed;
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, claim_fd));
   absl::MutexLock lock(&store->mu_);
   sqlite3_busy_timeout(db, 5000);
   // The page size first: it only takes on a database without pages yet,
@@ -382,6 +436,7 @@ SqliteStore::~SqliteStore() {
   }
   charge_.reset();  // statements are finalized before the database closes
   sqlite3_close(db_);
+  if (claim_fd_ >= 0) close(claim_fd_);  // drops the claim
 }
 
 absl::Status SqliteStore::Exec(const char* sql) {

@@ -11,6 +11,12 @@
 //   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
 //       SqliteStore::Open("attnoracle.db");
 //
+// One server per database file: the ledger keeps budgets and hash chains
+// in memory and writes them through, so two servers on one file would
+// each charge from their own counters. Open therefore claims the file
+// (flock on PATH-lock, dropped by the kernel when the process dies) and
+// refuses a file another store holds.
+//
 // Thread-safe: one connection behind a mutex (callers batch their writes;
 // see the ledger's group commit).
 #ifndef ATTNORACLE_SERVER_CORE_SQLITE_STORE_H_
@@ -18,6 +24,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -31,10 +38,15 @@ class SqliteStore final : public Store {
  public:
   // Opens or creates the database at `path` (":memory:" for a private
   // in-memory one) and migrates it. UNAVAILABLE when the file cannot be
-  // opened, FAILED_PRECONDITION when it was written by a newer version.
+  // opened; FAILED_PRECONDITION when it was written by a newer version or
+  // another store (in this or another process) has it open.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
       const std::string& path);
   ~SqliteStore() override;
+
+  // Every file a database at `path` may have beside it: the database, its
+  // WAL, shared-memory index and rollback journal, and the claim file.
+  static std::vector<std::string> FilesOf(const std::string& path);
 
   // False for ":memory:" (and SQLite's other private databases).
   bool durable() const override { return durable_; }
@@ -78,7 +90,8 @@ class SqliteStore final : public Store {
   static constexpr int kInlineCheckpointFrames = 1000;  // SQLite's default
 
  private:
-  explicit SqliteStore(sqlite3* db);
+  // `claim_fd`: the open claim file (-1 for a database without a file).
+  SqliteStore(sqlite3* db, int claim_fd);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -93,6 +106,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<ChargeStatements> charge_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Checkpointer> checkpointer_ ABSL_GUARDED_BY(mu_);
   const bool durable_;
+  // Held open (and flocked) until the connection is closed.
+  const int claim_fd_;
 };
 
 }  // namespace attnoracle

@@ -40,8 +40,8 @@ namespace attnoracle::test {
 // Removes a file and the WAL, shared-memory and journal files SQLite keeps
 // beside a database.
 inline void RemoveWithSidecars(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    std::remove((path + suffix).c_str());
+  for (const std::string& file : SqliteStore::FilesOf(path)) {
+    std::remove(file.c_str());
   }
 }
 

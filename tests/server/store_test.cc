@@ -544,6 +544,36 @@ TEST(SqliteStoreFileTest, NewerSchemaIsFailedPrecondition) {
   EXPECT_EQ(UserVersion(path), newer);
 }
 
+// Two servers on one file would charge the same budgets from two sets of
+// counters; the second store is refused while the first holds the file,
+// and the file is free again once the first is gone.
+TEST(SqliteStoreFileTest, SecondStoreOnTheSameFileIsRefused) {
+  const std::string path = TempDbPath();
+  {
+    std::unique_ptr<SqliteStore> first = OpenStoreOrDie(path);
+    absl::StatusOr<std::unique_ptr<SqliteStore>> second =
+        SqliteStore::Open(path);
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(MessageOf(second.status()), HasSubstr(path));
+    EXPECT_THAT(MessageOf(second.status()), HasSubstr("another oracle-server"));
+    // The refused store left the first one working.
+    EXPECT_TRUE(first->CommitCharges({}, {Entry1("c", "l", 0)}).ok());
+  }
+  std::unique_ptr<SqliteStore> again = OpenStoreOrDie(path);
+  EXPECT_THAT(*again->LoadTranscript("c", "l"),
+              ElementsAre(Entry1("c", "l", 0)));
+}
+
+// Only a file is claimed: private in-memory databases never clash.
+TEST(SqliteStoreFileTest, InMemoryDatabasesAreNotClaimed) {
+  for (const std::string path : {":memory:", ""}) {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> a = SqliteStore::Open(path);
+    absl::StatusOr<std::unique_ptr<SqliteStore>> b = SqliteStore::Open(path);
+    EXPECT_TRUE(a.ok()) << "\"" << path << "\": " << a.status();
+    EXPECT_TRUE(b.ok()) << "\"" << path << "\": " << b.status();
+  }
+}
+
 TEST(SqliteStoreFileTest, UnopenablePathIsUnavailable) {
   const std::string path = TempDbPath() + ".missing-dir/attnoracle.db";
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
