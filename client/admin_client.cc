@@ -1,7 +1,6 @@
 #include "client/admin_client.h"
 
 #include "common/codec.h"
-#include "common/grpc_status.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -37,8 +36,8 @@ absl::StatusOr<ChallengeInfo> AdminClient::CreateChallenge(
   v1::CreateChallengeRequest request;
   *request.mutable_config() = config;
   v1::ChallengeInfo response;
-  ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->CreateChallenge(&context, request, &response)));
+  ATTN_RETURN_IF_ERROR(CallStatus(
+      stub_->CreateChallenge(&context, request, &response), options_));
   return InfoFromProto(response);
 }
 
@@ -58,7 +57,7 @@ absl::StatusOr<ChallengeInfo> AdminClient::SetPhase(
   request.set_phase(PhaseToProto(phase));
   v1::ChallengeInfo response;
   ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->SetPhase(&context, request, &response)));
+      CallStatus(stub_->SetPhase(&context, request, &response), options_));
   return InfoFromProto(response);
 }
 
@@ -69,8 +68,8 @@ absl::StatusOr<LearnerCredentials> AdminClient::RegisterLearner(
   v1::RegisterLearnerRequest request;
   request.set_name(name);
   v1::RegisterLearnerResponse response;
-  ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->RegisterLearner(&context, request, &response)));
+  ATTN_RETURN_IF_ERROR(CallStatus(
+      stub_->RegisterLearner(&context, request, &response), options_));
   return LearnerCredentials{response.learner(), response.token()};
 }
 
@@ -80,7 +79,8 @@ absl::Status AdminClient::RevokeLearner(const std::string& name) {
   v1::RevokeLearnerRequest request;
   request.set_name(name);
   v1::RevokeLearnerResponse response;
-  return FromGrpcStatus(stub_->RevokeLearner(&context, request, &response));
+  return CallStatus(stub_->RevokeLearner(&context, request, &response),
+                    options_);
 }
 
 absl::StatusOr<Usage> AdminClient::GrantBudget(const std::string& challenge_id,
@@ -96,7 +96,7 @@ absl::StatusOr<Usage> AdminClient::GrantBudget(const std::string& challenge_id,
   request.set_tokens(tokens);
   v1::Usage response;
   ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->GrantBudget(&context, request, &response)));
+      CallStatus(stub_->GrantBudget(&context, request, &response), options_));
   return UsageFromProto(response);
 }
 
@@ -121,7 +121,7 @@ absl::Status AdminClient::ExportTranscripts(
       break;
     }
   }
-  const absl::Status finish = FromGrpcStatus(reader->Finish());
+  const absl::Status finish = CallStatus(reader->Finish(), options_);
   return sink_status.ok() ? finish : sink_status;
 }
 

@@ -1,6 +1,8 @@
 #include "client/connection.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/tls_files.h"
 
@@ -56,6 +58,30 @@ void PrepareContext(const ClientOptions& options,
     context->AddMetadata("authorization",
                          absl::StrCat("Bearer ", options.token));
   }
+}
+
+absl::Status CallStatus(const grpc::Status& status,
+                        const ClientOptions& options) {
+  absl::Status converted = FromGrpcStatus(status);
+  if (converted.code() != absl::StatusCode::kUnavailable ||
+      !absl::StartsWith(converted.message(),
+                        "failed to connect to all addresses")) {
+    return converted;
+  }
+  const std::string hint =
+      options.tls.enabled
+          ? absl::StrCat(
+                "no oracle-server accepted a TLS connection at ",
+                options.server,
+                ": check that one runs there, that it serves TLS (a "
+                "plaintext server fails the handshake), and that --tls-ca "
+                "holds the CA that signed its certificate")
+          : absl::StrCat("no oracle-server answered in plaintext at ",
+                         options.server,
+                         ": check that one runs there; if it serves TLS, "
+                         "connect with --tls-ca and its CA certificate");
+  return absl::UnavailableError(
+      absl::StrCat(hint, " (", converted.message(), ")"));
 }
 
 }  // namespace attnoracle

@@ -82,6 +82,14 @@ std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 // Sets the deadline and, when there is a token, the authorization metadata.
 void PrepareContext(const ClientOptions& options, grpc::ClientContext* context);
 
+// A finished call's status as an absl::Status. When gRPC reached no server
+// at all (its "failed to connect to all addresses", never a status a
+// server sent), the message says where it tried and what to check: that
+// a server runs there, and that the client's TLS setting matches the
+// server's (a TLS server closes a plaintext connection unexplained).
+absl::Status CallStatus(const grpc::Status& status,
+                        const ClientOptions& options);
+
 }  // namespace attnoracle
 
 #endif  // ATTNORACLE_CLIENT_CONNECTION_H_

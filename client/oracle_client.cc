@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/codec.h"
-#include "common/grpc_status.h"
 #include "common/retry_hint.h"
 #include "common/status_macros.h"
 
@@ -21,8 +20,9 @@ absl::StatusOr<std::vector<ChallengeInfo>> OracleClient::ListChallenges() {
   grpc::ClientContext context;
   PrepareContext(options_, &context);
   v1::ListChallengesResponse response;
-  ATTN_RETURN_IF_ERROR(FromGrpcStatus(
-      stub_->ListChallenges(&context, v1::ListChallengesRequest(), &response)));
+  ATTN_RETURN_IF_ERROR(CallStatus(
+      stub_->ListChallenges(&context, v1::ListChallengesRequest(), &response),
+      options_));
   std::vector<ChallengeInfo> out;
   for (const v1::ChallengeInfo& info : response.challenges()) {
     out.push_back(InfoFromProto(info));
@@ -37,8 +37,8 @@ absl::StatusOr<ChallengeInfo> OracleClient::Describe(
   v1::DescribeChallengeRequest request;
   request.set_challenge_id(challenge_id);
   v1::ChallengeInfo response;
-  ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->DescribeChallenge(&context, request, &response)));
+  ATTN_RETURN_IF_ERROR(CallStatus(
+      stub_->DescribeChallenge(&context, request, &response), options_));
   return InfoFromProto(response);
 }
 
@@ -51,7 +51,7 @@ absl::StatusOr<QueryAnswer> OracleClient::Query(
   for (const Matrix& x : sequences) MatrixToProto(x, request.add_sequences());
   v1::QueryResponse response;
   if (absl::Status status =
-          FromGrpcStatus(stub_->Query(&context, request, &response));
+          CallStatus(stub_->Query(&context, request, &response), options_);
       !status.ok()) {
     const auto& trailers = context.GetServerTrailingMetadata();
     auto hint = trailers.find(kRetryAfterMsMetadata);
@@ -84,7 +84,7 @@ absl::StatusOr<Usage> OracleClient::GetUsage(const std::string& challenge_id) {
   request.set_challenge_id(challenge_id);
   v1::Usage response;
   ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->GetUsage(&context, request, &response)));
+      CallStatus(stub_->GetUsage(&context, request, &response), options_));
   return UsageFromProto(response);
 }
 
@@ -97,7 +97,7 @@ absl::StatusOr<SubmitResult> OracleClient::Submit(
   ParamsToProto(hypothesis, request.mutable_hypothesis());
   v1::SubmitResponse response;
   ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->Submit(&context, request, &response)));
+      CallStatus(stub_->Submit(&context, request, &response), options_));
   return SubmitResult{ScoreFromProto(response.score()),
                       response.submission_id(), response.submissions_left()};
 }
@@ -109,8 +109,8 @@ absl::StatusOr<std::vector<LeaderboardEntry>> OracleClient::GetLeaderboard(
   v1::GetLeaderboardRequest request;
   request.set_challenge_id(challenge_id);
   v1::GetLeaderboardResponse response;
-  ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->GetLeaderboard(&context, request, &response)));
+  ATTN_RETURN_IF_ERROR(CallStatus(
+      stub_->GetLeaderboard(&context, request, &response), options_));
   std::vector<LeaderboardEntry> out;
   for (const v1::LeaderboardEntry& e : response.entries()) {
     out.push_back(LeaderboardEntry{static_cast<int>(e.rank()), e.learner(),
@@ -132,8 +132,8 @@ absl::StatusOr<std::vector<TranscriptEntry>> OracleClient::GetTranscript(
     request.set_challenge_id(challenge_id);
     request.set_first_index(out.size());
     v1::GetTranscriptResponse response;
-    ATTN_RETURN_IF_ERROR(
-        FromGrpcStatus(stub_->GetTranscript(&context, request, &response)));
+    ATTN_RETURN_IF_ERROR(CallStatus(
+        stub_->GetTranscript(&context, request, &response), options_));
     total = response.total_entries();
     // An empty page before the total would make this loop forever.
     if (response.entries().empty() && out.size() < total) {
@@ -157,7 +157,7 @@ absl::StatusOr<RevealedChallenge> OracleClient::GetReveal(
   request.set_learner(learner);
   v1::GetRevealResponse response;
   ATTN_RETURN_IF_ERROR(
-      FromGrpcStatus(stub_->GetReveal(&context, request, &response)));
+      CallStatus(stub_->GetReveal(&context, request, &response), options_));
   RevealedChallenge out;
   if (response.has_config() && response.config().spec().d_model() > 0) {
     absl::StatusOr<ChallengeConfig> config =

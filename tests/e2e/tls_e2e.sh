@@ -48,7 +48,8 @@ check "query over tls (dash spelling)" json "$work/a.json" \
 # which fails the sanitizer build.
 check "server name override matching the certificate's DNS name" \
   expect 0 "" client --tls_ca "$work/ca.pem" --tls_server_name localhost usage tiny-d4
-check "plaintext client refused" expect 1 "UNAVAILABLE" client challenges
+check "plaintext client refused, told to try TLS" \
+  expect 1 "UNAVAILABLE: .*if it serves TLS, connect with --tls-ca" client challenges
 check "client trusting another CA refused" \
   expect 1 "UNAVAILABLE" client --tls_ca "$work/other-ca.pem" challenges
 check "server name the certificate lacks refused" \

@@ -242,6 +242,45 @@ TEST_F(TlsTest, PlaintextServerRefusesTlsClients) {
   EXPECT_EQ(Call(**server, Files(ca_)).code(), absl::StatusCode::kUnavailable);
 }
 
+// A mismatched TLS setting shows on the client as gRPC's bare "failed to
+// connect" (for a plaintext client: "Socket closed"); the client says
+// where it tried and which setting to check.
+TEST_F(TlsTest, MismatchedTlsIsExplainedToTheClient) {
+  absl::StatusOr<std::unique_ptr<OracleServer>> tls_server =
+      OracleServer::BuildAndStart(TlsServer());
+  ASSERT_TRUE(tls_server.ok()) << tls_server.status();
+  const absl::Status plaintext = Call(**tls_server, Files(""));
+  EXPECT_EQ(plaintext.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(plaintext.message(),
+              HasSubstr(absl::StrCat("127.0.0.1:", (*tls_server)->port())));
+  EXPECT_THAT(plaintext.message(), HasSubstr("if it serves TLS"));
+  EXPECT_THAT(plaintext.message(), HasSubstr("--tls-ca"));
+
+  absl::StatusOr<std::unique_ptr<OracleServer>> plain_server =
+      OracleServer::BuildAndStart(Listening({}));
+  ASSERT_TRUE(plain_server.ok()) << plain_server.status();
+  const absl::Status tls = Call(**plain_server, Files(ca_));
+  EXPECT_EQ(tls.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(tls.message(), HasSubstr("a plaintext server fails"));
+  // gRPC's own words stay, for whoever needs the detail.
+  EXPECT_THAT(tls.message(), HasSubstr("failed to connect to all addresses"));
+}
+
+// Only gRPC's failure to reach a server gets the hint: an UNAVAILABLE the
+// server sent (its store failed, say) reaches the caller as it was.
+TEST(CallStatusTest, StatusesFromTheServerAreUnchanged) {
+  ClientOptions options;
+  options.server = "127.0.0.1:1";
+  const std::string sent =
+      "the store failed to commit charges (disk I/O error); restart the "
+      "server";
+  const absl::Status status =
+      CallStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, sent), options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), sent);
+  EXPECT_TRUE(CallStatus(grpc::Status::OK, options).ok());
+}
+
 TEST_F(TlsTest, ClientTlsFilesAreCheckedBeforeConnecting) {
   absl::StatusOr<ClientTlsOptions> none = ReadClientTls(Files(""));
   ASSERT_TRUE(none.ok());
