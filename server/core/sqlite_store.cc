@@ -340,10 +340,13 @@ constexpr const char* kClaimSuffix = "-lock";
 // Takes the claim on the database the user named `path` and SQLite
 // resolved to `file` (so that a symlink or another relative path to the
 // same database finds the same claim, as it finds the same WAL); returns
-// the claim file's descriptor, to be closed after the database.
+// the claim file's descriptor, to be closed after the database, or -1 when
+// the filesystem cannot lock (a warning on stderr says so).
 absl::StatusOr<int> ClaimDatabase(const std::string& path, const char* file) {
   const std::string claim = absl::StrCat(file, kClaimSuffix);
-  const int fd = open(claim.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Read-only: flock needs no more, and a claim file left by a server of
+  // another user stays usable.
+  const int fd = open(claim.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot open \"", claim,
@@ -357,6 +360,15 @@ absl::StatusOr<int> ClaimDatabase(const std::string& path, const char* file) {
           "database \"", path,
           "\" is in use by another oracle-server (it holds \"", claim,
           "\"); one SQLite database serves one server at a time"));
+    }
+    if (error == ENOLCK || error == EOPNOTSUPP || error == ENOSYS) {
+      // A filesystem without flock: serve, as before the claim existed,
+      // but say that nothing keeps a second server off the file.
+      std::fprintf(stderr,
+                   "oracle-server: warning: cannot claim database \"%s\" "
+                   "(flock: %s); make sure no other server uses it\n",
+                   path.c_str(), std::strerror(error));
+      return -1;
     }
     return absl::UnavailableError(absl::StrCat("cannot claim database \"", path,
                                                "\" (flock \"", claim,

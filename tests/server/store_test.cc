@@ -467,10 +467,9 @@ TEST(SqliteStoreFileTest, ReopeningKeepsEverything) {
   EXPECT_EQ(next->id, 3u);
 }
 
-// Commits `batches` transactions of `per_batch` transcript entries whose
-// blobs are about two WAL pages each, for learner `learner`.
-// Commits `batches` transactions of `per_batch` entries of about 1.5 pages
-// each, so that every commit adds about 2 x per_batch pages to the WAL.
+// Commits `batches` transactions of `per_batch` entries for `learner`, of
+// about 1.5 pages each, so that every commit adds about 2 x per_batch
+// pages to the WAL.
 void CommitBigEntries(Store& store, const std::string& learner, int batches,
                       int per_batch) {
   const size_t half_entry = SqliteStore::kNewDatabasePageBytes * 3 / 4;
@@ -562,6 +561,20 @@ TEST(SqliteStoreFileTest, SecondStoreOnTheSameFileIsRefused) {
   std::unique_ptr<SqliteStore> again = OpenStoreOrDie(path);
   EXPECT_THAT(*again->LoadTranscript("c", "l"),
               ElementsAre(Entry1("c", "l", 0)));
+}
+
+// The claim is on the file, not the name: a symlink to a claimed database
+// is refused too (SQLite follows it to the same WAL).
+TEST(SqliteStoreFileTest, SymlinkToAClaimedFileIsRefused) {
+  const std::string path = TempDbPath();
+  const std::string link = TempDbPath("link");
+  std::unique_ptr<SqliteStore> first = OpenStoreOrDie(path);
+  std::error_code error;
+  std::filesystem::create_symlink(path, link, error);
+  ASSERT_FALSE(error) << error.message();
+  absl::StatusOr<std::unique_ptr<SqliteStore>> second = SqliteStore::Open(link);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(MessageOf(second.status()), HasSubstr(link));
 }
 
 // Only a file is claimed: private in-memory databases never clash.
