@@ -74,8 +74,10 @@ absl::Status CallStatus(const grpc::Status& status,
                 "no oracle-server accepted a TLS connection at ",
                 options.server,
                 ": check that one runs there, that it serves TLS (a "
-                "plaintext server fails the handshake), and that --tls-ca "
-                "holds the CA that signed its certificate")
+                "plaintext server fails the handshake), that --tls-ca "
+                "holds the CA that signed its certificate and "
+                "--tls-server-name a name it carries, and, if it asks for "
+                "client certificates, --tls-cert and --tls-key")
           : absl::StrCat("no oracle-server answered in plaintext at ",
                          options.server,
                          ": check that one runs there; if it serves TLS, "

@@ -83,10 +83,11 @@ std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 void PrepareContext(const ClientOptions& options, grpc::ClientContext* context);
 
 // A finished call's status as an absl::Status. When gRPC reached no server
-// at all (its "failed to connect to all addresses", never a status a
-// server sent), the message says where it tried and what to check: that
-// a server runs there, and that the client's TLS setting matches the
-// server's (a TLS server closes a plaintext connection unexplained).
+// at all (its "failed to connect to all addresses", which the oracle
+// server never sends; a proxy relaying gRPC's words would get the hint
+// too), the message says where it tried and what to check: that a server
+// runs there, and that the client's TLS setting matches the server's (a
+// TLS server closes a plaintext connection unexplained).
 absl::Status CallStatus(const grpc::Status& status,
                         const ClientOptions& options);
 
