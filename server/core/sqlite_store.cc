@@ -75,6 +75,25 @@ constexpr const char* kMigrations[] = {
     )sql",
 };
 
+// A connection to the database at `path` opened with `flags`, after
+// running `first_sql` on it when not null. UNAVAILABLE naming the path
+// (and `purpose`, e.g. " for checkpoints") when either fails.
+absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, int flags,
+                                        const char* first_sql,
+                                        absl::string_view purpose) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK ||
+      (first_sql != nullptr &&
+       sqlite3_exec(db, first_sql, nullptr, nullptr, nullptr) != SQLITE_OK)) {
+    absl::Status s = absl::UnavailableError(
+        absl::StrCat("cannot open database \"", path, "\"", purpose, ": ",
+                     db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return s;
+  }
+  return db;
+}
+
 absl::Status SqlError(sqlite3* db, absl::string_view what) {
   const int code = sqlite3_extended_errcode(db);
   const std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
@@ -232,22 +251,14 @@ class SqliteStore::Checkpointer {
   // UNAVAILABLE when the second connection cannot be opened.
   static absl::StatusOr<std::unique_ptr<Checkpointer>> Open(
       const std::string& path) {
-    sqlite3* db = nullptr;
     // Reading the schema opens the WAL on this connection: until a
     // connection has read something, its checkpoints copy nothing.
-    if (sqlite3_open_v2(path.c_str(), &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK ||
-        sqlite3_exec(db,
-                     "PRAGMA synchronous=FULL; "
-                     "SELECT count(*) FROM sqlite_schema",
-                     nullptr, nullptr, nullptr) != SQLITE_OK) {
-      absl::Status s = absl::UnavailableError(absl::StrCat(
-          "cannot open database \"", path,
-          "\" for checkpoints: ", db ? sqlite3_errmsg(db) : "out of memory"));
-      sqlite3_close(db);
-      return s;
-    }
+    ATTN_ASSIGN_OR_RETURN(
+        sqlite3 * db,
+        OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                       "PRAGMA synchronous=FULL; "
+                       "SELECT count(*) FROM sqlite_schema",
+                       " for checkpoints"));
     return std::unique_ptr<Checkpointer>(new Checkpointer(db));
   }
 
@@ -392,17 +403,11 @@ std::vector<std::string> SqliteStore::FilesOf(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(
-          path.c_str(), &db,
-          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-          nullptr) != SQLITE_OK) {
-    absl::Status s = absl::UnavailableError(
-        absl::StrCat("cannot open database \"", path,
-                     "\": ", db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
-    return s;
-  }
+  ATTN_ASSIGN_OR_RETURN(
+      sqlite3 * db, OpenConnection(path,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                       SQLITE_OPEN_FULLMUTEX,
+                                   nullptr, ""));
   int claim_fd = -1;
   if (HasFile(db)) {
     absl::StatusOr<int> claimed =
