@@ -7,6 +7,7 @@
 //   build/bin/oracle-bench --server HOST:PORT    # an oracle-server started
 //                                                # with configs/bench.textproto
 //   build/bin/oracle-bench --workloads none --soak_seconds 300
+//   build/bin/oracle-bench --workloads small --ledger memory --floor
 //
 // Each measurement alternates short rounds against the oracle and the echo
 // service and sums them, so both see the same machine state. Progress goes
@@ -33,9 +34,12 @@
 #include "attnoracle/v1/oracle.grpc.pb.h"
 #include "bench/bench_challenges.h"
 #include "bench/echo_service.h"
+#include "bench/floor_service.h"
 #include "bench/gemm_peak.h"
 #include "bench/load_driver.h"
+#include "common/challenge_config.h"
 #include "common/codec.h"
+#include "common/prior.h"
 #include "common/rng.h"
 #include "nlohmann/json.hpp"
 #include "server/core/sqlite_store.h"
@@ -73,6 +77,11 @@ ABSL_FLAG(double, soak_seconds, 0,
           "flight for this long against a durable-ledger server and report "
           "the process RSS (client and server) after warm-up and at the end.");
 ABSL_FLAG(bool, json, false, "Print one JSON document instead of a table.");
+ABSL_FLAG(bool, floor, false,
+          "With the small workload: also measure the required-work floor, a "
+          "service doing only the forward pass, the transcript digests and "
+          "keeping the transcript bytes, in steps (bench/floor_service.h), "
+          "each against the echo baseline like the oracle.");
 
 namespace attnoracle {
 namespace {
@@ -214,21 +223,20 @@ class TempConfig {
   std::string path_;
 };
 
-// The bare baseline: the Echo service alone in a gRPC server on loopback.
-class EchoServer {
+// One of the bench's own services (the echo baseline, the floor) alone in
+// a gRPC server on loopback. `service` must outlive it.
+class LoopbackServer {
  public:
-  EchoServer() {
-    for (const Workload& w : AllWorkloads()) {
-      service_.SetResponse(w.challenge_id + "/" + w.name, BuildEchoResponse(w));
-    }
+  explicit LoopbackServer(grpc::Service* service) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
     builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    builder.RegisterService(&service_);
+    builder.RegisterService(service);
     server_ = builder.BuildAndStart();
   }
-  ~EchoServer() {
+  ~LoopbackServer() {
+    if (server_ == nullptr) return;
     server_->Shutdown(std::chrono::system_clock::now());
     server_->Wait();
   }
@@ -236,14 +244,31 @@ class EchoServer {
   bool ok() const { return server_ != nullptr && port_ != 0; }
 
  private:
-  EchoServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };
 
+// The floor serves the layer of the small workload's challenge, drawn from
+// its prior as the oracle draws its secret.
+absl::StatusOr<std::unique_ptr<FloorServiceImpl>> NewFloorService(
+    const Workload& w) {
+  absl::StatusOr<std::vector<ChallengeConfig>> challenges =
+      ParseChallengeSet(BenchChallengeSetText(), "bench challenges");
+  if (!challenges.ok()) return challenges.status();
+  for (const ChallengeConfig& c : *challenges) {
+    if (c.id == w.challenge_id) {
+      return std::make_unique<FloorServiceImpl>(c.spec,
+                                                DrawSecret(c.spec, c.prior));
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no challenge \"", w.challenge_id, "\" for the floor"));
+}
+
 struct Row {
   std::string workload;
   std::string ledger;
+  std::string floor_step;  // set for the floor's rows only
   int in_flight = 0;
   double qps = 0, tokens_per_s = 0;
   uint32_t p50_us = 0, p99_us = 0;
@@ -260,11 +285,14 @@ LoadResult RunOne(const Workload& w, const QueryMethods& methods,
                      : RunUnary(methods, request, options);
 }
 
+// `oracle` is the service measured; `challenge_id`, when not empty,
+// replaces the workload's in its requests (the floor's step).
 Row Measure(const Workload& w, const std::string& ledger, int in_flight,
             const QueryMethods& oracle, const QueryMethods& echo,
             const std::vector<std::pair<std::string, std::string>>& metadata,
-            double gemm_peak_gflops) {
-  const v1::QueryRequest request = BuildRequest(w);
+            double gemm_peak_gflops, const std::string& challenge_id = "") {
+  v1::QueryRequest request = BuildRequest(w);
+  if (!challenge_id.empty()) request.set_challenge_id(challenge_id);
   // The echo service finds its prebuilt answer by this id.
   v1::QueryRequest echo_request = request;
   echo_request.set_challenge_id(w.challenge_id + "/" + w.name);
@@ -319,6 +347,10 @@ nlohmann::json RowJson(const Row& r) {
       {"echo_qps", r.echo_qps},
       {"echo_p99_us", r.echo_p99_us},
       {"ratio_to_echo", r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0}};
+  if (!r.floor_step.empty()) {
+    j.erase("ledger");
+    j["step"] = r.floor_step;
+  }
   if (r.gflops >= 0) {
     j["gflops"] = r.gflops;
     j["ratio_to_gemm_peak"] = r.ratio_to_gemm_peak;
@@ -328,6 +360,24 @@ nlohmann::json RowJson(const Row& r) {
     j["first_error"] = r.first_error;
   }
   return j;
+}
+
+void PrintFloorTable(const std::vector<Row>& rows) {
+  std::cout << "\nrequired-work floor of the small workload "
+               "(bench/floor_service.h):\n";
+  std::cout << absl::StrFormat("%-8s %6s %11s %8s %8s %11s %9s %7s\n", "STEP",
+                               "FLIGHT", "QUERIES/S", "P50_US", "P99_US",
+                               "ECHO_Q/S", "ECHO_P99", "X_ECHO");
+  for (const Row& r : rows) {
+    std::cout << absl::StrFormat("%-8s %6d %11.0f %8u %8u %11.0f %9u %7.2f",
+                                 r.floor_step, r.in_flight, r.qps, r.p50_us,
+                                 r.p99_us, r.echo_qps, r.echo_p99_us,
+                                 r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0);
+    if (r.failures > 0) {
+      std::cout << "  (" << r.failures << " failures: " << r.first_error << ")";
+    }
+    std::cout << "\n";
+  }
 }
 
 void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
@@ -462,7 +512,12 @@ int Main() {
   std::cerr << "oracle-bench: measuring the one-thread GEMM peak\n";
   const double gemm_peak =
       MeasureGemmPeakGflops(absl::Seconds(absl::GetFlag(FLAGS_gemm_seconds)));
-  EchoServer echo_server;
+  EchoServiceImpl echo_service;
+  for (const Workload& w : AllWorkloads()) {
+    echo_service.SetResponse(w.challenge_id + "/" + w.name,
+                             BuildEchoResponse(w));
+  }
+  LoopbackServer echo_server(&echo_service);
   if (!echo_server.ok()) {
     std::cerr << "oracle-bench: the echo server did not start\n";
     return 1;
@@ -500,6 +555,40 @@ int Main() {
       }
     }
   }
+  std::vector<Row> floor_rows;
+  const Workload& small = AllWorkloads()[0];
+  if (absl::GetFlag(FLAGS_floor) &&
+      std::find(workloads.begin(), workloads.end(), &small) !=
+          workloads.end()) {
+    absl::StatusOr<std::unique_ptr<FloorServiceImpl>> floor =
+        NewFloorService(small);
+    if (!floor.ok()) {
+      std::cerr << "oracle-bench: " << floor.status() << "\n";
+      return 1;
+    }
+    LoopbackServer floor_server(floor->get());
+    if (!floor_server.ok()) {
+      std::cerr << "oracle-bench: the floor server did not start\n";
+      return 1;
+    }
+    auto floor_stub = bench::Echo::NewStub(ChannelTo(floor_server.address()));
+    const QueryMethods floor_methods = QueryMethodsOf(floor_stub.get());
+    for (int in_flight : in_flights) {
+      for (const std::string& step : FloorServiceImpl::Steps()) {
+        std::cerr << "oracle-bench: floor " << step << ", " << in_flight
+                  << " in flight\n";
+        Row row = Measure(small, "floor", in_flight, floor_methods, echo, {},
+                          gemm_peak, step);
+        row.floor_step = step;
+        (*floor)->Forget();  // what "kept" kept: not needed any more
+        if (row.failures > 0) {
+          std::cerr << "oracle-bench: " << row.failures
+                    << " failures, first: " << row.first_error << "\n";
+        }
+        floor_rows.push_back(std::move(row));
+      }
+    }
+  }
   if (absl::GetFlag(FLAGS_soak_seconds) > 0) {
     OracleTarget target;
     if (external.empty()) {
@@ -521,15 +610,21 @@ int Main() {
 
   bool failed = false;
   for (const Row& r : rows) failed = failed || r.failures > 0;
+  for (const Row& r : floor_rows) failed = failed || r.failures > 0;
   if (json) {
     nlohmann::json doc;
     doc["gemm_peak_gflops"] = gemm_peak;
     doc["workloads"] = nlohmann::json::array();
     for (const Row& r : rows) doc["workloads"].push_back(RowJson(r));
+    if (!floor_rows.empty()) {
+      doc["floor"] = nlohmann::json::array();
+      for (const Row& r : floor_rows) doc["floor"].push_back(RowJson(r));
+    }
     if (!soak.is_null()) doc["soak"] = soak;
     std::cout << doc.dump(2) << std::endl;
   } else {
     PrintTable(rows, gemm_peak);
+    if (!floor_rows.empty()) PrintFloorTable(floor_rows);
     if (!soak.is_null()) std::cout << "\nsoak: " << soak.dump() << "\n";
   }
   return failed ? 1 : 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Smoke test of oracle-bench: a very short run of every workload, ledger and
-in-flight count must print one JSON document with a positive rate for each.
+in-flight count, and of every step of the required-work floor, must print one
+JSON document with a positive rate for each.
 
     check_bench_json.py build/bin/oracle-bench
 """
@@ -12,6 +13,7 @@ import sys
 WORKLOADS = ["small", "batched", "streaming", "large"]
 LEDGERS = ["memory", "sqlite"]
 IN_FLIGHT = [1, 64]
+FLOOR_STEPS = ["shape", "forward", "digests", "kept"]
 REQUIRED = ["name", "ledger", "in_flight", "qps", "tokens_per_s", "p50_us",
             "p99_us", "echo_qps", "echo_p99_us", "ratio_to_echo"]
 
@@ -20,7 +22,7 @@ def main():
     bench = sys.argv[1]
     run = subprocess.run(
         [bench, "--json", "--seconds=0.1", "--round_seconds=0.1",
-         "--gemm_seconds=0.1", "--in_flight=1,64"],
+         "--gemm_seconds=0.1", "--in_flight=1,64", "--floor"],
         stdout=subprocess.PIPE, check=False, timeout=100)
     if run.returncode != 0:
         sys.exit(f"oracle-bench exited {run.returncode}")
@@ -40,9 +42,21 @@ def main():
             problems.append(f"{key} has no throughput: {row}")
         if key[0] == "large" and row.get("gflops", 0) <= 0:
             problems.append(f"{key} has no gflops")
+    floor = {(f["step"], f["in_flight"]): f for f in doc.get("floor", [])}
+    for key in itertools.product(FLOOR_STEPS, IN_FLIGHT):
+        row = floor.get(key)
+        if row is None:
+            problems.append(f"missing floor {key}")
+            continue
+        missing = [f for f in REQUIRED if f != "ledger" and f not in row]
+        if missing:
+            problems.append(f"floor {key} lacks {missing}")
+        if row.get("qps", 0) <= 0 or row.get("echo_qps", 0) <= 0:
+            problems.append(f"floor {key} has no throughput: {row}")
     if problems:
         sys.exit("\n".join(problems))
-    print(f"oracle-bench smoke: {len(rows)} measurements OK")
+    print(f"oracle-bench smoke: {len(rows)} measurements and "
+          f"{len(floor)} floor steps OK")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+#include "bench/floor_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/attention.h"
+#include "common/codec.h"
+#include "common/hashing.h"
+#include "common/transcript.h"
+
+namespace attnoracle {
+namespace {
+
+enum Step { kShape, kForward, kDigests, kKept };
+
+// Every answer's chain hash starts from a constant head of SHA-256's size:
+// the oracle chains onto the learner's last head, at the same cost.
+constexpr size_t kHeadBytes = 32;
+
+}  // namespace
+
+const std::vector<std::string>& FloorServiceImpl::Steps() {
+  static const auto* kSteps =
+      new std::vector<std::string>{"shape", "forward", "digests", "kept"};
+  return *kSteps;
+}
+
+FloorServiceImpl::FloorServiceImpl(LayerSpec spec, LayerParams params)
+    : spec_(std::move(spec)), params_(std::move(params)) {}
+
+grpc::ServerUnaryReactor* FloorServiceImpl::Query(
+    grpc::CallbackServerContext* context, const v1::QueryRequest* request,
+    v1::QueryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status = Answer(*request, response);
+  if (!status.ok()) response->Clear();
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
+                                      v1::QueryResponse* response) {
+  const std::vector<std::string>& steps = Steps();
+  const auto found =
+      std::find(steps.begin(), steps.end(), request.challenge_id());
+  if (found == steps.end()) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no floor step \"", request.challenge_id(),
+                     "\": one of shape, forward, digests, kept"));
+  }
+  const auto step = static_cast<Step>(found - steps.begin());
+  response->set_request_id(request.request_id());
+  std::vector<ConstMatrixMap> inputs;
+  std::vector<ConstMatrixMap> answers;
+  inputs.reserve(request.sequences_size());
+  answers.reserve(request.sequences_size());
+  for (int i = 0; i < request.sequences_size(); ++i) {
+    absl::StatusOr<ConstMatrixMap> x =
+        MatrixView(request.sequences(i), absl::StrCat("sequences[", i, "]"));
+    if (!x.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(x.status().message()));
+    }
+    if (x->cols() != spec_.d_model) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("sequences[", i, "] has ", x->cols(),
+                       " columns; the floor's layer takes ", spec_.d_model));
+    }
+    inputs.push_back(*x);
+    MatrixMap out =
+        MutableMatrixProto(OutputRows(spec_, static_cast<int>(x->rows())),
+                           spec_.out_dim, response->add_outputs());
+    if (step == kShape) {
+      // The input's last rows and first columns, as far as they fit.
+      const Eigen::Index cols = std::min(out.cols(), x->cols());
+      out.setZero();
+      out.leftCols(cols) = x->bottomRows(out.rows()).leftCols(cols);
+    } else {
+      ForwardInto(spec_, params_, *x, out);
+    }
+    answers.emplace_back(out.data(), out.rows(), out.cols());
+  }
+  const uint64_t index =
+      next_index_.fetch_add(static_cast<uint64_t>(request.sequences_size()),
+                            std::memory_order_relaxed);
+  std::string head(kHeadBytes, '\x5a');
+  if (step >= kDigests) {
+    std::string request_bytes = EncodeMatrices(inputs);
+    std::string response_bytes = EncodeMatrices(answers);
+    head = ChainHash(head, RequestDigest(index, request_bytes),
+                     Sha256(response_bytes));
+    if (step >= kKept) {
+      absl::MutexLock lock(&mu_);
+      kept_bytes_ += request_bytes.size() + response_bytes.size();
+      kept_.push_back(std::move(request_bytes));
+      kept_.push_back(std::move(response_bytes));
+    }
+  }
+  // The same values as the echo's prebuilt answer, so the same bytes.
+  v1::Usage* usage = response->mutable_usage();
+  usage->set_queries_used(123456789);
+  usage->set_tokens_used(987654321);
+  usage->set_queries_left(999999999876543211ull);
+  usage->set_tokens_left(999999999012345679ull);
+  response->set_first_query_index(123456789);
+  response->set_transcript_head(std::move(head));
+  return grpc::Status::OK;
+}
+
+uint64_t FloorServiceImpl::kept_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return kept_bytes_;
+}
+
+void FloorServiceImpl::Forget() {
+  absl::MutexLock lock(&mu_);
+  kept_.clear();
+  kept_.shrink_to_fit();
+  kept_bytes_ = 0;
+}
+
+}  // namespace attnoracle
