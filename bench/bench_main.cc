@@ -79,10 +79,12 @@ ABSL_FLAG(double, soak_seconds, 0,
           "the process RSS (client and server) after warm-up and at the end.");
 ABSL_FLAG(bool, json, false, "Print one JSON document instead of a table.");
 ABSL_FLAG(bool, floor, false,
-          "With the small workload: also measure the required-work floor, a "
-          "service doing only the forward pass, the transcript digests and "
-          "keeping the transcript bytes, in steps (bench/floor_service.h), "
-          "each against the echo baseline like the oracle.");
+          "Also measure the small workload's required-work floor: an "
+          "in-process service doing only what every answer needs, in four "
+          "steps (shape the messages, + the forward pass, + the transcript "
+          "digests, + keeping the transcript bytes; bench/floor_service.h), "
+          "each against the echo baseline like the oracle, at every "
+          "--in_flight. Needs small in --workloads.");
 
 namespace attnoracle {
 namespace {
@@ -502,6 +504,13 @@ int Main() {
     }
     ledgers.emplace_back(l);
   }
+  if (absl::GetFlag(FLAGS_floor) &&
+      std::none_of(workloads.begin(), workloads.end(),
+                   [](const Workload* w) { return w->name == "small"; })) {
+    std::cerr << "oracle-bench: --floor measures the small workload; add "
+                 "small to --workloads\n";
+    return 2;
+  }
   const std::string external = absl::GetFlag(FLAGS_server);
   if (!external.empty()) ledgers = {"server"};
   std::vector<std::pair<std::string, std::string>> metadata;
@@ -557,12 +566,12 @@ int Main() {
     }
   }
   std::vector<Row> floor_rows;
-  const Workload& small = AllWorkloads()[0];
-  if (absl::GetFlag(FLAGS_floor) &&
-      std::find(workloads.begin(), workloads.end(), &small) !=
-          workloads.end()) {
+  const auto small =
+      std::find_if(workloads.begin(), workloads.end(),
+                   [](const Workload* w) { return w->name == "small"; });
+  if (absl::GetFlag(FLAGS_floor) && small != workloads.end()) {
     absl::StatusOr<std::unique_ptr<FloorServiceImpl>> floor =
-        NewFloorService(small);
+        NewFloorService(**small);
     if (!floor.ok()) {
       std::cerr << "oracle-bench: " << floor.status() << "\n";
       return 1;
@@ -578,11 +587,11 @@ int Main() {
       for (const std::string& step : FloorServiceImpl::Steps()) {
         std::cerr << "oracle-bench: floor " << step << ", " << in_flight
                   << " in flight\n";
-        // Memory the in-process oracles and earlier steps freed goes back
-        // to the system, so that "kept" grows into fresh pages as an
-        // in-memory ledger does, not into the heap's free lists.
+        // Free pages the in-process oracles and earlier steps left go back
+        // to the system, so that "kept" faults in fresh pages as a growing
+        // in-memory ledger does, not pages the heap already holds.
         malloc_trim(0);
-        Row row = Measure(small, "floor", in_flight, floor_methods, echo, {},
+        Row row = Measure(**small, "floor", in_flight, floor_methods, echo, {},
                           gemm_peak, step);
         row.floor_step = step;
         (*floor)->Forget();

@@ -42,7 +42,8 @@ def main():
             problems.append(f"{key} has no throughput: {row}")
         if key[0] == "large" and row.get("gflops", 0) <= 0:
             problems.append(f"{key} has no gflops")
-    floor = {(f["step"], f["in_flight"]): f for f in doc.get("floor", [])}
+    floor = {(f.get("step"), f.get("in_flight")): f
+             for f in doc.get("floor", [])}
     for key in itertools.product(FLOOR_STEPS, IN_FLIGHT):
         row = floor.get(key)
         if row is None:
@@ -51,12 +52,14 @@ def main():
         missing = [f for f in REQUIRED if f != "ledger" and f not in row]
         if missing:
             problems.append(f"floor {key} lacks {missing}")
+        if "ledger" in row:
+            problems.append(f"floor {key} names a ledger: {row}")
         if row.get("qps", 0) <= 0 or row.get("echo_qps", 0) <= 0:
             problems.append(f"floor {key} has no throughput: {row}")
     if problems:
         sys.exit("\n".join(problems))
     print(f"oracle-bench smoke: {len(rows)} measurements and "
-          f"{len(floor)} floor steps OK")
+          f"{len(floor)} floor measurements OK")
 
 
 if __name__ == "__main__":

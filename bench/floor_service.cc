@@ -1,9 +1,11 @@
 #include "bench/floor_service.h"
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/attention.h"
 #include "common/codec.h"
 #include "common/hashing.h"
@@ -12,17 +14,15 @@
 namespace attnoracle {
 namespace {
 
-enum Step { kShape, kForward, kDigests, kKept };
-
-// Every answer's chain hash starts from a constant head of SHA-256's size:
-// the oracle chains onto the learner's last head, at the same cost.
-constexpr size_t kHeadBytes = 32;
+// In the order of Steps(), cheapest first.
+enum Step { kShape, kForward, kDigests, kKept, kStepCount };
 
 }  // namespace
 
 const std::vector<std::string>& FloorServiceImpl::Steps() {
   static const auto* kSteps =
       new std::vector<std::string>{"shape", "forward", "digests", "kept"};
+  assert(kSteps->size() == kStepCount);
   return *kSteps;
 }
 
@@ -47,8 +47,8 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
   if (found == steps.end()) {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("no floor step \"", request.challenge_id(),
-                     "\": one of shape, forward, digests, kept"));
+        absl::StrCat("no floor step \"", request.challenge_id(), "\": one of ",
+                     absl::StrJoin(steps, ", ")));
   }
   const auto step = static_cast<Step>(found - steps.begin());
   response->set_request_id(request.request_id());
@@ -86,7 +86,9 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
   const uint64_t index =
       next_index_.fetch_add(static_cast<uint64_t>(request.sequences_size()),
                             std::memory_order_relaxed);
-  std::string head(kHeadBytes, '\x5a');
+  // Chained onto a constant head where the oracle takes the learner's
+  // last one: the same cost.
+  std::string head(kSha256Bytes, '\x5a');
   if (step >= kDigests) {
     std::string request_bytes = EncodeMatrices(inputs);
     std::string response_bytes = EncodeMatrices(answers);

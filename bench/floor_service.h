@@ -11,9 +11,11 @@
 //   kept     + keeping those bytes, as a ledger that serves transcripts
 //            must.
 //
-// The step is the request's challenge_id. Budgets, rate limits, accounts,
-// the store's indexes and the callbacks of the durable path are left out:
-// what the oracle falls short of "kept" is what they cost.
+// The step is the request's challenge_id. Left out: the request's value
+// checks (finite, within the policy's limits), precision and noise, budgets,
+// rate limits, accounts, the store's indexes, the oracle's callbacks, and
+// the caller's token. What the oracle falls short of "kept" is what these
+// cost, together with what differs between the two servers.
 //
 //   FloorServiceImpl floor(spec, params);
 //   builder.RegisterService(&floor);
@@ -25,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -62,7 +65,9 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   const LayerParams params_;
   std::atomic<uint64_t> next_index_{0};
   mutable absl::Mutex mu_;
-  std::vector<std::string> kept_ ABSL_GUARDED_BY(mu_);
+  // A deque: growing it never moves what is kept (an in-memory ledger's
+  // entries do not move either).
+  std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);
   uint64_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
