@@ -335,6 +335,10 @@ Row Measure(const Workload& w, const std::string& ledger, int in_flight,
   }
   row.failures = mine.failures + base.failures;
   row.first_error = mine.failures > 0 ? mine.first_error : base.first_error;
+  if (row.failures > 0) {
+    std::cerr << "oracle-bench: " << row.failures
+              << " failures, first: " << row.first_error << "\n";
+  }
   return row;
 }
 
@@ -504,12 +508,18 @@ int Main() {
     }
     ledgers.emplace_back(l);
   }
-  if (absl::GetFlag(FLAGS_floor) &&
-      std::none_of(workloads.begin(), workloads.end(),
-                   [](const Workload* w) { return w->name == "small"; })) {
-    std::cerr << "oracle-bench: --floor measures the small workload; add "
-                 "small to --workloads\n";
-    return 2;
+  // The workload --floor measures, when asked for.
+  const Workload* floor_workload = nullptr;
+  if (absl::GetFlag(FLAGS_floor)) {
+    auto small =
+        std::find_if(workloads.begin(), workloads.end(),
+                     [](const Workload* w) { return w->name == "small"; });
+    if (small == workloads.end()) {
+      std::cerr << "oracle-bench: --floor measures the small workload; add "
+                   "small to --workloads\n";
+      return 2;
+    }
+    floor_workload = *small;
   }
   const std::string external = absl::GetFlag(FLAGS_server);
   if (!external.empty()) ledgers = {"server"};
@@ -558,20 +568,13 @@ int Main() {
                   << " ledger, " << in_flight << " in flight\n";
         rows.push_back(
             Measure(*w, ledger, in_flight, oracle, echo, metadata, gemm_peak));
-        if (rows.back().failures > 0) {
-          std::cerr << "oracle-bench: " << rows.back().failures
-                    << " failures, first: " << rows.back().first_error << "\n";
-        }
       }
     }
   }
   std::vector<Row> floor_rows;
-  const auto small =
-      std::find_if(workloads.begin(), workloads.end(),
-                   [](const Workload* w) { return w->name == "small"; });
-  if (absl::GetFlag(FLAGS_floor) && small != workloads.end()) {
+  if (floor_workload != nullptr) {
     absl::StatusOr<std::unique_ptr<FloorServiceImpl>> floor =
-        NewFloorService(**small);
+        NewFloorService(*floor_workload);
     if (!floor.ok()) {
       std::cerr << "oracle-bench: " << floor.status() << "\n";
       return 1;
@@ -591,14 +594,10 @@ int Main() {
         // to the system, so that "kept" faults in fresh pages as a growing
         // in-memory ledger does, not pages the heap already holds.
         malloc_trim(0);
-        Row row = Measure(**small, "floor", in_flight, floor_methods, echo, {},
-                          gemm_peak, step);
+        Row row = Measure(*floor_workload, "floor", in_flight, floor_methods,
+                          echo, {}, gemm_peak, step);
         row.floor_step = step;
         (*floor)->Forget();
-        if (row.failures > 0) {
-          std::cerr << "oracle-bench: " << row.failures
-                    << " failures, first: " << row.first_error << "\n";
-        }
         floor_rows.push_back(std::move(row));
       }
     }
