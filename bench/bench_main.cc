@@ -33,6 +33,7 @@
 #include "absl/strings/str_split.h"
 #include "attnoracle/bench/echo.grpc.pb.h"
 #include "attnoracle/v1/oracle.grpc.pb.h"
+#include "bench/answer_fields.h"
 #include "bench/bench_challenges.h"
 #include "bench/echo_service.h"
 #include "bench/floor_service.h"
@@ -96,7 +97,6 @@ constexpr double kWarmupSeconds = 0.1;
 constexpr double kSoakWarmupFraction = 0.1;
 constexpr int kSoakSamples = 10;
 constexpr int kSoakInFlight = 64;
-constexpr int kTranscriptHeadBytes = 32;
 
 struct Workload {
   std::string name;
@@ -154,13 +154,7 @@ v1::QueryResponse BuildEchoResponse(const Workload& w) {
       y.data()[i] = rng.NextGaussian();
     }
   }
-  v1::Usage* usage = response.mutable_usage();
-  usage->set_queries_used(123456789);
-  usage->set_tokens_used(987654321);
-  usage->set_queries_left(999999999876543211ull);
-  usage->set_tokens_left(999999999012345679ull);
-  response.set_first_query_index(123456789);
-  response.set_transcript_head(std::string(kTranscriptHeadBytes, '\x5a'));
+  SetAnswerFields(&response);
   return response;
 }
 

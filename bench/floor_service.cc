@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "bench/answer_fields.h"
 #include "common/attention.h"
 #include "common/codec.h"
 #include "common/hashing.h"
@@ -86,14 +87,15 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
   const uint64_t index =
       next_index_.fetch_add(static_cast<uint64_t>(request.sequences_size()),
                             std::memory_order_relaxed);
-  // Chained onto a constant head where the oracle takes the learner's
-  // last one: the same cost.
-  std::string head(kSha256Bytes, '\x5a');
+  SetAnswerFields(response);
   if (step >= kDigests) {
     std::string request_bytes = EncodeMatrices(inputs);
     std::string response_bytes = EncodeMatrices(answers);
-    head = ChainHash(head, RequestDigest(index, request_bytes),
-                     Sha256(response_bytes));
+    // Chained onto the constant head where the oracle takes the learner's
+    // last one: the same cost.
+    response->set_transcript_head(ChainHash(response->transcript_head(),
+                                            RequestDigest(index, request_bytes),
+                                            Sha256(response_bytes)));
     if (step >= kKept) {
       absl::MutexLock lock(&mu_);
       kept_bytes_ += request_bytes.size() + response_bytes.size();
@@ -101,14 +103,6 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
       kept_.push_back(std::move(response_bytes));
     }
   }
-  // The same values as the echo's prebuilt answer, so the same bytes.
-  v1::Usage* usage = response->mutable_usage();
-  usage->set_queries_used(123456789);
-  usage->set_tokens_used(987654321);
-  usage->set_queries_left(999999999876543211ull);
-  usage->set_tokens_left(999999999012345679ull);
-  response->set_first_query_index(123456789);
-  response->set_transcript_head(std::move(head));
   return grpc::Status::OK;
 }
 
