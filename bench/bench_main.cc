@@ -10,8 +10,10 @@
 //   build/bin/oracle-bench --workloads small --ledger memory --floor
 //
 // Each measurement alternates short rounds against the oracle and the echo
-// service and sums them, so both see the same machine state. Progress goes
-// to stderr.
+// service and sums them, so both see the same machine state. Besides rates
+// and latencies, each row gives the process's CPU time and context switches
+// per query, for the service and for echo: the cost behind the rate, which
+// the host's noise moves less. Progress goes to stderr.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -272,6 +274,10 @@ struct Row {
   double echo_qps = 0;
   uint32_t echo_p99_us = 0;
   double gflops = -1, ratio_to_gemm_peak = -1;
+  // Process CPU time and context switches per query (sequence), client and
+  // server together, of the service measured and of echo.
+  double cpu_us = 0, echo_cpu_us = 0;
+  double switches = 0, echo_switches = 0;
   uint64_t failures = 0;
   std::string first_error;
 };
@@ -323,6 +329,13 @@ Row Measure(const Workload& w, const std::string& ledger, int in_flight,
   row.echo_qps =
       base.seconds > 0 ? base.requests * sequences / base.seconds : 0;
   row.echo_p99_us = Percentile(base.latencies_us, 0.99);
+  auto per_query = [&](double total, const LoadResult& r) {
+    return r.requests > 0 ? total / (r.requests * sequences) : 0.0;
+  };
+  row.cpu_us = per_query(1e6 * mine.cpu_seconds, mine);
+  row.echo_cpu_us = per_query(1e6 * base.cpu_seconds, base);
+  row.switches = per_query(mine.context_switches, mine);
+  row.echo_switches = per_query(base.context_switches, base);
   if (w.name == "large") {
     row.gflops = row.qps * FlopsPerSequence(w) / 1e9;
     row.ratio_to_gemm_peak = row.gflops / gemm_peak_gflops;
@@ -347,7 +360,11 @@ nlohmann::json RowJson(const Row& r) {
       {"p99_us", r.p99_us},
       {"echo_qps", r.echo_qps},
       {"echo_p99_us", r.echo_p99_us},
-      {"ratio_to_echo", r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0}};
+      {"ratio_to_echo", r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0},
+      {"cpu_us_per_query", r.cpu_us},
+      {"echo_cpu_us_per_query", r.echo_cpu_us},
+      {"switches_per_query", r.switches},
+      {"echo_switches_per_query", r.echo_switches}};
   if (!r.floor_step.empty()) {
     j.erase("ledger");
     j["step"] = r.floor_step;
@@ -366,14 +383,15 @@ nlohmann::json RowJson(const Row& r) {
 void PrintFloorTable(const std::vector<Row>& rows) {
   std::cout << "\nrequired-work floor of the small workload "
                "(bench/floor_service.h):\n";
-  std::cout << absl::StrFormat("%-8s %6s %11s %8s %8s %11s %9s %7s\n", "STEP",
-                               "FLIGHT", "QUERIES/S", "P50_US", "P99_US",
-                               "ECHO_Q/S", "ECHO_P99", "X_ECHO");
+  std::cout << absl::StrFormat("%-8s %6s %11s %8s %8s %11s %9s %7s %7s %8s\n",
+                               "STEP", "FLIGHT", "QUERIES/S", "P50_US",
+                               "P99_US", "ECHO_Q/S", "ECHO_P99", "X_ECHO",
+                               "CPU_US", "ECHO_CPU");
   for (const Row& r : rows) {
-    std::cout << absl::StrFormat("%-8s %6d %11.0f %8u %8u %11.0f %9u %7.2f",
-                                 r.floor_step, r.in_flight, r.qps, r.p50_us,
-                                 r.p99_us, r.echo_qps, r.echo_p99_us,
-                                 r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0);
+    std::cout << absl::StrFormat(
+        "%-8s %6d %11.0f %8u %8u %11.0f %9u %7.2f %7.1f %8.1f", r.floor_step,
+        r.in_flight, r.qps, r.p50_us, r.p99_us, r.echo_qps, r.echo_p99_us,
+        r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0, r.cpu_us, r.echo_cpu_us);
     if (r.failures > 0) {
       std::cout << "  (" << r.failures << " failures: " << r.first_error << ")";
     }
@@ -385,14 +403,16 @@ void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
   std::cout << absl::StrFormat("one-thread GEMM peak: %.1f GFLOP/s\n\n",
                                gemm_peak_gflops);
   std::cout << absl::StrFormat(
-      "%-10s %-7s %6s %11s %12s %8s %8s %11s %9s %7s %7s %6s\n", "WORKLOAD",
-      "LEDGER", "FLIGHT", "QUERIES/S", "TOKENS/S", "P50_US", "P99_US",
-      "ECHO_Q/S", "ECHO_P99", "X_ECHO", "GFLOP/S", "X_GEMM");
+      "%-10s %-7s %6s %11s %12s %8s %8s %11s %9s %7s %7s %8s %7s %6s\n",
+      "WORKLOAD", "LEDGER", "FLIGHT", "QUERIES/S", "TOKENS/S", "P50_US",
+      "P99_US", "ECHO_Q/S", "ECHO_P99", "X_ECHO", "CPU_US", "ECHO_CPU",
+      "GFLOP/S", "X_GEMM");
   for (const Row& r : rows) {
     std::cout << absl::StrFormat(
-        "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f", r.workload,
-        r.ledger, r.in_flight, r.qps, r.tokens_per_s, r.p50_us, r.p99_us,
-        r.echo_qps, r.echo_p99_us, r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0);
+        "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f %7.1f %8.1f",
+        r.workload, r.ledger, r.in_flight, r.qps, r.tokens_per_s, r.p50_us,
+        r.p99_us, r.echo_qps, r.echo_p99_us,
+        r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0, r.cpu_us, r.echo_cpu_us);
     if (r.gflops >= 0) {
       std::cout << absl::StrFormat(" %7.1f %6.2f", r.gflops,
                                    r.ratio_to_gemm_peak);

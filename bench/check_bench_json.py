@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Smoke test of oracle-bench: a very short run of every workload, ledger and
 in-flight count, and of every step of the required-work floor, must print one
-JSON document with a positive rate for each.
+JSON document with a positive rate and CPU time per query for each.
 
     check_bench_json.py build/bin/oracle-bench
 """
@@ -15,7 +15,15 @@ LEDGERS = ["memory", "sqlite"]
 IN_FLIGHT = [1, 64]
 FLOOR_STEPS = ["shape", "forward", "digests", "kept"]
 REQUIRED = ["name", "ledger", "in_flight", "qps", "tokens_per_s", "p50_us",
-            "p99_us", "echo_qps", "echo_p99_us", "ratio_to_echo"]
+            "p99_us", "echo_qps", "echo_p99_us", "ratio_to_echo",
+            "cpu_us_per_query", "echo_cpu_us_per_query", "switches_per_query",
+            "echo_switches_per_query"]
+
+
+def no_cost(row):
+    """A row whose run cost no CPU time was not measured."""
+    return (row.get("cpu_us_per_query", 0) <= 0 or
+            row.get("echo_cpu_us_per_query", 0) <= 0)
 
 
 def main():
@@ -40,6 +48,8 @@ def main():
             problems.append(f"{key} lacks {missing}")
         if row.get("qps", 0) <= 0 or row.get("echo_qps", 0) <= 0:
             problems.append(f"{key} has no throughput: {row}")
+        if no_cost(row):
+            problems.append(f"{key} has no CPU time: {row}")
         if key[0] == "large" and row.get("gflops", 0) <= 0:
             problems.append(f"{key} has no gflops")
     floor = {(f.get("step"), f.get("in_flight")): f
@@ -56,6 +66,8 @@ def main():
             problems.append(f"floor {key} names a ledger: {row}")
         if row.get("qps", 0) <= 0 or row.get("echo_qps", 0) <= 0:
             problems.append(f"floor {key} has no throughput: {row}")
+        if no_cost(row):
+            problems.append(f"floor {key} has no CPU time: {row}")
     if problems:
         sys.exit("\n".join(problems))
     print(f"oracle-bench smoke: {len(rows)} measurements and "

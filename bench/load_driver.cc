@@ -1,5 +1,7 @@
 #include "bench/load_driver.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -14,6 +16,30 @@ uint32_t MicrosSince(Clock::time_point start) {
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
                                                             start)
           .count());
+}
+
+// The process's CPU time and context switches so far.
+struct ProcessUsage {
+  double cpu_seconds = 0;
+  uint64_t context_switches = 0;
+
+  static ProcessUsage Now() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto seconds = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) +
+             1e-6 * static_cast<double>(t.tv_usec);
+    };
+    return {seconds(u.ru_utime) + seconds(u.ru_stime),
+            static_cast<uint64_t>(u.ru_nvcsw + u.ru_nivcsw)};
+  }
+};
+
+// Records in `result` what the process spent since `before`.
+void NoteUsageSince(const ProcessUsage& before, LoadResult* result) {
+  const ProcessUsage now = ProcessUsage::Now();
+  result->cpu_seconds = now.cpu_seconds - before.cpu_seconds;
+  result->context_switches = now.context_switches - before.context_switches;
 }
 
 void NoteFailure(LoadResult* result, const std::string& what) {
@@ -76,6 +102,8 @@ void LoadResult::Merge(const LoadResult& other) {
   if (failures == 0 && other.failures > 0) first_error = other.first_error;
   failures += other.failures;
   seconds += other.seconds;
+  cpu_seconds += other.cpu_seconds;
+  context_switches += other.context_switches;
   latencies_us.insert(latencies_us.end(), other.latencies_us.begin(),
                       other.latencies_us.end());
 }
@@ -83,6 +111,7 @@ void LoadResult::Merge(const LoadResult& other) {
 LoadResult RunUnary(const QueryMethods& methods,
                     const v1::QueryRequest& request,
                     const LoadOptions& options) {
+  const ProcessUsage before = ProcessUsage::Now();
   LoadResult result;
   grpc::CompletionQueue cq;
   std::vector<UnarySlot> slots(static_cast<size_t>(options.in_flight));
@@ -120,12 +149,14 @@ LoadResult RunUnary(const QueryMethods& methods,
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
+  NoteUsageSince(before, &result);
   return result;
 }
 
 LoadResult RunStream(const QueryMethods& methods,
                      const v1::QueryRequest& request,
                      const LoadOptions& options) {
+  const ProcessUsage before = ProcessUsage::Now();
   LoadResult result;
   grpc::CompletionQueue cq;
   const int stream_count =
@@ -222,6 +253,7 @@ LoadResult RunStream(const QueryMethods& methods,
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
+  NoteUsageSince(before, &result);
   return result;
 }
 

@@ -61,6 +61,10 @@ struct LoadResult {
   std::string first_error;
   double seconds = 0;                  // wall time of the run
   std::vector<uint32_t> latencies_us;  // one per answered request
+  // What the whole process (client and any in-process server) spent during
+  // the run: CPU time and context switches, from getrusage.
+  double cpu_seconds = 0;
+  uint64_t context_switches = 0;
 
   // Adds another run's counts, time and latencies to this one.
   void Merge(const LoadResult& other);
