@@ -1,5 +1,7 @@
 #include "server/core/memory_store.h"
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -68,17 +70,88 @@ absl::StatusOr<std::vector<UsageRecord>> MemoryStore::LoadUsage() {
   return out;
 }
 
+namespace {
+
+// Kept bytes are copied into blocks of this size; a larger field gets a
+// block of its own.
+constexpr size_t kBlockBytes = size_t{1} << 20;
+
+}  // namespace
+
+absl::string_view MemoryStore::Keep(absl::string_view bytes) {
+  if (bytes.empty()) return {};
+  if (blocks_.empty() || blocks_.back().size - used_ < bytes.size()) {
+    const size_t size = std::max(kBlockBytes, bytes.size());
+    blocks_.push_back(
+        Block{std::make_unique_for_overwrite<char[]>(size), size});
+    used_ = 0;
+  }
+  char* at = blocks_.back().bytes.get() + used_;
+  std::memcpy(at, bytes.data(), bytes.size());
+  used_ += bytes.size();
+  return {at, bytes.size()};
+}
+
+MemoryStore::KeptEntry MemoryStore::Keep(const TranscriptEntry& e) {
+  return KeptEntry{e.index,
+                   e.first_query_index,
+                   e.answered_unix_ms,
+                   Keep(e.request),
+                   Keep(e.response),
+                   Keep(e.request_digest),
+                   Keep(e.response_digest),
+                   Keep(e.chain_hash)};
+}
+
+MemoryStore::KeptMark MemoryStore::Mark() const {
+  return KeptMark{blocks_.size(), used_};
+}
+
+void MemoryStore::Rewind(const KeptMark& mark) {
+  blocks_.resize(mark.blocks);
+  used_ = mark.used;
+}
+
+TranscriptEntry MemoryStore::Restore(const Key& key, const KeptEntry& e) {
+  return TranscriptEntry{key.first,
+                         key.second,
+                         e.index,
+                         e.first_query_index,
+                         std::string(e.request),
+                         std::string(e.response),
+                         std::string(e.request_digest),
+                         std::string(e.response_digest),
+                         std::string(e.chain_hash),
+                         e.answered_unix_ms};
+}
+
+namespace {
+
+// The first of `chain`'s entries (in order of index) whose index is not
+// below `index`.
+template <typename Entry>
+typename std::vector<Entry>::iterator EntryAt(std::vector<Entry>& chain,
+                                              uint64_t index) {
+  // Entries mostly come in order: past the last one is the common answer.
+  if (chain.empty() || chain.back().index < index) return chain.end();
+  return std::lower_bound(
+      chain.begin(), chain.end(), index,
+      [](const Entry& e, uint64_t i) { return e.index < i; });
+}
+
+}  // namespace
+
 absl::Status MemoryStore::CommitCharges(
     std::span<const UsageRecord> usage,
     std::vector<TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
-  std::map<uint64_t, TranscriptEntry>* chain = nullptr;
+  const KeptMark mark = Mark();
+  std::vector<KeptEntry>* chain = nullptr;
   const Key* chain_key = nullptr;  // in transcripts_, stable
-  // Where each entry went, to take it back: a moved entry has no key left.
-  std::vector<std::pair<std::map<uint64_t, TranscriptEntry>*, uint64_t>> stored;
+  // Which entries this call stored, to take them back.
+  std::vector<std::pair<std::vector<KeptEntry>*, uint64_t>> stored;
   stored.reserve(transcript.size());
-  for (size_t i = 0; i < transcript.size(); ++i) {
-    TranscriptEntry& e = transcript[i];
+  for (const TranscriptEntry& e : transcript) {
     // A batch is mostly runs of one learner's entries: its chain is looked
     // up once per run.
     if (chain_key == nullptr || e.challenge_id != chain_key->first ||
@@ -87,18 +160,20 @@ absl::Status MemoryStore::CommitCharges(
       chain_key = &it->first;
       chain = &it->second;
     }
-    // The entries are ours: moved in, not copied. (try_emplace leaves `e`
-    // as it was when the index is taken.)
-    if (!chain->try_emplace(e.index, std::move(e)).second) {
-      // All or nothing: a clash takes back the entries this call stored.
-      for (const auto& [taken_chain, index] : stored) {
-        taken_chain->erase(index);
+    auto at = EntryAt(*chain, e.index);
+    if (at != chain->end() && at->index == e.index) {
+      // All or nothing: a clash takes back the entries this call stored,
+      // and their bytes.
+      for (auto s = stored.rbegin(); s != stored.rend(); ++s) {
+        s->first->erase(EntryAt(*s->first, s->second));
       }
+      Rewind(mark);
       return absl::AlreadyExistsError(
           absl::StrCat("transcripts: entry ", e.index, " of \"", e.learner,
                        "\" on \"", e.challenge_id, "\" already exists"));
     }
-    stored.emplace_back(chain, transcript[i].index);
+    chain->insert(at, Keep(e));
+    stored.emplace_back(chain, e.index);
   }
   for (const UsageRecord& r : usage) {
     usage_[Key{r.challenge_id, r.learner}] = r;
@@ -114,7 +189,7 @@ absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscript(
   for (auto it = transcripts_.lower_bound(Key{challenge_id, ""});
        it != transcripts_.end() && it->first.first == challenge_id; ++it) {
     if (!learner.empty() && it->first.second != learner) continue;
-    for (const auto& [index, entry] : it->second) out.push_back(entry);
+    for (const KeptEntry& e : it->second) out.push_back(Restore(it->first, e));
   }
   return out;
 }
@@ -129,10 +204,11 @@ absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscriptPage(
     *total = 0;
     return out;
   }
-  *total = it->second.size();
-  for (auto e = it->second.lower_bound(first_index);
-       e != it->second.end() && out.size() < max_entries; ++e) {
-    out.push_back(e->second);
+  std::vector<KeptEntry>& chain = it->second;
+  *total = chain.size();
+  for (auto e = EntryAt(chain, first_index);
+       e != chain.end() && out.size() < max_entries; ++e) {
+    out.push_back(Restore(it->first, *e));
   }
   return out;
 }

@@ -389,8 +389,53 @@ TEST_P(StoreTest, CommitChargesIsAtomic) {
                   ->CommitCharges(
                       usage, std::vector<TranscriptEntry>{Entry1("c", "l", 1)})
                   .ok());
-  EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 2u);
+  EXPECT_THAT(*store->LoadTranscript("c", "l"),
+              ElementsAre(Entry1("c", "l", 0), Entry1("c", "l", 1)));
   EXPECT_EQ(store->LoadUsage()->size(), 2u);
+}
+
+// Entries are read in order of index whatever order they were committed
+// in, and an index is refused wherever it falls.
+TEST_P(StoreTest, EntriesReadInIndexOrder) {
+  std::unique_ptr<Store> store = GetParam().open();
+  ASSERT_TRUE(
+      store
+          ->CommitCharges({}, std::vector<TranscriptEntry>{Entry1("c", "l", 4),
+                                                           Entry1("c", "l", 1)})
+          .ok());
+  ASSERT_TRUE(
+      store
+          ->CommitCharges({}, std::vector<TranscriptEntry>{Entry1("c", "l", 2),
+                                                           Entry1("c", "l", 0)})
+          .ok());
+  EXPECT_EQ(
+      store
+          ->CommitCharges({}, std::vector<TranscriptEntry>{Entry1("c", "l", 3),
+                                                           Entry1("c", "l", 1)})
+          .code(),
+      absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(*store->LoadTranscript("c", "l"),
+              ElementsAre(Entry1("c", "l", 0), Entry1("c", "l", 1),
+                          Entry1("c", "l", 2), Entry1("c", "l", 4)));
+  uint64_t total = 0;
+  EXPECT_THAT(*store->LoadTranscriptPage("c", "l", 3, 10, &total),
+              ElementsAre(Entry1("c", "l", 4)));
+  EXPECT_EQ(total, 4u);
+}
+
+// Entries far larger than usual, with empty fields among them, round trip
+// next to small ones.
+TEST_P(StoreTest, LargeAndEmptyEntriesRoundTrip) {
+  std::unique_ptr<Store> store = GetParam().open();
+  TranscriptEntry large = Entry1("c", "l", 1);
+  large.request.assign(3 << 20, '\x01');
+  large.response.assign((1 << 20) + 1, '\x02');
+  large.chain_hash.clear();
+  std::vector<TranscriptEntry> entries = {Entry1("c", "l", 0), large,
+                                          Entry1("c", "l", 2)};
+  ASSERT_TRUE(store->CommitCharges({}, entries).ok());
+  EXPECT_THAT(*store->LoadTranscript("c", ""),
+              ElementsAre(entries[0], entries[1], entries[2]));
 }
 
 TEST_P(StoreTest, TranscriptPagesReadOnlyTheirEntries) {
