@@ -2,7 +2,8 @@
 // the forward pass (small and large workloads of oracle-bench), scoring a
 // submission, the canonical transcript bytes and hashes of an answer, and a
 // durable ledger charge (reserve + group commit) on an in-memory and on a
-// file-backed SQLite store, and the whole answer to a small query.
+// file-backed SQLite store, and the whole answer to a small query. The
+// process is set up for serving as oracle-server's is.
 //
 //   build/bin/oracle-microbench
 //   build/bin/oracle-microbench --benchmark_filter=Forward
@@ -31,6 +32,7 @@
 #include "server/core/oracle_core.h"
 #include "server/core/scorer.h"
 #include "server/core/sqlite_store.h"
+#include "server/service/oracle_server.h"
 
 namespace attnoracle {
 namespace {
@@ -234,4 +236,13 @@ BENCHMARK(BM_OracleQuery)->Unit(benchmark::kMicrosecond);
 }  // namespace
 }  // namespace attnoracle
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // Without it, every mutex acquisition in the whole-answer benchmark also
+  // feeds the mutex deadlock detector, which oracle-server turns off.
+  attnoracle::TuneProcessForServing();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
