@@ -1,7 +1,6 @@
 #include "server/core/memory_store.h"
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -70,46 +69,15 @@ absl::StatusOr<std::vector<UsageRecord>> MemoryStore::LoadUsage() {
   return out;
 }
 
-namespace {
-
-// Kept bytes are copied into blocks of this size; a larger field gets a
-// block of its own.
-constexpr size_t kBlockBytes = size_t{1} << 20;
-
-}  // namespace
-
-absl::string_view MemoryStore::Keep(absl::string_view bytes) {
-  if (bytes.empty()) return {};
-  if (blocks_.empty() || blocks_.back().size - used_ < bytes.size()) {
-    const size_t size = std::max(kBlockBytes, bytes.size());
-    blocks_.push_back(
-        Block{std::make_unique_for_overwrite<char[]>(size), size});
-    used_ = 0;
-  }
-  char* at = blocks_.back().bytes.get() + used_;
-  std::memcpy(at, bytes.data(), bytes.size());
-  used_ += bytes.size();
-  return {at, bytes.size()};
-}
-
 MemoryStore::KeptEntry MemoryStore::Keep(const TranscriptEntry& e) {
   return KeptEntry{e.index,
                    e.first_query_index,
                    e.answered_unix_ms,
-                   Keep(e.request),
-                   Keep(e.response),
-                   Keep(e.request_digest),
-                   Keep(e.response_digest),
-                   Keep(e.chain_hash)};
-}
-
-MemoryStore::KeptMark MemoryStore::Mark() const {
-  return KeptMark{blocks_.size(), used_};
-}
-
-void MemoryStore::Rewind(const KeptMark& mark) {
-  blocks_.resize(mark.blocks);
-  used_ = mark.used;
+                   kept_.Keep(e.request),
+                   kept_.Keep(e.response),
+                   kept_.Keep(e.request_digest),
+                   kept_.Keep(e.response_digest),
+                   kept_.Keep(e.chain_hash)};
 }
 
 TranscriptEntry MemoryStore::Restore(const Key& key, const KeptEntry& e) {
@@ -145,7 +113,7 @@ absl::Status MemoryStore::CommitCharges(
     std::span<const UsageRecord> usage,
     std::vector<TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
-  const KeptMark mark = Mark();
+  const ByteBlocks::Mark mark = kept_.mark();
   std::vector<KeptEntry>* chain = nullptr;
   const Key* chain_key = nullptr;  // in transcripts_, stable
   // Which entries this call stored, to take them back.
@@ -167,7 +135,7 @@ absl::Status MemoryStore::CommitCharges(
       for (auto s = stored.rbegin(); s != stored.rend(); ++s) {
         s->first->erase(EntryAt(*s->first, s->second));
       }
-      Rewind(mark);
+      kept_.Rewind(mark);
       return absl::AlreadyExistsError(
           absl::StrCat("transcripts: entry ", e.index, " of \"", e.learner,
                        "\" on \"", e.challenge_id, "\" already exists"));

@@ -4,10 +4,9 @@
 // SQLite database is SQL (a charge is a few copies into blocks).
 //
 // Transcripts are most of what it holds and are kept for the process's
-// life, so their bytes are copied into large blocks rather than kept as
-// several heap allocations per entry: long-lived entries then do not
-// fragment the heap the answering threads allocate their short-lived
-// messages from, and a kept entry costs one copy, no allocation.
+// life, so their bytes are copied into large blocks (ByteBlocks) rather
+// than kept as several heap allocations per entry, and an entry is a fixed
+// record in its chain's vector.
 //
 //   MemoryStore store;
 //   absl::Status s = store.CommitCharges(usage_rows, transcript_rows);
@@ -18,9 +17,7 @@
 #ifndef ATTNORACLE_SERVER_CORE_MEMORY_STORE_H_
 #define ATTNORACLE_SERVER_CORE_MEMORY_STORE_H_
 
-#include <cstddef>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/byte_blocks.h"
 #include "server/core/store.h"
 
 namespace attnoracle {
@@ -59,7 +57,7 @@ class MemoryStore final : public Store {
   // (challenge, learner): the key of usage rows and transcripts.
   using Key = std::pair<std::string, std::string>;
 
-  // A transcript entry as kept; its bytes are in blocks_.
+  // A transcript entry as kept; its bytes are in kept_.
   struct KeptEntry {
     uint64_t index = 0;
     uint64_t first_query_index = 0;
@@ -67,25 +65,8 @@ class MemoryStore final : public Store {
     absl::string_view request, response, request_digest, response_digest,
         chain_hash;
   };
-  // One block of kept bytes; blocks never move or shrink.
-  struct Block {
-    std::unique_ptr<char[]> bytes;
-    size_t size = 0;
-  };
-  // Where the kept bytes end: taken before a batch, returned to when the
-  // batch is refused, so a refused batch keeps nothing.
-  struct KeptMark {
-    size_t blocks = 0;
-    size_t used = 0;
-  };
 
-  // Copies `bytes` to the end of the kept bytes; the view lives as long as
-  // the store (or until a Rewind to a mark taken before it).
-  absl::string_view Keep(absl::string_view bytes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   KeptEntry Keep(const TranscriptEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  KeptMark Mark() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Rewind(const KeptMark& mark) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static TranscriptEntry Restore(const Key& key, const KeptEntry& e);
 
   absl::Mutex mu_;
@@ -95,8 +76,7 @@ class MemoryStore final : public Store {
   std::map<Key, UsageRecord> usage_ ABSL_GUARDED_BY(mu_);
   // Each key's entries in order of index; an index is stored at most once.
   std::map<Key, std::vector<KeptEntry>> transcripts_ ABSL_GUARDED_BY(mu_);
-  std::vector<Block> blocks_ ABSL_GUARDED_BY(mu_);
-  size_t used_ ABSL_GUARDED_BY(mu_) = 0;  // bytes used in blocks_.back()
+  ByteBlocks kept_ ABSL_GUARDED_BY(mu_);
   std::vector<SubmissionRecord> submissions_ ABSL_GUARDED_BY(mu_);  // by id
 };
 
