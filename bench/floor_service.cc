@@ -98,9 +98,8 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
                                             Sha256(response_bytes)));
     if (step >= kKept) {
       absl::MutexLock lock(&mu_);
-      kept_bytes_ += request_bytes.size() + response_bytes.size();
-      kept_.push_back(std::move(request_bytes));
-      kept_.push_back(std::move(response_bytes));
+      kept_.Keep(request_bytes);
+      kept_.Keep(response_bytes);
     }
   }
   return grpc::Status::OK;
@@ -108,14 +107,12 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
 
 uint64_t FloorServiceImpl::kept_bytes() const {
   absl::MutexLock lock(&mu_);
-  return kept_bytes_;
+  return kept_.kept();
 }
 
 void FloorServiceImpl::Forget() {
   absl::MutexLock lock(&mu_);
-  kept_.clear();
-  kept_.shrink_to_fit();
-  kept_bytes_ = 0;
+  kept_.Rewind({});
 }
 
 }  // namespace attnoracle

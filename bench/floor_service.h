@@ -9,7 +9,8 @@
 //   digests  + the transcript bytes of request and answer, their SHA-256
 //            digests and the chain hash that the answer carries;
 //   kept     + keeping those bytes, as a ledger that serves transcripts
-//            must.
+//            must (copied into large blocks, as the in-memory store
+//            keeps them).
 //
 // The step is the request's challenge_id. Left out: the request's value
 // checks (finite, within the policy's limits), precision and noise, budgets,
@@ -27,13 +28,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "attnoracle/bench/echo.grpc.pb.h"
+#include "common/byte_blocks.h"
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
 
@@ -65,10 +66,7 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   const LayerParams params_;
   std::atomic<uint64_t> next_index_{0};
   mutable absl::Mutex mu_;
-  // A deque: growing it never moves what is kept (an in-memory ledger's
-  // entries do not move either).
-  std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);
-  uint64_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  ByteBlocks kept_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace attnoracle
