@@ -235,8 +235,7 @@ void Ledger::WriteBatch() {
   } else {
     const uint64_t batch = CutBatch(entries, usage);
     mu_.Unlock();
-    const absl::Status written =
-        store_->CommitCharges(usage, std::move(entries));
+    const absl::Status written = store_->CommitCharges(usage, entries);
     mu_.Lock();
     result = FinishBatch(batch, written);
   }

@@ -111,7 +111,7 @@ typename std::vector<Entry>::iterator EntryAt(std::vector<Entry>& chain,
 
 absl::Status MemoryStore::CommitCharges(
     std::span<const UsageRecord> usage,
-    std::vector<TranscriptEntry> transcript) {
+    std::span<const TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
   const ByteBlocks::Mark mark = kept_.mark();
   std::vector<KeptEntry>* chain = nullptr;

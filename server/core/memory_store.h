@@ -41,8 +41,9 @@ class MemoryStore final : public Store {
   absl::Status InsertLearner(const LearnerRecord& record) override;
   absl::Status UpdateRevoked(const std::string& name, bool revoked) override;
   absl::StatusOr<std::vector<UsageRecord>> LoadUsage() override;
-  absl::Status CommitCharges(std::span<const UsageRecord> usage,
-                             std::vector<TranscriptEntry> transcript) override;
+  absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptEntry> transcript) override;
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscript(
       const std::string& challenge_id, const std::string& learner) override;
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscriptPage(

@@ -578,7 +578,7 @@ absl::StatusOr<std::vector<UsageRecord>> SqliteStore::LoadUsage() {
 
 absl::Status SqliteStore::CommitCharges(
     std::span<const UsageRecord> usage,
-    std::vector<TranscriptEntry> transcript) {
+    std::span<const TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
   ChargeStatements& s = *charge_;
   s.Reuse();

@@ -92,7 +92,7 @@ class Store {
   // transcript row appended. Either all are durable or none is.
   [[nodiscard]] virtual absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
-      std::vector<TranscriptEntry> transcript) = 0;
+      std::span<const TranscriptEntry> transcript) = 0;
 
   // Entries of one learner (or every learner when `learner` is empty) in
   // order of (learner, index).

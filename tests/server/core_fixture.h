@@ -136,9 +136,10 @@ class ForwardingStore : public Store {
   absl::StatusOr<std::vector<UsageRecord>> LoadUsage() override {
     return inner_->LoadUsage();
   }
-  absl::Status CommitCharges(std::span<const UsageRecord> usage,
-                             std::vector<TranscriptEntry> transcript) override {
-    return inner_->CommitCharges(usage, std::move(transcript));
+  absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptEntry> transcript) override {
+    return inner_->CommitCharges(usage, transcript);
   }
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscript(
       const std::string& challenge_id, const std::string& learner) override {
@@ -168,11 +169,12 @@ class FailingStore : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
 
-  absl::Status CommitCharges(std::span<const UsageRecord> usage,
-                             std::vector<TranscriptEntry> transcript) override {
+  absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptEntry> transcript) override {
     calls_.fetch_add(1);
     if (fail.load()) return absl::InternalError("disk I/O error (injected)");
-    return ForwardingStore::CommitCharges(usage, std::move(transcript));
+    return ForwardingStore::CommitCharges(usage, transcript);
   }
 
   int calls() const { return calls_.load(); }

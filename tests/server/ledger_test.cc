@@ -45,13 +45,14 @@ class CountingStore : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
 
-  absl::Status CommitCharges(std::span<const UsageRecord> usage,
-                             std::vector<TranscriptEntry> transcript) override {
+  absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptEntry> transcript) override {
     {
       absl::MutexLock lock(&mu_);
       batch_entries_.push_back(transcript.size());
     }
-    return ForwardingStore::CommitCharges(usage, std::move(transcript));
+    return ForwardingStore::CommitCharges(usage, transcript);
   }
 
   std::vector<size_t> batch_entries() const {
@@ -76,14 +77,15 @@ class GatedStore : public ForwardingStore {
   // thread: only then can commits pile up behind a held one.
   bool durable() const override { return true; }
 
-  absl::Status CommitCharges(std::span<const UsageRecord> usage,
-                             std::vector<TranscriptEntry> transcript) override {
+  absl::Status CommitCharges(
+      std::span<const UsageRecord> usage,
+      std::span<const TranscriptEntry> transcript) override {
     if (calls_.fetch_add(1) == 0) {
       entered_.Notify();
       release_.WaitForNotification();
       if (fail_first_) return absl::InternalError("disk I/O error (injected)");
     }
-    return ForwardingStore::CommitCharges(usage, std::move(transcript));
+    return ForwardingStore::CommitCharges(usage, transcript);
   }
 
   void WaitUntilEntered() { entered_.WaitForNotification(); }

@@ -480,7 +480,10 @@ TEST(SqliteStoreFileTest, OldFileKeepsItsPageSize) {
               "CREATE TABLE made_before(x)"));
   {
     std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
-    ASSERT_TRUE(store->CommitCharges({}, {Entry1("c", "l", 0)}).ok());
+    ASSERT_TRUE(store
+                    ->CommitCharges(
+                        {}, std::vector<TranscriptEntry>{Entry1("c", "l", 0)})
+                    .ok());
   }
   EXPECT_EQ(QueryText(path, "PRAGMA page_size"), "4096");
   EXPECT_THAT(*OpenStoreOrDie(path)->LoadTranscript("c", "l"),
@@ -601,7 +604,10 @@ TEST(SqliteStoreFileTest, SecondStoreOnTheSameFileIsRefused) {
     EXPECT_THAT(MessageOf(second.status()), HasSubstr(path));
     EXPECT_THAT(MessageOf(second.status()), HasSubstr("another oracle-server"));
     // The refused store left the first one working.
-    EXPECT_TRUE(first->CommitCharges({}, {Entry1("c", "l", 0)}).ok());
+    EXPECT_TRUE(first
+                    ->CommitCharges(
+                        {}, std::vector<TranscriptEntry>{Entry1("c", "l", 0)})
+                    .ok());
   }
   std::unique_ptr<SqliteStore> again = OpenStoreOrDie(path);
   EXPECT_THAT(*again->LoadTranscript("c", "l"),
