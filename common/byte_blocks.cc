@@ -1,31 +1,61 @@
 #include "common/byte_blocks.h"
 
-#include <algorithm>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cassert>
 #include <cstring>
+#include <new>
+#include <utility>
 
 namespace attnoracle {
 
+void ByteBlocks::Unmap::operator()(char* bytes) const { munmap(bytes, size); }
+
+char* ByteBlocks::AddBlock(size_t size) {
+  void* bytes = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (bytes == MAP_FAILED) throw std::bad_alloc();
+  Block block(static_cast<char*>(bytes), Unmap{size});
+  blocks_.push_back(std::move(block));
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  reserved_ += (size + page - 1) / page * page;
+  return blocks_.back().get();
+}
+
 absl::string_view ByteBlocks::Keep(absl::string_view bytes) {
   if (bytes.empty()) return {};
-  if (blocks_.empty() || blocks_.back().size - used_ < bytes.size()) {
-    const size_t size = std::max(kBlockBytes, bytes.size());
-    // Not zeroed: every byte handed out is written first.
-    blocks_.push_back(
-        Block{std::make_unique_for_overwrite<char[]>(size), size});
-    used_ = 0;
+  char* at = nullptr;
+  if (bytes.size() > kOwnBlockAbove) {
+    at = AddBlock(bytes.size());
+  } else {
+    if (kBlockBytes - used_ < bytes.size()) {
+      AddBlock(kBlockBytes);
+      shared_ = blocks_.size() - 1;
+      used_ = 0;
+    }
+    at = blocks_[shared_].get() + used_;
+    used_ += bytes.size();
   }
-  char* at = blocks_.back().bytes.get() + used_;
   std::memcpy(at, bytes.data(), bytes.size());
-  used_ += bytes.size();
   kept_ += bytes.size();
   return {at, bytes.size()};
 }
 
 void ByteBlocks::Rewind(const Mark& mark) {
-  blocks_.resize(mark.blocks);
-  if (mark.blocks == 0) blocks_.shrink_to_fit();
+  assert(mark.blocks <= blocks_.size());
+  blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(mark.blocks),
+                blocks_.end());
+  if (blocks_.empty()) {
+    blocks_.shrink_to_fit();
+    *this = ByteBlocks();
+    return;
+  }
+  assert(mark.used <= kBlockBytes && mark.kept <= kept_);
+  shared_ = mark.shared;
   used_ = mark.used;
   kept_ = mark.kept;
+  reserved_ = mark.reserved;
 }
 
 }  // namespace attnoracle

@@ -1,6 +1,7 @@
 // ByteBlocks: what is kept reads back unchanged however many blocks it
-// spans, a string larger than a block is kept whole, and a rewind drops
-// exactly what came after its mark.
+// spans, a string larger than a block is kept whole, large strings take
+// about their own size in memory and small ones share blocks, and a rewind
+// drops exactly what came after its mark.
 #include "common/byte_blocks.h"
 
 #include <gtest/gtest.h>
@@ -46,6 +47,29 @@ TEST(ByteBlocksTest, StringLargerThanABlockIsKeptWhole) {
   EXPECT_EQ(after, "after");
 }
 
+// The large workload's transcript strings are a little over half a block:
+// two of them must not take a block each.
+TEST(ByteBlocksTest, LargeStringsTakeAboutTheirOwnSize) {
+  ByteBlocks blocks;
+  const std::string half(ByteBlocks::kBlockBytes / 2 + 12, 'h');
+  const absl::string_view a = blocks.Keep(half);
+  const absl::string_view b = blocks.Keep(half);
+  EXPECT_EQ(a, half);
+  EXPECT_EQ(b, half);
+  const uint64_t page = 4096;
+  EXPECT_LE(blocks.reserved(), blocks.kept() + 2 * page);
+
+  // Small strings between them still share one block.
+  const uint64_t before = blocks.reserved();
+  for (int i = 0; i < 100; ++i) {
+    blocks.Keep(Bytes(i));
+    if (i == 50) blocks.Keep(half);
+  }
+  EXPECT_EQ(blocks.reserved(), before + ByteBlocks::kBlockBytes +
+                                   (half.size() + page - 1) / page * page);
+  EXPECT_EQ(a, half);
+}
+
 TEST(ByteBlocksTest, RewindDropsOnlyWhatCameAfterTheMark) {
   ByteBlocks blocks;
   const absl::string_view first = blocks.Keep(Bytes(1));
@@ -60,8 +84,17 @@ TEST(ByteBlocksTest, RewindDropsOnlyWhatCameAfterTheMark) {
   // The space after the mark is used again.
   EXPECT_EQ(second.data(), first.data() + first.size());
 
+  // A string with a block of its own goes with its block.
+  const ByteBlocks::Mark before_large = blocks.mark();
+  blocks.Keep(std::string(ByteBlocks::kBlockBytes, 'x'));
+  EXPECT_GT(blocks.reserved(), before_large.reserved);
+  blocks.Rewind(before_large);
+  EXPECT_EQ(blocks.reserved(), before_large.reserved);
+  EXPECT_EQ(blocks.Keep(Bytes(4)).data(), second.data() + second.size());
+
   blocks.Rewind({});
   EXPECT_EQ(blocks.kept(), 0u);
+  EXPECT_EQ(blocks.reserved(), 0u);
   EXPECT_EQ(blocks.Keep(Bytes(3)), Bytes(3));
 }
 
