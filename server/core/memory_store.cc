@@ -98,8 +98,8 @@ namespace {
 // The first of `chain`'s entries (in order of index) whose index is not
 // below `index`.
 template <typename Entry>
-typename std::vector<Entry>::iterator EntryAt(std::vector<Entry>& chain,
-                                              uint64_t index) {
+typename std::deque<Entry>::iterator EntryAt(std::deque<Entry>& chain,
+                                             uint64_t index) {
   // Entries mostly come in order: past the last one is the common answer.
   if (chain.empty() || chain.back().index < index) return chain.end();
   return std::lower_bound(
@@ -114,10 +114,10 @@ absl::Status MemoryStore::CommitCharges(
     std::span<const TranscriptEntry> transcript) {
   absl::MutexLock lock(&mu_);
   const ByteBlocks::Mark mark = kept_.mark();
-  std::vector<KeptEntry>* chain = nullptr;
+  std::deque<KeptEntry>* chain = nullptr;
   const Key* chain_key = nullptr;  // in transcripts_, stable
   // Which entries this call stored, to take them back.
-  std::vector<std::pair<std::vector<KeptEntry>*, uint64_t>> stored;
+  std::vector<std::pair<std::deque<KeptEntry>*, uint64_t>> stored;
   stored.reserve(transcript.size());
   for (const TranscriptEntry& e : transcript) {
     // A batch is mostly runs of one learner's entries: its chain is looked
@@ -172,7 +172,7 @@ absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscriptPage(
     *total = 0;
     return out;
   }
-  std::vector<KeptEntry>& chain = it->second;
+  std::deque<KeptEntry>& chain = it->second;
   *total = chain.size();
   for (auto e = EntryAt(chain, first_index);
        e != chain.end() && out.size() < max_entries; ++e) {

@@ -6,7 +6,7 @@
 // Transcripts are most of what it holds and are kept for the process's
 // life, so their bytes are copied into large blocks (ByteBlocks) rather
 // than kept as several heap allocations per entry, and an entry is a fixed
-// record in its chain's vector.
+// record in its chain's deque.
 //
 //   MemoryStore store;
 //   absl::Status s = store.CommitCharges(usage_rows, transcript_rows);
@@ -17,6 +17,7 @@
 #ifndef ATTNORACLE_SERVER_CORE_MEMORY_STORE_H_
 #define ATTNORACLE_SERVER_CORE_MEMORY_STORE_H_
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -76,7 +77,9 @@ class MemoryStore final : public Store {
   std::set<std::string> token_hashes_ ABSL_GUARDED_BY(mu_);
   std::map<Key, UsageRecord> usage_ ABSL_GUARDED_BY(mu_);
   // Each key's entries in order of index; an index is stored at most once.
-  std::map<Key, std::vector<KeptEntry>> transcripts_ ABSL_GUARDED_BY(mu_);
+  // A deque, so that a long chain growing never copies its records while
+  // the lock is held.
+  std::map<Key, std::deque<KeptEntry>> transcripts_ ABSL_GUARDED_BY(mu_);
   ByteBlocks kept_ ABSL_GUARDED_BY(mu_);
   std::vector<SubmissionRecord> submissions_ ABSL_GUARDED_BY(mu_);  // by id
 };
