@@ -236,6 +236,7 @@ void Ledger::WriteBatch() {
     const uint64_t batch = CutBatch(entries, usage);
     mu_.Unlock();
     const absl::Status written = store_->CommitCharges(usage, entries);
+    entries.clear();  // their strings are freed outside the lock
     mu_.Lock();
     result = FinishBatch(batch, written);
   }

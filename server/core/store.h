@@ -89,7 +89,9 @@ class Store {
   [[nodiscard]] virtual absl::StatusOr<std::vector<UsageRecord>>
   LoadUsage() = 0;
   // One transaction: every usage row replaced (inserted if new) and every
-  // transcript row appended. Either all are durable or none is.
+  // transcript row appended (copied: the store keeps none of the caller's
+  // memory). Either all are durable or none is; ALREADY_EXISTS, storing
+  // nothing, when a transcript row's (challenge, learner, index) is taken.
   [[nodiscard]] virtual absl::Status CommitCharges(
       std::span<const UsageRecord> usage,
       std::span<const TranscriptEntry> transcript) = 0;

@@ -64,7 +64,8 @@ struct ServerOptions {
   RateLimiterOptions rate_limits;
 };
 
-// For the main() of a process that serves (oracle-server, oracle-bench),
+// For the main() of a process that serves or measures serving
+// (oracle-server, oracle-bench, oracle-microbench),
 // before it starts threads: turns off Abseil's mutex deadlock detection.
 // Debian's Abseil is built with it on, so every lock (gRPC's included)
 // updates a global lock graph (2% of a profile of the small workload, plus

@@ -530,7 +530,7 @@ void CommitBigEntries(Store& store, const std::string& learner, int batches,
       e.response.assign(half_entry, static_cast<char>('A' + b % 26));
       entries.push_back(std::move(e));
     }
-    ASSERT_TRUE(store.CommitCharges({}, std::move(entries)).ok());
+    ASSERT_TRUE(store.CommitCharges({}, entries).ok());
   }
 }
 
