@@ -11,9 +11,10 @@
 //
 // Each measurement alternates short rounds against the oracle and the echo
 // service and sums them, so both see the same machine state. Besides rates
-// and latencies, each row gives the process's CPU time and context switches
-// per query, for the service and for echo: the cost behind the rate, which
-// the host's noise moves less. Progress goes to stderr.
+// and latencies, each row gives this process's CPU time and context
+// switches per query, for the service and for echo (for the service only
+// when its server runs in this process): the cost behind the rate.
+// Progress goes to stderr.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -275,7 +276,8 @@ struct Row {
   uint32_t echo_p99_us = 0;
   double gflops = -1, ratio_to_gemm_peak = -1;
   // Process CPU time and context switches per query (sequence), client and
-  // server together, of the service measured and of echo.
+  // server together, of the service measured and of echo; -1 for a
+  // --server oracle, whose server runs in another process.
   double cpu_us = 0, echo_cpu_us = 0;
   double switches = 0, echo_switches = 0;
   uint64_t failures = 0;
@@ -361,10 +363,12 @@ nlohmann::json RowJson(const Row& r) {
       {"echo_qps", r.echo_qps},
       {"echo_p99_us", r.echo_p99_us},
       {"ratio_to_echo", r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0},
-      {"cpu_us_per_query", r.cpu_us},
       {"echo_cpu_us_per_query", r.echo_cpu_us},
-      {"switches_per_query", r.switches},
       {"echo_switches_per_query", r.echo_switches}};
+  if (r.cpu_us >= 0) {
+    j["cpu_us_per_query"] = r.cpu_us;
+    j["switches_per_query"] = r.switches;
+  }
   if (!r.floor_step.empty()) {
     j.erase("ledger");
     j["step"] = r.floor_step;
@@ -409,10 +413,11 @@ void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
       "GFLOP/S", "X_GEMM");
   for (const Row& r : rows) {
     std::cout << absl::StrFormat(
-        "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f %7.1f %8.1f",
+        "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f %7s %8.1f",
         r.workload, r.ledger, r.in_flight, r.qps, r.tokens_per_s, r.p50_us,
         r.p99_us, r.echo_qps, r.echo_p99_us,
-        r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0, r.cpu_us, r.echo_cpu_us);
+        r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0,
+        r.cpu_us >= 0 ? absl::StrFormat("%.1f", r.cpu_us) : "-", r.echo_cpu_us);
     if (r.gflops >= 0) {
       std::cout << absl::StrFormat(" %7.1f %6.2f", r.gflops,
                                    r.ratio_to_gemm_peak);
@@ -580,8 +585,10 @@ int Main() {
       for (int in_flight : in_flights) {
         std::cerr << "oracle-bench: " << w->name << ", " << ledger
                   << " ledger, " << in_flight << " in flight\n";
-        rows.push_back(
-            Measure(*w, ledger, in_flight, oracle, echo, metadata, gemm_peak));
+        Row row =
+            Measure(*w, ledger, in_flight, oracle, echo, metadata, gemm_peak);
+        if (!external.empty()) row.cpu_us = row.switches = -1;
+        rows.push_back(std::move(row));
       }
     }
   }

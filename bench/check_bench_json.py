@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Smoke test of oracle-bench: a very short run of every workload, ledger and
 in-flight count, and of every step of the required-work floor, must print one
-JSON document with a positive rate and CPU time per query for each.
+JSON document with a positive rate and CPU time per query for each (and
+the context-switch fields present).
 
     check_bench_json.py build/bin/oracle-bench
 """
