@@ -47,8 +47,7 @@ void ByteBlocks::Rewind(const Mark& mark) {
   blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(mark.blocks),
                 blocks_.end());
   if (blocks_.empty()) {
-    blocks_.shrink_to_fit();
-    *this = ByteBlocks();
+    *this = ByteBlocks();  // also frees the vector's storage
     return;
   }
   assert(mark.used <= kBlockBytes && mark.kept <= kept_);
