@@ -282,6 +282,8 @@ struct Row {
   double switches = 0, echo_switches = 0;
   uint64_t failures = 0;
   std::string first_error;
+
+  double ratio_to_echo() const { return echo_qps > 0 ? qps / echo_qps : 0.0; }
 };
 
 LoadResult RunOne(const Workload& w, const QueryMethods& methods,
@@ -352,19 +354,18 @@ Row Measure(const Workload& w, const std::string& ledger, int in_flight,
 }
 
 nlohmann::json RowJson(const Row& r) {
-  nlohmann::json j = {
-      {"name", r.workload},
-      {"ledger", r.ledger},
-      {"in_flight", r.in_flight},
-      {"qps", r.qps},
-      {"tokens_per_s", r.tokens_per_s},
-      {"p50_us", r.p50_us},
-      {"p99_us", r.p99_us},
-      {"echo_qps", r.echo_qps},
-      {"echo_p99_us", r.echo_p99_us},
-      {"ratio_to_echo", r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0},
-      {"echo_cpu_us_per_query", r.echo_cpu_us},
-      {"echo_switches_per_query", r.echo_switches}};
+  nlohmann::json j = {{"name", r.workload},
+                      {"ledger", r.ledger},
+                      {"in_flight", r.in_flight},
+                      {"qps", r.qps},
+                      {"tokens_per_s", r.tokens_per_s},
+                      {"p50_us", r.p50_us},
+                      {"p99_us", r.p99_us},
+                      {"echo_qps", r.echo_qps},
+                      {"echo_p99_us", r.echo_p99_us},
+                      {"ratio_to_echo", r.ratio_to_echo()},
+                      {"echo_cpu_us_per_query", r.echo_cpu_us},
+                      {"echo_switches_per_query", r.echo_switches}};
   if (r.cpu_us >= 0) {
     j["cpu_us_per_query"] = r.cpu_us;
     j["switches_per_query"] = r.switches;
@@ -395,7 +396,7 @@ void PrintFloorTable(const std::vector<Row>& rows) {
     std::cout << absl::StrFormat(
         "%-8s %6d %11.0f %8u %8u %11.0f %9u %7.2f %7.1f %8.1f", r.floor_step,
         r.in_flight, r.qps, r.p50_us, r.p99_us, r.echo_qps, r.echo_p99_us,
-        r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0, r.cpu_us, r.echo_cpu_us);
+        r.ratio_to_echo(), r.cpu_us, r.echo_cpu_us);
     if (r.failures > 0) {
       std::cout << "  (" << r.failures << " failures: " << r.first_error << ")";
     }
@@ -415,8 +416,7 @@ void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
     std::cout << absl::StrFormat(
         "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f %7s %8.1f",
         r.workload, r.ledger, r.in_flight, r.qps, r.tokens_per_s, r.p50_us,
-        r.p99_us, r.echo_qps, r.echo_p99_us,
-        r.echo_qps > 0 ? r.qps / r.echo_qps : 0.0,
+        r.p99_us, r.echo_qps, r.echo_p99_us, r.ratio_to_echo(),
         r.cpu_us >= 0 ? absl::StrFormat("%.1f", r.cpu_us) : "-", r.echo_cpu_us);
     if (r.gflops >= 0) {
       std::cout << absl::StrFormat(" %7.1f %6.2f", r.gflops,
