@@ -1,19 +1,16 @@
 #include "server/service/oracle_service.h"
 
-#include <deque>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "common/codec.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "server/service/call_context.h"
+#include "server/service/query_stream_reactor.h"
 
 namespace attnoracle {
 
@@ -26,7 +23,7 @@ namespace {
 // must live until then.
 void AnswerAsync(OracleCore& core, const Principal& caller,
                  const v1::QueryRequest& request, v1::QueryResponse* response,
-                 std::function<void(absl::Status)> done) {
+                 std::function<void(const absl::Status&)> done) {
   response->set_request_id(request.request_id());
   std::vector<ConstMatrixMap> inputs;
   inputs.reserve(request.sequences_size());
@@ -58,26 +55,12 @@ void AnswerAsync(OracleCore& core, const Principal& caller,
       });
 }
 
-// Requests of one QueryStream read ahead of their answers: up to this many
-// are being answered (charged, computed, committed) or waiting to be
-// written at once, so a stream is not limited to one commit per request.
-constexpr size_t kMaxStreamRequestsInFlight = 16;
-
-// QueryStream: reads requests as they come (up to
-// kMaxStreamRequestsInFlight ahead), answers each, and writes the answers
-// in request order, each once it is durably charged, until the client
-// half-closes or goes away. A refused request is answered in-band so the
-// stream goes on; a refused caller ends the stream with the status before
-// anything is read. Deletes itself when gRPC is done with it.
-//
-// Reactions run on gRPC's threads and answers arrive on whichever thread
-// the ledger calls back on, so the state is under mu_; gRPC operations are
-// started after releasing it, because gRPC may run a reaction inside the call
-// that starts an operation.
-class QueryStreamReactor final
-    : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
+// QueryStream: a refused caller (bad token, or no stream slot left) ends
+// the stream with the status before anything is read; otherwise each
+// request is answered as Query answers it, once durably charged.
+class OracleStreamReactor final : public QueryStreamReactor {
  public:
-  QueryStreamReactor(OracleCore* core, absl::StatusOr<Principal> caller)
+  OracleStreamReactor(OracleCore* core, absl::StatusOr<Principal> caller)
       : core_(core), caller_(std::move(caller)) {
     // Whatever the stream holds for its whole life (the caller and one of
     // its stream slots) is taken here, and refusing it ends the stream.
@@ -91,146 +74,13 @@ class QueryStreamReactor final
       return;
     }
     stream_slot_.emplace(*std::move(stream_slot));
-    Actions actions;
-    {
-      absl::MutexLock lock(&mu_);
-      actions = StartReadLocked();
-    }
-    Act(actions);
+    Start();
   }
-
-  void OnReadDone(bool ok) override {
-    Slot* slot = nullptr;
-    Actions actions;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!ok || broken_) {  // half-closed, or nobody to answer any more
-        Recycle(std::move(slots_.back()));
-        slots_.pop_back();
-        reading_ = false;
-        if (!ok) done_reading_ = true;
-        actions = NextLocked();
-      } else {
-        slot = slots_.back().get();
-      }
-    }
-    if (slot == nullptr) {
-      Act(actions);
-      return;
-    }
-    // reading_ stays set until the request is queued with the ledger, so
-    // no other thread starts the next read before: the stream's requests
-    // are charged and chained in order.
-    AnswerAsync(*core_, *caller_, slot->request, &slot->response,
-                [this, slot](const absl::Status& status) {
-                  if (!status.ok()) {
-                    slot->response.Clear();
-                    slot->response.set_request_id(slot->request.request_id());
-                    QueryErrorToProto(status, slot->response.mutable_error());
-                  }
-                  Actions answered;
-                  {
-                    absl::MutexLock lock(&mu_);
-                    slot->answered = true;
-                    answered = NextLocked();
-                  }
-                  Act(answered);
-                });
-    {
-      absl::MutexLock lock(&mu_);
-      reading_ = false;
-      actions = NextLocked();
-    }
-    Act(actions);
-  }
-
-  void OnWriteDone(bool ok) override {
-    Actions actions;
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      Recycle(std::move(slots_.front()));
-      slots_.pop_front();
-      if (!ok) broken_ = true;  // the client went away
-      actions = NextLocked();
-    }
-    Act(actions);
-  }
-
-  void OnDone() override { delete this; }
 
  private:
-  // One request of the stream and its answer, from read to written.
-  struct Slot {
-    v1::QueryRequest request;
-    v1::QueryResponse response;
-    bool answered = false;
-  };
-  // gRPC operations decided under mu_, started after releasing it.
-  struct Actions {
-    v1::QueryRequest* read = nullptr;
-    const v1::QueryResponse* write = nullptr;
-    // More answers are ready behind `write`: gRPC may hold it back and
-    // send them together (the last one of a run is sent at once).
-    bool more_ready = false;
-    bool finish = false;
-  };
-
-  Actions NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    Actions actions;
-    if (broken_) {
-      // Nothing more is written; answered slots are dropped, the others
-      // are waited for (their callbacks point into them).
-      while (!writing_ && !slots_.empty() && slots_.front()->answered) {
-        Recycle(std::move(slots_.front()));
-        slots_.pop_front();
-      }
-    } else if (!writing_ && !slots_.empty() && slots_.front()->answered) {
-      writing_ = true;
-      actions.write = &slots_.front()->response;
-      actions.more_ready = slots_.size() > 1 && slots_[1]->answered;
-    }
-    if (!reading_ && !done_reading_ && !broken_ &&
-        slots_.size() < kMaxStreamRequestsInFlight) {
-      actions.read = StartReadLocked().read;
-    }
-    if (!finished_ && !reading_ && !writing_ && slots_.empty() &&
-        (done_reading_ || broken_)) {
-      finished_ = true;
-      actions.finish = true;
-    }
-    return actions;
-  }
-
-  Actions StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::unique_ptr<Slot> slot;
-    if (free_.empty()) {
-      slot = std::make_unique<Slot>();
-    } else {
-      slot = std::move(free_.back());
-      free_.pop_back();
-    }
-    slot->answered = false;
-    slot->response.Clear();
-    Actions actions;
-    actions.read = &slot->request;
-    slots_.push_back(std::move(slot));
-    reading_ = true;
-    return actions;
-  }
-
-  void Recycle(std::unique_ptr<Slot> slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    free_.push_back(std::move(slot));
-  }
-
-  void Act(const Actions& actions) {
-    if (actions.write != nullptr) {
-      grpc::WriteOptions options;
-      if (actions.more_ready) options.set_buffer_hint();
-      StartWrite(actions.write, options);
-    }
-    if (actions.read != nullptr) StartRead(actions.read);
-    if (actions.finish) Finish(grpc::Status::OK);
+  void Answer(const v1::QueryRequest& request, v1::QueryResponse* response,
+              AnswerDone done) override {
+    AnswerAsync(*core_, *caller_, request, response, std::move(done));
   }
 
   OracleCore* const core_;
@@ -238,16 +88,6 @@ class QueryStreamReactor final
   // The caller's claim on one of its concurrent streams, given back when
   // the reactor is deleted.
   std::optional<StreamSlot> stream_slot_;
-  absl::Mutex mu_;
-  // Read or being read, in request order; the front is written next. The
-  // slot being read is the back while reading_.
-  std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<Slot>> free_ ABSL_GUARDED_BY(mu_);
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_reading_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Ends a unary call with `status` through the context's default reactor.
@@ -351,7 +191,7 @@ grpc::Status OracleServiceImpl::DoDescribeChallenge(
 
 grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
 OracleServiceImpl::QueryStream(grpc::CallbackServerContext* context) {
-  return new QueryStreamReactor(core_, CallerOf(*context, *authenticator_));
+  return new OracleStreamReactor(core_, CallerOf(*context, *authenticator_));
 }
 
 grpc::Status OracleServiceImpl::DoGetUsage(

@@ -7,9 +7,10 @@
 // Handlers run on gRPC's callback threads and never wait for the ledger's
 // durable commit there: Query and QueryStream hand their answers on when
 // OracleCore::QueryAsync calls back. The other unary handlers finish inline
-// through the context's default reactor. QueryStream is a bidi reactor
-// (QueryStreamReactor in oracle_service.cc) that answers one request at a
-// time, in order, and answers refused requests in-band.
+// through the context's default reactor. QueryStream is a QueryStreamReactor
+// (query_stream_reactor.h): it reads requests ahead of their answers,
+// writes the answers in request order, and answers refused requests
+// in-band.
 #ifndef ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 #define ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 

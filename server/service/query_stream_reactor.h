@@ -1,0 +1,105 @@
+// QueryStreamReactor: the server side of a QueryStream (a bidi stream of
+// QueryRequest in, QueryResponse out), with the answering left to a
+// subclass. It reads requests as they come, up to kMaxRequestsInFlight
+// ahead of the answers, has each answered (Answer may finish on any
+// thread), and writes the answers in request order, each once it is ready,
+// until the client half-closes or goes away. A refused request is answered
+// in-band (QueryResponse.error) so the stream goes on. Deletes itself when
+// gRPC is done with it.
+//
+//   class MyStream final : public QueryStreamReactor {
+//    public:
+//     MyStream() { Start(); }  // or Finish(status) to refuse the stream
+//    private:
+//     void Answer(const v1::QueryRequest& request, v1::QueryResponse* response,
+//                 AnswerDone done) override { ...; done(absl::OkStatus()); }
+//   };
+#ifndef ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
+#define ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
+
+#include <grpcpp/support/server_callback.h>
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "attnoracle/v1/oracle.pb.h"
+
+namespace attnoracle {
+
+class QueryStreamReactor
+    : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
+ public:
+  // Requests of one stream read ahead of their answers: up to this many
+  // are being answered or waiting to be written at once, so a stream is
+  // not limited to one answer (for the oracle, one commit) per round trip.
+  static constexpr size_t kMaxRequestsInFlight = 16;
+
+  void OnReadDone(bool ok) final;
+  void OnWriteDone(bool ok) final;
+  void OnDone() final { delete this; }
+
+ protected:
+  // Called once per request: OK once the answer is in the response, or the
+  // error that refused the request (sent in-band in its place).
+  using AnswerDone = std::function<void(const absl::Status& status)>;
+
+  QueryStreamReactor() = default;
+  ~QueryStreamReactor() override = default;
+
+  // Starts reading. A subclass's constructor calls either this or Finish
+  // (to refuse the whole stream), once.
+  void Start();
+
+  // Answers `request` into `response` (cleared, and left alone until
+  // `done`). `done` must be called exactly once, on any thread, possibly
+  // before Answer returns; both arguments live until then.
+  virtual void Answer(const v1::QueryRequest& request,
+                      v1::QueryResponse* response, AnswerDone done) = 0;
+
+ private:
+  // One request of the stream and its answer, from read to written.
+  struct Slot {
+    v1::QueryRequest request;
+    v1::QueryResponse response;
+    bool answered = false;
+  };
+  // gRPC operations decided under mu_, started after releasing it, because
+  // gRPC may run a reaction inside the call that starts an operation.
+  struct Actions {
+    v1::QueryRequest* read = nullptr;
+    const v1::QueryResponse* write = nullptr;
+    // More answers are ready behind `write`: gRPC may hold it back and
+    // send them together (the last one of a run is sent at once).
+    bool more_ready = false;
+    bool finish = false;
+  };
+
+  void Answered(Slot* slot, const absl::Status& status);
+  Actions NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Actions StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Recycle(std::unique_ptr<Slot> slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Act(const Actions& actions);
+
+  // Reactions run on gRPC's threads and answers may arrive on any thread,
+  // so the state is under mu_.
+  absl::Mutex mu_;
+  // Read or being read, in request order; the front is written next. The
+  // slot being read is the back while reading_.
+  std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Slot>> free_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace attnoracle
+
+#endif  // ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
