@@ -1,50 +1,27 @@
 #include "bench/echo_service.h"
 
-#include <functional>
-#include <utility>
+#include "common/grpc_status.h"
+#include "server/service/query_stream_reactor.h"
 
 namespace attnoracle {
 namespace {
 
-// Reads a request, answers it, writes the answer, reads the next. The
-// Oracle's QueryStream reads ahead while answers wait for their commit;
-// an echo has nothing to wait for, so reading ahead would gain it nothing.
-class EchoStreamReactor final
-    : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
+// Answers each request of a stream with the registered response, through
+// the stream machinery the oracle uses, so that the two streams differ only
+// in the answering.
+class EchoStreamReactor final : public QueryStreamReactor {
  public:
-  template <typename Fill>
-  explicit EchoStreamReactor(Fill fill) : fill_(std::move(fill)) {
-    StartRead(&request_);
+  explicit EchoStreamReactor(const EchoServiceImpl* echo) : echo_(echo) {
+    Start();
   }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    response_.Clear();
-    if (grpc::Status status = fill_(request_, &response_); !status.ok()) {
-      Finish(status);
-      return;
-    }
-    StartWrite(&response_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    StartRead(&request_);
-  }
-
-  void OnDone() override { delete this; }
 
  private:
-  std::function<grpc::Status(const v1::QueryRequest&, v1::QueryResponse*)>
-      fill_;
-  v1::QueryRequest request_;
-  v1::QueryResponse response_;
+  void Answer(const v1::QueryRequest& request, v1::QueryResponse* response,
+              AnswerDone done) override {
+    done(echo_->Fill(request, response));
+  }
+
+  const EchoServiceImpl* const echo_;
 };
 
 }  // namespace
@@ -54,32 +31,28 @@ void EchoServiceImpl::SetResponse(const std::string& challenge_id,
   responses_[challenge_id] = response;
 }
 
-grpc::Status EchoServiceImpl::Fill(const v1::QueryRequest& request,
+absl::Status EchoServiceImpl::Fill(const v1::QueryRequest& request,
                                    v1::QueryResponse* response) const {
   auto it = responses_.find(request.challenge_id());
   if (it == responses_.end()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "no echo response for this challenge");
+    return absl::NotFoundError("no echo response for this challenge");
   }
   *response = it->second;
   response->set_request_id(request.request_id());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EchoServiceImpl::Query(
     grpc::CallbackServerContext* context, const v1::QueryRequest* request,
     v1::QueryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(Fill(*request, response));
+  reactor->Finish(ToGrpcStatus(Fill(*request, response)));
   return reactor;
 }
 
 grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
 EchoServiceImpl::QueryStream(grpc::CallbackServerContext*) {
-  return new EchoStreamReactor(
-      [this](const v1::QueryRequest& request, v1::QueryResponse* response) {
-        return Fill(request, response);
-      });
+  return new EchoStreamReactor(this);
 }
 
 }  // namespace attnoracle

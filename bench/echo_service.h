@@ -1,7 +1,9 @@
 // EchoServiceImpl: the bare gRPC baseline of oracle-bench. It answers Query
 // and QueryStream with the response registered for the request's
 // challenge_id, built before the measurement, so a call costs what gRPC
-// costs for those bytes and nothing else.
+// costs for those bytes and nothing else. Its QueryStream runs on the
+// oracle's stream machinery (QueryStreamReactor), reading ahead as the
+// oracle's does.
 //
 //   EchoServiceImpl echo;
 //   echo.SetResponse("bench-d16", prebuilt_response);
@@ -15,6 +17,7 @@
 #include <map>
 #include <string>
 
+#include "absl/status/status.h"
 #include "attnoracle/bench/echo.grpc.pb.h"
 
 namespace attnoracle {
@@ -30,11 +33,12 @@ class EchoServiceImpl final : public bench::Echo::CallbackService {
   grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
       grpc::CallbackServerContext* context) override;
 
- private:
-  // NOT_FOUND for a challenge with no registered response.
-  grpc::Status Fill(const v1::QueryRequest& request,
+  // NOT_FOUND for a challenge with no registered response (on a stream,
+  // answered in-band).
+  absl::Status Fill(const v1::QueryRequest& request,
                     v1::QueryResponse* response) const;
 
+ private:
   std::map<std::string, v1::QueryResponse> responses_;
 };
 

@@ -14,6 +14,10 @@
 //     void Answer(const v1::QueryRequest& request, v1::QueryResponse* response,
 //                 AnswerDone done) override { ...; done(absl::OkStatus()); }
 //   };
+//
+// The oracle answers through it, and so does the bench's echo, so that the
+// echo baseline uses the stream the way the oracle does (reading ahead
+// while answers are written) and differs from it only in the answering.
 #ifndef ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
 #define ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
 
