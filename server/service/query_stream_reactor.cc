@@ -1,5 +1,6 @@
 #include "server/service/query_stream_reactor.h"
 
+#include <cassert>
 #include <utility>
 
 #include "common/codec.h"
@@ -10,6 +11,7 @@ void QueryStreamReactor::Start() {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
+    assert(!reading_ && slots_.empty() && !finished_);  // called once
     actions = StartReadLocked();
   }
   Act(actions);

@@ -15,9 +15,9 @@
 //                 AnswerDone done) override { ...; done(absl::OkStatus()); }
 //   };
 //
-// The oracle answers through it, and so does the bench's echo, so that the
-// echo baseline uses the stream the way the oracle does (reading ahead
-// while answers are written) and differs from it only in the answering.
+// Construct it in the service's QueryStream method and return it from
+// there: gRPC holds back the operations its constructor starts until the
+// method has returned it, so no reaction runs on a half-built subclass.
 #ifndef ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
 #define ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
 
@@ -41,7 +41,7 @@ class QueryStreamReactor
  public:
   // Requests of one stream read ahead of their answers: up to this many
   // are being answered or waiting to be written at once, so a stream is
-  // not limited to one answer (for the oracle, one commit) per round trip.
+  // not limited to one answer (for the oracle, one commit) at a time.
   static constexpr size_t kMaxRequestsInFlight = 16;
 
   void OnReadDone(bool ok) final;
