@@ -1,10 +1,12 @@
-// The bench's echo answers its streams as the oracle's stream machinery
-// does: in request order, read ahead, refusals in-band.
+// The bench's echo answers its calls with the prepared response, and its
+// streams as the oracle's do: in request order, refusals in-band. (The
+// stream machinery itself is tested in query_stream_reactor_test.)
 #include "bench/echo_service.h"
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <thread>
 
@@ -26,7 +28,12 @@ class EchoServiceTest : public ::testing::Test {
     stub_ = bench::Echo::NewStub(
         server_->InProcessChannel(grpc::ChannelArguments()));
   }
-  void TearDown() override { server_->Shutdown(); }
+  void TearDown() override { server_->Shutdown(Deadline(5)); }
+
+  // A broken stream fails its test at the deadline instead of hanging.
+  static std::chrono::system_clock::time_point Deadline(int seconds) {
+    return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+  }
 
   EchoServiceImpl echo_;
   std::unique_ptr<grpc::Server> server_;
@@ -39,12 +46,14 @@ TEST_F(EchoServiceTest, UnaryAnswersThePreparedResponse) {
   request.set_request_id(3);
   v1::QueryResponse response;
   grpc::ClientContext context;
+  context.set_deadline(Deadline(20));
   ASSERT_TRUE(stub_->Query(&context, request, &response).ok());
   EXPECT_EQ(response.request_id(), 3u);
   EXPECT_EQ(response.first_query_index(), 7u);
 
   request.set_challenge_id("unknown");
   grpc::ClientContext unknown;
+  unknown.set_deadline(Deadline(20));
   EXPECT_EQ(stub_->Query(&unknown, request, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
@@ -56,6 +65,7 @@ TEST_F(EchoServiceTest, StreamAnswersEveryRequestInOrder) {
   const int requests = 3 * QueryStreamReactor::kMaxRequestsInFlight + 1;
   const int unknown_at = 20;
   grpc::ClientContext context;
+  context.set_deadline(Deadline(20));
   auto stream = stub_->QueryStream(&context);
   std::thread writer([&] {
     for (int i = 0; i < requests; ++i) {
