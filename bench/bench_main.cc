@@ -84,11 +84,12 @@ ABSL_FLAG(double, soak_seconds, 0,
 ABSL_FLAG(bool, json, false, "Print one JSON document instead of a table.");
 ABSL_FLAG(bool, floor, false,
           "Also measure the small workload's required-work floor: an "
-          "in-process service doing only what every answer needs, in four "
+          "in-process service doing only what every answer needs, in five "
           "steps (shape the messages, + the forward pass, + the transcript "
-          "digests, + keeping the transcript bytes; bench/floor_service.h), "
-          "each against the echo baseline like the oracle, at every "
-          "--in_flight. Needs small in --workloads.");
+          "digests, + keeping the transcript bytes in memory, or instead "
+          "on disk, synced in group commits; bench/floor_service.h), each "
+          "against the echo baseline like the oracle, at every --in_flight. "
+          "Needs small in --workloads.");
 
 namespace attnoracle {
 namespace {
@@ -178,10 +179,11 @@ long ResidentKilobytes() {
   return 0;
 }
 
-// A temporary SQLite file, removed (with its WAL files) on destruction.
-class TempDatabase {
+// A temporary file (a SQLite database, the floor's durable file), removed
+// on destruction with the WAL files a database may have beside it.
+class TempFile {
  public:
-  TempDatabase() {
+  TempFile() {
     const char* dir = std::getenv("TMPDIR");
     std::string pattern =
         absl::StrCat(dir != nullptr ? dir : "/tmp", "/oracle-bench-XXXXXX");
@@ -189,7 +191,7 @@ class TempDatabase {
     if (fd >= 0) close(fd);
     path_ = pattern;
   }
-  ~TempDatabase() {
+  ~TempFile() {
     for (const std::string& file : SqliteStore::FilesOf(path_)) {
       std::remove(file.c_str());
     }
@@ -251,14 +253,14 @@ class LoopbackServer {
 // The floor serves the layer of the small workload's challenge, drawn from
 // its prior as the oracle draws its secret.
 absl::StatusOr<std::unique_ptr<FloorServiceImpl>> NewFloorService(
-    const Workload& w) {
+    const Workload& w, const std::string& durable_path) {
   absl::StatusOr<std::vector<ChallengeConfig>> challenges =
       ParseChallengeSet(BenchChallengeSetText(), "bench challenges");
   if (!challenges.ok()) return challenges.status();
   for (const ChallengeConfig& c : *challenges) {
     if (c.id == w.challenge_id) {
-      return std::make_unique<FloorServiceImpl>(c.spec,
-                                                DrawSecret(c.spec, c.prior));
+      return std::make_unique<FloorServiceImpl>(
+          c.spec, DrawSecret(c.spec, c.prior), durable_path);
     }
   }
   return absl::NotFoundError(
@@ -431,7 +433,7 @@ void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
 
 // The oracle being measured: in process (per ledger) or the --server one.
 struct OracleTarget {
-  std::unique_ptr<TempDatabase> database;
+  std::unique_ptr<TempFile> database;
   std::unique_ptr<OracleServer> server;
   std::string address;
 };
@@ -444,7 +446,7 @@ absl::StatusOr<OracleTarget> StartOracle(const std::string& ledger,
   options.config_path = config.path();
   options.max_receive_message_bytes = kMaxMessageBytes;
   if (ledger == "sqlite") {
-    target.database = std::make_unique<TempDatabase>();
+    target.database = std::make_unique<TempFile>();
     options.db_path = target.database->path();
   }
   absl::StatusOr<std::unique_ptr<OracleServer>> server =
@@ -594,8 +596,9 @@ int Main() {
   }
   std::vector<Row> floor_rows;
   if (floor_workload != nullptr) {
+    TempFile durable_file;  // outlives the floor, which writes it
     absl::StatusOr<std::unique_ptr<FloorServiceImpl>> floor =
-        NewFloorService(*floor_workload);
+        NewFloorService(*floor_workload, durable_file.path());
     if (!floor.ok()) {
       std::cerr << "oracle-bench: " << floor.status() << "\n";
       return 1;

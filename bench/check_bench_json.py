@@ -14,7 +14,7 @@ import sys
 WORKLOADS = ["small", "batched", "streaming", "large"]
 LEDGERS = ["memory", "sqlite"]
 IN_FLIGHT = [1, 64]
-FLOOR_STEPS = ["shape", "forward", "digests", "kept"]
+FLOOR_STEPS = ["shape", "forward", "digests", "kept", "durable"]
 REQUIRED = ["name", "ledger", "in_flight", "qps", "tokens_per_s", "p50_us",
             "p99_us", "echo_qps", "echo_p99_us", "ratio_to_echo",
             "cpu_us_per_query", "echo_cpu_us_per_query", "switches_per_query",

@@ -10,25 +10,38 @@
 //            digests and the chain hash that the answer carries;
 //   kept     + keeping those bytes, as a ledger that serves transcripts
 //            must (copied into large blocks, as the in-memory store
-//            keeps them).
+//            keeps them);
+//   durable  "digests" + those bytes on disk before the answer leaves,
+//            instead of in memory, in group commits as the durable ledger
+//            makes them: one thread writes whatever answers are pending
+//            to a log file with one write and one fdatasync, then
+//            finishes their calls. The log is written zeros when the
+//            service starts and then overwritten in a cycle, as a WAL is
+//            once checkpointed, so that a sync flushes data and not a
+//            growing file's size.
 //
 // The step is the request's challenge_id. Left out: the request's value
 // checks (finite, within the policy's limits), precision and noise, budgets,
-// rate limits, accounts, the store's indexes, the oracle's callbacks, and
-// the caller's token. What the oracle falls short of "kept" is what these
-// cost, together with what differs between the two servers.
+// rate limits, accounts, the store's indexes (for "durable", the whole
+// database: a bare file), the oracle's callbacks, and the caller's token.
+// What the oracle falls short of "kept" (with the in-memory ledger) or of
+// "durable" (with SQLite) is what these cost, together with what differs
+// between the two servers.
 //
-//   FloorServiceImpl floor(spec, params);
+//   FloorServiceImpl floor(spec, params, "/tmp/floor-log");
 //   builder.RegisterService(&floor);
 //   // Query with challenge_id "forward", ...
+//   // after the server has shut down: floor's destructor stops its writer
 //
-// Thread-safe. The kept bytes grow until Forget().
+// Thread-safe. The kept bytes grow until Forget(); the log keeps its
+// length.
 #ifndef ATTNORACLE_BENCH_FLOOR_SERVICE_H_
 #define ATTNORACLE_BENCH_FLOOR_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -46,27 +59,58 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   static const std::vector<std::string>& Steps();
 
   // `spec` resolved, `params` fitting it (as a challenge's secret does).
-  FloorServiceImpl(LayerSpec spec, LayerParams params);
+  // `durable_path`: the durable step's log, created or truncated here and
+  // written `log_bytes` zero bytes; empty for none. Without a log (none, or
+  // it could not be prepared) the durable step fails every request, saying
+  // why.
+  static constexpr uint64_t kDurableLogBytes = 64 << 20;
+  FloorServiceImpl(LayerSpec spec, LayerParams params,
+                   const std::string& durable_path = "",
+                   uint64_t log_bytes = kDurableLogBytes);
+  // Finishes the calls still waiting on the disk, then closes the file.
+  // Destroy the service only after its server has shut down.
+  ~FloorServiceImpl() override;
+  FloorServiceImpl(const FloorServiceImpl&) = delete;
+  FloorServiceImpl& operator=(const FloorServiceImpl&) = delete;
 
   // NOT_FOUND for a challenge_id that names no step; INVALID_ARGUMENT for
-  // a sequence that is not tokens x d_model.
+  // a sequence that is not tokens x d_model; FAILED_PRECONDITION for the
+  // durable step without a file, UNAVAILABLE when writing it failed.
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
                                   const v1::QueryRequest* request,
                                   v1::QueryResponse* response) override;
 
-  // Bytes kept by the "kept" step so far, and dropping them.
+  // Bytes kept by the "kept" step and synced by the "durable" step so far,
+  // and dropping both, the log written again from its start (call between
+  // runs, with no call in flight).
   uint64_t kept_bytes() const;
+  uint64_t durable_bytes() const;
   void Forget();
 
  private:
+  // The answer's transcript bytes when the step keeps them ("durable").
   grpc::Status Answer(const v1::QueryRequest& request,
-                      v1::QueryResponse* response);
+                      v1::QueryResponse* response, std::string* to_write);
+  void WriteLoop();
 
   const LayerSpec spec_;
   const LayerParams params_;
   std::atomic<uint64_t> next_index_{0};
   mutable absl::Mutex mu_;
   ByteBlocks kept_ ABSL_GUARDED_BY(mu_);
+
+  // The durable step's group commit.
+  const uint64_t log_bytes_;
+  int fd_ = -1;
+  std::string durable_error_;  // why there is no log, when fd_ < 0
+  mutable absl::Mutex write_mu_;
+  std::string pending_bytes_ ABSL_GUARDED_BY(write_mu_);
+  std::vector<grpc::ServerUnaryReactor*> pending_calls_
+      ABSL_GUARDED_BY(write_mu_);
+  uint64_t durable_bytes_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t write_offset_ ABSL_GUARDED_BY(write_mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(write_mu_) = false;
+  std::thread writer_;
 };
 
 }  // namespace attnoracle

@@ -5,10 +5,15 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "common/attention.h"
 #include "common/challenge_config.h"
 #include "common/codec.h"
@@ -32,22 +37,55 @@ constexpr char kChallenge[] = R"pb(
 
 class FloorServiceTest : public ::testing::Test {
  protected:
+  static constexpr uint64_t kTestLogBytes = 64 << 10;
+
   void SetUp() override {
     absl::StatusOr<std::vector<ChallengeConfig>> set =
         ParseChallengeSet(kChallenge, "test");
     ASSERT_TRUE(set.ok()) << set.status();
     spec_ = (*set)[0].spec;
     params_ = DrawSecret(spec_, (*set)[0].prior);
-    service_ = std::make_unique<FloorServiceImpl>(spec_, params_);
+    durable_path_ =
+        ::testing::TempDir() + "/floor-durable-" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    Serve(durable_path_);
+    Rng rng(5);
+    x_ = test::RandomMatrix(rng, 3, spec_.d_model);
+  }
+  void TearDown() override {
+    Stop();
+    std::remove(durable_path_.c_str());
+  }
+
+  // A floor whose durable step writes a log of `log_bytes` at
+  // `durable_path`, in its own server.
+  void Serve(const std::string& durable_path,
+             uint64_t log_bytes = kTestLogBytes) {
+    Stop();
+    service_ = std::make_unique<FloorServiceImpl>(spec_, params_, durable_path,
+                                                  log_bytes);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     stub_ = bench::Echo::NewStub(
         server_->InProcessChannel(grpc::ChannelArguments()));
-    Rng rng(5);
-    x_ = test::RandomMatrix(rng, 3, spec_.d_model);
   }
-  void TearDown() override { server_->Shutdown(); }
+  void Stop() {
+    if (server_ != nullptr) server_->Shutdown();
+    server_.reset();
+    service_.reset();  // after its server, as the service asks
+  }
+
+  // The transcript bytes of one answer to `x`.
+  std::string AnswerBytes(const Matrix& x) const {
+    return EncodeMatrices(std::vector<Matrix>{x}) +
+           EncodeMatrices(std::vector<Matrix>{Forward(spec_, params_, x)});
+  }
+
+  static std::string FileBytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
 
   grpc::Status Query(const std::string& step, v1::QueryResponse* response,
                      ConstMatrixRef x, int sequences = 1) {
@@ -69,6 +107,7 @@ class FloorServiceTest : public ::testing::Test {
 
   LayerSpec spec_;
   LayerParams params_;
+  std::string durable_path_;
   std::unique_ptr<FloorServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<bench::Echo::Stub> stub_;
@@ -85,7 +124,7 @@ TEST_F(FloorServiceTest, ShapeCopiesTheInputThrough) {
 
 TEST_F(FloorServiceTest, EveryLaterStepAnswersWithTheForwardPass) {
   const Matrix expected = Forward(spec_, params_, x_);
-  for (const std::string step : {"forward", "digests", "kept"}) {
+  for (const std::string step : {"forward", "digests", "kept", "durable"}) {
     v1::QueryResponse response;
     ASSERT_TRUE(Query(step, &response, x_).ok()) << step;
     EXPECT_TRUE(test::BitwiseEqual(Output(response), expected)) << step;
@@ -123,6 +162,131 @@ TEST_F(FloorServiceTest, OnlyKeptKeepsTheBytesUntilForgotten) {
   EXPECT_EQ(service_->kept_bytes(), 2 * one_answer);
   service_->Forget();
   EXPECT_EQ(service_->kept_bytes(), 0u);
+}
+
+TEST_F(FloorServiceTest, DurableSyncsTheTranscriptBytesBeforeAnswering) {
+  const std::string zeros(kTestLogBytes, '\0');
+  EXPECT_EQ(FileBytes(durable_path_), zeros);  // the log, prepared
+  v1::QueryResponse response;
+  for (const std::string step : {"shape", "forward", "digests", "kept"}) {
+    ASSERT_TRUE(Query(step, &response, x_).ok()) << step;
+  }
+  EXPECT_EQ(service_->durable_bytes(), 0u);
+  EXPECT_EQ(FileBytes(durable_path_), zeros);
+  ASSERT_TRUE(Query("durable", &response, x_).ok());
+  const std::string one_answer = AnswerBytes(x_);
+  // On disk when the answer arrives, and not kept in memory as well.
+  EXPECT_EQ(service_->durable_bytes(), one_answer.size());
+  EXPECT_EQ(FileBytes(durable_path_),
+            one_answer + zeros.substr(one_answer.size()));
+  EXPECT_EQ(service_->kept_bytes(), one_answer.size());  // "kept"'s own
+  // The same chain as the digests step.
+  const Matrix y = Forward(spec_, params_, x_);
+  const std::string expected =
+      ChainHash(std::string(32, '\x5a'),
+                RequestDigest(4, EncodeMatrices(std::vector<Matrix>{x_})),
+                Sha256(EncodeMatrices(std::vector<Matrix>{y})));
+  EXPECT_EQ(HexEncode(response.transcript_head()), HexEncode(expected));
+
+  // After Forget the log is written from its start again.
+  service_->Forget();
+  EXPECT_EQ(service_->durable_bytes(), 0u);
+  Rng rng(8);
+  const Matrix other = test::RandomMatrix(rng, 3, spec_.d_model);
+  ASSERT_TRUE(Query("durable", &response, other).ok());
+  EXPECT_EQ(FileBytes(durable_path_).substr(0, one_answer.size()),
+            AnswerBytes(other));
+}
+
+TEST_F(FloorServiceTest, DurableOverwritesTheLogInACycle) {
+  Rng rng(9);
+  std::vector<Matrix> xs;
+  for (int i = 0; i < 3; ++i) {
+    xs.push_back(test::RandomMatrix(rng, 3, spec_.d_model));
+  }
+  const uint64_t one_answer = AnswerBytes(xs[0]).size();
+  // Room for two answers and a half: the third goes back to the start.
+  const uint64_t log_bytes = 2 * one_answer + one_answer / 2;
+  Serve(durable_path_, log_bytes);
+  v1::QueryResponse response;
+  for (const Matrix& x : xs) ASSERT_TRUE(Query("durable", &response, x).ok());
+  const std::string log = FileBytes(durable_path_);
+  ASSERT_EQ(log.size(), log_bytes);  // it did not grow
+  EXPECT_EQ(log.substr(0, one_answer), AnswerBytes(xs[2]));
+  EXPECT_EQ(log.substr(one_answer, one_answer), AnswerBytes(xs[1]));
+  EXPECT_EQ(log.substr(2 * one_answer), std::string(one_answer / 2, '\0'));
+  EXPECT_EQ(service_->durable_bytes(), 3 * one_answer);
+}
+
+TEST_F(FloorServiceTest, DurableAnswersEveryConcurrentCall) {
+  // More calls than one write can take at once: later ones queue while
+  // the writer syncs, and every one is answered after its bytes are out.
+  constexpr int kCalls = 64;
+  v1::QueryRequest request;
+  request.set_challenge_id("durable");
+  MatrixToProto(x_, request.add_sequences());
+  std::vector<grpc::ClientContext> contexts(kCalls);
+  std::vector<v1::QueryResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts[i].set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(20));
+    stub_->async()->Query(&contexts[i], &request, &responses[i],
+                          [&, i](grpc::Status status) {
+                            absl::MutexLock lock(&mu);
+                            statuses[i] = std::move(status);
+                            ++done;
+                          });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* d) { return *d == kCalls; }, &done));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+  }
+  const std::string one_answer = AnswerBytes(x_);
+  EXPECT_EQ(service_->durable_bytes(), kCalls * one_answer.size());
+  // Every answer's bytes are in the log, one after another.
+  std::string all;
+  for (int i = 0; i < kCalls; ++i) all += one_answer;
+  ASSERT_LE(all.size(), kTestLogBytes);
+  EXPECT_EQ(FileBytes(durable_path_).substr(0, all.size()), all);
+}
+
+TEST_F(FloorServiceTest, DurableWithoutAWritableFileFailsClearly) {
+  Serve("");
+  v1::QueryResponse response;
+  grpc::Status none = Query("durable", &response, x_);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(none.error_message().find("no file"), std::string::npos);
+  EXPECT_TRUE(Query("kept", &response, x_).ok());
+
+  Serve(::testing::TempDir() + "/no-such-directory/floor");
+  grpc::Status unopened = Query("durable", &response, x_);
+  EXPECT_EQ(unopened.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(unopened.error_message().find("no-such-directory/floor: "),
+            std::string::npos)
+      << unopened.error_message();
+
+  // Every write to /dev/full fails with ENOSPC: first when the log is
+  // prepared, and with no log to prepare, when an answer is written.
+  Serve("/dev/full");
+  grpc::Status unprepared = Query("durable", &response, x_);
+  EXPECT_EQ(unprepared.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(unprepared.error_message().find("preparing"), std::string::npos)
+      << unprepared.error_message();
+  Serve("/dev/full", 0);
+  grpc::Status full = Query("durable", &response, x_);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(full.error_message().find("writing the floor's file"),
+            std::string::npos)
+      << full.error_message();
+  EXPECT_EQ(service_->durable_bytes(), 0u);
+  EXPECT_TRUE(Query("kept", &response, x_).ok());
 }
 
 TEST_F(FloorServiceTest, BadRequestsGetPreciseCodesAndServingGoesOn) {
