@@ -251,7 +251,8 @@ class LoopbackServer {
 };
 
 // The floor serves the layer of the small workload's challenge, drawn from
-// its prior as the oracle draws its secret.
+// its prior as the oracle draws its secret, and writes its durable step's
+// log at `durable_path`; an error when that log cannot be prepared.
 absl::StatusOr<std::unique_ptr<FloorServiceImpl>> NewFloorService(
     const Workload& w, const std::string& durable_path) {
   absl::StatusOr<std::vector<ChallengeConfig>> challenges =
@@ -259,8 +260,10 @@ absl::StatusOr<std::unique_ptr<FloorServiceImpl>> NewFloorService(
   if (!challenges.ok()) return challenges.status();
   for (const ChallengeConfig& c : *challenges) {
     if (c.id == w.challenge_id) {
-      return std::make_unique<FloorServiceImpl>(
+      auto floor = std::make_unique<FloorServiceImpl>(
           c.spec, DrawSecret(c.spec, c.prior), durable_path);
+      if (absl::Status s = floor->durable_status(); !s.ok()) return s;
+      return floor;
     }
   }
   return absl::NotFoundError(

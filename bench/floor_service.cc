@@ -7,6 +7,8 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -26,23 +28,28 @@ namespace {
 // In the order of Steps(), cheapest first.
 enum Step { kShape, kForward, kDigests, kKept, kDurable, kStepCount };
 
-// Writes all of `bytes` at `offset` of `fd`, then syncs them when `sync`;
-// an error names `what` and the call that failed.
-absl::Status WriteAt(int fd, absl::string_view bytes, off_t offset, bool sync,
+// Syncs `fd`'s data; an error names `what`.
+absl::Status Sync(int fd, absl::string_view what) {
+  if (fdatasync(fd) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("syncing ", what, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Writes all of `bytes` at `offset` of `fd`; an error names `what`.
+absl::Status WriteAt(int fd, absl::string_view bytes, off_t offset,
                      absl::string_view what) {
   while (!bytes.empty()) {
     const ssize_t n = pwrite(fd, bytes.data(), bytes.size(), offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
+    if (n <= 0) {
       return absl::UnavailableError(
-          absl::StrCat("writing ", what, ": ", std::strerror(errno)));
+          absl::StrCat("writing ", what, ": ",
+                       n < 0 ? std::strerror(errno) : "no byte was written"));
     }
     bytes.remove_prefix(static_cast<size_t>(n));
     offset += n;
-  }
-  if (sync && fdatasync(fd) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("syncing ", what, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -54,13 +61,9 @@ absl::Status WriteZeros(int fd, uint64_t bytes, absl::string_view what) {
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(zeros.size(), bytes - at));
     ATTN_RETURN_IF_ERROR(WriteAt(fd, absl::string_view(zeros).substr(0, n),
-                                 static_cast<off_t>(at), false, what));
+                                 static_cast<off_t>(at), what));
   }
-  if (fdatasync(fd) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("syncing ", what, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return Sync(fd, what);
 }
 
 }  // namespace
@@ -77,7 +80,8 @@ FloorServiceImpl::FloorServiceImpl(LayerSpec spec, LayerParams params,
                                    uint64_t log_bytes)
     : spec_(std::move(spec)),
       params_(std::move(params)),
-      log_bytes_(log_bytes) {
+      log_bytes_(log_bytes),
+      log_path_(durable_path) {
   if (durable_path.empty()) {
     durable_error_ = "the floor has no file for its durable step";
     return;
@@ -93,7 +97,7 @@ FloorServiceImpl::FloorServiceImpl(LayerSpec spec, LayerParams params,
       log_bytes_ == 0
           ? absl::OkStatus()
           : WriteZeros(fd_, log_bytes_,
-                       absl::StrCat("the floor's file ", durable_path));
+                       absl::StrCat("the floor's file ", log_path_));
   if (!prepared.ok()) {
     durable_error_ =
         absl::StrCat("preparing the floor's log: ", prepared.message());
@@ -119,13 +123,13 @@ grpc::ServerUnaryReactor* FloorServiceImpl::Query(
     grpc::CallbackServerContext* context, const v1::QueryRequest* request,
     v1::QueryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::string to_write;
+  std::optional<std::string> to_write;
   grpc::Status status = Answer(*request, response, &to_write);
-  if (status.ok() && !to_write.empty()) {
+  if (status.ok() && to_write.has_value()) {
     // The durable step: the writer finishes the call once its bytes are
     // synced.
     absl::MutexLock lock(&write_mu_);
-    pending_bytes_ += to_write;
+    pending_bytes_ += *to_write;
     pending_calls_.push_back(reactor);
     return reactor;
   }
@@ -153,8 +157,9 @@ void FloorServiceImpl::WriteLoop() {
     const auto offset = static_cast<off_t>(write_offset_);
     write_offset_ += bytes.size();
     write_mu_.Unlock();
-    const absl::Status written =
-        WriteAt(fd_, bytes, offset, true, "the floor's file");
+    const std::string what = absl::StrCat("the floor's file ", log_path_);
+    absl::Status written = WriteAt(fd_, bytes, offset, what);
+    if (written.ok()) written = Sync(fd_, what);
     // Counted before the calls finish, so that a caller who has its answer
     // finds its bytes counted.
     write_mu_.Lock();
@@ -173,7 +178,7 @@ void FloorServiceImpl::WriteLoop() {
 
 grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
                                       v1::QueryResponse* response,
-                                      std::string* to_write) {
+                                      std::optional<std::string>* to_write) {
   const std::vector<std::string>& steps = Steps();
   const auto found =
       std::find(steps.begin(), steps.end(), request.challenge_id());
@@ -237,7 +242,7 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
       kept_.Keep(response_bytes);
     } else if (step == kDurable) {
       *to_write = std::move(request_bytes);
-      to_write->append(response_bytes);
+      (*to_write)->append(response_bytes);
     }
   }
   return grpc::Status::OK;
@@ -246,6 +251,11 @@ grpc::Status FloorServiceImpl::Answer(const v1::QueryRequest& request,
 uint64_t FloorServiceImpl::kept_bytes() const {
   absl::MutexLock lock(&mu_);
   return kept_.kept();
+}
+
+absl::Status FloorServiceImpl::durable_status() const {
+  return fd_ >= 0 ? absl::OkStatus()
+                  : absl::FailedPreconditionError(durable_error_);
 }
 
 uint64_t FloorServiceImpl::durable_bytes() const {

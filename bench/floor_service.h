@@ -15,10 +15,12 @@
 //            instead of in memory, in group commits as the durable ledger
 //            makes them: one thread writes whatever answers are pending
 //            to a log file with one write and one fdatasync, then
-//            finishes their calls. The log is written zeros when the
+//            finishes their calls. The log is filled with zeros when the
 //            service starts and then overwritten in a cycle, as a WAL is
 //            once checkpointed, so that a sync flushes data and not a
-//            growing file's size.
+//            growing file's size. A failed write fails its group's calls
+//            only: later groups are written anew, as nothing on disk
+//            chains onto the failed one.
 //
 // The step is the request's challenge_id. Left out: the request's value
 // checks (finite, within the policy's limits), precision and noise, budgets,
@@ -40,11 +42,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "attnoracle/bench/echo.grpc.pb.h"
 #include "common/byte_blocks.h"
@@ -55,15 +59,17 @@ namespace attnoracle {
 
 class FloorServiceImpl final : public bench::Echo::CallbackService {
  public:
+  // The durable step's log length unless told otherwise.
+  static constexpr uint64_t kDurableLogBytes = 64 << 20;
+
   // The steps, cheapest first: the challenge_ids Query answers.
   static const std::vector<std::string>& Steps();
 
   // `spec` resolved, `params` fitting it (as a challenge's secret does).
   // `durable_path`: the durable step's log, created or truncated here and
-  // written `log_bytes` zero bytes; empty for none. Without a log (none, or
-  // it could not be prepared) the durable step fails every request, saying
-  // why.
-  static constexpr uint64_t kDurableLogBytes = 64 << 20;
+  // filled with `log_bytes` zero bytes; empty for none. Without a log
+  // (none, or it could not be prepared) the durable step fails every
+  // request, saying why; durable_status() says it at once.
   FloorServiceImpl(LayerSpec spec, LayerParams params,
                    const std::string& durable_path = "",
                    uint64_t log_bytes = kDurableLogBytes);
@@ -73,9 +79,14 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   FloorServiceImpl(const FloorServiceImpl&) = delete;
   FloorServiceImpl& operator=(const FloorServiceImpl&) = delete;
 
+  // OK when the durable step has its log; else FAILED_PRECONDITION saying
+  // why, the status every durable request gets.
+  absl::Status durable_status() const;
+
   // NOT_FOUND for a challenge_id that names no step; INVALID_ARGUMENT for
-  // a sequence that is not tokens x d_model; FAILED_PRECONDITION for the
-  // durable step without a file, UNAVAILABLE when writing it failed.
+  // a sequence that is not tokens x d_model; for the durable step,
+  // FAILED_PRECONDITION without a log and UNAVAILABLE when writing or
+  // syncing it failed.
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
                                   const v1::QueryRequest* request,
                                   v1::QueryResponse* response) override;
@@ -88,9 +99,11 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   void Forget();
 
  private:
-  // The answer's transcript bytes when the step keeps them ("durable").
+  // Fills `response`; for the durable step also `to_write`, the bytes the
+  // writer must sync before the call finishes.
   grpc::Status Answer(const v1::QueryRequest& request,
-                      v1::QueryResponse* response, std::string* to_write);
+                      v1::QueryResponse* response,
+                      std::optional<std::string>* to_write);
   void WriteLoop();
 
   const LayerSpec spec_;
@@ -99,10 +112,12 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   mutable absl::Mutex mu_;
   ByteBlocks kept_ ABSL_GUARDED_BY(mu_);
 
-  // The durable step's group commit.
+  // The durable step's group commit. The constructor alone sets fd_,
+  // log_path_ and durable_error_ (why there is no log, when fd_ < 0).
   const uint64_t log_bytes_;
   int fd_ = -1;
-  std::string durable_error_;  // why there is no log, when fd_ < 0
+  std::string log_path_;
+  std::string durable_error_;
   mutable absl::Mutex write_mu_;
   std::string pending_bytes_ ABSL_GUARDED_BY(write_mu_);
   std::vector<grpc::ServerUnaryReactor*> pending_calls_

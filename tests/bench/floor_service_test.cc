@@ -4,13 +4,19 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -45,9 +51,12 @@ class FloorServiceTest : public ::testing::Test {
     ASSERT_TRUE(set.ok()) << set.status();
     spec_ = (*set)[0].spec;
     params_ = DrawSecret(spec_, (*set)[0].prior);
-    durable_path_ =
-        ::testing::TempDir() + "/floor-durable-" +
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    // A name of its own, also against other runs of this test.
+    std::string pattern = ::testing::TempDir() + "floor-durable-XXXXXX";
+    const int fd = mkstemp(pattern.data());
+    ASSERT_GE(fd, 0) << pattern << ": " << std::strerror(errno);
+    close(fd);
+    durable_path_ = pattern;
     Serve(durable_path_);
     Rng rng(5);
     x_ = test::RandomMatrix(rng, 3, spec_.d_model);
@@ -164,7 +173,8 @@ TEST_F(FloorServiceTest, OnlyKeptKeepsTheBytesUntilForgotten) {
   EXPECT_EQ(service_->kept_bytes(), 0u);
 }
 
-TEST_F(FloorServiceTest, DurableSyncsTheTranscriptBytesBeforeAnswering) {
+TEST_F(FloorServiceTest, DurableWritesTheTranscriptBytesBeforeAnswering) {
+  ASSERT_TRUE(service_->durable_status().ok()) << service_->durable_status();
   const std::string zeros(kTestLogBytes, '\0');
   EXPECT_EQ(FileBytes(durable_path_), zeros);  // the log, prepared
   v1::QueryResponse response;
@@ -216,11 +226,16 @@ TEST_F(FloorServiceTest, DurableOverwritesTheLogInACycle) {
   EXPECT_EQ(log.substr(one_answer, one_answer), AnswerBytes(xs[1]));
   EXPECT_EQ(log.substr(2 * one_answer), std::string(one_answer / 2, '\0'));
   EXPECT_EQ(service_->durable_bytes(), 3 * one_answer);
+
+  // Room for exactly two: the second still fits, the third goes back.
+  Serve(durable_path_, 2 * one_answer);
+  for (const Matrix& x : xs) ASSERT_TRUE(Query("durable", &response, x).ok());
+  EXPECT_EQ(FileBytes(durable_path_), AnswerBytes(xs[2]) + AnswerBytes(xs[1]));
 }
 
 TEST_F(FloorServiceTest, DurableAnswersEveryConcurrentCall) {
-  // More calls than one write can take at once: later ones queue while
-  // the writer syncs, and every one is answered after its bytes are out.
+  // Calls arriving while the writer syncs wait for its next write, which
+  // takes all of them; every one is answered after its bytes are out.
   constexpr int kCalls = 64;
   v1::QueryRequest request;
   request.set_challenge_id("durable");
@@ -257,34 +272,51 @@ TEST_F(FloorServiceTest, DurableAnswersEveryConcurrentCall) {
   EXPECT_EQ(FileBytes(durable_path_).substr(0, all.size()), all);
 }
 
-TEST_F(FloorServiceTest, DurableWithoutAWritableFileFailsClearly) {
+TEST_F(FloorServiceTest, DurableWithoutALogFailsClearly) {
   Serve("");
+  EXPECT_EQ(service_->durable_status().code(),
+            absl::StatusCode::kFailedPrecondition);
   v1::QueryResponse response;
   grpc::Status none = Query("durable", &response, x_);
   EXPECT_EQ(none.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(none.error_message().find("no file"), std::string::npos);
   EXPECT_TRUE(Query("kept", &response, x_).ok());
 
-  Serve(::testing::TempDir() + "/no-such-directory/floor");
+  Serve(::testing::TempDir() + "no-such-directory/floor");
+  EXPECT_EQ(service_->durable_status().code(),
+            absl::StatusCode::kFailedPrecondition);
   grpc::Status unopened = Query("durable", &response, x_);
   EXPECT_EQ(unopened.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(unopened.error_message().find("no-such-directory/floor: "),
             std::string::npos)
       << unopened.error_message();
+}
 
-  // Every write to /dev/full fails with ENOSPC: first when the log is
-  // prepared, and with no log to prepare, when an answer is written.
+TEST_F(FloorServiceTest, DurableWritesThatFailAreAnsweredUnavailable) {
+  // Every write to /dev/full fails with ENOSPC. Without it (a sandbox's
+  // bare /dev) opening the path would create a plain file instead.
+  struct stat device;
+  if (stat("/dev/full", &device) != 0 || !S_ISCHR(device.st_mode)) {
+    GTEST_SKIP() << "no /dev/full device here";
+  }
+  // First when the log is prepared, then, with no log to prepare, when an
+  // answer is written.
+  v1::QueryResponse response;
   Serve("/dev/full");
   grpc::Status unprepared = Query("durable", &response, x_);
   EXPECT_EQ(unprepared.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(unprepared.error_message().find("preparing"), std::string::npos)
       << unprepared.error_message();
+  EXPECT_EQ(service_->durable_status().message(), unprepared.error_message());
   Serve("/dev/full", 0);
   grpc::Status full = Query("durable", &response, x_);
   EXPECT_EQ(full.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(full.error_message().find("writing the floor's file"),
+  EXPECT_NE(full.error_message().find("writing the floor's file /dev/full: "),
             std::string::npos)
       << full.error_message();
+  // The next group is written anew, and fails again on its own.
+  EXPECT_EQ(Query("durable", &response, x_).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(service_->durable_bytes(), 0u);
   EXPECT_TRUE(Query("kept", &response, x_).ok());
 }
