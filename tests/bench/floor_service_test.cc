@@ -91,6 +91,16 @@ class FloorServiceTest : public ::testing::Test {
            EncodeMatrices(std::vector<Matrix>{Forward(spec_, params_, x)});
   }
 
+  // The chain head the digests and durable steps answer for `x` as the
+  // queries from `first_index` on, chained onto the constant head.
+  std::string ExpectedHead(uint64_t first_index, const Matrix& x) const {
+    return ChainHash(
+        std::string(32, '\x5a'),
+        RequestDigest(first_index, EncodeMatrices(std::vector<Matrix>{x})),
+        Sha256(
+            EncodeMatrices(std::vector<Matrix>{Forward(spec_, params_, x)})));
+  }
+
   static std::string FileBytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -146,12 +156,8 @@ TEST_F(FloorServiceTest, DigestsChainTheTranscriptBytes) {
   ASSERT_TRUE(Query("forward", &first, x_, 2).ok());
   v1::QueryResponse response;
   ASSERT_TRUE(Query("digests", &response, x_).ok());
-  const Matrix y = Forward(spec_, params_, x_);
-  const std::string expected =
-      ChainHash(std::string(32, '\x5a'),
-                RequestDigest(2, EncodeMatrices(std::vector<Matrix>{x_})),
-                Sha256(EncodeMatrices(std::vector<Matrix>{y})));
-  EXPECT_EQ(HexEncode(response.transcript_head()), HexEncode(expected));
+  EXPECT_EQ(HexEncode(response.transcript_head()),
+            HexEncode(ExpectedHead(2, x_)));
   // Before the digests step the head is not a hash of anything.
   EXPECT_EQ(first.transcript_head(), std::string(32, '\x5a'));
 }
@@ -163,9 +169,7 @@ TEST_F(FloorServiceTest, OnlyKeptKeepsTheBytesUntilForgotten) {
   }
   EXPECT_EQ(service_->kept_bytes(), 0u);
   ASSERT_TRUE(Query("kept", &response, x_).ok());
-  const Matrix y = Forward(spec_, params_, x_);
-  const uint64_t one_answer = EncodeMatrices(std::vector<Matrix>{x_}).size() +
-                              EncodeMatrices(std::vector<Matrix>{y}).size();
+  const uint64_t one_answer = AnswerBytes(x_).size();
   EXPECT_EQ(service_->kept_bytes(), one_answer);
   ASSERT_TRUE(Query("kept", &response, x_).ok());
   EXPECT_EQ(service_->kept_bytes(), 2 * one_answer);
@@ -191,12 +195,8 @@ TEST_F(FloorServiceTest, DurableWritesTheTranscriptBytesBeforeAnswering) {
             one_answer + zeros.substr(one_answer.size()));
   EXPECT_EQ(service_->kept_bytes(), one_answer.size());  // "kept"'s own
   // The same chain as the digests step.
-  const Matrix y = Forward(spec_, params_, x_);
-  const std::string expected =
-      ChainHash(std::string(32, '\x5a'),
-                RequestDigest(4, EncodeMatrices(std::vector<Matrix>{x_})),
-                Sha256(EncodeMatrices(std::vector<Matrix>{y})));
-  EXPECT_EQ(HexEncode(response.transcript_head()), HexEncode(expected));
+  EXPECT_EQ(HexEncode(response.transcript_head()),
+            HexEncode(ExpectedHead(4, x_)));
 
   // After Forget the log is written from its start again.
   service_->Forget();
