@@ -81,7 +81,7 @@ FloorServiceImpl::FloorServiceImpl(LayerSpec spec, LayerParams params,
     : spec_(std::move(spec)),
       params_(std::move(params)),
       log_bytes_(log_bytes),
-      log_path_(durable_path) {
+      log_name_(absl::StrCat("the floor's file ", durable_path)) {
   if (durable_path.empty()) {
     durable_error_ = "the floor has no file for its durable step";
     return;
@@ -89,15 +89,13 @@ FloorServiceImpl::FloorServiceImpl(LayerSpec spec, LayerParams params,
   fd_ = open(durable_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
              0600);
   if (fd_ < 0) {
-    durable_error_ = absl::StrCat("opening the floor's file ", durable_path,
-                                  ": ", std::strerror(errno));
+    durable_error_ =
+        absl::StrCat("opening ", log_name_, ": ", std::strerror(errno));
     return;
   }
-  const absl::Status prepared =
-      log_bytes_ == 0
-          ? absl::OkStatus()
-          : WriteZeros(fd_, log_bytes_,
-                       absl::StrCat("the floor's file ", log_path_));
+  const absl::Status prepared = log_bytes_ == 0
+                                    ? absl::OkStatus()
+                                    : WriteZeros(fd_, log_bytes_, log_name_);
   if (!prepared.ok()) {
     durable_error_ =
         absl::StrCat("preparing the floor's log: ", prepared.message());
@@ -157,9 +155,8 @@ void FloorServiceImpl::WriteLoop() {
     const auto offset = static_cast<off_t>(write_offset_);
     write_offset_ += bytes.size();
     write_mu_.Unlock();
-    const std::string what = absl::StrCat("the floor's file ", log_path_);
-    absl::Status written = WriteAt(fd_, bytes, offset, what);
-    if (written.ok()) written = Sync(fd_, what);
+    absl::Status written = WriteAt(fd_, bytes, offset, log_name_);
+    if (written.ok()) written = Sync(fd_, log_name_);
     // Counted before the calls finish, so that a caller who has its answer
     // finds its bytes counted.
     write_mu_.Lock();

@@ -112,11 +112,11 @@ class FloorServiceImpl final : public bench::Echo::CallbackService {
   mutable absl::Mutex mu_;
   ByteBlocks kept_ ABSL_GUARDED_BY(mu_);
 
-  // The durable step's group commit. The constructor alone sets fd_,
-  // log_path_ and durable_error_ (why there is no log, when fd_ < 0).
+  // The durable step's group commit. The constructor alone sets fd_ and
+  // durable_error_ (why there is no log, when fd_ < 0).
   const uint64_t log_bytes_;
+  const std::string log_name_;  // how errors name the log
   int fd_ = -1;
-  std::string log_path_;
   std::string durable_error_;
   mutable absl::Mutex write_mu_;
   std::string pending_bytes_ ABSL_GUARDED_BY(write_mu_);
