@@ -410,8 +410,9 @@ void PrintFloorTable(const std::vector<Row>& rows) {
 }
 
 void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
-  std::cout << absl::StrFormat("one-thread GEMM peak: %.1f GFLOP/s\n\n",
+  std::cout << absl::StrFormat("one-thread GEMM peak: %.1f GFLOP/s\n",
                                gemm_peak_gflops);
+  std::cout << "malloc: " << MallocLibrary() << "\n\n";
   std::cout << absl::StrFormat(
       "%-10s %-7s %6s %11s %12s %8s %8s %11s %9s %7s %7s %8s %7s %6s\n",
       "WORKLOAD", "LEDGER", "FLIGHT", "QUERIES/S", "TOKENS/S", "P50_US",
@@ -654,6 +655,7 @@ int Main() {
   if (json) {
     nlohmann::json doc;
     doc["gemm_peak_gflops"] = gemm_peak;
+    doc["malloc"] = MallocLibrary();
     doc["workloads"] = nlohmann::json::array();
     for (const Row& r : rows) doc["workloads"].push_back(RowJson(r));
     if (!floor_rows.empty()) {

@@ -2,9 +2,11 @@
 """Smoke test of oracle-bench: a very short run of every workload, ledger and
 in-flight count, and of every step of the required-work floor, must print one
 JSON document with a positive rate and CPU time per query for each (and
-the context-switch fields present).
+the context-switch fields present), and name the malloc it ran with, whose
+library's file name must start with the one given (libjemalloc when the
+build links jemalloc, libc otherwise).
 
-    check_bench_json.py build/bin/oracle-bench
+    check_bench_json.py build/bin/oracle-bench libjemalloc
 """
 import itertools
 import json
@@ -28,7 +30,9 @@ def no_cost(row):
 
 
 def main():
-    bench = sys.argv[1]
+    if len(sys.argv) != 3:
+        sys.exit("usage: check_bench_json.py ORACLE_BENCH MALLOC_LIBRARY")
+    bench, malloc_library = sys.argv[1], sys.argv[2]
     run = subprocess.run(
         [bench, "--json", "--seconds=0.1", "--round_seconds=0.1",
          "--gemm_seconds=0.1", "--in_flight=1,64", "--floor"],
@@ -39,6 +43,9 @@ def main():
     rows = {(w["name"], w["ledger"], w["in_flight"]): w
             for w in doc["workloads"]}
     problems = []
+    if not doc.get("malloc", "").startswith(malloc_library + "."):
+        problems.append(f"malloc is {doc.get('malloc')!r}, not "
+                        f"{malloc_library}")
     for key in itertools.product(WORKLOADS, LEDGERS, IN_FLIGHT):
         row = rows.get(key)
         if row is None:

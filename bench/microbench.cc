@@ -242,6 +242,8 @@ int main(int argc, char** argv) {
   attnoracle::TuneProcessForServing();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // Printed with the context; allocation is on every measured path.
+  benchmark::AddCustomContext("malloc", attnoracle::MallocLibrary());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

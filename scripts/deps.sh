@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3 clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev openssl
+  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev openssl
 )
 # clang 14 with its sanitizer and libFuzzer runtimes, and llvm-symbolizer
 # for readable stacks in crash reports.

@@ -1,10 +1,12 @@
 #include "server/service/oracle_server.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -115,6 +117,31 @@ bool IsLoopbackAddress(absl::string_view address) {
 
 void TuneProcessForServing() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+std::string MallocLibrary() {
+  // The definition that the process's calls bind to: the first in the
+  // global lookup order, which a linked (or preloaded) allocator precedes
+  // glibc in.
+  void* const malloc_address = dlsym(RTLD_DEFAULT, "malloc");
+  Dl_info info;
+  if (malloc_address == nullptr || dladdr(malloc_address, &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return "unknown";
+  }
+  std::string name = std::filesystem::path(info.dli_fname).filename();
+  // jemalloc's control interface, which also tells its version.
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  const auto mallctl =
+      reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  const char* version = nullptr;
+  size_t version_size = sizeof(version);
+  if (mallctl != nullptr &&
+      mallctl("version", &version, &version_size, nullptr, 0) == 0 &&
+      version != nullptr) {
+    absl::StrAppend(&name, " ", version);
+  }
+  return name;
 }
 
 absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(

@@ -73,6 +73,13 @@ struct ServerOptions {
 // catch lock-order inversions.
 void TuneProcessForServing();
 
+// The shared object whose malloc this process's allocations go to, by file
+// name, with the allocator's version when it reports one: for example
+// "libjemalloc.so.2 5.3.0-0-g54eaed1..." in oracle-server and oracle-bench
+// as built by default (ATTNORACLE_JEMALLOC), "libc.so.6" otherwise. Runs
+// and their numbers depend on it, so the bench records it.
+std::string MallocLibrary();
+
 class OracleServer {
  public:
   // INVALID_ARGUMENT or NOT_FOUND for a bad configuration file, address or
