@@ -15,7 +15,6 @@
 // switches per query, for the service and for echo (for the service only
 // when its server runs in this process): the cost behind the rate.
 // Progress goes to stderr.
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -621,7 +620,7 @@ int Main() {
         // Free pages the in-process oracles and earlier steps left go back
         // to the system, so that "kept" faults in fresh pages as a growing
         // in-memory ledger does, not pages the heap already holds.
-        malloc_trim(0);
+        ReleaseFreeHeapMemory();
         Row row = Measure(*floor_workload, "floor", in_flight, floor_methods,
                           echo, {}, gemm_peak, step);
         row.floor_step = step;

@@ -44,8 +44,9 @@ def main():
             for w in doc["workloads"]}
     problems = []
     if not doc.get("malloc", "").startswith(malloc_library + "."):
-        problems.append(f"malloc is {doc.get('malloc')!r}, not "
-                        f"{malloc_library}")
+        problems.append(f"malloc is served by {doc.get('malloc')!r}, not by "
+                        f"{malloc_library}.*, as the build links it (a "
+                        f"preloaded allocator, or a link that lost it?)")
     for key in itertools.product(WORKLOADS, LEDGERS, IN_FLIGHT):
         row = rows.get(key)
         if row is None:
@@ -79,7 +80,7 @@ def main():
     if problems:
         sys.exit("\n".join(problems))
     print(f"oracle-bench smoke: {len(rows)} measurements and "
-          f"{len(floor)} floor measurements OK")
+          f"{len(floor)} floor measurements OK, malloc {doc['malloc']}")
 
 
 if __name__ == "__main__":

@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
             << ((*server)->competition_mode() ? "competition mode"
                                               : "open mode")
             << ", " << (*server)->transport_security() << ", database "
-            << options.db_path << std::endl;
+            << options.db_path << ", malloc " << attnoracle::MallocLibrary()
+            << std::endl;
 
   std::thread waiter([&] {
     int signal = 0;

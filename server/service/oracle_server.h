@@ -73,12 +73,18 @@ struct ServerOptions {
 // catch lock-order inversions.
 void TuneProcessForServing();
 
-// The shared object whose malloc this process's allocations go to, by file
-// name, with the allocator's version when it reports one: for example
-// "libjemalloc.so.2 5.3.0-0-g54eaed1..." in oracle-server and oracle-bench
-// as built by default (ATTNORACLE_JEMALLOC), "libc.so.6" otherwise. Runs
-// and their numbers depend on it, so the bench records it.
+// The shared object that serves this process's malloc, by file name, with
+// jemalloc's release when jemalloc serves it: "libjemalloc.so.2 5.3.0" in
+// oracle-server and the benchmarks as built by default
+// (ATTNORACLE_JEMALLOC), "libc.so.6" without it, and under a sanitizer its
+// runtime's library, or the program's own file when the runtime is linked
+// in statically.
+// Runs and their numbers depend on it, so the bench records it.
 std::string MallocLibrary();
+
+// Gives the heap's free pages back to the system, under glibc's malloc or
+// jemalloc; for a measurement that must start from fresh pages.
+void ReleaseFreeHeapMemory();
 
 class OracleServer {
  public:
