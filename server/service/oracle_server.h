@@ -78,8 +78,8 @@ void TuneProcessForServing();
 // oracle-server and the benchmarks as built by default
 // (ATTNORACLE_JEMALLOC), "libc.so.6" without it, and under a sanitizer its
 // runtime's library, or the program's own file when the runtime is linked
-// in statically.
-// Runs and their numbers depend on it, so the bench records it.
+// in statically. Runs and their numbers depend on it, so the bench and the
+// server's startup line name it.
 std::string MallocLibrary();
 
 // Gives the heap's free pages back to the system, under glibc's malloc or
