@@ -138,10 +138,10 @@ std::optional<Dl_info> MallocDefinition() {
   return info;
 }
 
-// jemalloc's mallctl when jemalloc serves malloc, else null: a jemalloc
-// loaded beside another allocator does not count.
-Mallctl ServingMallctl() {
-  const std::optional<Dl_info> malloc_info = MallocDefinition();
+// jemalloc's mallctl when jemalloc is the object `malloc_info` (from
+// MallocDefinition) names, else null: a jemalloc loaded beside another
+// allocator does not count.
+Mallctl ServingMallctl(const std::optional<Dl_info>& malloc_info) {
   void* const mallctl_address = dlsym(RTLD_DEFAULT, "mallctl");
   Dl_info mallctl_info;
   if (!malloc_info.has_value() || mallctl_address == nullptr ||
@@ -164,7 +164,7 @@ std::string MallocLibrary() {
           : std::filesystem::path(info->dli_fname).filename().string();
   const char* version = nullptr;
   size_t version_size = sizeof(version);
-  if (const Mallctl mallctl = ServingMallctl();
+  if (const Mallctl mallctl = ServingMallctl(info);
       mallctl != nullptr &&
       mallctl("version", &version, &version_size, nullptr, 0) == 0 &&
       version != nullptr) {
@@ -178,7 +178,8 @@ std::string MallocLibrary() {
 
 void ReleaseFreeHeapMemory() {
   malloc_trim(0);
-  if (const Mallctl mallctl = ServingMallctl(); mallctl != nullptr) {
+  if (const Mallctl mallctl = ServingMallctl(MallocDefinition());
+      mallctl != nullptr) {
     // 4096 is MALLCTL_ARENAS_ALL: every arena's unused dirty pages.
     mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
   }
