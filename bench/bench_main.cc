@@ -48,6 +48,7 @@
 #include "nlohmann/json.hpp"
 #include "server/core/sqlite_store.h"
 #include "server/service/oracle_server.h"
+#include "server/serving_process.h"
 
 ABSL_FLAG(double, seconds, 2,
           "Seconds of load per measurement and per side (the oracle and the "

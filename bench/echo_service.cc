@@ -1,6 +1,6 @@
 #include "bench/echo_service.h"
 
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "server/service/query_stream_reactor.h"
 
 namespace attnoracle {

@@ -33,6 +33,7 @@
 #include "server/core/scorer.h"
 #include "server/core/sqlite_store.h"
 #include "server/service/oracle_server.h"
+#include "server/serving_process.h"
 
 namespace attnoracle {
 namespace {

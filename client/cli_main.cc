@@ -36,7 +36,7 @@
 #include "common/codec.h"
 #include "common/flag_names.h"
 #include "common/hashing.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Oracle server, host:port.");
 ABSL_FLAG(bool, json, false,

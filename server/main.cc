@@ -21,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "common/flag_names.h"
 #include "server/service/oracle_server.h"
+#include "server/serving_process.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to listen on, host:port. Port 0 picks a free port; the "

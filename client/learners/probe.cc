@@ -27,7 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {

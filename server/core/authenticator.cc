@@ -4,7 +4,7 @@
 #include "common/challenge_config.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
-#include "server/core/challenge_registry.h"
+#include "server/core/clock.h"
 
 namespace attnoracle {
 namespace {

@@ -1,10 +1,9 @@
 #include "server/core/challenge_registry.h"
 
-#include <chrono>
-
 #include "absl/strings/str_cat.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
+#include "server/core/clock.h"
 
 namespace attnoracle {
 namespace {
@@ -12,12 +11,6 @@ namespace {
 constexpr size_t kNonceBytes = 32;
 
 }  // namespace
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ChallengeRegistry::ChallengeRegistry(Store* store) : store_(store) {}
 

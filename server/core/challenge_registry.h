@@ -61,9 +61,6 @@ class ChallengeRegistry {
       ABSL_GUARDED_BY(mu_);
 };
 
-// Milliseconds since the Unix epoch, for records.
-int64_t NowUnixMs();
-
 }  // namespace attnoracle
 
 #endif  // ATTNORACLE_SERVER_CORE_CHALLENGE_REGISTRY_H_

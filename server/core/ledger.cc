@@ -7,7 +7,7 @@
 #include "common/hashing.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"
-#include "server/core/challenge_registry.h"
+#include "server/core/clock.h"
 
 namespace attnoracle {
 namespace {

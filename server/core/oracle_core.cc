@@ -11,6 +11,7 @@
 #include "common/request_check.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"
+#include "server/core/clock.h"
 
 namespace attnoracle {
 namespace {

@@ -1,6 +1,6 @@
 // Scorer: scores submitted hypotheses against one secret, on a hidden probe
 // set drawn from the challenge's prior seed (never sent to anyone) and
-// modulo the layer's symmetries (common/metrics.h).
+// modulo the layer's symmetries (common/layer_comparison.h).
 //
 //   Scorer scorer(spec, prior_seed, secret);  // draws probes, runs the secret
 //   once Score s = scorer.ScoreHypothesis(hypothesis, usage);
@@ -15,7 +15,7 @@
 #include "common/access_policy.h"
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 #include "common/score.h"
 #include "common/tensor.h"
 

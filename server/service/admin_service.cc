@@ -1,7 +1,7 @@
 #include "server/service/admin_service.h"
 
 #include "common/codec.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "server/service/call_context.h"
 
 namespace attnoracle {

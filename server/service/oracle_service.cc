@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/codec.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "common/status_macros.h"
 #include "server/service/call_context.h"
 #include "server/service/query_stream_reactor.h"

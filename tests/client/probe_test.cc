@@ -9,7 +9,7 @@
 
 #include "client/learners/learner.h"
 #include "client/learners/query_oracle.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 #include "common/prior.h"
 #include "tests/test_util.h"
 

@@ -16,7 +16,7 @@
 #include "common/access_policy.h"
 #include "common/attention.h"
 #include "common/attention_grad.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 #include "common/prior.h"
 #include "tests/test_util.h"
 

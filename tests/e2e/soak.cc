@@ -45,7 +45,7 @@
 #include "client/oracle_client.h"
 #include "client/verify.h"
 #include "common/codec.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "common/prior.h"
 #include "common/rng.h"
 #include "tests/secret_leak.h"

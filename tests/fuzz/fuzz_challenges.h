@@ -19,7 +19,7 @@
 #include "client/revealed_challenge.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 #include "common/prior.h"
 #include "common/tensor.h"
 #include "common/transcript.h"

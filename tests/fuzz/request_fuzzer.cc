@@ -6,7 +6,7 @@
 //           request the answers (ForwardInto, DegradeAnswer) and the
 //           canonical transcript bytes (EncodeMatrices, DecodeMatrices).
 //   Submit: ParamsFromProto, then for a valid hypothesis the scoring
-//           (Scorer::ScoreHypothesis's steps, on common/metrics).
+//           (Scorer::ScoreHypothesis's steps, on common/layer_comparison).
 // Invariants: refusals are INVALID_ARGUMENT; what passes the checks keeps
 // every promise the checks make; answers are finite; canonical bytes and
 // the wire form of a hypothesis round-trip bit for bit; scores are never
@@ -22,7 +22,7 @@
 #include "common/access_policy.h"
 #include "common/attention.h"
 #include "common/codec.h"
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 #include "common/request_check.h"
 #include "common/transcript.h"
 #include "tests/fuzz/fuzz_challenges.h"

@@ -29,7 +29,7 @@
 #include "common/access_policy.h"
 #include "common/attention.h"
 #include "common/codec.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"

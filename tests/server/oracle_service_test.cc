@@ -23,7 +23,7 @@
 #include "client/oracle_client.h"
 #include "common/attention.h"
 #include "common/codec.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "server/service/oracle_server.h"
 #include "tests/test_util.h"
 

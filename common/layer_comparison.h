@@ -9,8 +9,8 @@
 // can be permuted, heads with equal theta merge (their omegas add), and a
 // head with omega = 0 is invisible. CompareParameters compares modulo
 // exactly these symmetries. Thread-safe: pure functions.
-#ifndef ATTNORACLE_COMMON_METRICS_H_
-#define ATTNORACLE_COMMON_METRICS_H_
+#ifndef ATTNORACLE_COMMON_LAYER_COMPARISON_H_
+#define ATTNORACLE_COMMON_LAYER_COMPARISON_H_
 
 #include <cstdint>
 #include <span>
@@ -136,4 +136,4 @@ void SetCost(const LayerSpec& spec, uint64_t queries, uint64_t tokens,
 
 }  // namespace attnoracle
 
-#endif  // ATTNORACLE_COMMON_METRICS_H_
+#endif  // ATTNORACLE_COMMON_LAYER_COMPARISON_H_

@@ -2,8 +2,8 @@
 // one (both follow google.rpc.Code); messages pass through unchanged.
 //
 //   return ToGrpcStatus(core.Query(...).status());
-#ifndef ATTNORACLE_COMMON_GRPC_STATUS_H_
-#define ATTNORACLE_COMMON_GRPC_STATUS_H_
+#ifndef ATTNORACLE_COMMON_GRPC_GRPC_STATUS_H_
+#define ATTNORACLE_COMMON_GRPC_GRPC_STATUS_H_
 
 #include <grpcpp/support/status.h>
 
@@ -16,4 +16,4 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace attnoracle
 
-#endif  // ATTNORACLE_COMMON_GRPC_STATUS_H_
+#endif  // ATTNORACLE_COMMON_GRPC_GRPC_STATUS_H_

@@ -1,4 +1,4 @@
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 
 #include <algorithm>
 #include <cassert>

@@ -1,7 +1,7 @@
 // Symmetry-aware scoring: gauge and permutation invariance, product form,
 // merging of equal-theta heads, invisible heads, errors in proportion to a
 // perturbation, the optimal assignment, the probe set and the counting bound.
-#include "common/metrics.h"
+#include "common/layer_comparison.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
