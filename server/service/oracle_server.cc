@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 
 #include "absl/strings/match.h"
@@ -32,6 +36,52 @@ absl::Status CheckListenAddress(const std::string& address) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen address \"", address,
                      "\" must be HOST:PORT with a port from 0 to 65535"));
+  }
+  return absl::OkStatus();
+}
+
+// UNAVAILABLE, saying so, when another process listens on `address`
+// (HOST:PORT, already checked) or the host does not resolve; OK otherwise,
+// and for port 0 and unix sockets. Binds the way the listener will: with
+// SO_REUSEADDR (a restarted server takes over a port whose old connections
+// are in TIME_WAIT) and without SO_REUSEPORT (which would share a port that
+// someone listens on). Other bind failures are left to gRPC to report.
+absl::Status CheckAddressFree(const std::string& address) {
+  if (address.empty() || absl::StartsWith(address, "unix")) {
+    return absl::OkStatus();
+  }
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (port == "0") return absl::OkStatus();
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
+                  &found) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on \"", address, "\": the host does not resolve"));
+  }
+  bool in_use = false;
+  for (addrinfo* a = found; a != nullptr && !in_use; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    in_use = bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE;
+    close(fd);
+  }
+  freeaddrinfo(found);
+  if (in_use) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on \"", address,
+        "\": address in use (is another oracle-server running on that port? "
+        "pick another with --listen)"));
   }
   return absl::OkStatus();
 }
@@ -116,6 +166,9 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     const ServerOptions& options) {
   ATTN_RETURN_IF_ERROR(CheckListenAddress(options.listen_address));
   ATTN_RETURN_IF_ERROR(CheckLimits(options));
+  // Before the database, so a second server on a taken port neither
+  // creates nor claims one.
+  ATTN_RETURN_IF_ERROR(CheckAddressFree(options.listen_address));
   // Before the database: a bad TLS file must not leave a fresh database
   // behind, and fails fast.
   ATTN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
@@ -162,6 +215,10 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   if (!options.listen_address.empty()) {
     builder.AddListeningPort(options.listen_address, credentials, &s->port_);
   }
+  // gRPC turns SO_REUSEPORT on by default: a second server on the same port
+  // would then also listen, and the kernel would split the calls between
+  // two ledgers (two budgets for one learner). The server owns its port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
                              options.max_metadata_bytes);
@@ -170,6 +227,9 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr ||
       (!options.listen_address.empty() && s->port_ == 0)) {
+    // The check above passed, so the address was taken in between, or
+    // gRPC refused it for a reason of its own; say which where possible.
+    ATTN_RETURN_IF_ERROR(CheckAddressFree(options.listen_address));
     return absl::UnavailableError(
         absl::StrCat("cannot listen on \"", options.listen_address,
                      "\" (address in use or not valid)"));
