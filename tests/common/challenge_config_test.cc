@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -339,6 +340,22 @@ TEST(DegradeAnswerTest, NoisyFloat32AnswersAreFloats) {
     EXPECT_EQ(static_cast<double>(static_cast<float>(v)), v);
     EXPECT_NE(v, static_cast<double>(0.1f));
   }
+}
+
+// Every configuration file the repository ships (the README's walkthroughs
+// use them) loads and validates.
+TEST(ShippedConfigsTest, EveryFileInConfigsLoads) {
+  int files = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(ATTNORACLE_CONFIGS_DIR)) {
+    if (entry.path().extension() != ".textproto") continue;
+    ++files;
+    absl::StatusOr<std::vector<ChallengeConfig>> set =
+        LoadChallengeSet(entry.path().string());
+    ASSERT_TRUE(set.ok()) << entry.path() << ": " << set.status();
+    EXPECT_FALSE(set->empty()) << entry.path();
+  }
+  EXPECT_GE(files, 3) << "default, bench and example challenge files";
 }
 
 }  // namespace
