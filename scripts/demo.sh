@@ -4,16 +4,24 @@
 # session through oracle-client, and stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== building (first build takes a few minutes)"
-scripts/build.sh
+echo "== building oracle-server and oracle-client (the first build takes about"
+echo "   12 minutes on two cores; ninja counts the steps as it goes)"
+scripts/build.sh --only oracle-server,oracle-client
 bin=${ATTNORACLE_BUILD_DIR:-build}/bin
 source scripts/server_lib.sh
-trap attn_stop_server EXIT
+runs=$(mktemp -d)
+trap 'attn_stop_server; rm -rf "$runs"' EXIT
 attn_start_server "$bin/oracle-server"
 client() { "$bin/oracle-client" --server "127.0.0.1:$ATTN_PORT" "$@"; }
-step() { printf '\n== %s\n$ oracle-client %s\n' "$1" "${*:2}"; }
+# Each step prints the command as it can be typed in another terminal while
+# the demo runs.
+step() {
+  printf '\n== %s\n$ %s --server 127.0.0.1:%s %s\n' "$1" "$bin/oracle-client" \
+    "$ATTN_PORT" "${*:2}"
+}
 
-echo "== oracle-server is listening on 127.0.0.1:$ATTN_PORT"
+echo "== oracle-server is listening on 127.0.0.1:$ATTN_PORT (a free port, open mode,"
+echo "   a fresh database that is removed when the demo ends)"
 step "What challenges does the server host?" challenges
 client challenges
 step "What is public about tiny-d4?" describe tiny-d4
@@ -33,7 +41,6 @@ echo "== Reference learners recover the hidden layers through the same API"
 echo "   (oracle-client --json learn CH --algo probe|regress; progress hidden)."
 echo "   Budgets are per learner and challenge: on the noisy challenge regress"
 echo "   spends 2,000 of the 20,000 tokens and probe averages over the rest."
-runs=$(mktemp -d)
 for run in probe:tiny-d4 probe:single-head-d16 probe:single-head-causal-d16 \
   probe:last-token-d16 probe:float32-single-head-d16 \
   regress:noisy-single-head-d16 probe:noisy-single-head-d16 \
@@ -43,25 +50,43 @@ for run in probe:tiny-d4 probe:single-head-d16 probe:single-head-causal-d16 \
   algo=${run%%:*}
   ch=${run#*:}
   printf '   %-8s %-26s' "$algo" "$ch"
-  client --json learn "$ch" --algo "$algo" >"$runs/$algo.$ch.json" 2>"$runs/err"
+  if ! client --json learn "$ch" --algo "$algo" >"$runs/$algo.$ch.json" \
+    2>"$runs/err"; then
+    echo " FAILED"
+    echo "demo: the learner failed; what it printed:" >&2
+    cat "$runs/err" >&2
+    echo "demo: to try it alone, start $bin/oracle-server --db=:memory: and run" >&2
+    echo "      $bin/oracle-client learn $ch --algo $algo" >&2
+    exit 1
+  fi
   echo " done"
 done
 echo
 /usr/bin/python3 - "$runs" <<'PY'
 import glob, json, math, sys
 print(f"{'challenge':<26} {'learner':<8} {'queries':>7} {'tokens':>7} {'x bound':>7} "
-      f"{'func. error':>11} {'bits':>5} {'seconds':>7}")
+      f"{'func. error':>11} {'bits':>5} {'theta err':>9} {'omega err':>9} {'seconds':>7}")
 rows = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/*.json"))]
 for d in sorted(rows, key=lambda d: (d["challenge"], d["algo"])):
     ratio = d["tokens_to_bound"] or d["queries_to_bound"]
     print(f"{d['challenge']:<26} {d['algo']:<8} {d['queries']:>7} {d['tokens']:>7} "
           f"{ratio:>7.1f} {d['functional_rel_err']:>11.2e} {d['bits']:>5.1f} "
-          f"{d['seconds']:>7.2f}")
-print("\nx bound: spend over the counting bound (identifiable parameters / numbers"
-      "\nreturned per token, or per sequence for last-position readout).")
+          f"{d.get('theta_rel_err', float('nan')):>9.1e} "
+          f"{d.get('omega_rel_err', float('nan')):>9.1e} {d['seconds']:>7.2f}")
+print("""
+x bound      spend over the counting bound: identifiable parameters divided by
+             the numbers one token returns (one sequence, for last-position
+             readout); 1.0 is the least any learner could spend.
+func. error  functional_rel_err: relative mean squared error of the learned
+             layer's outputs against the hidden layer's, on a probe set the
+             server draws from the challenge seed and never shows anyone.
+bits         -log2 of the worst absolute output error on that probe set: every
+             output of the learned layer is within 2^-bits of the hidden one's.
+theta err    theta_rel_err / omega_rel_err: relative error of the identifiable
+omega err    products Theta = Wq Wk^T * scale and Omega = Wv Wo, compared
+             modulo the layer's symmetries (head order, merged heads).""")
 PY
-rm -rf "$runs"
-trap - EXIT
+trap 'rm -rf "$runs"' EXIT
 attn_stop_server
 echo
 echo "== server stopped cleanly"
