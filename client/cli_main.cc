@@ -344,14 +344,20 @@ int RunLearn(Context& ctx) {
   if (ctx.json) {
     nlohmann::ordered_json curve = nlohmann::ordered_json::array();
     for (const CurvePoint& p : learned->curve) {
-      curve.push_back({{"tokens", p.tokens},
-                       {"queries", p.queries},
-                       {"estimated_rel_err", p.estimated_rel_err}});
+      nlohmann::ordered_json point = {
+          {"tokens", p.tokens},
+          {"queries", p.queries},
+          {"est_functional_rel_err", p.est_functional_rel_err}};
+      if (p.heldout_answer_rel_err) {
+        point["heldout_answer_rel_err"] = *p.heldout_answer_rel_err;
+      }
+      curve.push_back(std::move(point));
     }
     nlohmann::ordered_json doc = {{"challenge", ctx.args[0]},
                                   {"algo", algo},
                                   {"queries", score.queries_used},
-                                  {"tokens", score.tokens_used}};
+                                  {"tokens", score.tokens_used},
+                                  {"budget_capped", learned->budget_capped}};
     // Under pass/fail feedback the server sends no errors, only zeros.
     if (score.feedback != Feedback::kPassFail) {
       doc["functional_rel_err"] = score.functional_rel_err;
