@@ -110,11 +110,11 @@ constexpr Command kReveal = {
     "After CH is revealed, show its secret and check its commitment.\n"
     "Per head Wq, Wk, Wv, Wo (and biases), the commitment's nonce, the\n"
     "seeds, and whether the secret and nonce open the commitment (exit 1\n"
-    "if not). 'verify' checks it against the commitment you recorded and\n"
-    "replays your answers. With --json the\n"
-    "secret is a hypothesis file ('submit --params' takes it) with more\n"
-    "fields: {challenge, heads: [{wq, wk, wv, wo}], bo, nonce, prior_seed,\n"
-    "noise_seed, commitment, commitment_opens}.",
+    "if not); 'verify' checks it against the commitment you recorded and\n"
+    "replays your answers. With --json the secret is a hypothesis file\n"
+    "('submit --params' takes it) with more fields: {challenge, heads:\n"
+    "[{wq, wk, wv, wo}], bo, nonce, prior_seed, noise_seed, commitment,\n"
+    "commitment_opens}.",
     1,
     RunReveal,
     {},
