@@ -72,11 +72,14 @@ int RunGrant(Context& ctx) {
                {"usage", UsageToJson(*usage)}});
     return kExitOk;
   }
-  std::cout << "granted " << learner << " " << queries << " queries and "
-            << tokens << " tokens on " << challenge << "\n"
-            << "usage: " << usage->queries_used << " queries and "
-            << usage->tokens_used << " tokens used; " << usage->queries_left
-            << " queries and " << usage->tokens_left << " tokens left\n";
+  std::cout << "granted " << learner << " "
+            << Counted(queries, "query", "queries") << " and "
+            << Counted(tokens, "token", "tokens") << " on " << challenge
+            << "\nusage: " << Counted(usage->queries_used, "query", "queries")
+            << " and " << Counted(usage->tokens_used, "token", "tokens")
+            << " used; " << Counted(usage->queries_left, "query", "queries")
+            << " and " << Counted(usage->tokens_left, "token", "tokens")
+            << " left\n";
   return kExitOk;
 }
 
@@ -186,12 +189,16 @@ int RunExport(Context& ctx) {
                {"learners", learners.size()}});
   } else {
     (to_stdout ? std::cerr : std::cout)
-        << "exported " << entries << " answered queries of " << learners.size()
-        << " learners on " << ctx.args[0]
-        << (to_stdout ? "" : absl::StrCat(" to ", path)) << "\n";
+        << "exported " << Counted(entries, "answered query", "answered queries")
+        << " of " << Counted(learners.size(), "learner", "learners") << " on "
+        << ctx.args[0] << (to_stdout ? "" : absl::StrCat(" to ", path)) << "\n";
   }
   return kExitOk;
 }
+
+constexpr FlagDoc kGrantFlags[] = {{"queries", "N"}, {"tokens", "N"}};
+constexpr FlagDoc kCreateFlags[] = {{"config", "FILE"}};
+constexpr FlagDoc kExportFlags[] = {{"out", "FILE"}};
 
 constexpr Command kAdminCommands[] = {
     {"register",
@@ -220,7 +227,8 @@ constexpr Command kAdminCommands[] = {
      2,
      RunGrant,
      {},
-     true},
+     true,
+     kGrantFlags},
     {"create",
      "admin create --config FILE",
      "Create the challenges of a configuration file.\n"
@@ -231,7 +239,8 @@ constexpr Command kAdminCommands[] = {
      0,
      RunCreate,
      {},
-     true},
+     true,
+     kCreateFlags},
     {"phase",
      "admin phase CH open|closed|revealed",
      "Move a challenge to another phase.\n"
@@ -258,7 +267,8 @@ constexpr Command kAdminCommands[] = {
      1,
      RunExport,
      {},
-     true},
+     true,
+     kExportFlags},
 };
 
 }  // namespace

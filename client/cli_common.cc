@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace attnoracle::cli {
@@ -58,6 +59,11 @@ std::optional<nlohmann::ordered_json> ReadJson(const std::string& path,
     return std::nullopt;
   }
   return doc;
+}
+
+std::string Counted(uint64_t n, absl::string_view singular,
+                    absl::string_view plural) {
+  return absl::StrCat(n, " ", n == 1 ? singular : plural);
 }
 
 std::string FormatUnixMs(int64_t unix_ms) {

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "client/connection.h"
 #include "client/oracle_client.h"
+#include "common/flag_help.h"
 
 namespace attnoracle::cli {
 
@@ -50,6 +51,8 @@ struct Command {
   // The token falls back to $ATTNORACLE_ADMIN_TOKEN before $ATTNORACLE_TOKEN
   // (after it for other commands).
   bool admin = false;
+  // The command's own flags, listed with their defaults by its --help.
+  std::span<const FlagDoc> flags = {};
 };
 
 // `flag` when not empty; otherwise the first set of $ATTNORACLE_TOKEN and
@@ -69,6 +72,10 @@ void PrintJson(const nlohmann::ordered_json& doc);
 // prints why (naming `what`) and returns nullopt.
 std::optional<nlohmann::ordered_json> ReadJson(const std::string& path,
                                                const char* what);
+
+// "1 query", "2 queries": `n` and the noun agreeing with it.
+std::string Counted(uint64_t n, absl::string_view singular,
+                    absl::string_view plural);
 
 // "2026-01-02 15:04:05" in UTC.
 std::string FormatUnixMs(int64_t unix_ms);

@@ -5,10 +5,12 @@
 //   echo '{"sequences": [[[1, 0, 0, 0]]]}' | oracle-client query tiny-d4
 //   oracle-client admin register alice        (cli_admin.cc)
 //   oracle-client verify tiny-d4              (cli_verify.cc)
+//   oracle-client reveal tiny-d4              (cli_reveal.cc)
 //
 // Exit codes: 0 success, 1 the server refused or could not be reached, or a
 // verification failed (the status code's name and message on stderr), 2
 // usage error.
+#include <algorithm>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
@@ -25,15 +27,18 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cli_admin.h"
 #include "client/cli_common.h"
+#include "client/cli_reveal.h"
 #include "client/cli_verify.h"
 #include "client/json_codec.h"
 #include "client/learners/learner.h"
 #include "client/oracle_client.h"
 #include "common/codec.h"
+#include "common/flag_help.h"
 #include "common/flag_names.h"
 #include "common/hashing.h"
 #include "common/layer_comparison.h"
@@ -50,7 +55,7 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(double, timeout, 30, "Deadline of each call, in seconds.");
 ABSL_FLAG(std::string, tls_ca, "",
           "Connect over TLS, trusting the CA certificates in this PEM file "
-          "to sign the server's certificate.");
+          "to sign the server's certificate (default: plaintext).");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM client certificate for servers that demand mutual TLS (with "
           "--tls-key).");
@@ -59,35 +64,37 @@ ABSL_FLAG(std::string, tls_server_name, "",
           "Name checked against the server's certificate (default: the host "
           "of --server).");
 ABSL_FLAG(std::string, params, "", "submit: JSON hypothesis file.");
-ABSL_FLAG(std::string, algo, "probe", "learn: the learner (probe, regress).");
+ABSL_FLAG(std::string, algo, "probe",
+          "learn: the learner: probe (exact, single head) or regress (any "
+          "spec).");
 ABSL_FLAG(uint64_t, seed, 1, "learn: seed of the learner's random choices.");
 ABSL_FLAG(uint64_t, max_tokens, 0,
-          "learn: tokens the learner may spend (0: what is left of the "
-          "budget; regress spends 2000 by default).");
+          "learn: tokens the learner may spend (0: its default: probe what "
+          "its design needs, or under noise all that is left; regress "
+          "2000). More than is left is capped to what is left, with a line "
+          "on stderr and \"budget_capped\": true in --json.");
 ABSL_FLAG(double, time_limit, 60,
           "learn: seconds the learner may optimise (regress).");
 ABSL_FLAG(std::string, save, "",
-          "learn: also write the hypothesis to this JSON file.");
+          "learn: also write the hypothesis to this JSON file (a --params "
+          "file for submit).");
 
 namespace attnoracle::cli {
 namespace {
 
-constexpr char kGlobalFlags[] =
-    "Global flags (before or after the subcommand):\n"
-    "  --server HOST:PORT  oracle server (default 127.0.0.1:50051)\n"
-    "  --json              one JSON document on stdout instead of tables\n"
-    "  --token TOKEN       token (default $ATTNORACLE_TOKEN, else\n"
-    "                      $ATTNORACLE_ADMIN_TOKEN; admin commands try\n"
-    "                      $ATTNORACLE_ADMIN_TOKEN first)\n"
-    "  --timeout SECONDS   deadline of each call (default 30)\n"
-    "  --tls-ca FILE       connect over TLS, trusting this PEM CA for the\n"
-    "                      server's certificate (default: plaintext)\n"
-    "  --tls-cert FILE     client certificate for mutual TLS (PEM), with\n"
-    "  --tls-key FILE      its private key\n"
-    "  --tls-server-name NAME  name the server's certificate must carry\n"
-    "                      (default: the host of --server); any --tls-*\n"
-    "                      flag selects TLS (without --tls-ca trusting\n"
-    "                      gRPC's default roots)\n";
+constexpr FlagDoc kGlobalFlags[] = {
+    {"server", "HOST:PORT"}, {"json", ""},
+    {"token", "TOKEN"},      {"timeout", "SECONDS"},
+    {"tls_ca", "FILE"},      {"tls_cert", "FILE"},
+    {"tls_key", "FILE"},     {"tls_server_name", "NAME"}};
+
+void PrintGlobalFlags() {
+  std::cout << "Global flags (before or after the command):\n";
+  PrintFlags(std::cout, kGlobalFlags);
+  std::cout << "Any --tls-* flag selects TLS (without --tls-ca, trusting "
+               "gRPC's default roots).\nFlags may be spelled with dashes or "
+               "underscores (--max-tokens, --max_tokens).\n";
+}
 
 int RunChallenges(Context& ctx) {
   absl::StatusOr<std::vector<ChallengeInfo>> list =
@@ -102,13 +109,27 @@ int RunChallenges(Context& ctx) {
     PrintJson(doc);
     return 0;
   }
-  std::cout << absl::StrFormat("%-26s %5s %5s %-7s %-7s %-9s %-6s %s\n", "ID",
-                               "D", "HEADS", "MASK", "READOUT", "PRECISION",
-                               "PHASE", "TITLE");
+  // As wide as the longest id, and as the longest phase name whatever the
+  // phases listed, so the columns line up as challenges move on.
+  size_t id_width = std::string("ID").size();
+  for (const ChallengeInfo& i : *list)
+    id_width = std::max(id_width, i.id.size());
+  size_t phase_width = std::string("PHASE").size();
+  for (Phase phase : {Phase::kOpen, Phase::kClosed, Phase::kRevealed}) {
+    phase_width = std::max(phase_width, std::string(PhaseName(phase)).size());
+  }
+  const auto row = [&](absl::string_view id, absl::string_view d,
+                       absl::string_view heads, absl::string_view mask,
+                       absl::string_view readout, absl::string_view precision,
+                       absl::string_view phase, absl::string_view title) {
+    std::cout << absl::StrFormat("%-*s %5s %5s %-7s %-7s %-9s %-*s %s\n",
+                                 id_width, id, d, heads, mask, readout,
+                                 precision, phase_width, phase, title);
+  };
+  row("ID", "D", "HEADS", "MASK", "READOUT", "PRECISION", "PHASE", "TITLE");
   for (const ChallengeInfo& i : *list) {
-    std::cout << absl::StrFormat(
-        "%-26s %5d %5d %-7s %-7s %-9s %-6s %s\n", i.id, i.spec.d_model,
-        i.spec.heads, MaskName(i.spec.mask), ReadoutName(i.spec.readout),
+    row(i.id, absl::StrCat(i.spec.d_model), absl::StrCat(i.spec.heads),
+        MaskName(i.spec.mask), ReadoutName(i.spec.readout),
         PrecisionName(i.policy.precision), PhaseName(i.phase), i.title);
   }
   return 0;
@@ -159,12 +180,17 @@ int RunDescribe(Context& ctx) {
             << "  answers:      " << PrecisionName(p.precision);
   if (p.noise_sigma > 0)
     std::cout << ", gaussian noise sigma=" << p.noise_sigma;
-  std::cout << "\n  budget:       " << p.budget.queries << " queries, "
-            << p.budget.tokens << " tokens per learner\n"
+  std::cout << "\n  budget:       "
+            << Counted(p.budget.queries, "query", "queries") << ", "
+            << Counted(p.budget.tokens, "token", "tokens") << " per learner\n"
             << "  limits:       |x| <= " << p.limits.max_abs_input << ", "
-            << p.limits.max_tokens_per_sequence << " tokens per sequence, "
-            << p.limits.max_sequences_per_request << " sequences and "
-            << p.limits.max_tokens_per_request << " tokens per request\n";
+            << Counted(p.limits.max_tokens_per_sequence, "token", "tokens")
+            << " per sequence, "
+            << Counted(p.limits.max_sequences_per_request, "sequence",
+                       "sequences")
+            << " and "
+            << Counted(p.limits.max_tokens_per_request, "token", "tokens")
+            << " per request\n";
   if (p.limits.max_requests_per_second > 0) {
     std::cout << "  rate:         " << p.limits.max_requests_per_second
               << " requests per second per learner";
@@ -192,9 +218,10 @@ int RunDescribe(Context& ctx) {
 }
 
 void PrintUsage(const Usage& u) {
-  std::cout << "usage: " << u.queries_used << " queries and " << u.tokens_used
-            << " tokens used; " << u.queries_left << " queries and "
-            << u.tokens_left << " tokens left\n";
+  std::cout << "usage: " << Counted(u.queries_used, "query", "queries")
+            << " and " << Counted(u.tokens_used, "token", "tokens") << " used; "
+            << Counted(u.queries_left, "query", "queries") << " and "
+            << Counted(u.tokens_left, "token", "tokens") << " left\n";
 }
 
 int RunQuery(Context& ctx) {
@@ -257,8 +284,8 @@ void PrintScore(const Score& s, uint32_t submissions_left,
       std::cout << "  (errors rounded to 2 significant digits)\n";
     }
   }
-  std::cout << absl::StrFormat("  spent %d queries, %d tokens", s.queries_used,
-                               s.tokens_used);
+  std::cout << "  spent " << Counted(s.queries_used, "query", "queries") << ", "
+            << Counted(s.tokens_used, "token", "tokens");
   if (s.tokens_to_bound > 0) {
     std::cout << absl::StrFormat(" (%.2fx the counting bound in tokens)",
                                  s.tokens_to_bound);
@@ -312,6 +339,12 @@ int RunSubmit(Context& ctx) {
 
 int RunLearn(Context& ctx) {
   const std::string algo = absl::GetFlag(FLAGS_algo);
+  if (std::find(kLearnerNames.begin(), kLearnerNames.end(), algo) ==
+      kLearnerNames.end()) {
+    return UsageError(absl::StrCat(
+        "unknown learner \"", algo,
+        "\" for --algo; known: ", absl::StrJoin(kLearnerNames, ", ")));
+  }
   RemoteOracle oracle(ctx.client.get(), ctx.args[0]);
   if (absl::Status s = oracle.Init(); !s.ok()) return Fail(s);
   LearnOptions options;
@@ -344,14 +377,20 @@ int RunLearn(Context& ctx) {
   if (ctx.json) {
     nlohmann::ordered_json curve = nlohmann::ordered_json::array();
     for (const CurvePoint& p : learned->curve) {
-      curve.push_back({{"tokens", p.tokens},
-                       {"queries", p.queries},
-                       {"estimated_rel_err", p.estimated_rel_err}});
+      nlohmann::ordered_json point = {
+          {"tokens", p.tokens},
+          {"queries", p.queries},
+          {"est_functional_rel_err", p.est_functional_rel_err}};
+      if (p.heldout_answer_rel_err) {
+        point["heldout_answer_rel_err"] = *p.heldout_answer_rel_err;
+      }
+      curve.push_back(std::move(point));
     }
     nlohmann::ordered_json doc = {{"challenge", ctx.args[0]},
                                   {"algo", algo},
                                   {"queries", score.queries_used},
-                                  {"tokens", score.tokens_used}};
+                                  {"tokens", score.tokens_used},
+                                  {"budget_capped", learned->budget_capped}};
     // Under pass/fail feedback the server sends no errors, only zeros.
     if (score.feedback != Feedback::kPassFail) {
       doc["functional_rel_err"] = score.functional_rel_err;
@@ -415,6 +454,14 @@ int RunLeaderboard(Context& ctx) {
   return 0;
 }
 
+constexpr FlagDoc kQueryFlags[] = {{"input", "FILE"}};
+constexpr FlagDoc kSubmitFlags[] = {{"params", "FILE"}};
+constexpr FlagDoc kLearnFlags[] = {{"algo", "NAME"},
+                                   {"seed", "N"},
+                                   {"max_tokens", "N"},
+                                   {"time_limit", "SECONDS"},
+                                   {"save", "FILE"}};
+
 const Command kCommands[] = {
     {"challenges", "challenges", "List the challenges the server hosts.", 0,
      RunChallenges},
@@ -425,7 +472,8 @@ const Command kCommands[] = {
      "the commitment to the secret (SHA-256 of the secret and a nonce,\n"
      "published before any query; record it for 'verify --commitment').",
      1, RunDescribe},
-    {"query", "query CH [--input FILE]",
+    {"query",
+     "query CH [--input FILE]",
      "Ask the hidden layer of challenge CH. Input (a file or stdin) is JSON:\n"
      "  {\"sequences\": [[[x11, ..., x1d], [x21, ...]], ...]}\n"
      "one array of tokens (each d_model numbers) per sequence. Output with "
@@ -433,30 +481,40 @@ const Command kCommands[] = {
      "  {\"outputs\": [[[y...], ...], ...], \"usage\": {...}}\n"
      "one row per returned position (n rows, or 1 for last-position "
      "readout).",
-     1, RunQuery},
+     1,
+     RunQuery,
+     {},
+     false,
+     kQueryFlags},
     {"usage", "usage CH",
      "Show the queries and tokens you have used and have left on CH.", 1,
      RunUsage},
-    {"submit", "submit CH --params FILE",
+    {"submit",
+     "submit CH --params FILE",
      "Submit a hypothesis for CH and print its score. FILE is JSON:\n"
      "  {\"heads\": [{\"wq\": M, \"wk\": M, \"wv\": M, \"wo\": M}, ...]}\n"
      "or per head {\"theta\": M, \"omega\": M} (theta = wq wk^T * "
      "score_scale,\nomega = wv wo); M is an array of rows. With biases each "
      "head also has\n\"bq\", \"bk\", \"bv\" and the document \"bo\".",
-     1, RunSubmit},
-    {"learn", "learn CH [--algo probe|regress]",
+     1,
+     RunSubmit,
+     {},
+     false,
+     kSubmitFlags},
+    {"learn",
+     "learn CH [--algo probe|regress]",
      "Run a reference learner against CH and submit its hypothesis.\n"
      "The learner works through the public API; the score is printed and\n"
-     "progress goes to stderr. Flags:\n"
-     "  --algo NAME        probe (exact, single head) or regress (any spec)\n"
-     "  --seed N           seed of the learner's random choices (default 1)\n"
-     "  --max_tokens N     tokens the learner may spend (0: its default)\n"
-     "  --time_limit S     seconds of optimisation for regress (default 60)\n"
-     "  --save FILE        also write the hypothesis as a --params file\n"
-     "With --json: {challenge, algo, queries, tokens, functional_rel_err,\n"
-     "theta_rel_err, omega_rel_err, bits, seconds, ...}; queries and tokens\n"
-     "are what this run spent.",
-     1, RunLearn},
+     "progress goes to stderr. With --json: {challenge, algo, queries,\n"
+     "tokens, budget_capped, functional_rel_err, theta_rel_err,\n"
+     "omega_rel_err, bits, seconds, ..., curve: [{tokens, queries,\n"
+     "est_functional_rel_err, heldout_answer_rel_err}]}; queries, tokens\n"
+     "and the curve count what this run spent.",
+     1,
+     RunLearn,
+     {},
+     false,
+     kLearnFlags},
     {"leaderboard", "leaderboard CH",
      "Show the leaderboard of CH: each learner's best submission.\n"
      "Columns: rank, functional error (PASS/FAIL where the challenge shows\n"
@@ -466,6 +524,7 @@ const Command kCommands[] = {
      "   submitted_unix_ms, submissions}]}",
      1, RunLeaderboard},
     VerifyCommand(),
+    RevealCommand(),
     {"admin", "admin SUBCOMMAND ...",
      "Organiser commands: register, revoke, grant, create, phase, export.\n"
      "They call the Admin service with the admin token (--token or\n"
@@ -521,22 +580,27 @@ void PrintHelp(const Command* command) {
     std::cout << "Usage: oracle-client [global flags] " << command->synopsis
               << "\n\n"
               << command->help << "\n\n";
+    if (!command->flags.empty()) {
+      std::cout << "Flags:\n";
+      PrintFlags(std::cout, command->flags);
+      std::cout << "\n";
+    }
     if (!command->subcommands.empty()) {
       std::cout << "Subcommands:\n";
       PrintCommandList(command->subcommands);
       std::cout << "\n'oracle-client " << command->name
                 << " SUBCOMMAND --help' describes one.\n\n";
     }
-    std::cout << kGlobalFlags;
+    PrintGlobalFlags();
     return;
   }
   std::cout << "oracle-client: ask an AttnOracle server's hidden attention "
                "layers.\n\nUsage: oracle-client [global flags] COMMAND "
                "[args]\n\nCommands:\n";
   PrintCommandList(kCommands);
-  std::cout << "\n"
-            << kGlobalFlags
-            << "\n'oracle-client COMMAND --help' describes one command.\n";
+  std::cout << "\n";
+  PrintGlobalFlags();
+  std::cout << "\n'oracle-client COMMAND --help' describes one command.\n";
 }
 
 bool IsHelp(const std::string& arg) {
@@ -585,6 +649,7 @@ void JoinDashValues(std::vector<char*>& args,
 
 int Main(int raw_argc, char** raw_argv) {
   absl::SetProgramUsageMessage("see oracle-client --help");
+  SetFlagsUsageConfigFor(__FILE__, "client/cli_main.cc");
   // --max-tokens is accepted as well as --max_tokens.
   std::vector<std::string> storage;
   std::vector<char*> normalized =

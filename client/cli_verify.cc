@@ -19,7 +19,8 @@ ABSL_FLAG(std::string, commitment, "",
           "(default: the one the server publishes).");
 ABSL_FLAG(std::string, transcript, "",
           "verify: an 'admin export' JSONL file; verifies every learner's "
-          "transcript in it (admin token).");
+          "transcript in it instead, each against its learner's reveal "
+          "(needs the admin token: --token or $ATTNORACLE_ADMIN_TOKEN).");
 
 namespace attnoracle::cli {
 namespace {
@@ -89,18 +90,21 @@ int VerifyOwn(Context& ctx, const std::optional<std::string>& recorded) {
   }
   std::cout << "verified " << challenge
             << ": the revealed secret opens commitment "
-            << HexEncode(commitment) << "\n  " << v->entries
-            << " answered queries (" << v->sequences << " sequences, "
-            << v->tokens << " tokens) replay bit for bit along the chain";
+            << HexEncode(commitment) << "\n  "
+            << Counted(v->entries, "answered query", "answered queries") << " ("
+            << Counted(v->sequences, "sequence", "sequences") << ", "
+            << Counted(v->tokens, "token", "tokens")
+            << ") replay bit for bit along the chain";
   if (!v->chain_head.empty()) {
     std::cout << "\n  chain head " << HexEncode(v->chain_head);
   }
   std::cout << "\n";
   if (charged.ok() && (charged->queries_used != v->sequences ||
                        charged->tokens_used != v->tokens)) {
-    std::cout << "  note: the server charged you " << charged->queries_used
-              << " sequences and " << charged->tokens_used
-              << " tokens; the transcript holds " << v->sequences << " and "
+    std::cout << "  note: the server charged you "
+              << Counted(charged->queries_used, "sequence", "sequences")
+              << " and " << Counted(charged->tokens_used, "token", "tokens")
+              << "; the transcript holds " << v->sequences << " and "
               << v->tokens << "\n";
   }
   return kExitOk;
@@ -198,14 +202,18 @@ int VerifyExport(Context& ctx, const std::optional<std::string>& recorded,
     return kExitOk;
   }
   std::cout << "verified " << challenge << " from " << path << ": "
-            << learners.size() << " learners, " << total_entries
-            << " answered queries replay bit for bit against the revealed "
-               "secrets\n";
+            << Counted(learners.size(), "learner", "learners") << ", "
+            << Counted(total_entries, "answered query", "answered queries")
+            << " replay bit for bit against the revealed "
+            << (learners.size() == 1 ? "secret\n" : "secrets\n");
   for (const auto& l : learners) {
     std::cout << "  " << l["learner"].get<std::string>() << ": "
-              << l["entries"].get<uint64_t>() << " answered queries ("
-              << l["sequences"].get<uint64_t>() << " sequences), chain head "
-              << l["chain_head"].get<std::string>() << "\n";
+              << Counted(l["entries"].get<uint64_t>(), "answered query",
+                         "answered queries")
+              << " ("
+              << Counted(l["sequences"].get<uint64_t>(), "sequence",
+                         "sequences")
+              << "), chain head " << l["chain_head"].get<std::string>() << "\n";
   }
   return kExitOk;
 }
@@ -230,26 +238,28 @@ int RunVerify(Context& ctx) {
   return VerifyExport(ctx, recorded, path);
 }
 
+constexpr FlagDoc kVerifyFlags[] = {{"commitment", "HEX"},
+                                    {"transcript", "FILE"}};
+
 constexpr Command kVerify = {
-    "verify", "verify CH [--commitment HEX] [--transcript FILE]",
+    "verify",
+    "verify CH [--commitment HEX] [--transcript FILE]",
     "After CH is revealed, check every answer you got against the secret.\n"
     "The revealed secret must open the commitment published before any\n"
     "query, and must reproduce every answer of your transcript bit for bit\n"
     "(with the declared noise and precision) along an unbroken hash chain.\n"
     "Exits 0 only when all of this holds; otherwise exits 1 naming the\n"
-    "first entry that fails. Flags:\n"
-    "  --commitment HEX   the commitment you recorded at the start (from\n"
-    "                     'describe'); default: the one the server shows now\n"
-    "  --transcript FILE  verify every learner's transcript in an 'admin\n"
-    "                     export' file instead, each against its learner's\n"
-    "                     reveal (needs the admin token: --token or\n"
-    "                     $ATTNORACLE_ADMIN_TOKEN)\n"
+    "first entry that fails.\n"
     "A transcript cut short is still a valid chain: compare its length with\n"
     "what you were charged (printed when they differ).\n"
     "With --json: {challenge, verified, entries, sequences, tokens,\n"
     "chain_head, charged: {queries, tokens}, ...}, or {challenge, verified:\n"
     "false, code, error}.",
-    1, RunVerify};
+    1,
+    RunVerify,
+    {},
+    false,
+    kVerifyFlags};
 
 }  // namespace
 

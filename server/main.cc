@@ -19,6 +19,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "common/flag_help.h"
 #include "common/flag_names.h"
 #include "server/service/oracle_server.h"
 #include "server/serving_process.h"
@@ -64,6 +65,46 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 
 namespace {
 
+// --help's listing: every flag above, in the groups an operator looks for.
+constexpr attnoracle::FlagDoc kNetworkFlags[] = {{"listen", "HOST:PORT"},
+                                                 {"max_message_mib", "MIB"}};
+constexpr attnoracle::FlagDoc kTlsFlags[] = {
+    {"tls_cert", "FILE"}, {"tls_key", "FILE"}, {"tls_client_ca", "FILE"}};
+constexpr attnoracle::FlagDoc kStorageFlags[] = {{"db", "FILE"},
+                                                 {"config", "FILE"}};
+constexpr attnoracle::FlagDoc kAccessFlags[] = {
+    {"admin_token_file", "FILE"},
+    {"max_requests_per_second", "RATE"},
+    {"request_burst", "N"},
+    {"max_streams_per_learner", "N"}};
+constexpr attnoracle::FlagGroup kFlagGroups[] = {
+    {"Network", kNetworkFlags},
+    {"TLS", kTlsFlags},
+    {"Storage and challenges", kStorageFlags},
+    {"Access and limits", kAccessFlags}};
+constexpr char kMainPath[] = "server/main.cc";
+
+// Answered here rather than by absl, whose --help lists flags by file with
+// no grouping and knows no -h.
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-help" || arg == "-h") return true;
+  }
+  return false;
+}
+
+void PrintHelp() {
+  std::cout << "oracle-server: hosts secret attention layers and answers "
+               "learners' queries over gRPC.\n\n"
+               "Usage: oracle-server [flags]\n\n";
+  attnoracle::PrintFlagGroups(std::cout, kFlagGroups, kMainPath);
+  std::cout << "\nFlags may be spelled with dashes or underscores "
+               "(--admin-token-file,\n--admin_token_file). --helpfull also "
+               "lists the libraries' flags.\n";
+}
+
 // The admin token from --admin-token-file or the environment; "" for open
 // mode. Exits with a message when the file cannot be read or is empty.
 std::string AdminToken() {
@@ -98,6 +139,11 @@ int main(int argc, char** argv) {
       "[--db FILE] [--admin-token-file FILE]\n"
       "                     [--tls-cert FILE --tls-key FILE "
       "[--tls-client-ca FILE]]");
+  attnoracle::SetFlagsUsageConfigFor(__FILE__, kMainPath);
+  if (WantsHelp(argc, argv)) {
+    PrintHelp();
+    return 0;
+  }
   std::vector<std::string> storage;
   std::vector<char*> args = attnoracle::NormalizeFlagNames(argc, argv, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
@@ -148,7 +194,7 @@ int main(int argc, char** argv) {
   const auto challenges = (*server)->registry().List();
   std::cout << "oracle-server listening on port " << (*server)->port() << " ("
             << options.listen_address << "), " << challenges.size()
-            << " challenges, "
+            << (challenges.size() == 1 ? " challenge, " : " challenges, ")
             << ((*server)->competition_mode() ? "competition mode"
                                               : "open mode")
             << ", " << (*server)->transport_security() << ", database "

@@ -414,17 +414,18 @@ absl::StatusOr<Matrix> Prober::RepeatUnderNoise(const Design& design,
         DecodeTheta(spec_, design, Mean(odd, {}, done / 2), omega, s);
     if (!theta_a.ok() || !theta_b.ok()) continue;
     const Usage now = oracle_.usage();
-    CurvePoint point{
-        now.tokens_used - start_.tokens_used,
-        now.queries_used - start_.queries_used,
+    CurvePoint point;
+    point.tokens = now.tokens_used - start_.tokens_used;
+    point.queries = now.queries_used - start_.queries_used;
+    point.est_functional_rel_err =
         CompareFunctions(spec_, FromProducts(spec_, *theta_a, omega),
                          FromProducts(spec_, *theta_b, omega), probes)
-                .rel_mse /
-            4};
+            .rel_mse /
+        4;
     result.curve.push_back(point);
     Say(absl::StrFormat(
         "%d repetitions, %d tokens spent, estimated functional error %.3g",
-        done, point.tokens, point.estimated_rel_err));
+        done, point.tokens, point.est_functional_rel_err));
   }
   if (!decoded.ok()) return decoded;
   return theta;

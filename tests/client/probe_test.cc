@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "client/learners/learner.h"
 #include "client/learners/query_oracle.h"
@@ -17,6 +19,7 @@ namespace attnoracle {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 LocalOracle MakeOracle(const LayerSpec& raw_spec,
                        const AccessPolicy& raw_policy, uint64_t seed) {
@@ -117,10 +120,10 @@ TEST(ProbeTest, NoisyAnswersAreAveragedOverTheBudgetWithACurve) {
   }
   // The learner's own estimate is within a factor of 10 of the truth, and
   // the curve goes down.
-  EXPECT_LT(result->curve.back().estimated_rel_err, 10 * err);
-  EXPECT_GT(result->curve.back().estimated_rel_err, err / 10);
-  EXPECT_LT(result->curve.back().estimated_rel_err,
-            result->curve.front().estimated_rel_err);
+  EXPECT_LT(result->curve.back().est_functional_rel_err, 10 * err);
+  EXPECT_GT(result->curve.back().est_functional_rel_err, err / 10);
+  EXPECT_LT(result->curve.back().est_functional_rel_err,
+            result->curve.front().est_functional_rel_err);
 }
 
 TEST(ProbeTest, MaxTokensCapsTheNoisySpend) {
@@ -163,6 +166,68 @@ TEST(RunLearnerTest, UnknownNameListsTheKnownOnes) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(result.status().message()),
               HasSubstr("probe, regress"));
+}
+
+// Spends `tokens` (a multiple of 4) of `oracle`'s budget in sequences of 4
+// tokens, as an earlier run on the same challenge would have.
+void SpendBefore(LocalOracle& oracle, uint64_t tokens) {
+  const std::vector<Matrix> earlier(
+      tokens / 4, Matrix::Ones(4, oracle.info().spec.d_model) * 0.5);
+  ASSERT_TRUE(oracle.Query(earlier).ok());
+  ASSERT_EQ(oracle.usage().tokens_used, tokens);
+}
+
+TEST(RunLearnerTest, AskingForMoreThanIsLeftIsCappedAndSaid) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 4},
+                                  Policy(Precision::kFloat64, 0, 1200), 7);
+  SpendBefore(oracle, 200);
+  std::ostringstream progress;
+  absl::StatusOr<LearnResult> result =
+      RunLearner("regress", oracle,
+                 LearnOptions{.seed = 2,
+                              .max_tokens = 9000,
+                              .time_limit_seconds = 60,
+                              .progress = &progress});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->budget_capped);
+  EXPECT_THAT(progress.str(),
+              HasSubstr("learn: asked for 9000 tokens but only 1000 are "
+                        "left; this run spends at most 1000\n"));
+  EXPECT_EQ(oracle.usage().tokens_used, 1200u);
+  // The curve counts this run's spend, not the earlier 200 tokens.
+  ASSERT_EQ(result->curve.size(), 1u);
+  EXPECT_EQ(result->curve[0].tokens, 1000u);
+  EXPECT_EQ(result->curve[0].queries, oracle.usage().queries_used - 50);
+}
+
+TEST(RunLearnerTest, AskingForWhatIsLeftIsNotCapped) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 4},
+                                  Policy(Precision::kFloat64, 0, 1200), 8);
+  SpendBefore(oracle, 200);
+  std::ostringstream progress;
+  absl::StatusOr<LearnResult> result =
+      RunLearner("regress", oracle,
+                 LearnOptions{.max_tokens = 1000, .progress = &progress});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->budget_capped);
+  EXPECT_THAT(progress.str(), Not(HasSubstr("asked for")));
+  EXPECT_EQ(oracle.usage().tokens_used, 1200u);
+}
+
+TEST(RunLearnerTest, ProbeCurveCountsThisRunOnly) {
+  // 8,000 tokens left: the noisy case of
+  // NoisyAnswersAreAveragedOverTheBudgetWithACurve.
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 8, .heads = 1},
+                                  Policy(Precision::kFloat64, 1e-3, 9000), 31);
+  SpendBefore(oracle, 1000);
+  absl::StatusOr<LearnResult> result =
+      RunLearner("probe", oracle, LearnOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->budget_capped);
+  ASSERT_FALSE(result->curve.empty());
+  EXPECT_EQ(result->curve.back().tokens, oracle.usage().tokens_used - 1000);
+  EXPECT_EQ(result->curve.back().queries, oracle.usage().queries_used - 250);
+  EXPECT_FALSE(result->curve.back().heldout_answer_rel_err.has_value());
 }
 
 }  // namespace

@@ -108,7 +108,9 @@ TEST_P(RegressConvergesTest, RecoversTheFunction) {
     ASSERT_EQ(result->curve.size(), 1u);
     EXPECT_EQ(result->curve[0].tokens, oracle.usage().tokens_used);
     EXPECT_EQ(result->curve[0].queries, oracle.usage().queries_used);
-    EXPECT_LE(result->curve[0].estimated_rel_err, kConvergedRelErr);
+    ASSERT_TRUE(result->curve[0].heldout_answer_rel_err.has_value());
+    EXPECT_LE(*result->curve[0].heldout_answer_rel_err, kConvergedRelErr);
+    EXPECT_LE(result->curve[0].est_functional_rel_err, kConvergedRelErr);
   }
 }
 
