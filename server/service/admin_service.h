@@ -3,6 +3,18 @@
 // service, each handler converts the request, calls OracleCore and
 // finishes through ToGrpcStatus (common/grpc/grpc_status.h), so a status
 // reaches the client the same way from either service.
+//
+// Why synchronous, beside the callback-based Oracle service: organisers
+// call it a handful of times per competition, so a thread per call costs
+// nothing that matters, and every call waits on the store anyway (a new
+// challenge's secret, a phase, a token hash or a budget grant written
+// durably; a whole transcript read for an export). ExportTranscripts hands
+// the entries to a blocking ServerWriter::Write one at a time, which keeps
+// the export at the client's pace; on the callback API it would need a
+// write reactor of its own that holds the entries and resumes on each
+// OnWriteDone. Synchronous handlers run on gRPC's threads for synchronous
+// methods, not on the callback threads that answer learners, so a slow
+// admin call does not hold up queries.
 #ifndef ATTNORACLE_SERVER_SERVICE_ADMIN_SERVICE_H_
 #define ATTNORACLE_SERVER_SERVICE_ADMIN_SERVICE_H_
 
