@@ -46,7 +46,7 @@ grpc::ServerUnaryReactor* EchoServiceImpl::Query(
     grpc::CallbackServerContext* context, const v1::QueryRequest* request,
     v1::QueryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(Fill(*request, response)));
+  reactor->Finish(ToGrpcStatus(Fill(*request, response), *context));
   return reactor;
 }
 

@@ -31,13 +31,11 @@ AdminClient::AdminClient(std::shared_ptr<grpc::Channel> channel,
 
 absl::StatusOr<ChallengeInfo> AdminClient::CreateChallenge(
     const v1::ChallengeConfig& config) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::CreateChallengeRequest request;
   *request.mutable_config() = config;
-  v1::ChallengeInfo response;
-  ATTN_RETURN_IF_ERROR(CallStatus(
-      stub_->CreateChallenge(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::ChallengeInfo response,
+      Call(*stub_, &v1::Admin::Stub::CreateChallenge, request, options_));
   return InfoFromProto(response);
 }
 
@@ -50,53 +48,44 @@ absl::StatusOr<ChallengeInfo> AdminClient::CreateChallenge(
 
 absl::StatusOr<ChallengeInfo> AdminClient::SetPhase(
     const std::string& challenge_id, Phase phase) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::SetPhaseRequest request;
   request.set_challenge_id(challenge_id);
   request.set_phase(PhaseToProto(phase));
-  v1::ChallengeInfo response;
-  ATTN_RETURN_IF_ERROR(
-      CallStatus(stub_->SetPhase(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::ChallengeInfo response,
+      Call(*stub_, &v1::Admin::Stub::SetPhase, request, options_));
   return InfoFromProto(response);
 }
 
 absl::StatusOr<LearnerCredentials> AdminClient::RegisterLearner(
     const std::string& name) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::RegisterLearnerRequest request;
   request.set_name(name);
-  v1::RegisterLearnerResponse response;
-  ATTN_RETURN_IF_ERROR(CallStatus(
-      stub_->RegisterLearner(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::RegisterLearnerResponse response,
+      Call(*stub_, &v1::Admin::Stub::RegisterLearner, request, options_));
   return LearnerCredentials{response.learner(), response.token()};
 }
 
 absl::Status AdminClient::RevokeLearner(const std::string& name) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::RevokeLearnerRequest request;
   request.set_name(name);
-  v1::RevokeLearnerResponse response;
-  return CallStatus(stub_->RevokeLearner(&context, request, &response),
-                    options_);
+  return Call(*stub_, &v1::Admin::Stub::RevokeLearner, request, options_)
+      .status();
 }
 
 absl::StatusOr<Usage> AdminClient::GrantBudget(const std::string& challenge_id,
                                                const std::string& learner,
                                                uint64_t queries,
                                                uint64_t tokens) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::GrantBudgetRequest request;
   request.set_challenge_id(challenge_id);
   request.set_learner(learner);
   request.set_queries(queries);
   request.set_tokens(tokens);
-  v1::Usage response;
-  ATTN_RETURN_IF_ERROR(
-      CallStatus(stub_->GrantBudget(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::Usage response,
+      Call(*stub_, &v1::Admin::Stub::GrantBudget, request, options_));
   return UsageFromProto(response);
 }
 
@@ -121,7 +110,8 @@ absl::Status AdminClient::ExportTranscripts(
       break;
     }
   }
-  const absl::Status finish = CallStatus(reader->Finish(), options_);
+  const grpc::Status finished = reader->Finish();
+  const absl::Status finish = CallStatus(finished, context, options_);
   return sink_status.ok() ? finish : sink_status;
 }
 

@@ -1,7 +1,8 @@
 // AdminClient: the C++ API over the Admin service, for organisers. Every
 // call carries a deadline and the token of ClientOptions (the admin token
 // where the server runs in competition mode); errors come back as
-// absl::Status with the server's code and message.
+// absl::Status with the server's code and message, and a rate-limited
+// refusal with the server's RetryAfter() hint (common/retry_hint.h).
 //
 //   auto admin = AdminClient::Connect({.token = admin_token});
 //   absl::StatusOr<LearnerCredentials> c = admin->RegisterLearner("alice");

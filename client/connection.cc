@@ -7,6 +7,35 @@
 #include "common/tls_files.h"
 
 namespace attnoracle {
+namespace {
+
+// `converted` with a hint for a server that could not be reached at all.
+absl::Status ExplainUnreachable(absl::Status converted,
+                                const ClientOptions& options) {
+  if (converted.code() != absl::StatusCode::kUnavailable ||
+      !absl::StartsWith(converted.message(),
+                        "failed to connect to all addresses")) {
+    return converted;
+  }
+  const std::string hint =
+      options.tls.enabled
+          ? absl::StrCat(
+                "no oracle-server accepted a TLS connection at ",
+                options.server,
+                ": check that one runs there, that it serves TLS (a "
+                "plaintext server fails the handshake), that --tls-ca "
+                "holds the CA that signed its certificate and "
+                "--tls-server-name a name it carries, and, if it asks for "
+                "client certificates, --tls-cert and --tls-key")
+          : absl::StrCat("no oracle-server answered in plaintext at ",
+                         options.server,
+                         ": check that one runs there; if it serves TLS, "
+                         "connect with --tls-ca and its CA certificate");
+  return absl::UnavailableError(
+      absl::StrCat(hint, " (", converted.message(), ")"));
+}
+
+}  // namespace
 
 absl::StatusOr<ClientTlsOptions> ReadClientTls(const ClientTlsFiles& files) {
   ClientTlsOptions tls;
@@ -61,29 +90,14 @@ void PrepareContext(const ClientOptions& options,
 }
 
 absl::Status CallStatus(const grpc::Status& status,
+                        const grpc::ClientContext& context,
                         const ClientOptions& options) {
-  absl::Status converted = FromGrpcStatus(status);
-  if (converted.code() != absl::StatusCode::kUnavailable ||
-      !absl::StartsWith(converted.message(),
-                        "failed to connect to all addresses")) {
-    return converted;
-  }
-  const std::string hint =
-      options.tls.enabled
-          ? absl::StrCat(
-                "no oracle-server accepted a TLS connection at ",
-                options.server,
-                ": check that one runs there, that it serves TLS (a "
-                "plaintext server fails the handshake), that --tls-ca "
-                "holds the CA that signed its certificate and "
-                "--tls-server-name a name it carries, and, if it asks for "
-                "client certificates, --tls-cert and --tls-key")
-          : absl::StrCat("no oracle-server answered in plaintext at ",
-                         options.server,
-                         ": check that one runs there; if it serves TLS, "
-                         "connect with --tls-ca and its CA certificate");
-  return absl::UnavailableError(
-      absl::StrCat(hint, " (", converted.message(), ")"));
+  return ExplainUnreachable(FromGrpcStatus(status, context), options);
+}
+
+absl::Status CallStatus(const grpc::Status& status,
+                        const ClientOptions& options) {
+  return ExplainUnreachable(FromGrpcStatus(status), options);
 }
 
 }  // namespace attnoracle

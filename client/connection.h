@@ -1,11 +1,13 @@
-// ClientOptions and the two things every client stub needs from them: a
-// channel to the server and a prepared call context (deadline, token).
-// Shared by OracleClient and AdminClient so both speak to the server alike.
+// ClientOptions and what every client stub needs from them: a channel to the
+// server, and Call, which makes one unary call with a prepared context
+// (deadline, token) and turns its status back into an absl::Status. Shared
+// by OracleClient and AdminClient so both speak to the server alike.
 //
 //   ClientOptions options{.server = "127.0.0.1:50051", .token = token};
 //   std::shared_ptr<grpc::Channel> channel = NewChannel(options);
-//   grpc::ClientContext context;
-//   PrepareContext(options, &context);
+//   auto stub = v1::Oracle::NewStub(channel);
+//   absl::StatusOr<v1::Usage> usage =
+//       Call(*stub, &v1::Oracle::Stub::GetUsage, request, options);
 //
 // Over TLS, trusting one CA:
 //   absl::StatusOr<ClientTlsOptions> tls = ReadClientTls({.ca_path =
@@ -82,14 +84,41 @@ std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 // Sets the deadline and, when there is a token, the authorization metadata.
 void PrepareContext(const ClientOptions& options, grpc::ClientContext* context);
 
-// A finished call's status as an absl::Status. When gRPC reached no server
-// at all (its "failed to connect to all addresses", which the oracle
-// server never sends; a proxy relaying gRPC's words would get the hint
-// too), the message says where it tried and what to check: that a server
-// runs there, and that the client's TLS setting matches the server's (a
-// TLS server closes a plaintext connection unexplained).
+// A finished call's status as an absl::Status, with the retry hint the
+// server sent in `context`'s trailing metadata (common/retry_hint.h). When
+// gRPC reached no server at all (its "failed to connect to all addresses",
+// which the oracle server never sends; a proxy relaying gRPC's words would
+// get the hint too), the message says where it tried and what to check:
+// that a server runs there, and that the client's TLS setting matches the
+// server's (a TLS server closes a plaintext connection unexplained).
+absl::Status CallStatus(const grpc::Status& status,
+                        const grpc::ClientContext& context,
+                        const ClientOptions& options);
+// The same for a status alone: no retry hint.
 absl::Status CallStatus(const grpc::Status& status,
                         const ClientOptions& options);
+
+// One unary call of `method` on `stub` with a context from PrepareContext;
+// the response, or the call's status from CallStatus (so a rate-limited
+// refusal keeps its RetryAfter() hint, whatever the method). Every unary
+// method of OracleClient and AdminClient goes through here.
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Call(Stub& stub,
+                              grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                           const Request&,
+                                                           Response*),
+                              const Request& request,
+                              const ClientOptions& options) {
+  grpc::ClientContext context;
+  PrepareContext(options, &context);
+  Response response;
+  const grpc::Status status = (stub.*method)(&context, request, &response);
+  if (absl::Status converted = CallStatus(status, context, options);
+      !converted.ok()) {
+    return converted;
+  }
+  return response;
+}
 
 }  // namespace attnoracle
 

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/codec.h"
-#include "common/retry_hint.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -17,12 +16,9 @@ OracleClient::OracleClient(std::shared_ptr<grpc::Channel> channel,
     : stub_(v1::Oracle::NewStub(channel)), options_(std::move(options)) {}
 
 absl::StatusOr<std::vector<ChallengeInfo>> OracleClient::ListChallenges() {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
-  v1::ListChallengesResponse response;
-  ATTN_RETURN_IF_ERROR(CallStatus(
-      stub_->ListChallenges(&context, v1::ListChallengesRequest(), &response),
-      options_));
+  ATTN_ASSIGN_OR_RETURN(const v1::ListChallengesResponse response,
+                        Call(*stub_, &v1::Oracle::Stub::ListChallenges,
+                             v1::ListChallengesRequest(), options_));
   std::vector<ChallengeInfo> out;
   for (const v1::ChallengeInfo& info : response.challenges()) {
     out.push_back(InfoFromProto(info));
@@ -32,34 +28,22 @@ absl::StatusOr<std::vector<ChallengeInfo>> OracleClient::ListChallenges() {
 
 absl::StatusOr<ChallengeInfo> OracleClient::Describe(
     const std::string& challenge_id) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::DescribeChallengeRequest request;
   request.set_challenge_id(challenge_id);
-  v1::ChallengeInfo response;
-  ATTN_RETURN_IF_ERROR(CallStatus(
-      stub_->DescribeChallenge(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::ChallengeInfo response,
+      Call(*stub_, &v1::Oracle::Stub::DescribeChallenge, request, options_));
   return InfoFromProto(response);
 }
 
 absl::StatusOr<QueryAnswer> OracleClient::Query(
     const std::string& challenge_id, std::span<const Matrix> sequences) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::QueryRequest request;
   request.set_challenge_id(challenge_id);
   for (const Matrix& x : sequences) MatrixToProto(x, request.add_sequences());
-  v1::QueryResponse response;
-  if (absl::Status status =
-          CallStatus(stub_->Query(&context, request, &response), options_);
-      !status.ok()) {
-    const auto& trailers = context.GetServerTrailingMetadata();
-    auto hint = trailers.find(kRetryAfterMsMetadata);
-    if (hint == trailers.end()) return status;
-    return WithRetryAfterMs(
-        std::move(status),
-        absl::string_view(hint->second.data(), hint->second.size()));
-  }
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::QueryResponse response,
+      Call(*stub_, &v1::Oracle::Stub::Query, request, options_));
   QueryAnswer answer;
   for (int i = 0; i < response.outputs_size(); ++i) {
     ATTN_ASSIGN_OR_RETURN(
@@ -78,39 +62,33 @@ absl::StatusOr<QueryAnswer> OracleClient::Query(
 }
 
 absl::StatusOr<Usage> OracleClient::GetUsage(const std::string& challenge_id) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::GetUsageRequest request;
   request.set_challenge_id(challenge_id);
-  v1::Usage response;
-  ATTN_RETURN_IF_ERROR(
-      CallStatus(stub_->GetUsage(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::Usage response,
+      Call(*stub_, &v1::Oracle::Stub::GetUsage, request, options_));
   return UsageFromProto(response);
 }
 
 absl::StatusOr<SubmitResult> OracleClient::Submit(
     const std::string& challenge_id, const LayerParams& hypothesis) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::SubmitRequest request;
   request.set_challenge_id(challenge_id);
   ParamsToProto(hypothesis, request.mutable_hypothesis());
-  v1::SubmitResponse response;
-  ATTN_RETURN_IF_ERROR(
-      CallStatus(stub_->Submit(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::SubmitResponse response,
+      Call(*stub_, &v1::Oracle::Stub::Submit, request, options_));
   return SubmitResult{ScoreFromProto(response.score()),
                       response.submission_id(), response.submissions_left()};
 }
 
 absl::StatusOr<std::vector<LeaderboardEntry>> OracleClient::GetLeaderboard(
     const std::string& challenge_id) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::GetLeaderboardRequest request;
   request.set_challenge_id(challenge_id);
-  v1::GetLeaderboardResponse response;
-  ATTN_RETURN_IF_ERROR(CallStatus(
-      stub_->GetLeaderboard(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::GetLeaderboardResponse response,
+      Call(*stub_, &v1::Oracle::Stub::GetLeaderboard, request, options_));
   std::vector<LeaderboardEntry> out;
   for (const v1::LeaderboardEntry& e : response.entries()) {
     out.push_back(LeaderboardEntry{static_cast<int>(e.rank()), e.learner(),
@@ -126,14 +104,12 @@ absl::StatusOr<std::vector<TranscriptEntry>> OracleClient::GetTranscript(
   std::vector<TranscriptEntry> out;
   uint64_t total = 0;
   do {
-    grpc::ClientContext context;
-    PrepareContext(options_, &context);
     v1::GetTranscriptRequest request;
     request.set_challenge_id(challenge_id);
     request.set_first_index(out.size());
-    v1::GetTranscriptResponse response;
-    ATTN_RETURN_IF_ERROR(CallStatus(
-        stub_->GetTranscript(&context, request, &response), options_));
+    ATTN_ASSIGN_OR_RETURN(
+        const v1::GetTranscriptResponse response,
+        Call(*stub_, &v1::Oracle::Stub::GetTranscript, request, options_));
     total = response.total_entries();
     // An empty page before the total would make this loop forever.
     if (response.entries().empty() && out.size() < total) {
@@ -150,14 +126,12 @@ absl::StatusOr<std::vector<TranscriptEntry>> OracleClient::GetTranscript(
 
 absl::StatusOr<RevealedChallenge> OracleClient::GetReveal(
     const std::string& challenge_id, const std::string& learner) {
-  grpc::ClientContext context;
-  PrepareContext(options_, &context);
   v1::GetRevealRequest request;
   request.set_challenge_id(challenge_id);
   request.set_learner(learner);
-  v1::GetRevealResponse response;
-  ATTN_RETURN_IF_ERROR(
-      CallStatus(stub_->GetReveal(&context, request, &response), options_));
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::GetRevealResponse response,
+      Call(*stub_, &v1::Oracle::Stub::GetReveal, request, options_));
   RevealedChallenge out;
   if (response.has_config() && response.config().spec().d_model() > 0) {
     absl::StatusOr<ChallengeConfig> config =

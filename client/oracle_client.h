@@ -1,6 +1,7 @@
 // OracleClient: the C++ API over the Oracle service, for the CLI and for
 // learners. Every call carries a deadline; errors come back as absl::Status
-// with the server's code and message.
+// with the server's code and message, and a rate-limited refusal with the
+// server's RetryAfter() hint (common/retry_hint.h).
 //
 //   auto client = OracleClient::Connect({.server = "127.0.0.1:50051"});
 //   absl::StatusOr<ChallengeInfo> info = client->Describe("tiny-d4");
@@ -49,8 +50,7 @@ class OracleClient {
   [[nodiscard]] absl::StatusOr<std::vector<ChallengeInfo>> ListChallenges();
   [[nodiscard]] absl::StatusOr<ChallengeInfo> Describe(
       const std::string& challenge_id);
-  // Answers for every sequence (each n x d_model), or the server's refusal;
-  // a rate-limited refusal carries the server's RetryAfter() hint.
+  // Answers for every sequence (each n x d_model), or the server's refusal.
   [[nodiscard]] absl::StatusOr<QueryAnswer> Query(
       const std::string& challenge_id, std::span<const Matrix> sequences);
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(const std::string& challenge_id);

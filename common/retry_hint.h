@@ -1,8 +1,8 @@
 // The retry hint of a rate-limited request: how long to wait before the
 // next one is admitted. The server's core attaches it to its
-// RESOURCE_EXHAUSTED status as a payload; the gRPC edge sends it as
-// trailing metadata "retry-after-ms"; the client puts it back on the status
-// so learners can wait and retry.
+// RESOURCE_EXHAUSTED status as a payload; ToGrpcStatus sends it on every
+// call as trailing metadata "retry-after-ms" and FromGrpcStatus puts it back
+// on the client's status (common/grpc/grpc_status.h), so learners can wait.
 //
 //   absl::Status s = WithRetryAfter(absl::ResourceExhaustedError("..."),
 //                                   absl::Milliseconds(40));

@@ -2,6 +2,7 @@
 
 #include "common/codec.h"
 #include "common/grpc/grpc_status.h"
+#include "common/status_macros.h"
 #include "server/service/call_context.h"
 
 namespace attnoracle {
@@ -30,72 +31,113 @@ AdminServiceImpl::AdminServiceImpl(OracleCore* core,
 grpc::Status AdminServiceImpl::CreateChallenge(
     grpc::ServerContext* context, const v1::CreateChallengeRequest* request,
     v1::ChallengeInfo* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<ChallengeInfo> info =
-      core_->CreateChallenge(*caller, ConfigFromProto(request->config()));
-  if (info.ok()) InfoToProto(*info, response);
-  return ToGrpcStatus(info.status());
+  return ToGrpcStatus(DoCreateChallenge(*context, *request, response),
+                      *context);
 }
 
 grpc::Status AdminServiceImpl::SetPhase(grpc::ServerContext* context,
                                         const v1::SetPhaseRequest* request,
                                         v1::ChallengeInfo* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Phase> phase = PhaseFromProto(request->phase());
-  if (!phase.ok()) return ToGrpcStatus(phase.status());
-  absl::StatusOr<ChallengeInfo> info =
-      core_->SetPhase(*caller, request->challenge_id(), *phase);
-  if (info.ok()) InfoToProto(*info, response);
-  return ToGrpcStatus(info.status());
+  return ToGrpcStatus(DoSetPhase(*context, *request, response), *context);
 }
 
 grpc::Status AdminServiceImpl::RegisterLearner(
     grpc::ServerContext* context, const v1::RegisterLearnerRequest* request,
     v1::RegisterLearnerResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<std::string> token =
-      core_->RegisterLearner(*caller, request->name());
-  if (!token.ok()) return ToGrpcStatus(token.status());
-  response->set_learner(request->name());
-  response->set_token(*token);
-  return grpc::Status::OK;
+  return ToGrpcStatus(DoRegisterLearner(*context, *request, response),
+                      *context);
 }
 
 grpc::Status AdminServiceImpl::RevokeLearner(
     grpc::ServerContext* context, const v1::RevokeLearnerRequest* request,
     v1::RevokeLearnerResponse*) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  return ToGrpcStatus(core_->RevokeLearner(*caller, request->name()));
+  return ToGrpcStatus(DoRevokeLearner(*context, *request), *context);
 }
 
 grpc::Status AdminServiceImpl::GrantBudget(
     grpc::ServerContext* context, const v1::GrantBudgetRequest* request,
     v1::Usage* response) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Usage> usage =
-      core_->GrantBudget(*caller, request->challenge_id(), request->learner(),
-                         request->queries(), request->tokens());
-  if (usage.ok()) UsageToProto(*usage, response);
-  return ToGrpcStatus(usage.status());
+  return ToGrpcStatus(DoGrantBudget(*context, *request, response), *context);
 }
 
 grpc::Status AdminServiceImpl::ExportTranscripts(
     grpc::ServerContext* context, const v1::ExportTranscriptsRequest* request,
     grpc::ServerWriter<v1::TranscriptEntry>* writer) {
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  return ToGrpcStatus(DoExportTranscripts(*context, *request, writer),
+                      *context);
+}
+
+absl::Status AdminServiceImpl::DoCreateChallenge(
+    const grpc::ServerContextBase& context,
+    const v1::CreateChallengeRequest& request, v1::ChallengeInfo* response) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(
+      const ChallengeInfo info,
+      core_->CreateChallenge(caller, ConfigFromProto(request.config())));
+  InfoToProto(info, response);
+  return absl::OkStatus();
+}
+
+absl::Status AdminServiceImpl::DoSetPhase(
+    const grpc::ServerContextBase& context, const v1::SetPhaseRequest& request,
+    v1::ChallengeInfo* response) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(const Phase phase, PhaseFromProto(request.phase()));
+  ATTN_ASSIGN_OR_RETURN(const ChallengeInfo info,
+                        core_->SetPhase(caller, request.challenge_id(), phase));
+  InfoToProto(info, response);
+  return absl::OkStatus();
+}
+
+absl::Status AdminServiceImpl::DoRegisterLearner(
+    const grpc::ServerContextBase& context,
+    const v1::RegisterLearnerRequest& request,
+    v1::RegisterLearnerResponse* response) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(std::string token,
+                        core_->RegisterLearner(caller, request.name()));
+  response->set_learner(request.name());
+  response->set_token(std::move(token));
+  return absl::OkStatus();
+}
+
+absl::Status AdminServiceImpl::DoRevokeLearner(
+    const grpc::ServerContextBase& context,
+    const v1::RevokeLearnerRequest& request) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  return core_->RevokeLearner(caller, request.name());
+}
+
+absl::Status AdminServiceImpl::DoGrantBudget(
+    const grpc::ServerContextBase& context,
+    const v1::GrantBudgetRequest& request, v1::Usage* response) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(
+      const Usage usage,
+      core_->GrantBudget(caller, request.challenge_id(), request.learner(),
+                         request.queries(), request.tokens()));
+  UsageToProto(usage, response);
+  return absl::OkStatus();
+}
+
+absl::Status AdminServiceImpl::DoExportTranscripts(
+    const grpc::ServerContextBase& context,
+    const v1::ExportTranscriptsRequest& request,
+    grpc::ServerWriter<v1::TranscriptEntry>* writer) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
   v1::TranscriptEntry entry;
-  return ToGrpcStatus(core_->ExportTranscripts(
-      *caller, request->challenge_id(), [&](const TranscriptEntry& r) {
-        entry.Clear();
-        TranscriptEntryToProto(r, &entry);
-        return writer->Write(entry);
-      }));
+  return core_->ExportTranscripts(caller, request.challenge_id(),
+                                  [&](const TranscriptEntry& r) {
+                                    entry.Clear();
+                                    TranscriptEntryToProto(r, &entry);
+                                    return writer->Write(entry);
+                                  });
 }
 
 }  // namespace attnoracle

@@ -1,11 +1,7 @@
 #include "server/service/call_context.h"
 
-#include <string>
-
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "common/grpc/grpc_status.h"
 
 namespace attnoracle {
 
@@ -21,15 +17,6 @@ absl::StatusOr<Principal> CallerOf(const grpc::ServerContextBase& context,
         "the authorization metadata must be 'Bearer TOKEN'");
   }
   return authenticator.Authenticate(value.substr(kBearer.size()));
-}
-
-grpc::Status FinishStatus(grpc::ServerContextBase* context,
-                          const absl::Status& status) {
-  if (std::optional<absl::Duration> wait = RetryAfter(status)) {
-    context->AddTrailingMetadata(
-        kRetryAfterMsMetadata, absl::StrCat(absl::ToInt64Milliseconds(*wait)));
-  }
-  return ToGrpcStatus(status);
 }
 
 }  // namespace attnoracle

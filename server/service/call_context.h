@@ -1,16 +1,15 @@
-// What both gRPC services need from a call: who it speaks for (from the
-// "authorization: Bearer TOKEN" metadata), and the status to finish it with.
+// What both gRPC services need from a call before calling the core: who it
+// speaks for, from the "authorization: Bearer TOKEN" metadata. (The status
+// a call finishes with goes through ToGrpcStatus in
+// common/grpc/grpc_status.h.)
 //
 //   absl::StatusOr<Principal> caller = CallerOf(*context, authenticator);
-//   return FinishStatus(context, core.Query(...).status());
 #ifndef ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
 #define ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
-#include "attnoracle/v1/oracle.pb.h"
-#include "common/retry_hint.h"
 #include "server/core/authenticator.h"
 #include "server/core/store.h"
 
@@ -20,11 +19,6 @@ namespace attnoracle {
 // authenticator refuses.
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
     const grpc::ServerContextBase& context, const Authenticator& authenticator);
-
-// ToGrpcStatus(status), after copying a rate-limit refusal's retry delay
-// into the call's trailing metadata (kRetryAfterMsMetadata).
-grpc::Status FinishStatus(grpc::ServerContextBase* context,
-                          const absl::Status& status);
 
 }  // namespace attnoracle
 

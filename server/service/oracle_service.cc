@@ -60,21 +60,22 @@ void AnswerAsync(OracleCore& core, const Principal& caller,
 // request is answered as Query answers it, once durably charged.
 class OracleStreamReactor final : public QueryStreamReactor {
  public:
-  OracleStreamReactor(OracleCore* core, absl::StatusOr<Principal> caller)
+  OracleStreamReactor(OracleCore* core, grpc::CallbackServerContext* context,
+                      absl::StatusOr<Principal> caller)
       : core_(core), caller_(std::move(caller)) {
     // Whatever the stream holds for its whole life (the caller and one of
     // its stream slots) is taken here, and refusing it ends the stream.
-    if (!caller_.ok()) {
-      Finish(ToGrpcStatus(caller_.status()));
-      return;
+    absl::Status refused = caller_.status();
+    if (refused.ok()) {
+      absl::StatusOr<StreamSlot> stream_slot = core_->OpenStream(*caller_);
+      refused = stream_slot.status();
+      if (refused.ok()) stream_slot_.emplace(*std::move(stream_slot));
     }
-    absl::StatusOr<StreamSlot> stream_slot = core_->OpenStream(*caller_);
-    if (!stream_slot.ok()) {
-      Finish(ToGrpcStatus(stream_slot.status()));
-      return;
+    if (refused.ok()) {
+      Start();
+    } else {
+      Finish(ToGrpcStatus(refused, *context));
     }
-    stream_slot_.emplace(*std::move(stream_slot));
-    Start();
   }
 
  private:
@@ -92,9 +93,9 @@ class OracleStreamReactor final : public QueryStreamReactor {
 
 // Ends a unary call with `status` through the context's default reactor.
 grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     const grpc::Status& status) {
+                                     const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
+  reactor->Finish(ToGrpcStatus(status, *context));
   return reactor;
 }
 
@@ -120,18 +121,18 @@ grpc::ServerUnaryReactor* OracleServiceImpl::Query(
     grpc::CallbackServerContext* context, const v1::QueryRequest* request,
     v1::QueryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto finish = [context, reactor, response](const absl::Status& status) {
+    if (!status.ok()) response->Clear();
+    reactor->Finish(ToGrpcStatus(status, *context));
+  };
   absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    finish(caller.status());
     return reactor;
   }
   // Finishes when the answers are durably charged, without holding a gRPC
   // thread meanwhile.
-  AnswerAsync(*core_, *caller, *request, response,
-              [context, reactor, response](const absl::Status& status) {
-                if (!status.ok()) response->Clear();
-                reactor->Finish(FinishStatus(context, status));
-              });
+  AnswerAsync(*core_, *caller, *request, response, std::move(finish));
   return reactor;
 }
 
@@ -167,77 +168,78 @@ grpc::ServerUnaryReactor* OracleServiceImpl::GetReveal(
   return FinishWith(context, DoGetReveal(*context, *request, response));
 }
 
-grpc::Status OracleServiceImpl::DoListChallenges(
+absl::Status OracleServiceImpl::DoListChallenges(
     const grpc::ServerContextBase& context,
     v1::ListChallengesResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  for (const ChallengeInfo& info : core_->ListChallenges(*caller)) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  for (const ChallengeInfo& info : core_->ListChallenges(caller)) {
     InfoToProto(info, response->add_challenges());
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status OracleServiceImpl::DoDescribeChallenge(
+absl::Status OracleServiceImpl::DoDescribeChallenge(
     const grpc::ServerContextBase& context,
     const v1::DescribeChallengeRequest& request, v1::ChallengeInfo* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<ChallengeInfo> info =
-      core_->DescribeChallenge(*caller, request.challenge_id());
-  if (info.ok()) InfoToProto(*info, response);
-  return ToGrpcStatus(info.status());
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(
+      const ChallengeInfo info,
+      core_->DescribeChallenge(caller, request.challenge_id()));
+  InfoToProto(info, response);
+  return absl::OkStatus();
 }
 
 grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
 OracleServiceImpl::QueryStream(grpc::CallbackServerContext* context) {
-  return new OracleStreamReactor(core_, CallerOf(*context, *authenticator_));
+  return new OracleStreamReactor(core_, context,
+                                 CallerOf(*context, *authenticator_));
 }
 
-grpc::Status OracleServiceImpl::DoGetUsage(
+absl::Status OracleServiceImpl::DoGetUsage(
     const grpc::ServerContextBase& context, const v1::GetUsageRequest& request,
     v1::Usage* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Usage> usage =
-      core_->GetUsage(*caller, request.challenge_id());
-  if (usage.ok()) UsageToProto(*usage, response);
-  return ToGrpcStatus(usage.status());
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(const Usage usage,
+                        core_->GetUsage(caller, request.challenge_id()));
+  UsageToProto(usage, response);
+  return absl::OkStatus();
 }
 
-grpc::Status OracleServiceImpl::DoSubmit(const grpc::ServerContextBase& context,
+absl::Status OracleServiceImpl::DoSubmit(const grpc::ServerContextBase& context,
                                          const v1::SubmitRequest& request,
                                          v1::SubmitResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<ChallengeInfo> info =
-      core_->DescribeChallenge(*caller, request.challenge_id());
-  if (!info.ok()) return ToGrpcStatus(info.status());
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(
+      const ChallengeInfo info,
+      core_->DescribeChallenge(caller, request.challenge_id()));
   absl::StatusOr<LayerParams> hypothesis =
-      ParamsFromProto(request.hypothesis(), info->spec);
+      ParamsFromProto(request.hypothesis(), info.spec);
   if (!hypothesis.ok()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("hypothesis: ", hypothesis.status().message())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("hypothesis: ", hypothesis.status().message()));
   }
-  absl::StatusOr<SubmitResult> result =
-      core_->Submit(*caller, request.challenge_id(), *hypothesis);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  ScoreToProto(result->score, response->mutable_score());
-  response->set_submission_id(result->submission_id);
-  response->set_submissions_left(result->submissions_left);
-  return grpc::Status::OK;
+  ATTN_ASSIGN_OR_RETURN(
+      const SubmitResult result,
+      core_->Submit(caller, request.challenge_id(), *hypothesis));
+  ScoreToProto(result.score, response->mutable_score());
+  response->set_submission_id(result.submission_id);
+  response->set_submissions_left(result.submissions_left);
+  return absl::OkStatus();
 }
 
-grpc::Status OracleServiceImpl::DoGetLeaderboard(
+absl::Status OracleServiceImpl::DoGetLeaderboard(
     const grpc::ServerContextBase& context,
     const v1::GetLeaderboardRequest& request,
     v1::GetLeaderboardResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<std::vector<LeaderboardRow>> rows =
-      core_->GetLeaderboard(*caller, request.challenge_id());
-  if (!rows.ok()) return ToGrpcStatus(rows.status());
-  for (const LeaderboardRow& row : *rows) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(const std::vector<LeaderboardRow> rows,
+                        core_->GetLeaderboard(caller, request.challenge_id()));
+  for (const LeaderboardRow& row : rows) {
     v1::LeaderboardEntry* entry = response->add_entries();
     entry->set_rank(row.rank);
     entry->set_learner(row.learner);
@@ -246,41 +248,41 @@ grpc::Status OracleServiceImpl::DoGetLeaderboard(
     entry->set_submitted_unix_ms(row.submitted_ms);
     entry->set_submissions(row.submissions);
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status OracleServiceImpl::DoGetTranscript(
+absl::Status OracleServiceImpl::DoGetTranscript(
     const grpc::ServerContextBase& context,
     const v1::GetTranscriptRequest& request,
     v1::GetTranscriptResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<TranscriptPage> page =
-      core_->GetTranscript(*caller, request.challenge_id(),
-                           request.first_index(), request.max_entries());
-  if (!page.ok()) return ToGrpcStatus(page.status());
-  for (const TranscriptEntry& r : page->entries) {
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(
+      const TranscriptPage page,
+      core_->GetTranscript(caller, request.challenge_id(),
+                           request.first_index(), request.max_entries()));
+  for (const TranscriptEntry& r : page.entries) {
     TranscriptEntryToProto(r, response->add_entries());
   }
-  response->set_total_entries(page->total_entries);
-  return grpc::Status::OK;
+  response->set_total_entries(page.total_entries);
+  return absl::OkStatus();
 }
 
-grpc::Status OracleServiceImpl::DoGetReveal(
+absl::Status OracleServiceImpl::DoGetReveal(
     const grpc::ServerContextBase& context, const v1::GetRevealRequest& request,
     v1::GetRevealResponse* response) {
-  absl::StatusOr<Principal> caller = CallerOf(context, *authenticator_);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Reveal> reveal =
-      core_->GetReveal(*caller, request.challenge_id(), request.learner());
-  if (!reveal.ok()) return ToGrpcStatus(reveal.status());
-  ParamsToProto(reveal->secret, response->mutable_secret());
-  response->set_nonce(reveal->nonce);
-  response->set_prior_seed(reveal->config.prior.seed);
-  response->set_noise_seed(reveal->noise_seed);
-  ConfigToProto(reveal->config, response->mutable_config());
-  response->set_commitment(reveal->commitment);
-  return grpc::Status::OK;
+  ATTN_ASSIGN_OR_RETURN(const Principal caller,
+                        CallerOf(context, *authenticator_));
+  ATTN_ASSIGN_OR_RETURN(
+      const Reveal reveal,
+      core_->GetReveal(caller, request.challenge_id(), request.learner()));
+  ParamsToProto(reveal.secret, response->mutable_secret());
+  response->set_nonce(reveal.nonce);
+  response->set_prior_seed(reveal.config.prior.seed);
+  response->set_noise_seed(reveal.noise_seed);
+  ConfigToProto(reveal.config, response->mutable_config());
+  response->set_commitment(reveal.commitment);
+  return absl::OkStatus();
 }
 
 }  // namespace attnoracle

@@ -1,8 +1,13 @@
 // OracleServiceImpl: the gRPC edge of the Oracle service, on gRPC's callback
 // API. Each handler authenticates the caller, converts the request, calls
-// OracleCore, converts the answer back and maps the status once. Sample is
-// not offered yet and answers UNIMPLEMENTED (the generated base class does
-// that).
+// OracleCore (which answers with absl::Status or StatusOr), converts the
+// answer back, and finishes through ToGrpcStatus (common/grpc/grpc_status.h),
+// the one conversion to grpc::Status, which also sends a rate-limited
+// status's retry hint as trailing metadata. That holds for every unary call
+// and for QueryStream when it refuses the whole stream; a request refused
+// inside an open stream is answered in-band (QueryResponse.error) and the
+// stream goes on. Sample is not offered yet and answers UNIMPLEMENTED (the
+// generated base class does that).
 //
 // Handlers run on gRPC's callback threads and never wait for the ledger's
 // durable commit there: Query and QueryStream hand their answers on when
@@ -57,27 +62,31 @@ class OracleServiceImpl final : public v1::Oracle::CallbackService {
                                       v1::GetRevealResponse* response) override;
 
  private:
-  // The handlers' work, one per method, returning the call's status.
-  grpc::Status DoListChallenges(const grpc::ServerContextBase& context,
-                                v1::ListChallengesResponse* response);
-  grpc::Status DoDescribeChallenge(const grpc::ServerContextBase& context,
-                                   const v1::DescribeChallengeRequest& request,
-                                   v1::ChallengeInfo* response);
-  grpc::Status DoGetUsage(const grpc::ServerContextBase& context,
-                          const v1::GetUsageRequest& request,
-                          v1::Usage* response);
-  grpc::Status DoSubmit(const grpc::ServerContextBase& context,
-                        const v1::SubmitRequest& request,
-                        v1::SubmitResponse* response);
-  grpc::Status DoGetLeaderboard(const grpc::ServerContextBase& context,
-                                const v1::GetLeaderboardRequest& request,
-                                v1::GetLeaderboardResponse* response);
-  grpc::Status DoGetTranscript(const grpc::ServerContextBase& context,
-                               const v1::GetTranscriptRequest& request,
-                               v1::GetTranscriptResponse* response);
-  grpc::Status DoGetReveal(const grpc::ServerContextBase& context,
-                           const v1::GetRevealRequest& request,
-                           v1::GetRevealResponse* response);
+  // The unary handlers' work, one per method: the caller's and the core's
+  // status, not yet converted.
+  [[nodiscard]] absl::Status DoListChallenges(
+      const grpc::ServerContextBase& context,
+      v1::ListChallengesResponse* response);
+  [[nodiscard]] absl::Status DoDescribeChallenge(
+      const grpc::ServerContextBase& context,
+      const v1::DescribeChallengeRequest& request, v1::ChallengeInfo* response);
+  [[nodiscard]] absl::Status DoGetUsage(const grpc::ServerContextBase& context,
+                                        const v1::GetUsageRequest& request,
+                                        v1::Usage* response);
+  [[nodiscard]] absl::Status DoSubmit(const grpc::ServerContextBase& context,
+                                      const v1::SubmitRequest& request,
+                                      v1::SubmitResponse* response);
+  [[nodiscard]] absl::Status DoGetLeaderboard(
+      const grpc::ServerContextBase& context,
+      const v1::GetLeaderboardRequest& request,
+      v1::GetLeaderboardResponse* response);
+  [[nodiscard]] absl::Status DoGetTranscript(
+      const grpc::ServerContextBase& context,
+      const v1::GetTranscriptRequest& request,
+      v1::GetTranscriptResponse* response);
+  [[nodiscard]] absl::Status DoGetReveal(const grpc::ServerContextBase& context,
+                                         const v1::GetRevealRequest& request,
+                                         v1::GetRevealResponse* response);
 
   OracleCore* core_;
   const Authenticator* authenticator_;
