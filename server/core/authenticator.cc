@@ -63,9 +63,21 @@ absl::StatusOr<std::string> Authenticator::Register(const std::string& name) {
   const std::string token = kTokenPrefix + HexEncode(RandomBytes(kTokenBytes));
   LearnerRecord record{name, Sha256(token), Role::kLearner, false, NowUnixMs()};
   absl::MutexLock lock(&mu_);
-  if (hash_by_name_.contains(name)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("learner \"", name, "\" already exists"));
+  if (auto known = hash_by_name_.find(name); known != hash_by_name_.end()) {
+    auto old = by_token_hash_.find(known->second);
+    if (!old->second.revoked) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "learner \"", name,
+          "\" already exists (to give it a new token, revoke it first)"));
+    }
+    ATTN_RETURN_IF_ERROR(store_->ReissueLearner(name, record.token_hash));
+    // The same learner: only its token changes.
+    record.role = old->second.role;
+    record.created_ms = old->second.created_ms;
+    by_token_hash_.erase(old);
+    known->second = record.token_hash;
+    by_token_hash_[record.token_hash] = std::move(record);
+    return token;
   }
   ATTN_RETURN_IF_ERROR(store_->InsertLearner(record));
   hash_by_name_[name] = record.token_hash;

@@ -47,7 +47,10 @@ class Authenticator {
 
   // Issues a token for a new learner and stores its hash. INVALID_ARGUMENT
   // for a bad name (1 to 64 of [a-z0-9._-], not "anonymous"),
-  // ALREADY_EXISTS for a taken one.
+  // ALREADY_EXISTS for a learner that is registered and not revoked. A
+  // revoked learner gets a new token and is no longer revoked: its old
+  // token stays refused, and its usage, transcripts and submissions stay
+  // its own (students lose tokens).
   [[nodiscard]] absl::StatusOr<std::string> Register(const std::string& name);
 
   // NOT_FOUND for an unknown learner. Its token stops working at once.
