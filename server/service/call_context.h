@@ -1,5 +1,6 @@
 // What both gRPC services need from a call: who it speaks for (from the
-// "authorization: Bearer TOKEN" metadata), and the status to finish it with.
+// "authorization: Bearer TOKEN" metadata, or in open mode the learner name
+// a caller may give itself), and the status to finish it with.
 //
 //   absl::StatusOr<Principal> caller = CallerOf(*context, authenticator);
 //   return FinishStatus(context, core.Query(...).status());
@@ -16,8 +17,13 @@
 
 namespace attnoracle {
 
+// The metadata entry in which an open-mode caller names itself (see
+// OpenLearnerOptions); oracle-client sends it for --learner NAME.
+inline constexpr char kLearnerMetadata[] = "x-attnoracle-learner";
+
 // UNAUTHENTICATED for a malformed authorization header or a token the
-// authenticator refuses.
+// authenticator refuses; a learner name the authenticator refuses gets its
+// code (see Authenticator::Authenticate).
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
     const grpc::ServerContextBase& context, const Authenticator& authenticator);
 
