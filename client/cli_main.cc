@@ -47,6 +47,10 @@ ABSL_FLAG(std::string, token, "",
           "Token, sent as 'authorization: Bearer TOKEN' (default: "
           "$ATTNORACLE_TOKEN, else $ATTNORACLE_ADMIN_TOKEN; admin commands "
           "try $ATTNORACLE_ADMIN_TOKEN first).");
+ABSL_FLAG(std::string, learner, "",
+          "Learner name to go by on an open-mode server started with "
+          "--open_learner_ids (default: $ATTNORACLE_LEARNER); 1 to 64 of "
+          "[a-z0-9._-].");
 ABSL_FLAG(double, timeout, 30, "Deadline of each call, in seconds.");
 ABSL_FLAG(std::string, tls_ca, "",
           "Connect over TLS, trusting the CA certificates in this PEM file "
@@ -79,6 +83,8 @@ constexpr char kGlobalFlags[] =
     "  --token TOKEN       token (default $ATTNORACLE_TOKEN, else\n"
     "                      $ATTNORACLE_ADMIN_TOKEN; admin commands try\n"
     "                      $ATTNORACLE_ADMIN_TOKEN first)\n"
+    "  --learner NAME      your name on a class server (open mode with\n"
+    "                      --open_learner_ids; default $ATTNORACLE_LEARNER)\n"
     "  --timeout SECONDS   deadline of each call (default 30)\n"
     "  --tls-ca FILE       connect over TLS, trusting this PEM CA for the\n"
     "                      server's certificate (default: plaintext)\n"
@@ -640,6 +646,11 @@ int Main(int raw_argc, char** raw_argv) {
       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
   ctx.token_flag = absl::GetFlag(FLAGS_token);
   ctx.options.token = ResolveToken(ctx.token_flag, command->admin);
+  ctx.options.learner = absl::GetFlag(FLAGS_learner);
+  if (const char* env = std::getenv("ATTNORACLE_LEARNER");
+      ctx.options.learner.empty() && env != nullptr) {
+    ctx.options.learner = env;
+  }
   ctx.json = absl::GetFlag(FLAGS_json);
   absl::StatusOr<ClientTlsOptions> tls =
       ReadClientTls({.ca_path = absl::GetFlag(FLAGS_tls_ca),

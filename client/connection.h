@@ -1,5 +1,6 @@
 // ClientOptions and the two things every client stub needs from them: a
-// channel to the server and a prepared call context (deadline, token).
+// channel to the server and a prepared call context (deadline, token,
+// learner name).
 // Shared by OracleClient and AdminClient so both speak to the server alike.
 //
 //   ClientOptions options{.server = "127.0.0.1:50051", .token = token};
@@ -68,6 +69,10 @@ struct ClientOptions {
   std::chrono::milliseconds deadline = std::chrono::seconds(30);
   // Sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // Sent as "x-attnoracle-learner: <learner>" when not empty: the name this
+  // caller goes by on an open-mode server started with --open_learner_ids
+  // (any other server refuses it, or ignores it where a token decides).
+  std::string learner;
   // Plaintext unless tls.enabled. Bearer tokens cross the network in clear
   // on a plaintext channel.
   ClientTlsOptions tls;
@@ -79,7 +84,8 @@ struct ClientOptions {
 // first call.
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 
-// Sets the deadline and, when there is a token, the authorization metadata.
+// Sets the deadline and, when there is a token, the authorization metadata,
+// and when there is a learner name, the learner metadata.
 void PrepareContext(const ClientOptions& options, grpc::ClientContext* context);
 
 // A finished call's status as an absl::Status. When gRPC reached no server
