@@ -473,7 +473,8 @@ const Command kCommands[] = {
      1, RunLeaderboard},
     VerifyCommand(),
     {"admin", "admin SUBCOMMAND ...",
-     "Organiser commands: register, revoke, grant, create, phase, export.\n"
+     "Organiser commands: register, register-class, revoke, grant, create,\n"
+     "phase, export.\n"
      "They call the Admin service with the admin token (--token or\n"
      "$ATTNORACLE_ADMIN_TOKEN).",
      0, nullptr, AdminCommands(), true},
