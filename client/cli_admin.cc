@@ -83,7 +83,9 @@ absl::StatusOr<std::vector<std::string>> ReadClassList(
   bool first = true;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    const absl::string_view text = absl::StripAsciiWhitespace(line);
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    // Spreadsheets often save CSV with a UTF-8 byte order mark.
+    if (number == 1) absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
     if (text.empty() || absl::StartsWith(text, "#")) continue;
     absl::string_view field = text.substr(0, text.find(','));
     field = absl::StripAsciiWhitespace(field);
@@ -139,7 +141,11 @@ absl::StatusOr<FILE*> CreateTokenFile(const std::string& path) {
                         : ""));
   }
   FILE* file = fdopen(fd, "w");
-  if (file == nullptr) close(fd);
+  if (file == nullptr) {
+    close(fd);
+    return absl::InternalError(absl::StrCat("cannot write --out \"", path,
+                                            "\": ", std::strerror(errno)));
+  }
   return file;
 }
 

@@ -56,9 +56,8 @@ absl::StatusOr<Principal> Authenticator::OpenLearner(
   if (!open_learners_.enabled) {
     return absl::FailedPreconditionError(
         "this server does not take learner names: every caller is "
-        "\"anonymous\" "
-        "(the organiser can start it with --open_learner_ids; leave out "
-        "oracle-client --learner and ATTNORACLE_LEARNER)");
+        "\"anonymous\" (the organiser can start it with --open_learner_ids; "
+        "leave out oracle-client --learner and ATTNORACLE_LEARNER)");
   }
   // The name is not repeated: it could be any bytes of any length.
   if (!ValidName(name) || name == kAnonymousLearner) {

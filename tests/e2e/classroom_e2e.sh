@@ -51,6 +51,8 @@ printf 'zed\nBad Name\nzed\n' >"$work/bad.txt"
 check "a bad file is refused whole" expect 2 "bad.txt:2: \"Bad Name\" is not a learner name" admin admin register-class "$work/bad.txt"
 check "naming repeated lines" grep -q "bad.txt:3: \"zed\" is already on line 1" "$E2E_ERR"
 check "and registers nobody" expect 1 "NOT_FOUND" admin admin grant tiny-d4 zed --queries 1
+printf '\xEF\xBB\xBFkay\n' >"$work/bom.csv"
+check "a byte order mark is not part of the first name" expect 0 "kay: registered" admin admin register-class "$work/bom.csv"
 
 # ---- A lost token -----------------------------------------------------
 check "revoke" admin admin revoke ada
