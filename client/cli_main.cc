@@ -33,6 +33,7 @@
 #include "client/json_codec.h"
 #include "client/learners/learner.h"
 #include "client/oracle_client.h"
+#include "common/challenge_config.h"
 #include "common/codec.h"
 #include "common/flag_names.h"
 #include "common/hashing.h"
@@ -651,6 +652,14 @@ int Main(int raw_argc, char** raw_argv) {
   if (const char* env = std::getenv("ATTNORACLE_LEARNER");
       ctx.options.learner.empty() && env != nullptr) {
     ctx.options.learner = env;
+  }
+  // Checked here too: gRPC aborts the client on metadata that is not
+  // printable ASCII, before the server could refuse it.
+  if (!ctx.options.learner.empty() &&
+      (!ValidName(ctx.options.learner) || ctx.options.learner == "anonymous")) {
+    return UsageError(
+        "--learner (or ATTNORACLE_LEARNER) must be 1 to 64 characters of "
+        "[a-z0-9._-] and not \"anonymous\"");
   }
   ctx.json = absl::GetFlag(FLAGS_json);
   absl::StatusOr<ClientTlsOptions> tls =

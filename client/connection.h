@@ -72,6 +72,8 @@ struct ClientOptions {
   // Sent as "x-attnoracle-learner: <learner>" when not empty: the name this
   // caller goes by on an open-mode server started with --open_learner_ids
   // (any other server refuses it, or ignores it where a token decides).
+  // Servers take 1 to 64 of [a-z0-9._-]; gRPC aborts the process on a
+  // value that is not printable ASCII, so check a name from users first.
   std::string learner;
   // Plaintext unless tls.enabled. Bearer tokens cross the network in clear
   // on a plaintext channel.

@@ -80,7 +80,8 @@ check "a named learner queries" client --learner alice query tiny-d4 --input "$w
 check "alice is charged" test "$(client --learner alice --json usage tiny-d4 | queries_used)" = 2
 check "bob has his own budget" test "$(ATTNORACLE_LEARNER=bob client --json usage tiny-d4 | queries_used)" = 0
 check "so has anonymous" test "$(client --json usage tiny-d4 | queries_used)" = 0
-check "a bad name is INVALID_ARGUMENT" expect 1 "INVALID_ARGUMENT: a learner name" client --learner "Alice Smith" usage tiny-d4
+check "a bad name is a usage error" expect 2 "must be 1 to 64 characters" client --learner "Alice Smith" usage tiny-d4
+check "so is one gRPC could not send" expect 2 "must be 1 to 64 characters" env ATTNORACLE_LEARNER=$'zo\xc3\xab' "$client_bin" --server "127.0.0.1:$ATTN_PORT" usage tiny-d4
 check "a third name is over the cap" expect 1 "RESOURCE_EXHAUSTED: this server takes at most 2" client --learner carol usage tiny-d4
 attn_stop_server
 
