@@ -1,12 +1,24 @@
 #include "client/cli_admin.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "client/admin_client.h"
 #include "client/json_codec.h"
 #include "common/challenge_config.h"
@@ -16,7 +28,13 @@
 ABSL_FLAG(std::string, config, "",
           "admin create: ChallengeSet file in protobuf text format.");
 ABSL_FLAG(std::string, out, "",
-          "admin export: JSONL file to write (- for stdout).");
+          "admin export: JSONL file to write (- for stdout). admin "
+          "register-class: new CSV file for the name,token rows (default: "
+          "stdout).");
+ABSL_FLAG(bool, reissue, false,
+          "admin register-class: give learners already registered a new "
+          "token (the old one stops working, their usage stays) instead of "
+          "skipping them.");
 ABSL_FLAG(uint64_t, queries, 0, "admin grant: extra sequences.");
 ABSL_FLAG(uint64_t, tokens, 0, "admin grant: extra tokens.");
 
@@ -38,6 +56,189 @@ int RunRegister(Context& ctx) {
   std::cout << "learner: " << c->learner << "\ntoken:   " << c->token << "\n";
   std::cerr << "Hand the token to the learner now: the server keeps only its "
                "hash and cannot show it again.\n";
+  return kExitOk;
+}
+
+// Header words a class list's first line may carry in its first column.
+constexpr const char* kClassListHeaders[] = {"name", "learner", "student"};
+
+// Problems in a class list reported before giving up on it.
+constexpr size_t kMaxReportedListErrors = 10;
+
+// The learner names of a class list: a text file of one name a line, or a
+// CSV file whose first column holds the names (quoted or not). Blank lines
+// and lines starting with '#' are skipped; a first line whose first field
+// is not a learner name (e.g. "Name") or is one of kClassListHeaders is a
+// header. INVALID_ARGUMENT naming each bad or repeated line; NOT_FOUND
+// when the file cannot be read.
+absl::StatusOr<std::vector<std::string>> ReadClassList(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read \"", path, "\""));
+  }
+  std::vector<std::string> names;
+  std::map<std::string, int> line_of;
+  std::vector<std::string> errors;
+  bool first = true;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    // Spreadsheets often save CSV with a UTF-8 byte order mark.
+    if (number == 1) absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
+    if (text.empty() || absl::StartsWith(text, "#")) continue;
+    absl::string_view field = text.substr(0, text.find(','));
+    field = absl::StripAsciiWhitespace(field);
+    if (field.size() >= 2 && absl::StartsWith(field, "\"") &&
+        absl::EndsWith(field, "\"")) {
+      field = absl::StripAsciiWhitespace(field.substr(1, field.size() - 2));
+    }
+    const std::string name(field);
+    const bool valid = ValidName(name) && name != "anonymous";
+    if (first) {
+      first = false;
+      bool header = !valid;
+      for (const char* word : kClassListHeaders) header |= name == word;
+      if (header) continue;
+    }
+    if (!valid) {
+      errors.push_back(absl::StrCat(
+          path, ":", number, ": \"", name,
+          "\" is not a learner name (1 to 64 characters of [a-z0-9._-], not "
+          "\"anonymous\")"));
+    } else if (auto [it, added] = line_of.emplace(name, number); !added) {
+      errors.push_back(absl::StrCat(path, ":", number, ": \"", name,
+                                    "\" is already on line ", it->second));
+    } else {
+      names.push_back(name);
+    }
+  }
+  if (!errors.empty()) {
+    const size_t shown = std::min(errors.size(), kMaxReportedListErrors);
+    return absl::InvalidArgumentError(absl::StrCat(
+        absl::StrJoin(errors.begin(), errors.begin() + shown, "\n"),
+        errors.size() > shown
+            ? absl::StrCat("\n(and ", errors.size() - shown, " more)")
+            : "",
+        "\nnothing was registered"));
+  }
+  if (names.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", path, "\" holds no learner names"));
+  }
+  return names;
+}
+
+// A new file for `path` that only its owner can read (it will hold
+// tokens); refuses to replace a file, whose tokens would be lost.
+absl::StatusOr<FILE*> CreateTokenFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot create --out \"", path, "\": ", std::strerror(errno),
+        errno == EEXIST ? " (it may hold tokens of an earlier run: choose "
+                          "another file)"
+                        : ""));
+  }
+  FILE* file = fdopen(fd, "w");
+  if (file == nullptr) {
+    close(fd);
+    return absl::InternalError(absl::StrCat("cannot write --out \"", path,
+                                            "\": ", std::strerror(errno)));
+  }
+  return file;
+}
+
+int RunRegisterClass(Context& ctx) {
+  absl::StatusOr<std::vector<std::string>> names = ReadClassList(ctx.args[0]);
+  if (!names.ok()) return UsageError(names.status().message());
+  const std::string path = absl::GetFlag(FLAGS_out);
+  const bool reissue = absl::GetFlag(FLAGS_reissue);
+  FILE* out = stdout;
+  if (!path.empty() && path != "-") {
+    absl::StatusOr<FILE*> file = CreateTokenFile(path);
+    if (!file.ok()) return UsageError(file.status().message());
+    out = *file;
+  }
+  // With --json the rows go to the JSON document, unless a file takes them.
+  const bool csv = out != stdout || !ctx.json;
+  if (csv) std::fputs("name,token\n", out);
+  std::unique_ptr<AdminClient> admin = Admin(ctx);
+  nlohmann::ordered_json issued = nlohmann::ordered_json::array();
+  nlohmann::ordered_json skipped = nlohmann::ordered_json::array();
+  int registered = 0, reissued = 0;
+  absl::Status failure;
+  const size_t total = names->size();
+  for (size_t i = 0; i < total; ++i) {
+    const std::string& name = (*names)[i];
+    const std::string progress = absl::StrCat(" (", i + 1, " of ", total, ")");
+    absl::StatusOr<LearnerCredentials> c = admin->RegisterLearner(name);
+    bool again = false;
+    if (absl::IsAlreadyExists(c.status())) {
+      if (!reissue) {
+        std::cerr << name << ": already registered, skipped" << progress
+                  << "\n";
+        skipped.push_back(name);
+        continue;
+      }
+      // Revoked, a registered learner can be given a new token.
+      if (absl::Status s = admin->RevokeLearner(name); !s.ok()) {
+        c = s;
+      } else {
+        c = admin->RegisterLearner(name);
+        again = true;
+      }
+    }
+    if (!c.ok()) {
+      failure = absl::Status(
+          c.status().code(),
+          absl::StrCat("registering \"", name, "\" (", i, " of ", total,
+                       " names done): ", c.status().message(),
+                       again ? " (it is revoked now: run again with --reissue "
+                               "to give it a token)"
+                             : ""));
+      break;
+    }
+    std::cerr << name << (again ? ": re-issued" : ": registered") << progress
+              << "\n";
+    (again ? reissued : registered)++;
+    if (csv) {
+      std::fprintf(out, "%s,%s\n", c->learner.c_str(), c->token.c_str());
+      // A token printed is the only copy: keep it even if a later step
+      // fails.
+      std::fflush(out);
+    }
+    issued.push_back(
+        {{"learner", c->learner}, {"token", c->token}, {"reissued", again}});
+  }
+  const bool written = out == stdout || std::fclose(out) == 0;
+  if (ctx.json) {
+    nlohmann::ordered_json doc = {{"registered", registered},
+                                  {"reissued", reissued},
+                                  {"skipped", skipped}};
+    if (out != stdout) {
+      doc["out"] = path;
+    } else {
+      doc["learners"] = issued;
+    }
+    PrintJson(doc);
+  }
+  std::cerr << total << " names: " << registered << " registered, " << reissued
+            << " re-issued, " << skipped.size()
+            << " skipped as already registered"
+            << (skipped.empty() ? "" : " (--reissue gives them new tokens)");
+  if (registered + reissued > 0) {
+    std::cerr << (out != stdout ? absl::StrCat("; tokens in ", path) : "")
+              << ".\nHand each learner its own token now: the server keeps "
+                 "only their hashes.\n";
+  } else {
+    std::cerr << ".\n";
+  }
+  if (!written) {
+    return Fail(absl::InternalError(
+        absl::StrCat("cannot write \"", path, "\": ", std::strerror(errno))));
+  }
+  if (!failure.ok()) return Fail(failure);
   return kExitOk;
 }
 
@@ -205,15 +406,39 @@ constexpr Command kAdminCommands[] = {
      "admin register NAME",
      "Register a learner and print its token (shown only once).\n"
      "The server keeps only the token's hash. NAME is 1 to 64 characters of "
-     "[a-z0-9._-]. With --json:\n"
+     "[a-z0-9._-].\nA revoked learner gets a new token and keeps its usage, "
+     "transcripts and\nsubmissions (for a lost token: revoke, then register "
+     "again). With --json:\n"
      "  {\"learner\": NAME, \"token\": TOKEN}",
      1,
      RunRegister,
      {},
      true},
+    {"register-class",
+     "admin register-class FILE [--out TOKENS.csv] [--reissue]",
+     "Register every learner of a class list and print their tokens.\n"
+     "FILE holds one name a line, or is a CSV file whose first column holds\n"
+     "the names; blank lines and lines starting with # are skipped, and a\n"
+     "first line such as \"name,email\" (whose first field is \"name\",\n"
+     "\"learner\", \"student\" or not a learner name) is a header. The whole\n"
+     "file is checked first: a bad or repeated name registers nobody.\n"
+     "Prints CSV rows name,token (under a header line) to stdout, or to\n"
+     "--out, a new file only its owner can read. Names already registered\n"
+     "are skipped, or with --reissue given a new token (revoke, then\n"
+     "register: the old token stops working, usage stays); revoked ones get\n"
+     "a new token as with 'admin register'. Progress goes to stderr. Exits\n"
+     "1 at the first name the server refuses otherwise, keeping the rows\n"
+     "written so far. With --json (and no --out):\n"
+     "  {\"registered\": N, \"reissued\": N, \"skipped\": [NAME, ...],\n"
+     "   \"learners\": [{\"learner\", \"token\", \"reissued\"}, ...]}",
+     1,
+     RunRegisterClass,
+     {},
+     true},
     {"revoke",
      "admin revoke NAME",
-     "Revoke a learner's token. Its usage, transcripts and submissions stay.",
+     "Revoke a learner's token. Its usage, transcripts and submissions stay;\n"
+     "'admin register NAME' then gives it a new token.",
      1,
      RunRevoke,
      {},

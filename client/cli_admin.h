@@ -1,5 +1,6 @@
 // oracle-client's organiser commands (`oracle-client admin ...`) over the
-// Admin service: register, revoke, grant, create, phase, export.
+// Admin service: register, register-class, revoke, grant, create, phase,
+// export.
 //
 //   const cli::Command kAdmin = {"admin", ..., nullptr, cli::AdminCommands()};
 #ifndef ATTNORACLE_CLIENT_CLI_ADMIN_H_

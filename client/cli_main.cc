@@ -37,6 +37,7 @@
 #include "client/json_codec.h"
 #include "client/learners/learner.h"
 #include "client/oracle_client.h"
+#include "common/challenge_config.h"
 #include "common/codec.h"
 #include "common/flag_help.h"
 #include "common/flag_names.h"
@@ -52,6 +53,11 @@ ABSL_FLAG(std::string, token, "",
           "Token, sent as 'authorization: Bearer TOKEN' (default: "
           "$ATTNORACLE_TOKEN, else $ATTNORACLE_ADMIN_TOKEN; admin commands "
           "try $ATTNORACLE_ADMIN_TOKEN first).");
+ABSL_FLAG(std::string, learner, "",
+          "Learner name to go by on an open-mode server started with "
+          "--open_learner_ids (default: $ATTNORACLE_LEARNER); with the admin "
+          "token, reveal shows this learner's secret. 1 to 64 of "
+          "[a-z0-9._-].");
 ABSL_FLAG(double, timeout, 30, "Deadline of each call, in seconds.");
 ABSL_FLAG(std::string, tls_ca, "",
           "Connect over TLS, trusting the CA certificates in this PEM file "
@@ -83,10 +89,11 @@ namespace attnoracle::cli {
 namespace {
 
 constexpr FlagDoc kGlobalFlags[] = {
-    {"server", "HOST:PORT"}, {"json", ""},
-    {"token", "TOKEN"},      {"timeout", "SECONDS"},
-    {"tls_ca", "FILE"},      {"tls_cert", "FILE"},
-    {"tls_key", "FILE"},     {"tls_server_name", "NAME"}};
+    {"server", "HOST:PORT"},    {"json", ""},
+    {"token", "TOKEN"},         {"learner", "NAME"},
+    {"timeout", "SECONDS"},     {"tls_ca", "FILE"},
+    {"tls_cert", "FILE"},       {"tls_key", "FILE"},
+    {"tls_server_name", "NAME"}};
 
 void PrintGlobalFlags() {
   std::cout << "Global flags (before or after the command):\n";
@@ -526,7 +533,8 @@ const Command kCommands[] = {
     VerifyCommand(),
     RevealCommand(),
     {"admin", "admin SUBCOMMAND ...",
-     "Organiser commands: register, revoke, grant, create, phase, export.\n"
+     "Organiser commands: register, register-class, revoke, grant, create,\n"
+     "phase, export.\n"
      "They call the Admin service with the admin token (--token or\n"
      "$ATTNORACLE_ADMIN_TOKEN).",
      0, nullptr, AdminCommands(), true},
@@ -705,6 +713,19 @@ int Main(int raw_argc, char** raw_argv) {
       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
   ctx.token_flag = absl::GetFlag(FLAGS_token);
   ctx.options.token = ResolveToken(ctx.token_flag, command->admin);
+  ctx.options.learner = absl::GetFlag(FLAGS_learner);
+  if (const char* env = std::getenv("ATTNORACLE_LEARNER");
+      ctx.options.learner.empty() && env != nullptr) {
+    ctx.options.learner = env;
+  }
+  // Checked here too: gRPC aborts the client on metadata that is not
+  // printable ASCII, before the server could refuse it.
+  if (!ctx.options.learner.empty() &&
+      (!ValidName(ctx.options.learner) || ctx.options.learner == "anonymous")) {
+    return UsageError(
+        "--learner (or ATTNORACLE_LEARNER) must be 1 to 64 characters of "
+        "[a-z0-9._-] and not \"anonymous\"");
+  }
   ctx.json = absl::GetFlag(FLAGS_json);
   absl::StatusOr<ClientTlsOptions> tls =
       ReadClientTls({.ca_path = absl::GetFlag(FLAGS_tls_ca),

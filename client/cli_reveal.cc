@@ -3,16 +3,11 @@
 #include <iostream>
 #include <string>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/json_codec.h"
 #include "common/hashing.h"
 #include "common/transcript.h"
-
-ABSL_FLAG(std::string, learner, "",
-          "reveal: the learner whose secret to show, on challenges with one "
-          "secret per learner (admin token; default: your own).");
 
 namespace attnoracle::cli {
 namespace {
@@ -42,7 +37,9 @@ void PrintVector(const std::string& name, const Vector& v) {
 
 int RunReveal(Context& ctx) {
   const std::string& challenge = ctx.args[0];
-  const std::string learner = absl::GetFlag(FLAGS_learner);
+  // The global --learner: the admin's choice of whose secret to show, or in
+  // open mode the caller's own name (which the server then answers for).
+  const std::string learner = ctx.options.learner;
   absl::StatusOr<RevealedChallenge> reveal =
       ctx.client->GetReveal(challenge, learner);
   if (!reveal.ok()) return Fail(reveal.status());
@@ -114,7 +111,8 @@ constexpr Command kReveal = {
     "replays your answers. With --json the secret is a hypothesis file\n"
     "('submit --params' takes it) with more fields: {challenge, heads:\n"
     "[{wq, wk, wv, wo}], bo, nonce, prior_seed, noise_seed, commitment,\n"
-    "commitment_opens}.",
+    "commitment_opens}. On challenges with one secret per learner, the\n"
+    "admin token shows the secret of --learner NAME.",
     1,
     RunReveal,
     {},

@@ -87,6 +87,9 @@ void PrepareContext(const ClientOptions& options,
     context->AddMetadata("authorization",
                          absl::StrCat("Bearer ", options.token));
   }
+  if (!options.learner.empty()) {
+    context->AddMetadata("x-attnoracle-learner", options.learner);
+  }
 }
 
 absl::Status CallStatus(const grpc::Status& status,

@@ -1,7 +1,8 @@
 // ClientOptions and what every client stub needs from them: a channel to the
 // server, and Call, which makes one unary call with a prepared context
-// (deadline, token) and turns its status back into an absl::Status. Shared
-// by OracleClient and AdminClient so both speak to the server alike.
+// (deadline, token, learner name) and turns its status back into an
+// absl::Status. Shared by OracleClient and AdminClient so both speak to the
+// server alike.
 //
 //   ClientOptions options{.server = "127.0.0.1:50051", .token = token};
 //   std::shared_ptr<grpc::Channel> channel = NewChannel(options);
@@ -70,6 +71,12 @@ struct ClientOptions {
   std::chrono::milliseconds deadline = std::chrono::seconds(30);
   // Sent as "authorization: Bearer <token>" when not empty.
   std::string token;
+  // Sent as "x-attnoracle-learner: <learner>" when not empty: the name this
+  // caller goes by on an open-mode server started with --open_learner_ids
+  // (any other server refuses it, or ignores it where a token decides).
+  // Servers take 1 to 64 of [a-z0-9._-]; gRPC aborts the process on a
+  // value that is not printable ASCII, so check a name from users first.
+  std::string learner;
   // Plaintext unless tls.enabled. Bearer tokens cross the network in clear
   // on a plaintext channel.
   ClientTlsOptions tls;
@@ -81,7 +88,8 @@ struct ClientOptions {
 // first call.
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 
-// Sets the deadline and, when there is a token, the authorization metadata.
+// Sets the deadline and, when there is a token, the authorization metadata,
+// and when there is a learner name, the learner metadata.
 void PrepareContext(const ClientOptions& options, grpc::ClientContext* context);
 
 // A finished call's status as an absl::Status, with the retry hint the

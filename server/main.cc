@@ -41,6 +41,17 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "File whose first line is the admin token; turns on competition "
           "mode (every call needs a token). Default: $ATTNORACLE_ADMIN_TOKEN; "
           "neither: open demo mode.");
+ABSL_FLAG(bool, open_learner_ids, false,
+          "Open mode, for a class on a trusted network: a caller may name "
+          "itself (oracle-client --learner NAME or $ATTNORACLE_LEARNER) and "
+          "gets a budget, usage and transcript of its own; calls without a "
+          "name are the learner \"anonymous\". Names are not "
+          "authentication: anyone can use any name (competitions use "
+          "tokens). Off: a call that gives a name is FAILED_PRECONDITION.");
+ABSL_FLAG(int, max_open_learners, attnoracle::kDefaultMaxOpenLearners,
+          "With --open_learner_ids: most distinct learner names the server "
+          "takes (names with usage in the database count); a new name "
+          "beyond them is RESOURCE_EXHAUSTED.");
 
 ABSL_FLAG(double, max_requests_per_second, 0,
           "Query requests per second each learner may make on a challenge "
@@ -162,6 +173,8 @@ int main(int argc, char** argv) {
   options.config_path = absl::GetFlag(FLAGS_config);
   options.db_path = absl::GetFlag(FLAGS_db);
   options.admin_token = AdminToken();
+  options.open_learners.enabled = absl::GetFlag(FLAGS_open_learner_ids);
+  options.open_learners.max_learners = absl::GetFlag(FLAGS_max_open_learners);
   const int max_message_mib = absl::GetFlag(FLAGS_max_message_mib);
   if (max_message_mib < 1 || max_message_mib > 1024) {
     std::cerr << "oracle-server: --max_message_mib must be 1 to 1024\n";

@@ -62,6 +62,25 @@ absl::Status MemoryStore::UpdateRevoked(const std::string& name, bool revoked) {
   return absl::OkStatus();
 }
 
+absl::Status MemoryStore::ReissueLearner(const std::string& name,
+                                         const std::string& token_hash) {
+  absl::MutexLock lock(&mu_);
+  auto it = learners_.find(name);
+  if (it == learners_.end()) {
+    return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
+  }
+  LearnerRecord& learner = it->second;
+  if (token_hash != learner.token_hash && token_hashes_.contains(token_hash)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "another learner than \"", name, "\" has this token hash"));
+  }
+  token_hashes_.erase(learner.token_hash);
+  token_hashes_.insert(token_hash);
+  learner.token_hash = token_hash;
+  learner.revoked = false;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<UsageRecord>> MemoryStore::LoadUsage() {
   absl::MutexLock lock(&mu_);
   std::vector<UsageRecord> out;

@@ -561,6 +561,23 @@ absl::Status SqliteStore::UpdateRevoked(const std::string& name, bool revoked) {
   return absl::OkStatus();
 }
 
+absl::Status SqliteStore::ReissueLearner(const std::string& name,
+                                         const std::string& token_hash) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_, "UPDATE learners SET token_hash = ?, revoked = 0 WHERE name = ?");
+  q.BindBlob(1, token_hash).Bind(2, name);
+  absl::Status s = q.Run();
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "another learner than \"", name, "\" has this token hash"));
+  }
+  ATTN_RETURN_IF_ERROR(s);
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<UsageRecord>> SqliteStore::LoadUsage() {
   absl::MutexLock lock(&mu_);
   Stmt q(db_,

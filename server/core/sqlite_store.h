@@ -59,6 +59,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<LearnerRecord>> LoadLearners() override;
   absl::Status InsertLearner(const LearnerRecord& record) override;
   absl::Status UpdateRevoked(const std::string& name, bool revoked) override;
+  absl::Status ReissueLearner(const std::string& name,
+                              const std::string& token_hash) override;
   absl::StatusOr<std::vector<UsageRecord>> LoadUsage() override;
   absl::Status CommitCharges(
       std::span<const UsageRecord> usage,

@@ -85,6 +85,14 @@ class Store {
   // NOT_FOUND for an unknown name.
   [[nodiscard]] virtual absl::Status UpdateRevoked(const std::string& name,
                                                    bool revoked) = 0;
+  // A new token for a learner (a revoked one, whose old token was lost or
+  // leaked): its token hash becomes `token_hash` and it is no longer
+  // revoked; its name, role and creation time stay, and so do its usage,
+  // transcripts and submissions, which are kept by name. NOT_FOUND for an
+  // unknown name, ALREADY_EXISTS (changing nothing) when another learner
+  // has that token hash.
+  [[nodiscard]] virtual absl::Status ReissueLearner(
+      const std::string& name, const std::string& token_hash) = 0;
 
   [[nodiscard]] virtual absl::StatusOr<std::vector<UsageRecord>>
   LoadUsage() = 0;

@@ -1,7 +1,7 @@
 // What both gRPC services need from a call before calling the core: who it
-// speaks for, from the "authorization: Bearer TOKEN" metadata. (The status
-// a call finishes with goes through ToGrpcStatus in
-// common/grpc/grpc_status.h.)
+// speaks for, from the "authorization: Bearer TOKEN" metadata, or in open
+// mode the learner name a caller may give itself. (The status a call
+// finishes with goes through ToGrpcStatus in common/grpc/grpc_status.h.)
 //
 //   absl::StatusOr<Principal> caller = CallerOf(*context, authenticator);
 #ifndef ATTNORACLE_SERVER_SERVICE_CALL_CONTEXT_H_
@@ -15,8 +15,13 @@
 
 namespace attnoracle {
 
+// The metadata entry in which an open-mode caller names itself (see
+// OpenLearnerOptions); oracle-client sends it for --learner NAME.
+inline constexpr char kLearnerMetadata[] = "x-attnoracle-learner";
+
 // UNAUTHENTICATED for a malformed authorization header or a token the
-// authenticator refuses.
+// authenticator refuses; a learner name the authenticator refuses gets its
+// code (see Authenticator::Authenticate).
 [[nodiscard]] absl::StatusOr<Principal> CallerOf(
     const grpc::ServerContextBase& context, const Authenticator& authenticator);
 

@@ -197,8 +197,8 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   }
   s->ledger_ = std::make_unique<Ledger>(s->store_.get());
   ATTN_RETURN_IF_ERROR(s->ledger_->Load());
-  s->authenticator_ =
-      std::make_unique<Authenticator>(s->store_.get(), options.admin_token);
+  s->authenticator_ = std::make_unique<Authenticator>(
+      s->store_.get(), options.admin_token, options.open_learners);
   ATTN_RETURN_IF_ERROR(s->authenticator_->Load());
   s->core_ = std::make_unique<OracleCore>(s->registry_.get(), s->ledger_.get(),
                                           s->authenticator_.get(),

@@ -54,6 +54,8 @@ struct ServerOptions {
   std::string db_path;
   // Competition mode when not empty: every call needs a token.
   std::string admin_token;
+  // Open mode only: callers may name themselves, each name its own learner.
+  OpenLearnerOptions open_learners;
   // TLS on the network listener (the in-process channel is never encrypted).
   ServerTlsOptions tls;
   // Largest request accepted, in bytes (gRPC's default is 4 MiB).

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "common/hashing.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"
+#include "server/service/call_context.h"
 #include "server/service/oracle_server.h"
 #include "tests/server/core_fixture.h"
 #include "tests/test_util.h"
@@ -50,12 +52,20 @@ inline std::string Bearer(const std::string& token) {
 using ChannelSource = std::function<std::shared_ptr<grpc::Channel>()>;
 
 // One caller: every call carries `authorization` as its authorization
-// metadata (none when empty). Cheap to copy; thread-safe.
+// metadata (none when empty), and the learner name of Named() if any.
+// Cheap to copy; thread-safe.
 class Session {
  public:
   Session(ChannelSource channel, std::string authorization)
       : channel_(std::move(channel)),
         authorization_(std::move(authorization)) {}
+
+  // This caller, naming itself `learner` (kLearnerMetadata) on every call.
+  Session Named(std::string learner) const {
+    Session named = *this;
+    named.learner_ = std::move(learner);
+    return named;
+  }
 
   // A unary call of either stub, with this session's metadata.
   template <typename Stub, typename Request, typename Response>
@@ -206,10 +216,12 @@ class Session {
     if (!authorization_.empty()) {
       context->AddMetadata("authorization", authorization_);
     }
+    if (learner_.has_value()) context->AddMetadata(kLearnerMetadata, *learner_);
   }
 
   ChannelSource channel_;
   std::string authorization_;
+  std::optional<std::string> learner_;
 };
 
 // One RPC with a request that would succeed were the caller allowed, for

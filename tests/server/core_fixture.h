@@ -133,6 +133,10 @@ class ForwardingStore : public Store {
   absl::Status UpdateRevoked(const std::string& name, bool revoked) override {
     return inner_->UpdateRevoked(name, revoked);
   }
+  absl::Status ReissueLearner(const std::string& name,
+                              const std::string& token_hash) override {
+    return inner_->ReissueLearner(name, token_hash);
+  }
   absl::StatusOr<std::vector<UsageRecord>> LoadUsage() override {
     return inner_->LoadUsage();
   }

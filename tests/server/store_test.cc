@@ -1,9 +1,9 @@
 // The Store contract, for SqliteStore (in memory) and MemoryStore alike:
 // every record type round trips (bytes, NULs, the full range of unsigned
-// counters), CommitCharges is all or nothing, and duplicates are
-// ALREADY_EXISTS. SqliteStore's files: the schema is versioned and a newer
-// database is refused, a reopened file keeps everything, only a file is
-// durable.
+// counters), CommitCharges is all or nothing, a re-issued token replaces
+// only the learner's token hash, and duplicates are ALREADY_EXISTS.
+// SqliteStore's files: the schema is versioned and a newer database is refused,
+// a reopened file keeps everything, only a file is durable.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -333,6 +333,48 @@ TEST_P(StoreTest, PhaseAndRevocationUpdates) {
   EXPECT_THAT(MessageOf(no_learner), HasSubstr("no learner \"y\""));
 }
 
+// A re-issued learner is the same record with another token hash, no longer
+// revoked; what is kept by name (usage, transcripts, submissions) is not
+// touched, and a hash can belong to one learner only.
+TEST_P(StoreTest, ReissueReplacesTheTokenHashAndUnrevokes) {
+  std::unique_ptr<Store> store = GetParam().open();
+  ASSERT_TRUE(store->InsertLearner(Learner1("l")).ok());
+  ASSERT_TRUE(store->InsertLearner(Learner1("m")).ok());
+  ASSERT_TRUE(
+      store
+          ->CommitCharges(std::vector<UsageRecord>{Usage1("c", "l", 2)},
+                          std::vector<TranscriptEntry>{Entry1("c", "l", 0)})
+          .ok());
+  ASSERT_TRUE(store->UpdateRevoked("l", true).ok());
+
+  ASSERT_TRUE(store->ReissueLearner("l", Raw("new-hash")).ok());
+  LearnerRecord reissued = Learner1("l");
+  reissued.token_hash = Raw("new-hash");
+  EXPECT_THAT(*store->LoadLearners(), ElementsAre(reissued, Learner1("m")));
+  EXPECT_THAT(*store->LoadUsage(), ElementsAre(Usage1("c", "l", 2)));
+  EXPECT_THAT(*store->LoadTranscript("c", "l"),
+              ElementsAre(Entry1("c", "l", 0)));
+
+  // The old hash is free again; the new one is taken.
+  LearnerRecord old_hash = Learner1("n");
+  old_hash.token_hash = Learner1("l").token_hash;
+  EXPECT_TRUE(store->InsertLearner(old_hash).ok());
+  LearnerRecord new_hash = Learner1("o");
+  new_hash.token_hash = Raw("new-hash");
+  EXPECT_EQ(store->InsertLearner(new_hash).code(),
+            absl::StatusCode::kAlreadyExists);
+
+  const absl::Status taken = store->ReissueLearner("m", old_hash.token_hash);
+  EXPECT_EQ(taken.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(MessageOf(taken), HasSubstr("\"m\""));
+  EXPECT_EQ((*store->LoadLearners())[1], Learner1("m"));
+
+  const absl::Status unknown = store->ReissueLearner("y", Raw("other"));
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(MessageOf(unknown), HasSubstr("no learner \"y\""));
+  EXPECT_EQ(store->LoadLearners()->size(), 3u);
+}
+
 TEST_P(StoreTest, DuplicatesAreAlreadyExists) {
   std::unique_ptr<Store> store = GetParam().open();
   ASSERT_TRUE(store->InsertChallenge(Challenge1("c")).ok());
@@ -513,6 +555,20 @@ TEST(SqliteStoreFileTest, ReopeningKeepsEverything) {
       reopened->InsertSubmission(Submission1("a-ch", "bob", 0.4));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->id, 3u);
+}
+
+TEST(SqliteStoreFileTest, ReissuedTokenHashSurvivesReopening) {
+  const std::string path = TempDbPath();
+  {
+    std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+    ASSERT_TRUE(store->InsertLearner(Learner1("l")).ok());
+    ASSERT_TRUE(store->UpdateRevoked("l", true).ok());
+    ASSERT_TRUE(store->ReissueLearner("l", Raw("new-hash")).ok());
+  }
+  std::unique_ptr<SqliteStore> reopened = OpenStoreOrDie(path);
+  LearnerRecord reissued = Learner1("l");
+  reissued.token_hash = Raw("new-hash");
+  EXPECT_THAT(*reopened->LoadLearners(), ElementsAre(reissued));
 }
 
 // Commits `batches` transactions of `per_batch` entries for `learner`, of
