@@ -37,12 +37,16 @@ struct VerifiedTranscript {
 //     published before the reveal, not reveal.commitment), and the secret
 //     fits reveal.config.spec: FAILED_PRECONDITION otherwise.
 //   - for each entry k of `entries` (in chain order): index == k,
-//     SHA-256(request) == request_digest, SHA-256(response) ==
-//     response_digest, ChainHash(previous chain hash, request_digest,
-//     response_digest) == chain_hash (previous is empty for entry 0), and
-//     every answer equals Forward(spec, secret, x_i) degraded with
-//     DegradeAnswer(policy, reveal.noise_seed, first_query_index + i).
+//     SHA-256(u64 little-endian first_query_index || request) ==
+//     request_digest, SHA-256(response) == response_digest,
+//     ChainHash(previous chain hash, request_digest, response_digest) ==
+//     chain_hash (previous is empty for entry 0), and every answer equals
+//     Forward(spec, secret, x_i) degraded with DegradeAnswer(policy,
+//     reveal.noise_seed, first_query_index + i).
 //     DATA_LOSS "entry k: ..." for the first entry that fails.
+// A prefix of a valid chain is valid: compare the returned chain_head with
+// the head the last answer carried. The bytes and derivations are specified
+// in docs/VERIFICATION.md.
 // reveal.config must be resolved.
 [[nodiscard]] absl::StatusOr<VerifiedTranscript> VerifyTranscript(
     const RevealedChallenge& reveal, absl::string_view commitment,

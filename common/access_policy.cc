@@ -55,6 +55,9 @@ absl::StatusOr<AccessPolicy> ResolvePolicy(const AccessPolicy& raw) {
   return p;
 }
 
+// Compiled with -ffp-contract=off (see CMakeLists.txt): the noise is
+// sigma * z rounded, then added and rounded, never one fused multiply-add,
+// so a build for any CPU replays it bit for bit.
 void DegradeAnswer(const AccessPolicy& policy, uint64_t noise_seed,
                    uint64_t query_index, MatrixRef answer) {
   if (policy.noise_sigma > 0) {

@@ -66,7 +66,8 @@ struct Usage {
 
 // Adds the policy's noise for the sequence at `query_index` (a function of
 // noise_seed, query_index and the entry's position only) and then rounds to
-// the declared precision, in place.
+// the declared precision, in place. The server keys noise_seed by the
+// learner (docs/VERIFICATION.md gives every step).
 void DegradeAnswer(const AccessPolicy& policy, uint64_t noise_seed,
                    uint64_t query_index, MatrixRef answer);
 

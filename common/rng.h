@@ -7,7 +7,8 @@
 //   Rng rng(DeriveSeed(seed, kSecretStream, 0));
 //   double z = rng.NextGaussian();
 //
-// Not thread-safe: one Rng per thread or per stream.
+// Not thread-safe: one Rng per thread or per stream. Specified step by step,
+// with test vectors, in docs/VERIFICATION.md.
 #ifndef ATTNORACLE_COMMON_RNG_H_
 #define ATTNORACLE_COMMON_RNG_H_
 

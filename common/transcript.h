@@ -8,7 +8,8 @@
 //                             Sha256(resp));
 //
 // Encoding: u32 count, then per matrix u32 rows, u32 cols and rows*cols
-// IEEE-754 float64 values in row-major order; all little-endian.
+// IEEE-754 float64 values in row-major order; all little-endian. Specified,
+// with test vectors, in docs/VERIFICATION.md.
 #ifndef ATTNORACLE_COMMON_TRANSCRIPT_H_
 #define ATTNORACLE_COMMON_TRANSCRIPT_H_
 

@@ -45,12 +45,15 @@ std::shared_ptr<const Secret> Challenge::MakeSecret(
     uint64_t stream_index) const {
   LayerParams params = DrawSecret(config_.spec, config_.prior, stream_index);
   std::string commitment = Commitment(params, nonce_);
-  const uint64_t noise_seed =
-      DeriveSeed(config_.prior.seed, RngStream::kNoise, stream_index);
   Scorer scorer(config_.spec, config_.prior.seed, params);
   return std::make_shared<const Secret>(Secret{stream_index, std::move(params),
                                                std::move(commitment),
-                                               noise_seed, std::move(scorer)});
+                                               std::move(scorer)});
+}
+
+uint64_t Challenge::NoiseSeedFor(const std::string& learner) const {
+  return DeriveSeed(config_.prior.seed, RngStream::kNoise,
+                    learner.empty() ? 0 : LearnerStreamIndex(learner));
 }
 
 std::shared_ptr<const Secret> Challenge::SecretFor(

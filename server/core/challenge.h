@@ -31,12 +31,13 @@
 
 namespace attnoracle {
 
-// One secret layer with everything derived from it.
+// One secret layer with everything derived from it. The noise of answers
+// is not here: it is keyed by the learner (Challenge::NoiseSeedFor), also
+// when learners share one secret.
 struct Secret {
   uint64_t stream_index = 0;  // 0: the challenge's shared secret
   LayerParams params;
   std::string commitment;  // SHA-256(EncodeParams(params) || nonce)
-  uint64_t noise_seed = 0;
   Scorer scorer;
 };
 
@@ -67,6 +68,13 @@ class Challenge {
   // organiser) gets the shared one.
   std::shared_ptr<const Secret> SecretFor(const std::string& learner) const;
 
+  // The seed of the noise added to `learner`'s answers:
+  // DeriveSeed(prior.seed, kNoise, LearnerStreamIndex(learner)), and index
+  // 0 for the empty name (the organiser). One rule with or without
+  // per-learner secrets, so two accounts never get the same noise for the
+  // same query index (docs/VERIFICATION.md).
+  uint64_t NoiseSeedFor(const std::string& learner) const;
+
   // The public description as `learner` sees it (the commitment to the
   // secret it is answered with).
   ChallengeInfo InfoFor(const std::string& learner) const;
@@ -87,8 +95,9 @@ class Challenge {
       ABSL_GUARDED_BY(mu_);
 };
 
-// The stream index of a learner's own secret: the first 8 bytes of
-// SHA-256(name), never 0.
+// The stream index of a learner's own secret and noise: the first 8 bytes
+// of SHA-256(name) read big-endian, 1 if those are all zero (0 is the
+// shared secret's).
 uint64_t LearnerStreamIndex(const std::string& learner);
 
 }  // namespace attnoracle

@@ -179,6 +179,7 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
       ledger_->Reserve(key, config.policy.budget, sequences.size(), tokens));
   const std::shared_ptr<const Secret> secret =
       challenge->SecretFor(caller.name);
+  const uint64_t noise_seed = challenge->NoiseSeedFor(caller.name);
   std::vector<ConstMatrixMap> answers;
   answers.reserve(sequences.size());
   for (size_t i = 0; i < sequences.size(); ++i) {
@@ -186,8 +187,8 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
         OutputRows(config.spec, static_cast<int>(sequences[i].rows()));
     MatrixMap out = allocate_output(i, rows, config.spec.out_dim);
     ForwardInto(config.spec, secret->params, sequences[i], out);
-    DegradeAnswer(config.policy, secret->noise_seed,
-                  reservation.first_query_index + i, out);
+    DegradeAnswer(config.policy, noise_seed, reservation.first_query_index + i,
+                  out);
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
   challenge->BeginAnswer();
@@ -314,7 +315,7 @@ absl::StatusOr<Reveal> OracleCore::GetReveal(const Principal& caller,
   }
   const std::shared_ptr<const Secret> secret = challenge->SecretFor(whose);
   return Reveal{challenge->config(), secret->params, challenge->nonce(),
-                secret->commitment, secret->noise_seed};
+                secret->commitment, challenge->NoiseSeedFor(whose)};
 }
 
 absl::StatusOr<ChallengeInfo> OracleCore::CreateChallenge(

@@ -301,7 +301,8 @@ TEST(OracleCoreAnswersTest, EqualTheHiddenLayerDegradedByPolicy) {
       ASSERT_EQ(r->first_query_index, 2u * round);
       for (size_t i = 0; i < x.size(); ++i) {
         Matrix expected = Forward(spec, secret->params, x[i]);
-        DegradeAnswer(challenge->config().policy, secret->noise_seed,
+        DegradeAnswer(challenge->config().policy,
+                      challenge->NoiseSeedFor(kAnonymousLearner),
                       r->first_query_index + i, expected);
         EXPECT_TRUE(BitwiseEqual(y[i], expected)) << "sequence " << i;
       }

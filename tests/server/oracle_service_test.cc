@@ -123,7 +123,7 @@ class OracleServiceTest : public ::testing::Test {
   const Challenge& Hidden(const std::string& id) {
     return **server_->registry().Find(id);
   }
-  // The secret (and noise seed) the open-mode caller is answered with.
+  // The secret the open-mode caller is answered with.
   const Secret& HiddenSecret(const std::string& id) {
     return *Hidden(id).SecretFor(kAnonymousLearner);
   }
@@ -270,7 +270,8 @@ TEST_F(OracleServiceTest, NoiseIsReproducibleFromSeedAndQueryIndex) {
   const Challenge& hidden = Hidden(kNoisy);
   const Secret& secret = HiddenSecret(kNoisy);
   Matrix expected = Forward(hidden.config().spec, secret.params, x);
-  DegradeAnswer(hidden.config().policy, secret.noise_seed, 1, expected);
+  DegradeAnswer(hidden.config().policy, hidden.NoiseSeedFor(kAnonymousLearner),
+                1, expected);
   EXPECT_TRUE(BitwiseEqual(second->outputs[0], expected));
 }
 
