@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "common/access_policy.h"
+#include "common/layer_comparison.h"
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
-#include "common/layer_comparison.h"
 #include "common/score.h"
 #include "common/tensor.h"
 
