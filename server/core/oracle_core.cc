@@ -235,8 +235,9 @@ absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
   ATTN_ASSIGN_OR_RETURN(std::vector<Standing> ranked,
                         submissions_.Standings(id));
   const Scoring& scoring = challenge->config().scoring;
-  for (Standing& s : ranked)
+  for (Standing& s : ranked) {
     s.best.score.passed = Passed(s.best.score, scoring);
+  }
   const bool pass_fail_view =
       !caller.is_admin() && scoring.feedback == Feedback::kPassFail;
   // Learners who may only see pass/fail are not ranked by hidden errors.

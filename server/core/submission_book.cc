@@ -85,9 +85,9 @@ absl::StatusOr<std::shared_ptr<SubmissionBook::Page>> SubmissionBook::PageOf(
   std::shared_ptr<Page> page;
   {
     absl::MutexLock lock(&mu_);
-    std::shared_ptr<Page>& slot = pages_[challenge_id];
-    if (slot == nullptr) slot = std::make_shared<Page>();
-    page = slot;
+    std::shared_ptr<Page>& kept = pages_[challenge_id];
+    if (kept == nullptr) kept = std::make_shared<Page>();
+    page = kept;
   }
   {
     absl::ReaderMutexLock lock(&page->mu);
@@ -123,6 +123,10 @@ absl::StatusOr<SubmissionBook::Slot> SubmissionBook::Reserve(
 absl::StatusOr<SubmissionRecord> SubmissionBook::Insert(Slot slot,
                                                         const Score& score,
                                                         int64_t created_ms) {
+  if (slot.page_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "a submission slot can be used once (this one was used or moved)");
+  }
   // Outside the page's lock: a store write (a sync, for a durable store)
   // holds up no one else's bookkeeping.
   ATTN_ASSIGN_OR_RETURN(

@@ -98,7 +98,7 @@ class SubmissionBook {
 
   // Stores the submission `slot` was reserved for and returns it with its
   // id; on error (the store's) nothing is stored and the place is given
-  // back.
+  // back. FAILED_PRECONDITION for a slot moved from.
   [[nodiscard]] absl::StatusOr<SubmissionRecord> Insert(Slot slot,
                                                         const Score& score,
                                                         int64_t created_ms);

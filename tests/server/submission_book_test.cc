@@ -280,6 +280,8 @@ TEST_P(SubmissionBookTest, AMovedSlotIsGivenBackOnce) {
   absl::StatusOr<SubmissionBook::Slot> b = book_.Reserve(kCh, "alice", 2);
   ASSERT_TRUE(a.ok() && b.ok());
   *b = *std::move(a);  // b's place comes back; a's moves into b
+  EXPECT_EQ(book_.Insert(*std::move(a), ScoreOf(1), 0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   absl::StatusOr<SubmissionBook::Slot> c = book_.Reserve(kCh, "alice", 2);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->earlier(), 1u);
