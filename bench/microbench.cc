@@ -2,14 +2,16 @@
 // the forward pass (small and large workloads of oracle-bench), scoring a
 // submission, the canonical transcript bytes and hashes of an answer, and a
 // durable ledger charge (reserve + group commit) on an in-memory and on a
-// file-backed SQLite store, and the whole answer to a small query. The
-// process is set up for serving as oracle-server's is.
+// file-backed SQLite store, the whole answer to a small query, and a
+// submission and a leaderboard read on a challenge that already has many
+// submissions. The process is set up for serving as oracle-server's is.
 //
 //   build/bin/oracle-microbench
 //   build/bin/oracle-microbench --benchmark_filter=Forward
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -233,6 +235,106 @@ void BM_OracleQuery(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_OracleQuery)->Unit(benchmark::kMicrosecond);
+
+// A core over an in-memory store whose challenge already has `existing`
+// submissions, kSubmissionsPerLearner from each learner, with scores that
+// differ; d_model 2, so that scoring a hypothesis costs little beside the
+// bookkeeping around it. The leaderboard is read once before any timing,
+// so that whatever the core reads from the store on first use is read.
+constexpr char kSubmitChallenge[] = "bench-submit";
+constexpr int kSubmitDModel = 2;
+constexpr int64_t kSubmissionsPerLearner = 10;
+// Submit adds a submission each iteration: a fixed count keeps the number
+// existing close to the argument (within kSubmitIterations).
+constexpr int64_t kSubmitIterations = 200;
+
+class SubmissionCore {
+ public:
+  explicit SubmissionCore(int64_t existing)
+      : registry_(&store_),
+        ledger_(&store_),
+        authenticator_(&store_, ""),
+        core_(&registry_, &ledger_, &authenticator_, &store_) {
+    ChallengeConfig config;
+    config.id = kSubmitChallenge;
+    config.spec = {.d_model = kSubmitDModel};
+    config.prior.seed = kInputSeed;
+    if (!registry_.Load().ok() || !ledger_.Load().ok() ||
+        !authenticator_.Load().ok() || !registry_.Create(config).ok()) {
+      std::abort();
+    }
+    const int64_t learners =
+        std::max<int64_t>(1, existing / kSubmissionsPerLearner);
+    for (int64_t i = 0; i < existing; ++i) {
+      SubmissionRecord r;
+      r.challenge_id = kSubmitChallenge;
+      r.learner = absl::StrCat("learner-", i % learners);
+      r.score.functional_rel_err = 1.0 / static_cast<double>(i + 1);
+      r.score.tokens_used = static_cast<uint64_t>(i % 7);
+      r.created_ms = i;
+      if (!store_.InsertSubmission(r).ok()) std::abort();
+    }
+    if (!core_.GetLeaderboard(Principal{"", Role::kAdmin}, kSubmitChallenge)
+             .ok()) {
+      std::abort();
+    }
+  }
+
+  OracleCore& core() { return core_; }
+  LayerParams SecretFor(const std::string& learner) {
+    return (*registry_.Find(kSubmitChallenge))->SecretFor(learner)->params;
+  }
+
+ private:
+  MemoryStore store_;
+  ChallengeRegistry registry_;
+  Ledger ledger_;
+  Authenticator authenticator_;
+  OracleCore core_;
+};
+
+// One learner's Submit: scoring, the submission limit's count and the
+// store's insert.
+void BM_Submit(benchmark::State& state) {
+  SubmissionCore bench(state.range(0));
+  const Principal caller{"learner-0", Role::kLearner};
+  const LayerParams hypothesis = bench.SecretFor(caller.name);
+  const std::string challenge = kSubmitChallenge;
+  for (auto _ : state) {
+    absl::StatusOr<SubmitResult> result =
+        bench.core().Submit(caller, challenge, hypothesis);
+    if (!result.ok()) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Submit)
+    ->ArgName("existing")
+    ->Arg(10)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Iterations(kSubmitIterations)
+    ->Unit(benchmark::kMicrosecond);
+
+// A learner's read of the whole leaderboard (best submission per learner,
+// ranked, as the viewer may see it).
+void BM_Leaderboard(benchmark::State& state) {
+  SubmissionCore bench(state.range(0));
+  const Principal viewer{"learner-0", Role::kLearner};
+  const std::string challenge = kSubmitChallenge;
+  for (auto _ : state) {
+    absl::StatusOr<std::vector<LeaderboardRow>> rows =
+        bench.core().GetLeaderboard(viewer, challenge);
+    if (!rows.ok()) std::abort();
+    benchmark::DoNotOptimize(rows->data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Leaderboard)
+    ->ArgName("existing")
+    ->Arg(10)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace attnoracle

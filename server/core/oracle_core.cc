@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -55,13 +55,6 @@ bool Passed(const Score& score, const Scoring& scoring) {
   return score.functional_rel_err <= scoring.pass_threshold;
 }
 
-// Best first: lower error, then fewer tokens, then earlier.
-bool Better(const SubmissionRecord& a, const SubmissionRecord& b) {
-  return std::tie(a.score.functional_rel_err, a.score.tokens_used, a.created_ms,
-                  a.id) < std::tie(b.score.functional_rel_err,
-                                   b.score.tokens_used, b.created_ms, b.id);
-}
-
 }  // namespace
 
 Score ApplyFeedback(const Score& full, const Scoring& scoring) {
@@ -92,7 +85,8 @@ OracleCore::OracleCore(ChallengeRegistry* registry, Ledger* ledger,
       ledger_(ledger),
       authenticator_(authenticator),
       store_(store),
-      limiter_(rate_limits) {}
+      limiter_(rate_limits),
+      submissions_(store) {}
 
 absl::StatusOr<StreamSlot> OracleCore::OpenStream(const Principal& caller) {
   return limiter_.OpenStream(caller.name);
@@ -216,71 +210,58 @@ absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
     return absl::InvalidArgumentError(
         absl::StrCat("hypothesis: ", s.message()));
   }
-  // Scored before taking the submission lock, so that one slow score does
-  // not hold up everyone's submissions.
+  // The place is taken before scoring, so that racing submissions cannot
+  // pass the limit together and one past it costs no scoring; the score is
+  // computed with no lock held that another learner's submission or a
+  // leaderboard read needs.
+  const auto limit = static_cast<uint32_t>(config.scoring.max_submissions);
+  ATTN_ASSIGN_OR_RETURN(SubmissionBook::Slot slot,
+                        submissions_.Reserve(challenge_id, caller.name, limit));
+  const uint32_t earlier = slot.earlier();
   const Usage usage = ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
                                         config.policy.budget);
   Score score = challenge->SecretFor(caller.name)
                     ->scorer.ScoreHypothesis(hypothesis, usage);
   score.passed = Passed(score, config.scoring);
-  // Counting the learner's submissions and storing this one are one step,
-  // so racing submissions cannot pass the limit together.
-  absl::MutexLock lock(&submit_mu_);
-  ATTN_ASSIGN_OR_RETURN(std::vector<SubmissionRecord> previous,
-                        store_->LoadSubmissions(challenge_id));
-  const auto mine = static_cast<uint32_t>(std::count_if(
-      previous.begin(), previous.end(),
-      [&](const SubmissionRecord& r) { return r.learner == caller.name; }));
-  const auto limit = static_cast<uint32_t>(config.scoring.max_submissions);
-  if (limit > 0 && mine >= limit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("submission limit reached: ", limit,
-                     " submissions per learner on \"", challenge_id, "\""));
-  }
-  ATTN_ASSIGN_OR_RETURN(SubmissionRecord stored,
-                        store_->InsertSubmission(SubmissionRecord{
-                            0, challenge_id, caller.name, score, NowUnixMs()}));
+  ATTN_ASSIGN_OR_RETURN(
+      SubmissionRecord stored,
+      submissions_.Insert(std::move(slot), score, NowUnixMs()));
   return SubmitResult{ApplyFeedback(score, config.scoring), stored.id,
-                      limit > 0 ? limit - mine - 1 : 0};
+                      limit > 0 ? limit - earlier - 1 : 0};
 }
 
 absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
     const Principal& caller, const std::string& id) const {
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(id));
-  ATTN_ASSIGN_OR_RETURN(std::vector<SubmissionRecord> all,
-                        store_->LoadSubmissions(id));
+  ATTN_ASSIGN_OR_RETURN(std::vector<Standing> ranked,
+                        submissions_.Standings(id));
   const Scoring& scoring = challenge->config().scoring;
-  std::map<std::string, SubmissionRecord> best;
-  std::map<std::string, uint32_t> counts;
-  for (SubmissionRecord& r : all) {
-    r.score.passed = Passed(r.score, scoring);
-    ++counts[r.learner];
-    auto it = best.find(r.learner);
-    if (it == best.end() || Better(r, it->second))
-      best[r.learner] = std::move(r);
+  for (Standing& s : ranked) {
+    s.best.score.passed = Passed(s.best.score, scoring);
   }
-  std::vector<SubmissionRecord> ranked;
-  for (auto& [learner, r] : best) ranked.push_back(std::move(r));
   const bool pass_fail_view =
       !caller.is_admin() && scoring.feedback == Feedback::kPassFail;
   // Learners who may only see pass/fail are not ranked by hidden errors.
-  std::sort(ranked.begin(), ranked.end(),
-            [&](const SubmissionRecord& a, const SubmissionRecord& b) {
-              if (!pass_fail_view) return Better(a, b);
-              return std::tie(b.score.passed, a.score.tokens_used, a.created_ms,
-                              a.id) < std::tie(a.score.passed,
-                                               b.score.tokens_used,
-                                               b.created_ms, b.id);
-            });
+  std::sort(
+      ranked.begin(), ranked.end(), [&](const Standing& x, const Standing& y) {
+        const SubmissionRecord& a = x.best;
+        const SubmissionRecord& b = y.best;
+        if (!pass_fail_view) return BetterSubmission(a, b);
+        return std::tie(b.score.passed, a.score.tokens_used, a.created_ms,
+                        a.id) < std::tie(a.score.passed, b.score.tokens_used,
+                                         b.created_ms, b.id);
+      });
   std::vector<LeaderboardRow> rows;
-  for (SubmissionRecord& r : ranked) {
+  rows.reserve(ranked.size());
+  for (Standing& s : ranked) {
+    SubmissionRecord& r = s.best;
     LeaderboardRow row;
     row.rank = static_cast<uint32_t>(rows.size() + 1);
-    row.learner = r.learner;
+    row.learner = std::move(r.learner);
     row.score = caller.is_admin() ? r.score : ApplyFeedback(r.score, scoring);
     row.submission_id = r.id;
     row.submitted_ms = r.created_ms;
-    row.submissions = counts[r.learner];
+    row.submissions = s.submissions;
     rows.push_back(std::move(row));
   }
   return rows;

@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/score.h"
@@ -35,6 +34,7 @@
 #include "server/core/ledger.h"
 #include "server/core/rate_limiter.h"
 #include "server/core/store.h"
+#include "server/core/submission_book.h"
 
 namespace attnoracle {
 
@@ -168,8 +168,9 @@ class OracleCore {
   Authenticator* authenticator_;
   Store* store_;
   RateLimiter limiter_;
-  // Held from counting a learner's submissions to storing the new one.
-  absl::Mutex submit_mu_;
+  // Submission counts (for the limit) and each learner's best (for the
+  // leaderboard), so neither reads every submission of a challenge.
+  SubmissionBook submissions_;
 };
 
 // The score a learner is shown under `scoring` (the admin sees it whole):

@@ -2,19 +2,28 @@
 // stub), and the scorer and OracleCore::Submit underneath: the true secret
 // scores perfectly on every built-in challenge, bad hypotheses get
 // INVALID_ARGUMENT naming the field, usage and its ratio to the counting
-// bound are reported, submission ids are unique under concurrency.
+// bound are reported, submission ids are unique under concurrency, the
+// submission limit is exact under racing submissions and survives a
+// restart, and a slow store write holds up no other learner's submission.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
+#include <latch>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "attnoracle/v1/oracle.grpc.pb.h"
 #include "client/oracle_client.h"
 #include "common/codec.h"
@@ -31,12 +40,19 @@
 namespace attnoracle {
 namespace {
 
+using ::attnoracle::test::AdminPrincipal;
 using ::attnoracle::test::BitwiseEqual;
 using ::attnoracle::test::CoreHarness;
+using ::attnoracle::test::ForwardingStore;
 using ::attnoracle::test::LearnerPrincipal;
+using ::attnoracle::test::MessageOf;
+using ::attnoracle::test::OpenStoreOrDie;
 using ::attnoracle::test::RandomMatrix;
+using ::attnoracle::test::TempDbPath;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::UnorderedElementsAre;
 
 constexpr double kPerfectFunctionalRelErr = 1e-24;
 constexpr double kPerfectParamRelErr = 1e-12;
@@ -294,6 +310,229 @@ TEST(OracleCoreSubmitTest, ErrorsAndConcurrentIds) {
   std::vector<uint64_t> expected(kThreads * kSubmitsPerThread);
   for (size_t i = 0; i < expected.size(); ++i) expected[i] = i + 1;
   EXPECT_EQ(all, expected);
+}
+
+// Many learners racing many submissions to two challenges: each learner
+// gets exactly max_submissions on each, submissions_left counting down
+// through every value once, and the leaderboard and the store agree.
+TEST(OracleCoreSubmitTest, LimitIsExactUnderRacingSubmits) {
+  constexpr uint32_t kLimit = 3;
+  constexpr int kLearners = 4;
+  constexpr int kThreadsPerLearner = 8;
+  constexpr int kTriesPerThread = 2;
+  const std::vector<std::string> challenges = {"race-a", "race-b"};
+  CoreHarness h;
+  for (const std::string& id : challenges) {
+    ChallengeConfig config = Config(id, {.d_model = 8}, 11);
+    config.scoring.max_submissions = kLimit;
+    ASSERT_TRUE(h.registry.Create(config).ok());
+  }
+  using Key = std::pair<std::string, std::string>;  // challenge, learner
+  absl::Mutex mu;
+  std::map<Key, std::vector<uint32_t>> left;  // of each accepted submission
+  int refused = 0;
+  const int threads_total =
+      static_cast<int>(challenges.size()) * kLearners * kThreadsPerLearner;
+  std::latch start(threads_total);
+  std::vector<std::thread> threads;
+  for (const std::string& id : challenges) {
+    const LayerParams secret = (*h.registry.Find(id))->SecretFor("")->params;
+    for (int l = 0; l < kLearners; ++l) {
+      for (int t = 0; t < kThreadsPerLearner; ++t) {
+        threads.emplace_back([&, id, secret, l] {
+          const Principal learner = LearnerPrincipal(absl::StrCat("l", l));
+          start.arrive_and_wait();
+          for (int i = 0; i < kTriesPerThread; ++i) {
+            absl::StatusOr<SubmitResult> r = h.core.Submit(learner, id, secret);
+            absl::MutexLock lock(&mu);
+            if (r.ok()) {
+              left[Key{id, learner.name}].push_back(r->submissions_left);
+            } else {
+              EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted)
+                  << r.status();
+              ++refused;
+            }
+          }
+        });
+      }
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& id : challenges) {
+    for (int l = 0; l < kLearners; ++l) {
+      const std::string learner = absl::StrCat("l", l);
+      const std::vector<uint32_t>& counted_down = left[Key{id, learner}];
+      EXPECT_THAT(counted_down, UnorderedElementsAre(2u, 1u, 0u))
+          << id << " " << learner;
+    }
+    absl::StatusOr<std::vector<LeaderboardRow>> board =
+        h.core.GetLeaderboard(AdminPrincipal(), id);
+    ASSERT_TRUE(board.ok()) << board.status();
+    ASSERT_EQ(board->size(), static_cast<size_t>(kLearners));
+    for (const LeaderboardRow& row : *board) {
+      EXPECT_EQ(row.submissions, kLimit) << id << " " << row.learner;
+    }
+    absl::StatusOr<std::vector<SubmissionRecord>> stored =
+        h.sqlite->LoadSubmissions(id);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(stored->size(), kLimit * kLearners);
+  }
+  EXPECT_EQ(refused, threads_total * kTriesPerThread -
+                         static_cast<int>(challenges.size()) * kLearners *
+                             static_cast<int>(kLimit));
+}
+
+// The core's parts over `store`, loaded, in open mode.
+struct CoreOver {
+  explicit CoreOver(Store* store)
+      : registry(store),
+        ledger(store),
+        auth(store, ""),
+        core(&registry, &ledger, &auth, store) {
+    EXPECT_TRUE(registry.Load().ok());
+    EXPECT_TRUE(ledger.Load().ok());
+    EXPECT_TRUE(auth.Load().ok());
+  }
+
+  ChallengeRegistry registry;
+  Ledger ledger;
+  Authenticator auth;
+  OracleCore core;
+};
+
+// What a leaderboard row shows, flattened so a failure prints it.
+std::vector<std::string> Shown(const std::vector<LeaderboardRow>& rows) {
+  std::vector<std::string> out;
+  for (const LeaderboardRow& r : rows) {
+    out.push_back(absl::StrCat(r.rank, " ", r.learner, " #", r.submission_id,
+                               " at ", r.submitted_ms, " of ", r.submissions,
+                               " err ", r.score.functional_rel_err));
+  }
+  return out;
+}
+
+TEST(OracleCoreSubmitTest, CountsAndBestSurviveARestart) {
+  const std::string path = TempDbPath();
+  constexpr char kId[] = "kept";
+  std::vector<std::string> before;
+  LayerParams secret;
+  {
+    std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+    CoreOver c(store.get());
+    ChallengeConfig config = Config(kId, {.d_model = 2}, 5);
+    config.scoring.max_submissions = 2;
+    ASSERT_TRUE(c.registry.Create(config).ok());
+    secret = (*c.registry.Find(kId))->SecretFor("")->params;
+    LayerParams worse = secret;
+    worse.heads[0].wv(0, 0) += 0.5;
+    for (const auto& [learner, hypothesis] :
+         {std::pair{"alice", worse}, std::pair{"alice", secret},
+          std::pair{"bob", worse}}) {
+      ASSERT_TRUE(
+          c.core.Submit(LearnerPrincipal(learner), kId, hypothesis).ok());
+    }
+    absl::StatusOr<std::vector<LeaderboardRow>> board =
+        c.core.GetLeaderboard(AdminPrincipal(), kId);
+    ASSERT_TRUE(board.ok()) << board.status();
+    ASSERT_EQ(board->size(), 2u);
+    EXPECT_EQ((*board)[0].learner, "alice");
+    EXPECT_EQ((*board)[0].submission_id, 2u);
+    EXPECT_EQ((*board)[0].submissions, 2u);
+    EXPECT_EQ((*board)[1].learner, "bob");
+    EXPECT_EQ((*board)[1].submissions, 1u);
+    before = Shown(*board);
+  }
+  std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+  CoreOver c(store.get());
+  absl::StatusOr<std::vector<LeaderboardRow>> board =
+      c.core.GetLeaderboard(AdminPrincipal(), kId);
+  ASSERT_TRUE(board.ok()) << board.status();
+  EXPECT_EQ(Shown(*board), before);
+  absl::StatusOr<SubmitResult> alice =
+      c.core.Submit(LearnerPrincipal("alice"), kId, secret);
+  EXPECT_EQ(alice.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(MessageOf(alice.status()),
+            "submission limit reached: 2 submissions per learner on \"kept\"");
+  absl::StatusOr<SubmitResult> bob =
+      c.core.Submit(LearnerPrincipal("bob"), kId, secret);
+  ASSERT_TRUE(bob.ok()) << bob.status();
+  EXPECT_EQ(bob->submission_id, 4u);
+  EXPECT_EQ(bob->submissions_left, 0u);
+}
+
+// Holds learner "slow"'s InsertSubmission until `release`, after notifying
+// `reached`.
+class SlowInsertStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+
+  absl::StatusOr<SubmissionRecord> InsertSubmission(
+      const SubmissionRecord& record) override {
+    if (record.learner == "slow") {
+      reached.Notify();
+      release.WaitForNotification();
+    }
+    return ForwardingStore::InsertSubmission(record);
+  }
+
+  absl::Notification reached;
+  absl::Notification release;
+};
+
+// How long the other submissions may take while the slow one is stuck in
+// the store before the test calls them held up (they take milliseconds).
+// A std::future waits for them: Debian's absl::Mutex is not instrumented
+// for ThreadSanitizer, and tests/tsan_absl_mutex.cc does not annotate the
+// timed wait of absl::Notification.
+constexpr std::chrono::seconds kHeldUpAfter{60};
+
+TEST(OracleCoreSubmitTest, AStoreWriteInProgressHoldsUpNoOtherSubmission) {
+  std::unique_ptr<SqliteStore> sqlite = OpenStoreOrDie(":memory:");
+  SlowInsertStore store(sqlite.get());
+  CoreOver c(&store);
+  for (const char* id : {"a", "b"}) {
+    ChallengeConfig config = Config(id, {.d_model = 2}, 3);
+    config.scoring.max_submissions = 1;
+    ASSERT_TRUE(c.registry.Create(config).ok());
+  }
+  const LayerParams a = (*c.registry.Find("a"))->SecretFor("")->params;
+  const LayerParams b = (*c.registry.Find("b"))->SecretFor("")->params;
+  std::thread slow([&] {
+    absl::StatusOr<SubmitResult> r =
+        c.core.Submit(LearnerPrincipal("slow"), "a", a);
+    EXPECT_TRUE(r.ok()) << r.status();
+  });
+  store.reached.WaitForNotification();
+  std::promise<void> others_done;
+  std::thread others([&] {
+    absl::StatusOr<SubmitResult> same_challenge =
+        c.core.Submit(LearnerPrincipal("fast"), "a", a);
+    EXPECT_TRUE(same_challenge.ok()) << same_challenge.status();
+    absl::StatusOr<SubmitResult> other_challenge =
+        c.core.Submit(LearnerPrincipal("fast"), "b", b);
+    EXPECT_TRUE(other_challenge.ok()) << other_challenge.status();
+    // The slow learner's place is taken while its write is under way.
+    EXPECT_EQ(c.core.Submit(LearnerPrincipal("slow"), "a", a).status().code(),
+              absl::StatusCode::kResourceExhausted);
+    absl::StatusOr<std::vector<LeaderboardRow>> board =
+        c.core.GetLeaderboard(AdminPrincipal(), "a");
+    EXPECT_TRUE(board.ok()) << board.status();
+    if (board.ok()) {
+      EXPECT_THAT(Shown(*board), ElementsAre(HasSubstr(" fast #")));
+    }
+    others_done.set_value();
+  });
+  EXPECT_EQ(others_done.get_future().wait_for(kHeldUpAfter),
+            std::future_status::ready)
+      << "submissions and a leaderboard read waited on another learner's "
+         "store write";
+  store.release.Notify();
+  slow.join();
+  others.join();
+  absl::StatusOr<std::vector<LeaderboardRow>> board =
+      c.core.GetLeaderboard(AdminPrincipal(), "a");
+  ASSERT_TRUE(board.ok()) << board.status();
+  EXPECT_EQ(board->size(), 2u);
 }
 
 }  // namespace
