@@ -312,7 +312,7 @@ class SqliteStore::Checkpointer {
     absl::MutexLock lock(&mu_);
     while (true) {
       mu_.Await(absl::Condition(
-          +[](Checkpointer* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          +[](Checkpointer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
             return c->wanted_ || c->stopping_;
           },
           this));
