@@ -142,7 +142,7 @@ void FloorServiceImpl::WriteLoop() {
   absl::MutexLock lock(&write_mu_);
   while (true) {
     write_mu_.Await(absl::Condition(
-        +[](FloorServiceImpl* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        +[](FloorServiceImpl* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->write_mu_) {
           return f->stopping_ || !f->pending_calls_.empty();
         },
         this));

@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages AttnOracle builds and tests with, when any
 # is missing. Needs root (or sudo) only when something must be installed.
 #   scripts/deps.sh          # build and test
-#   scripts/deps.sh fuzz     # and the fuzz targets (scripts/fuzz.sh)
+#   scripts/deps.sh fuzz     # and clang, for scripts/fuzz.sh and
+#                            # scripts/thread_safety.sh
 set -euo pipefail
 
 packages=(

@@ -106,8 +106,8 @@ class SecretScanner {
     std::memcpy(&w, &f, 8);
     floats_.emplace(w, what);
     const double magnitude = v < 0 ? -v : v;
-    for (const char* format : {"%.6g", "%.9g", "%.17g"}) {
-      texts_.emplace(absl::StrFormat(format, magnitude), what);
+    for (int digits : {6, 9, 17}) {
+      texts_.emplace(absl::StrFormat("%.*g", digits, magnitude), what);
     }
     texts_.emplace(absl::StrCat(magnitude), what);
   }

@@ -53,15 +53,19 @@ class Challenge {
   int64_t created_ms() const { return created_ms_; }
   Phase phase() const { return phase_.load(); }
   // Callers hold phase_mutex() as writers.
-  void set_phase(Phase phase) { phase_.store(phase); }
-  absl::Mutex& phase_mutex() const { return phase_mu_; }
+  void set_phase(Phase phase) ABSL_EXCLUSIVE_LOCKS_REQUIRED(phase_mu_) {
+    phase_.store(phase);
+  }
+  absl::Mutex& phase_mutex() const ABSL_LOCK_RETURNED(phase_mu_) {
+    return phase_mu_;
+  }
   // An answer under way: begun with phase_mutex() held as a reader, after
   // the phase check; ended once its commit is durable or failed.
-  void BeginAnswer() const;
+  void BeginAnswer() const ABSL_SHARED_LOCKS_REQUIRED(phase_mu_);
   void EndAnswer() const;
   // Blocks until every begun answer has ended. Called with phase_mutex()
   // held as a writer, so no answer begins meanwhile.
-  void WaitForAnswers() const;
+  void WaitForAnswers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(phase_mu_);
 
   // The secret `learner`'s queries are answered with: the shared one, or
   // with per-learner secrets the learner's own. An empty learner (the

@@ -183,7 +183,7 @@ absl::Status Ledger::WaitDurable() {
   } wait{this, next_batch_};
   if (writes_inline()) WriteUnlessWriting();
   mu_.Await(absl::Condition(
-      +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      +[](Wait* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->ledger->mu_) {
         return w->ledger->durable_batch_ >= w->batch ||
                !w->ledger->failed_.ok();
       },
@@ -256,7 +256,7 @@ void Ledger::CommitLoop() {
   absl::MutexLock lock(&mu_);
   while (true) {
     mu_.Await(absl::Condition(
-        +[](Ledger* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        +[](Ledger* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->mu_) {
           return l->stopping_ || !l->pending_keys_.empty();
         },
         this));

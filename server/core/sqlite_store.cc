@@ -312,7 +312,7 @@ class SqliteStore::Checkpointer {
     absl::MutexLock lock(&mu_);
     while (true) {
       mu_.Await(absl::Condition(
-          +[](Checkpointer* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          +[](Checkpointer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
             return c->wanted_ || c->stopping_;
           },
           this));
@@ -477,6 +477,9 @@ absl::Status SqliteStore::Migrate() {
   }
   for (int64_t v = current; v < SchemaVersion(); ++v) {
     ATTN_RETURN_IF_ERROR(InTransaction(db_, [&] {
+      // InTransaction runs this on the calling thread, inside Migrate's
+      // hold of mu_; the analysis does not carry held locks into lambdas.
+      mu_.AssertHeld();
       ATTN_RETURN_IF_ERROR(Exec(kMigrations[v]));
       return Exec(absl::StrCat("PRAGMA user_version=", v + 1).c_str());
     }));
