@@ -2,11 +2,19 @@
 # The main job on the embedded defaults: installs what is missing, builds,
 # starts oracle-server with the built-in challenges, runs a short learner
 # session through oracle-client, and stops the server.
+#   scripts/demo.sh
+# Environment (for a shorter run, and for tests/e2e/demo_e2e.sh):
+#   ATTNORACLE_BUILD_DIR        build directory (default build)
+#   ATTNORACLE_DEMO_SKIP_BUILD  1: use the binaries already built there
+#   ATTNORACLE_DEMO_RUNS        the learner runs, "algo:challenge ..." (default:
+#                               the twelve below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== building oracle-server and oracle-client (the first build takes about"
-echo "   12 minutes on two cores; ninja counts the steps as it goes)"
-scripts/build.sh --only oracle-server,oracle-client
+if [ "${ATTNORACLE_DEMO_SKIP_BUILD:-}" != 1 ]; then
+  echo "== building oracle-server and oracle-client (the first build takes about"
+  echo "   12 minutes on two cores; ninja counts the steps as it goes)"
+  scripts/build.sh --only oracle-server,oracle-client
+fi
 bin=${ATTNORACLE_BUILD_DIR:-build}/bin
 source scripts/server_lib.sh
 runs=$(mktemp -d)
@@ -41,12 +49,13 @@ echo "== Reference learners recover the hidden layers through the same API"
 echo "   (oracle-client --json learn CH --algo probe|regress; progress hidden)."
 echo "   Budgets are per learner and challenge: on the noisy challenge regress"
 echo "   spends 2,000 of the 20,000 tokens and probe averages over the rest."
-for run in probe:tiny-d4 probe:single-head-d16 probe:single-head-causal-d16 \
-  probe:last-token-d16 probe:float32-single-head-d16 \
-  regress:noisy-single-head-d16 probe:noisy-single-head-d16 \
-  regress:two-head-d16 regress:single-head-d16 \
-  regress:single-head-causal-d16 regress:last-token-d16 \
-  regress:float32-single-head-d16; do
+default_runs="probe:tiny-d4 probe:single-head-d16 probe:single-head-causal-d16
+  probe:last-token-d16 probe:float32-single-head-d16
+  regress:noisy-single-head-d16 probe:noisy-single-head-d16
+  regress:two-head-d16 regress:single-head-d16
+  regress:single-head-causal-d16 regress:last-token-d16
+  regress:float32-single-head-d16"
+for run in ${ATTNORACLE_DEMO_RUNS:-$default_runs}; do
   algo=${run%%:*}
   ch=${run#*:}
   printf '   %-8s %-26s' "$algo" "$ch"
