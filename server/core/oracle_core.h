@@ -119,6 +119,9 @@ class OracleCore {
   [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
       const Principal& caller, const std::string& challenge_id,
       const LayerParams& hypothesis);
+  // The caller's transcript entries from index `first_index` on, at most
+  // `max_entries` (0: kTranscriptPageEntries), with the total. A
+  // `first_index` at or past the total, however large, gives an empty page.
   [[nodiscard]] absl::StatusOr<TranscriptPage> GetTranscript(
       const Principal& caller, const std::string& challenge_id,
       uint64_t first_index, uint32_t max_entries) const;

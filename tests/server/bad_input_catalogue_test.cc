@@ -624,6 +624,25 @@ std::vector<Row> Rows() {
            [](CatalogueTest& t) {
              return OutcomeOf(t.Alice().Transcript("no-such"));
            }},
+          // An index past INT64_MAX once wrapped round to index 0 in the
+          // store: the page after the last entry is empty, however far.
+          {"TranscriptFromPastTheSignedRange", C::kOk, "",
+           [](CatalogueTest& t) {
+             v1::GetTranscriptRequest request;
+             request.set_challenge_id(kMain);
+             request.set_first_index(uint64_t{1} << 63);
+             absl::StatusOr<v1::GetTranscriptResponse> page = t.Alice().Unary(
+                 *t.OracleStub(), &v1::Oracle::Stub::GetTranscript, request);
+             if (page.ok() &&
+                 (page->entries_size() != 0 || page->total_entries() != 1)) {
+               return Outcome{absl::InternalError(absl::StrCat(
+                                  page->entries_size(), " entries of ",
+                                  page->total_entries(), ", expected 0 of 1")),
+                              page->SerializeAsString()};
+             }
+             return OutcomeOf(page);
+           },
+           [](CatalogueTest& t) { ASSERT_TRUE(t.RawQuery(t.Good()).ok()); }},
           {"RevealBeforeRevealed", C::kFailedPrecondition, "revealed",
            [](CatalogueTest& t) { return OutcomeOf(t.Alice().Reveal(kMain)); }},
           {"RevealOfAnotherLearner", C::kPermissionDenied, "another learner",
