@@ -334,6 +334,27 @@ RowCall TranscriptLine(std::string json) {
   };
 }
 
+// A request-provided value far longer than any valid id or name, and the
+// first 64 bytes (kMaxQuotedBytes) an error message may repeat of it.
+constexpr size_t kHugeValueBytes = 512 << 10;
+const std::string kHugeValue(kHugeValueBytes, 'z');
+const std::string kHugeQuoted =
+    absl::StrCat("\"", std::string(64, 'z'), "\"...(524288 bytes)");
+
+// `call`, refused with INTERNAL when its message is longer than a stock
+// client takes in a status comfortably (a long echo came back whole once).
+RowCall ShortMessage(RowCall call) {
+  constexpr size_t kMaxMessageBytes = 1024;
+  return [call](CatalogueTest& t) {
+    Outcome out = call(t);
+    if (out.status.message().size() > kMaxMessageBytes) {
+      out.status = absl::InternalError(
+          absl::StrCat("a message of ", out.status.message().size(), " bytes"));
+    }
+    return out;
+  };
+}
+
 void SetSeq(v1::QueryRequest& r, int i, int rows, int cols, double fill) {
   v1::Matrix* m = r.mutable_sequences(i);
   m->set_rows(rows);
@@ -401,6 +422,19 @@ std::vector<Row> Rows() {
            Query([](auto&) {}, "no-such")},
           {"QueryEmptyChallengeId", C::kNotFound, "challenge",
            Query([](auto&) {}, "")},
+          // Echoed ids are cut at 64 bytes and escaped.
+          {"QueryHugeChallengeId", C::kNotFound, "no challenge " + kHugeQuoted,
+           ShortMessage(Query([](auto&) {}, kHugeValue))},
+          {"DescribeUnprintableChallengeId", C::kNotFound,
+           "no challenge \"a\\x01-b\\n\\xc3\\xa9\"",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Describe("a\x01-b\n\xc3\xa9"));
+           }},
+          {"StreamHugeChallengeId", C::kNotFound, "no challenge " + kHugeQuoted,
+           ShortMessage([](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().QueryOverStream(
+                 kHugeValue, SmallSequences(1, 2, 3)));
+           })},
           {"QueryClosedChallenge", C::kFailedPrecondition, "closed",
            Query([](auto&) {}, kShut)},
           {"QueryBudgetSpent", C::kResourceExhausted, "budget",
@@ -678,6 +712,10 @@ std::vector<Row> Rows() {
            [](CatalogueTest& t) {
              return OutcomeOf(t.Admin().Grant(kMain, "nobody", 1, 1));
            }},
+          {"GrantHugeLearnerName", C::kNotFound, "no learner " + kHugeQuoted,
+           ShortMessage([](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Grant(kMain, kHugeValue, 1, 1));
+           })},
           {"GrantUnknownChallenge", C::kNotFound, "no-such",
            [](CatalogueTest& t) {
              return OutcomeOf(t.Admin().Grant("no-such", "alice", 1, 1));
@@ -686,10 +724,14 @@ std::vector<Row> Rows() {
            [](CatalogueTest& t) {
              return OutcomeOf(t.Admin().Register("no spaces/or\nnewlines"));
            }},
+          {"RegisterHugeName", C::kInvalidArgument,
+           "learner name " + kHugeQuoted + " must be",
+           ShortMessage([](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Register(kHugeValue));
+           })},
           {"RegisterTwice", C::kAlreadyExists, "alice",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Register("alice"));
-           }},
+           [](CatalogueTest&
+                  t) { return OutcomeOf(t.Admin().Register("alice")); }},
           {"CreateZeroDModel", C::kInvalidArgument, "d_model",
            CreateChallenge([](auto& c) { c.mutable_spec()->set_d_model(0); })},
           {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
