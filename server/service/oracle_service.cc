@@ -191,7 +191,7 @@ absl::Status OracleServiceImpl::DoDescribeChallenge(
   return absl::OkStatus();
 }
 
-grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 OracleServiceImpl::QueryStream(grpc::CallbackServerContext* context) {
   return new OracleStreamReactor(core_, context,
                                  CallerOf(*context, *authenticator_));

@@ -25,7 +25,22 @@
 
 namespace attnoracle {
 
-class OracleServiceImpl final : public v1::Oracle::CallbackService {
+// v1::Oracle::CallbackService but for QueryStream, registered raw: its
+// reactor parses the stream's messages itself, so that one it cannot parse
+// is refused in-band instead of ending the stream (query_stream_reactor.h).
+using OracleCallbackBase = v1::Oracle::WithCallbackMethod_ListChallenges<
+    v1::Oracle::WithCallbackMethod_DescribeChallenge<
+        v1::Oracle::WithCallbackMethod_Query<
+            v1::Oracle::WithRawCallbackMethod_QueryStream<
+                v1::Oracle::WithCallbackMethod_Sample<
+                    v1::Oracle::WithCallbackMethod_GetUsage<
+                        v1::Oracle::WithCallbackMethod_Submit<
+                            v1::Oracle::WithCallbackMethod_GetLeaderboard<
+                                v1::Oracle::WithCallbackMethod_GetTranscript<
+                                    v1::Oracle::WithCallbackMethod_GetReveal<
+                                        v1::Oracle::Service>>>>>>>>>>;
+
+class OracleServiceImpl final : public OracleCallbackBase {
  public:
   // `core` and `authenticator` must outlive the service.
   OracleServiceImpl(OracleCore* core, const Authenticator* authenticator);
@@ -41,7 +56,7 @@ class OracleServiceImpl final : public v1::Oracle::CallbackService {
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
                                   const v1::QueryRequest* request,
                                   v1::QueryResponse* response) override;
-  grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* QueryStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
                                      const v1::GetUsageRequest* request,

@@ -7,6 +7,7 @@
 // charged exactly. File inputs (challenge configs, hypothesis and
 // transcript files) are rows too.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -163,6 +164,7 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
   Session Alice() const { return As(Bearer(alice_token_)); }
   const std::string& alice_token() const { return alice_token_; }
   const std::string& mallory_token() const { return mallory_token_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<v1::Oracle::Stub> OracleStub() const {
     return v1::Oracle::NewStub(channel_);
   }
@@ -332,6 +334,73 @@ RowCall TranscriptLine(std::string json) {
     return OutcomeOf(
         TranscriptEntryFromJson(nlohmann::ordered_json::parse(json)).status());
   };
+}
+
+// Bytes that do not parse as any protobuf message of ours: a varint cut
+// short, wire type 7, field number 0, a length past the end, a start-group,
+// invalid UTF-8 in a string field (challenge_id), lengths 2^31 - 1 and
+// 2^64 - 1.
+const std::vector<std::string> kUnparsable = {
+    std::string("\x08\x80", 2),
+    std::string("\x0f", 1),
+    std::string("\x00\x01", 2),
+    std::string("\x0a\x05"
+                "ab",
+                4),
+    std::string("\x0b", 1),
+    std::string("\x0a\x01\xff", 3),
+    std::string("\x0a\xff\xff\xff\xff\x07", 6),
+    "\x0a" + std::string(9, '\xff') + "\x01"};
+
+// QueryStream over raw bytes, as alice: writes each message and reads its
+// answer, then half-closes. The answers read (as bytes) and how it ended.
+struct RawStreamEnd {
+  std::vector<std::string> answers;
+  grpc::Status status;
+};
+RawStreamEnd RawStream(CatalogueTest& t,
+                       const std::vector<std::string>& messages) {
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(t.channel());
+  grpc::ClientContext context;
+  t.Authorize(&context);
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      stub.PrepareCall(&context, "/attnoracle.v1.Oracle/QueryStream", &cq);
+  // One operation at a time: start it, then wait for it.
+  auto wait = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  RawStreamEnd end;
+  call->StartCall(nullptr);
+  bool open = wait();
+  for (const std::string& message : messages) {
+    if (!open) break;
+    grpc::Slice slice(message);
+    call->Write(grpc::ByteBuffer(&slice, 1), nullptr);
+    grpc::ByteBuffer answer;
+    open = wait();
+    if (open) {
+      call->Read(&answer, nullptr);
+      open = wait();
+    }
+    grpc::Slice bytes;
+    if (open && answer.DumpToSingleSlice(&bytes).ok()) {
+      end.answers.emplace_back(reinterpret_cast<const char*>(bytes.begin()),
+                               bytes.size());
+    }
+  }
+  call->WritesDone(nullptr);
+  wait();
+  call->Finish(&end.status, nullptr);
+  wait();
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return end;
 }
 
 // A request-provided value far longer than any valid id or name, and the
@@ -533,6 +602,46 @@ std::vector<Row> Rows() {
              return Outcome{StatusFromProto(answers[1].error()), said};
            },
            nullptr, /*good_queries=*/2, /*good_tokens=*/4},
+          // Each unparsable message is refused in-band and the stream goes
+          // on (it used to end, with OK, at the first one).
+          {"StreamUnparsableMessagesBetweenGoodOnes", C::kInvalidArgument,
+           "a stream message could not be parsed as attnoracle.v1.QueryRequest",
+           [](CatalogueTest& t) {
+             const std::string good = CatalogueTest::Good().SerializeAsString();
+             std::vector<std::string> messages = {good};
+             for (const std::string& bad : kUnparsable) messages.push_back(bad);
+             messages.push_back(good);
+             const RawStreamEnd end = RawStream(t, messages);
+             std::string said;
+             for (const std::string& a : end.answers) said += a;
+             if (!end.status.ok() || end.answers.size() != messages.size()) {
+               return Outcome{absl::InternalError(absl::StrCat(
+                                  "stream ended with ", end.answers.size(),
+                                  " answers to ", messages.size(), ": ",
+                                  FromGrpcStatus(end.status).ToString())),
+                              said};
+             }
+             std::vector<v1::QueryResponse> answers(end.answers.size());
+             for (size_t i = 0; i < answers.size(); ++i) {
+               answers[i].ParseFromString(end.answers[i]);
+             }
+             if (answers.front().has_error() || answers.back().has_error()) {
+               return Outcome{absl::InternalError("a good message was refused"),
+                              said};
+             }
+             const absl::Status first = StatusFromProto(answers[1].error());
+             for (size_t i = 2; i + 1 < answers.size(); ++i) {
+               if (StatusFromProto(answers[i].error()) != first) {
+                 return Outcome{
+                     absl::InternalError(absl::StrCat(
+                         "unparsable message ", i, " was answered ",
+                         StatusFromProto(answers[i].error()).ToString())),
+                     said};
+               }
+             }
+             return Outcome{first, said};
+           },
+           nullptr, /*good_queries=*/2, /*good_tokens=*/4},
           {"StreamGarbageToken", C::kUnauthenticated, "token",
            [](CatalogueTest& t) {
              grpc::ClientContext context;
@@ -713,9 +822,10 @@ std::vector<Row> Rows() {
              return OutcomeOf(t.Admin().Grant(kMain, "nobody", 1, 1));
            }},
           {"GrantHugeLearnerName", C::kNotFound, "no learner " + kHugeQuoted,
-           ShortMessage([](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Grant(kMain, kHugeValue, 1, 1));
-           })},
+           ShortMessage(
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Grant(kMain, kHugeValue, 1, 1));
+               })},
           {"GrantUnknownChallenge", C::kNotFound, "no-such",
            [](CatalogueTest& t) {
              return OutcomeOf(t.Admin().Grant("no-such", "alice", 1, 1));
