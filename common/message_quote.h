@@ -6,7 +6,7 @@
 //
 //   absl::NotFoundError(absl::StrCat("no challenge ", QuoteForMessage(id)));
 //   // no challenge "tiny-d4"
-//   // no challenge "aaaa...a"...(1048576 bytes)   (first 64 bytes shown)
+//   // no challenge "aaaa...a"...(1048576 bytes)   (first 128 bytes shown)
 //   // no challenge "a\x01b"
 #ifndef ATTNORACLE_COMMON_MESSAGE_QUOTE_H_
 #define ATTNORACLE_COMMON_MESSAGE_QUOTE_H_
@@ -18,10 +18,11 @@
 
 namespace attnoracle {
 
-// Most bytes of a request-provided value an error message repeats: enough
-// for any valid id or name (64 characters), little enough that a message
-// stays far below gRPC's 8 KiB metadata limit.
-inline constexpr size_t kMaxQuotedBytes = 64;
+// Most bytes of a request-provided value an error message repeats: twice a
+// valid id or name (at most 64 characters), so a name just over the limit
+// is still shown whole, and little enough that a message stays far below
+// gRPC's 8 KiB metadata limit.
+inline constexpr size_t kMaxQuotedBytes = 128;
 
 // `value` in double quotes, its first `max_bytes` bytes C-escaped (quotes,
 // backslashes, control and non-ASCII bytes as \" \\ \n \xNN), followed,

@@ -18,7 +18,7 @@ TEST(QuoteForMessageTest, ShortValuesAreQuotedWhole) {
 
 TEST(QuoteForMessageTest, LongValuesAreCutAndSayTheirLength) {
   EXPECT_EQ(QuoteForMessage(std::string(kMaxQuotedBytes + 1, 'a')),
-            "\"" + std::string(kMaxQuotedBytes, 'a') + "\"...(65 bytes)");
+            "\"" + std::string(kMaxQuotedBytes, 'a') + "\"...(129 bytes)");
   const std::string megabyte(1 << 20, 'x');
   const std::string quoted = QuoteForMessage(megabyte);
   EXPECT_EQ(quoted,

@@ -444,11 +444,11 @@ RowCall Unparsable(const std::string& method, bool string_field_1 = true) {
 }
 
 // A request-provided value far longer than any valid id or name, and the
-// first 64 bytes (kMaxQuotedBytes) an error message may repeat of it.
+// first 128 bytes (kMaxQuotedBytes) an error message may repeat of it.
 constexpr size_t kHugeValueBytes = 512 << 10;
 const std::string kHugeValue(kHugeValueBytes, 'z');
 const std::string kHugeQuoted =
-    absl::StrCat("\"", std::string(64, 'z'), "\"...(524288 bytes)");
+    absl::StrCat("\"", std::string(128, 'z'), "\"...(524288 bytes)");
 
 // `call`, refused with INTERNAL when its message is longer than a stock
 // client takes in a status comfortably (a long echo came back whole once).
@@ -569,7 +569,7 @@ std::vector<Row> Rows() {
                Query([](auto&) {}, "no-such")},
               {"QueryEmptyChallengeId", C::kNotFound, "challenge",
                Query([](auto&) {}, "")},
-              // Echoed ids are cut at 64 bytes and escaped.
+              // Echoed ids are cut at 128 bytes and escaped.
               {"QueryHugeChallengeId", C::kNotFound,
                "no challenge " + kHugeQuoted,
                ShortMessage(Query([](auto&) {}, kHugeValue))},
