@@ -475,537 +475,515 @@ void SetSeq(v1::QueryRequest& r, int i, int rows, int cols, double fill) {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
+// Rows for bytes that are no message, echoes of long or unprintable
+// values, and transcript indices past the signed range.
+std::vector<Row> MalformedRows() {
+  using C = absl::StatusCode;
+  std::vector<Row> rows = {
+      // Bytes that are no protobuf message at all: INVALID_ARGUMENT naming the
+      // message type (gRPC once answered UNIMPLEMENTED with no message).
+      {"QueryUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.QueryRequest",
+       Unparsable("Query")},
+      {"ListChallengesUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.ListChallengesRequest",
+       Unparsable("ListChallenges", /*string_field_1=*/false)},
+      {"DescribeUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.DescribeChallengeRequest",
+       Unparsable("DescribeChallenge")},
+      {"UsageUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetUsageRequest",
+       Unparsable("GetUsage")},
+      {"SubmitUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.SubmitRequest",
+       Unparsable("Submit")},
+      {"LeaderboardUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetLeaderboardRequest",
+       Unparsable("GetLeaderboard")},
+      {"TranscriptUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetTranscriptRequest",
+       Unparsable("GetTranscript")},
+      {"RevealUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetRevealRequest",
+       Unparsable("GetReveal")},
+      // Unparsable messages on a stream are refused in-band and the stream goes
+      // on (it used to end, with OK, at the first one).
+      {"StreamUnparsableMessagesBetweenGoodOnes", C::kInvalidArgument,
+       "a stream message could not be parsed as "
+       "attnoracle.v1.QueryRequest",
+       [](CatalogueTest& t) {
+         const std::string good = CatalogueTest::Good().SerializeAsString();
+         std::vector<std::string> messages = {good};
+         for (const std::string& bad : kUnparsable) messages.push_back(bad);
+         messages.push_back(good);
+         const RawStreamEnd end = RawStream(t, messages);
+         std::string said;
+         for (const std::string& a : end.answers) said += a;
+         if (!end.status.ok() || end.answers.size() != messages.size()) {
+           return Outcome{absl::InternalError(absl::StrCat(
+                              "stream ended with ", end.answers.size(),
+                              " answers to ", messages.size(), ": ",
+                              FromGrpcStatus(end.status).ToString())),
+                          said};
+         }
+         std::vector<v1::QueryResponse> answers(end.answers.size());
+         for (size_t i = 0; i < answers.size(); ++i) {
+           answers[i].ParseFromString(end.answers[i]);
+         }
+         if (answers.front().has_error() || answers.back().has_error()) {
+           return Outcome{absl::InternalError("a good message was refused"),
+                          said};
+         }
+         const absl::Status first = StatusFromProto(answers[1].error());
+         for (size_t i = 2; i + 1 < answers.size(); ++i) {
+           if (StatusFromProto(answers[i].error()) != first) {
+             return Outcome{
+                 absl::InternalError(absl::StrCat(
+                     "unparsable message ", i, " was answered ",
+                     StatusFromProto(answers[i].error()).ToString())),
+                 said};
+           }
+         }
+         return Outcome{first, said};
+       },
+       nullptr, /*good_queries=*/2, /*good_tokens=*/4},
+      // Echoed ids and names are cut at 128 bytes and escaped.
+      {"QueryHugeChallengeId", C::kNotFound, "no challenge " + kHugeQuoted,
+       ShortMessage(Query([](auto&) {}, kHugeValue))},
+      {"DescribeUnprintableChallengeId", C::kNotFound,
+       "no challenge \"a\\x01-b\\n\\xc3\\xa9\"",
+       [](CatalogueTest& t) {
+         return OutcomeOf(t.Alice().Describe("a\x01-b\n\xc3\xa9"));
+       }},
+      {"StreamHugeChallengeId", C::kNotFound, "no challenge " + kHugeQuoted,
+       ShortMessage([](CatalogueTest& t) {
+         return OutcomeOf(
+             t.Alice().QueryOverStream(kHugeValue, SmallSequences(1, 2, 3)));
+       })},
+      {"GrantHugeLearnerName", C::kNotFound, "no learner " + kHugeQuoted,
+       ShortMessage([](CatalogueTest& t) {
+         return OutcomeOf(t.Admin().Grant(kMain, kHugeValue, 1, 1));
+       })},
+      {"RegisterHugeName", C::kInvalidArgument,
+       "learner name " + kHugeQuoted + " must be",
+       ShortMessage([](CatalogueTest& t) {
+         return OutcomeOf(t.Admin().Register(kHugeValue));
+       })},
+      // An index past INT64_MAX once wrapped round to index 0 in the store: the
+      // page after the last entry is empty, however far.
+      {"TranscriptFromPastTheSignedRange", C::kOk, "",
+       [](CatalogueTest& t) {
+         v1::GetTranscriptRequest request;
+         request.set_challenge_id(kMain);
+         request.set_first_index(uint64_t{1} << 63);
+         absl::StatusOr<v1::GetTranscriptResponse> page = t.Alice().Unary(
+             *t.OracleStub(), &v1::Oracle::Stub::GetTranscript, request);
+         if (page.ok() &&
+             (page->entries_size() != 0 || page->total_entries() != 1)) {
+           return Outcome{absl::InternalError(absl::StrCat(
+                              page->entries_size(), " entries of ",
+                              page->total_entries(), ", expected 0 of 1")),
+                          page->SerializeAsString()};
+         }
+         return OutcomeOf(page);
+       },
+       [](CatalogueTest& t) { ASSERT_TRUE(t.RawQuery(t.Good()).ok()); }},
+  };
+  return rows;
+}
+
 std::vector<Row> Rows() {
   using C = absl::StatusCode;
-  std::vector<Row>
-      rows =
-          {
-              // Query: shapes and values.
-              // Bytes that are no protobuf message at all.
-              {"QueryUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as attnoracle.v1.QueryRequest",
-               Unparsable("Query")},
-              {"ListChallengesUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as "
-               "attnoracle.v1.ListChallengesRequest",
-               Unparsable("ListChallenges", /*string_field_1=*/false)},
-              {"DescribeUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as "
-               "attnoracle.v1.DescribeChallengeRequest",
-               Unparsable("DescribeChallenge")},
-              {"UsageUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as "
-               "attnoracle.v1.GetUsageRequest",
-               Unparsable("GetUsage")},
-              {"SubmitUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as attnoracle.v1.SubmitRequest",
-               Unparsable("Submit")},
-              {"LeaderboardUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as "
-               "attnoracle.v1.GetLeaderboardRequest",
-               Unparsable("GetLeaderboard")},
-              {"TranscriptUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as "
-               "attnoracle.v1.GetTranscriptRequest",
-               Unparsable("GetTranscript")},
-              {"RevealUnparsableBytes", C::kInvalidArgument,
-               "the request could not be parsed as "
-               "attnoracle.v1.GetRevealRequest",
-               Unparsable("GetReveal")},
-              {"QueryNoSequences", C::kInvalidArgument, "no sequences",
-               Query([](auto& r) { r.clear_sequences(); })},
-              {"QueryEmptySequence", C::kInvalidArgument, "sequences[1]",
-               Query([](auto& r) { SetSeq(r, 1, 0, 4, 0); })},
-              {"QueryWrongWidth", C::kInvalidArgument, "sequences[0]",
-               Query([](auto& r) { SetSeq(r, 0, 2, 5, 0.5); })},
-              {"QueryZeroWidth", C::kInvalidArgument, "sequences[0]",
-               Query([](auto& r) { SetSeq(r, 0, 2, 0, 0); })},
-              {"QueryRaggedData", C::kInvalidArgument, "sequences[1]",
-               Query([](auto& r) { r.mutable_sequences(1)->add_values(1); })},
-              {"QueryDataShort", C::kInvalidArgument, "sequences[0]",
-               Query([](auto& r) {
-                 r.mutable_sequences(0)->mutable_values()->RemoveLast();
-               })},
-              {"QueryOverflowingShape", C::kInvalidArgument, "sequences[0]",
-               Query([](auto& r) {
-                 r.mutable_sequences(0)->set_rows(1u << 31);
-                 r.mutable_sequences(0)->set_cols(1u << 31);
-               })},
-              {"QueryNaN", C::kInvalidArgument, "sequences[1]",
-               Query([](auto& r) {
-                 r.mutable_sequences(1)->set_values(3, kNaN);
-               })},
-              {"QueryInfinity", C::kInvalidArgument, "sequences[0]",
-               Query([](auto& r) {
-                 r.mutable_sequences(0)->set_values(0, -kInf);
-               })},
-              {"QueryHugeValue", C::kInvalidArgument, "sequences[0]",
-               Query([](auto& r) {
-                 r.mutable_sequences(0)->set_values(1, 1e300);
-               })},
-              {"QueryOverMaxAbsInput", C::kInvalidArgument, "max_abs_input",
-               Query([](auto& r) {
-                 r.mutable_sequences(1)->set_values(2, 10.5);
-               })},
-              // Query: every limit.
-              {"QueryTooManyTokensPerSequence", C::kInvalidArgument,
-               "sequences[0]", Query([](auto& r) {
-                 SetSeq(r, 0, kMaxTokensPerSequence + 1, 4, 0.1);
-               })},
-              {"QueryTooManySequences", C::kInvalidArgument, "sequences",
-               Query([](auto& r) {
-                 r = CatalogueTest::Good(kMain, kMaxSequencesPerRequest + 1, 1);
-               })},
-              {"QueryTooManyTokensPerRequest", C::kInvalidArgument,
-               "max_tokens_per_request", Query([](auto& r) {
-                 r = CatalogueTest::Good(kMain, 3, kMaxTokensPerSequence);
-               })},
-              {"QueryMessageOverMaxReceiveSize", C::kResourceExhausted,
-               "larger than max", Query([](auto& r) {
-                 SetSeq(r, 0, 1, kMaxMessageBytes / 8 + 16, 0.25);
-               })},
-              // Query: who, where and when.
-              {"QueryUnknownChallenge", C::kNotFound, "no-such",
-               Query([](auto&) {}, "no-such")},
-              {"QueryEmptyChallengeId", C::kNotFound, "challenge",
-               Query([](auto&) {}, "")},
-              // Echoed ids are cut at 128 bytes and escaped.
-              {"QueryHugeChallengeId", C::kNotFound,
-               "no challenge " + kHugeQuoted,
-               ShortMessage(Query([](auto&) {}, kHugeValue))},
-              {"DescribeUnprintableChallengeId", C::kNotFound,
-               "no challenge \"a\\x01-b\\n\\xc3\\xa9\"",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Describe("a\x01-b\n\xc3\xa9"));
-               }},
-              {"StreamHugeChallengeId", C::kNotFound,
-               "no challenge " + kHugeQuoted,
-               ShortMessage([](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().QueryOverStream(
-                     kHugeValue, SmallSequences(1, 2, 3)));
-               })},
-              {"QueryClosedChallenge", C::kFailedPrecondition, "closed",
-               Query([](auto&) {}, kShut)},
-              {"QueryBudgetSpent", C::kResourceExhausted, "budget",
-               Query([](auto&) {}, kTight),
-               [](CatalogueTest& t) {
-                 ASSERT_TRUE(
-                     t.RawQuery(CatalogueTest::Good(kTight, 2, 1)).ok());
-               }},
-              {"QueryOverTheBudgetByOne", C::kResourceExhausted, "budget",
-               Query([](auto&) {}, kTight),  // 2 sequences, 1 query left
-               [](CatalogueTest& t) {
-                 ASSERT_TRUE(
-                     t.RawQuery(CatalogueTest::Good(kTight, 1, 1)).ok());
-               }},
-              {"QueryRateLimited", C::kResourceExhausted, "retry after",
-               [](CatalogueTest& t) {
-                 grpc::ClientContext context;
-                 t.Authorize(&context);
-                 v1::QueryResponse response;
-                 grpc::Status s = t.OracleStub()->Query(
-                     &context, CatalogueTest::Good(kRated), &response);
-                 auto hint = context.GetServerTrailingMetadata().find(
-                     kRetryAfterMsMetadata);
-                 if (hint == context.GetServerTrailingMetadata().end()) {
-                   return OutcomeOf(absl::InternalError("no retry-after-ms"));
-                 }
-                 return OutcomeOf(FromGrpcStatus(s));
-               },
-               [](CatalogueTest& t) {
-                 for (int i = 0; i < 2; ++i) {
-                   ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kRated)).ok());
-                 }
-               }},
-              // Tokens and metadata.
-              {"QueryNoToken", C::kUnauthenticated, "token",
-               [](CatalogueTest& t) {
+  std::vector<Row> rows =
+      {
+          // Query: shapes and values.
+          {"QueryNoSequences", C::kInvalidArgument, "no sequences",
+           Query([](auto& r) { r.clear_sequences(); })},
+          {"QueryEmptySequence", C::kInvalidArgument, "sequences[1]",
+           Query([](auto& r) { SetSeq(r, 1, 0, 4, 0); })},
+          {"QueryWrongWidth", C::kInvalidArgument, "sequences[0]",
+           Query([](auto& r) { SetSeq(r, 0, 2, 5, 0.5); })},
+          {"QueryZeroWidth", C::kInvalidArgument, "sequences[0]",
+           Query([](auto& r) { SetSeq(r, 0, 2, 0, 0); })},
+          {"QueryRaggedData", C::kInvalidArgument, "sequences[1]",
+           Query([](auto& r) { r.mutable_sequences(1)->add_values(1); })},
+          {"QueryDataShort", C::kInvalidArgument, "sequences[0]",
+           Query([](auto& r) {
+             r.mutable_sequences(0)->mutable_values()->RemoveLast();
+           })},
+          {"QueryOverflowingShape", C::kInvalidArgument, "sequences[0]",
+           Query([](auto& r) {
+             r.mutable_sequences(0)->set_rows(1u << 31);
+             r.mutable_sequences(0)->set_cols(1u << 31);
+           })},
+          {"QueryNaN", C::kInvalidArgument, "sequences[1]",
+           Query([](auto& r) { r.mutable_sequences(1)->set_values(3, kNaN); })},
+          {"QueryInfinity", C::kInvalidArgument, "sequences[0]",
+           Query(
+               [](auto& r) { r.mutable_sequences(0)->set_values(0, -kInf); })},
+          {"QueryHugeValue", C::kInvalidArgument, "sequences[0]",
+           Query(
+               [](auto& r) { r.mutable_sequences(0)->set_values(1, 1e300); })},
+          {"QueryOverMaxAbsInput", C::kInvalidArgument, "max_abs_input",
+           Query([](auto& r) { r.mutable_sequences(1)->set_values(2, 10.5); })},
+          // Query: every limit.
+          {"QueryTooManyTokensPerSequence", C::kInvalidArgument, "sequences[0]",
+           Query([](auto& r) {
+             SetSeq(r, 0, kMaxTokensPerSequence + 1, 4, 0.1);
+           })},
+          {"QueryTooManySequences", C::kInvalidArgument, "sequences",
+           Query([](auto& r) {
+             r = CatalogueTest::Good(kMain, kMaxSequencesPerRequest + 1, 1);
+           })},
+          {"QueryTooManyTokensPerRequest", C::kInvalidArgument,
+           "max_tokens_per_request", Query([](auto& r) {
+             r = CatalogueTest::Good(kMain, 3, kMaxTokensPerSequence);
+           })},
+          {"QueryMessageOverMaxReceiveSize", C::kResourceExhausted,
+           "larger than max", Query([](auto& r) {
+             SetSeq(r, 0, 1, kMaxMessageBytes / 8 + 16, 0.25);
+           })},
+          // Query: who, where and when.
+          {"QueryUnknownChallenge", C::kNotFound, "no-such",
+           Query([](auto&) {}, "no-such")},
+          {"QueryEmptyChallengeId", C::kNotFound, "challenge",
+           Query([](auto&) {}, "")},
+          {"QueryClosedChallenge", C::kFailedPrecondition, "closed",
+           Query([](auto&) {}, kShut)},
+          {"QueryBudgetSpent", C::kResourceExhausted, "budget",
+           Query([](auto&) {}, kTight),
+           [](CatalogueTest& t) {
+             ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kTight, 2, 1)).ok());
+           }},
+          {"QueryOverTheBudgetByOne", C::kResourceExhausted, "budget",
+           Query([](auto&) {}, kTight),  // 2 sequences, 1 query left
+           [](CatalogueTest& t) {
+             ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kTight, 1, 1)).ok());
+           }},
+          {"QueryRateLimited", C::kResourceExhausted, "retry after",
+           [](CatalogueTest& t) {
+             grpc::ClientContext context;
+             t.Authorize(&context);
+             v1::QueryResponse response;
+             grpc::Status s = t.OracleStub()->Query(
+                 &context, CatalogueTest::Good(kRated), &response);
+             auto hint = context.GetServerTrailingMetadata().find(
+                 kRetryAfterMsMetadata);
+             if (hint == context.GetServerTrailingMetadata().end()) {
+               return OutcomeOf(absl::InternalError("no retry-after-ms"));
+             }
+             return OutcomeOf(FromGrpcStatus(s));
+           },
+           [](CatalogueTest& t) {
+             for (int i = 0; i < 2; ++i) {
+               ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kRated)).ok());
+             }
+           }},
+          // Tokens and metadata.
+          {"QueryNoToken", C::kUnauthenticated, "token",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.As("").Query(kMain, SmallSequences(1, 1, 1)));
+           }},
+          {"QueryGarbageToken", C::kUnauthenticated, "token",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.As(Bearer("ao_0123 not-hex ~!@#$%^&*()"))
+                                  .Query(kMain, SmallSequences(1, 1, 1)));
+           }},
+          {"QueryEmptyBearerToken", C::kUnauthenticated, "token",
+           [](CatalogueTest& t) {
+             return OutcomeOf(
+                 t.As("Bearer ").Query(kMain, SmallSequences(1, 1, 1)));
+           }},
+          {"QueryNotBearer", C::kUnauthenticated, "Bearer",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.As(absl::StrCat("Basic ", t.alice_token()))
+                                  .Query(kMain, SmallSequences(1, 1, 1)));
+           }},
+          {"QueryRevokedToken", C::kUnauthenticated, "revoked",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.As(Bearer(t.mallory_token()))
+                                  .Query(kMain, SmallSequences(1, 1, 1)));
+           }},
+          {"QueryWithAdminToken", C::kPermissionDenied, "learner token",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Query(kMain, SmallSequences(1, 1, 1)));
+           }},
+          {"QueryOversizedMetadata", C::kResourceExhausted, "metadata",
+           WithMetadata("x-padding", std::string(4 * kMaxMetadataBytes, 'a')),
+           nullptr, 0, 0, /*closes_connection=*/true},
+          {"QueryOversizedToken", C::kResourceExhausted, "metadata",
+           WithMetadata("authorization",
+                        Bearer(std::string(4 * kMaxMetadataBytes, 'f'))),
+           nullptr, 0, 0, /*closes_connection=*/true},
+          // Streams.
+          {"StreamBadMessageBetweenGoodOnes", C::kInvalidArgument,
+           "sequences[0]",
+           [](CatalogueTest& t) {
+             grpc::ClientContext context;
+             t.Authorize(&context);
+             auto stream = t.OracleStub()->QueryStream(&context);
+             v1::QueryRequest bad = CatalogueTest::Good();
+             bad.mutable_sequences(0)->set_values(0, kNaN);
+             std::vector<v1::QueryResponse> answers(3);
+             const bool ok = stream->Write(CatalogueTest::Good()) &&
+                             stream->Read(&answers[0]) && stream->Write(bad) &&
+                             stream->Read(&answers[1]) &&
+                             stream->Write(CatalogueTest::Good()) &&
+                             stream->Read(&answers[2]);
+             stream->WritesDone();
+             absl::Status finished = FromGrpcStatus(stream->Finish());
+             std::string said;
+             for (const auto& a : answers) said += a.SerializeAsString();
+             if (!ok || !finished.ok()) {
+               return Outcome{absl::InternalError(absl::StrCat(
+                                  "stream broke: ", finished.ToString())),
+                              said};
+             }
+             if (answers[0].has_error() || answers[2].has_error()) {
+               return Outcome{absl::InternalError("a good message was refused"),
+                              said};
+             }
+             return Outcome{StatusFromProto(answers[1].error()), said};
+           },
+           nullptr, /*good_queries=*/2, /*good_tokens=*/4},
+          {"StreamGarbageToken", C::kUnauthenticated, "token",
+           [](CatalogueTest& t) {
+             grpc::ClientContext context;
+             context.AddMetadata("authorization", Bearer("nonsense"));
+             auto stream = t.OracleStub()->QueryStream(&context);
+             stream->Write(CatalogueTest::Good());
+             stream->WritesDone();
+             v1::QueryResponse r;
+             while (stream->Read(&r)) {
+             }
+             return OutcomeOf(FromGrpcStatus(stream->Finish()));
+           }},
+          {"StreamsOverTheCap", C::kResourceExhausted,
+           "concurrent QueryStreams",
+           [](CatalogueTest& t) {
+             std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+             std::vector<std::unique_ptr<
+                 grpc::ClientReaderWriter<v1::QueryRequest, v1::QueryResponse>>>
+                 open;
+             auto stub = t.OracleStub();
+             // Hold kMaxStreams streams open (each proven open by an answer
+             // to a zero-budget-cost request: an unknown challenge).
+             for (int i = 0; i < kMaxStreams; ++i) {
+               contexts.push_back(std::make_unique<grpc::ClientContext>());
+               t.Authorize(contexts.back().get());
+               open.push_back(stub->QueryStream(contexts.back().get()));
+               v1::QueryResponse r;
+               if (!open.back()->Write(CatalogueTest::Good("no-such")) ||
+                   !open.back()->Read(&r)) {
                  return OutcomeOf(
-                     t.As("").Query(kMain, SmallSequences(1, 1, 1)));
-               }},
-              {"QueryGarbageToken", C::kUnauthenticated, "token",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.As(Bearer("ao_0123 not-hex ~!@#$%^&*()"))
-                                      .Query(kMain, SmallSequences(1, 1, 1)));
-               }},
-              {"QueryEmptyBearerToken", C::kUnauthenticated, "token",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(
-                     t.As("Bearer ").Query(kMain, SmallSequences(1, 1, 1)));
-               }},
-              {"QueryNotBearer", C::kUnauthenticated, "Bearer",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.As(absl::StrCat("Basic ", t.alice_token()))
-                                      .Query(kMain, SmallSequences(1, 1, 1)));
-               }},
-              {"QueryRevokedToken", C::kUnauthenticated, "revoked",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.As(Bearer(t.mallory_token()))
-                                      .Query(kMain, SmallSequences(1, 1, 1)));
-               }},
-              {"QueryWithAdminToken", C::kPermissionDenied, "learner token",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(
-                     t.Admin().Query(kMain, SmallSequences(1, 1, 1)));
-               }},
-              {"QueryOversizedMetadata", C::kResourceExhausted, "metadata",
-               WithMetadata("x-padding",
-                            std::string(4 * kMaxMetadataBytes, 'a')),
-               nullptr, 0, 0, /*closes_connection=*/true},
-              {"QueryOversizedToken", C::kResourceExhausted, "metadata",
-               WithMetadata("authorization",
-                            Bearer(std::string(4 * kMaxMetadataBytes, 'f'))),
-               nullptr, 0, 0, /*closes_connection=*/true},
-              // Streams.
-              {"StreamBadMessageBetweenGoodOnes", C::kInvalidArgument,
-               "sequences[0]",
-               [](CatalogueTest& t) {
-                 grpc::ClientContext context;
-                 t.Authorize(&context);
-                 auto stream = t.OracleStub()->QueryStream(&context);
-                 v1::QueryRequest bad = CatalogueTest::Good();
-                 bad.mutable_sequences(0)->set_values(0, kNaN);
-                 std::vector<v1::QueryResponse> answers(3);
-                 const bool ok = stream->Write(CatalogueTest::Good()) &&
-                                 stream->Read(&answers[0]) &&
-                                 stream->Write(bad) &&
-                                 stream->Read(&answers[1]) &&
-                                 stream->Write(CatalogueTest::Good()) &&
-                                 stream->Read(&answers[2]);
-                 stream->WritesDone();
-                 absl::Status finished = FromGrpcStatus(stream->Finish());
-                 std::string said;
-                 for (const auto& a : answers) said += a.SerializeAsString();
-                 if (!ok || !finished.ok()) {
-                   return Outcome{absl::InternalError(absl::StrCat(
-                                      "stream broke: ", finished.ToString())),
-                                  said};
-                 }
-                 if (answers[0].has_error() || answers[2].has_error()) {
-                   return Outcome{
-                       absl::InternalError("a good message was refused"), said};
-                 }
-                 return Outcome{StatusFromProto(answers[1].error()), said};
-               },
-               nullptr, /*good_queries=*/2, /*good_tokens=*/4},
-              // Each unparsable message is refused in-band and the stream goes
-              // on (it used to end, with OK, at the first one).
-              {"StreamUnparsableMessagesBetweenGoodOnes", C::kInvalidArgument,
-               "a stream message could not be parsed as "
-               "attnoracle.v1.QueryRequest",
-               [](CatalogueTest& t) {
-                 const std::string good =
-                     CatalogueTest::Good().SerializeAsString();
-                 std::vector<std::string> messages = {good};
-                 for (const std::string& bad : kUnparsable)
-                   messages.push_back(bad);
-                 messages.push_back(good);
-                 const RawStreamEnd end = RawStream(t, messages);
-                 std::string said;
-                 for (const std::string& a : end.answers) said += a;
-                 if (!end.status.ok() ||
-                     end.answers.size() != messages.size()) {
-                   return Outcome{absl::InternalError(absl::StrCat(
-                                      "stream ended with ", end.answers.size(),
-                                      " answers to ", messages.size(), ": ",
-                                      FromGrpcStatus(end.status).ToString())),
-                                  said};
-                 }
-                 std::vector<v1::QueryResponse> answers(end.answers.size());
-                 for (size_t i = 0; i < answers.size(); ++i) {
-                   answers[i].ParseFromString(end.answers[i]);
-                 }
-                 if (answers.front().has_error() ||
-                     answers.back().has_error()) {
-                   return Outcome{
-                       absl::InternalError("a good message was refused"), said};
-                 }
-                 const absl::Status first = StatusFromProto(answers[1].error());
-                 for (size_t i = 2; i + 1 < answers.size(); ++i) {
-                   if (StatusFromProto(answers[i].error()) != first) {
-                     return Outcome{
-                         absl::InternalError(absl::StrCat(
-                             "unparsable message ", i, " was answered ",
-                             StatusFromProto(answers[i].error()).ToString())),
-                         said};
-                   }
-                 }
-                 return Outcome{first, said};
-               },
-               nullptr, /*good_queries=*/2, /*good_tokens=*/4},
-              {"StreamGarbageToken", C::kUnauthenticated, "token",
-               [](CatalogueTest& t) {
-                 grpc::ClientContext context;
-                 context.AddMetadata("authorization", Bearer("nonsense"));
-                 auto stream = t.OracleStub()->QueryStream(&context);
-                 stream->Write(CatalogueTest::Good());
-                 stream->WritesDone();
-                 v1::QueryResponse r;
-                 while (stream->Read(&r)) {
-                 }
-                 return OutcomeOf(FromGrpcStatus(stream->Finish()));
-               }},
-              {"StreamsOverTheCap", C::kResourceExhausted,
-               "concurrent QueryStreams",
-               [](CatalogueTest& t) {
-                 std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-                 std::vector<std::unique_ptr<grpc::ClientReaderWriter<
-                     v1::QueryRequest, v1::QueryResponse>>>
-                     open;
-                 auto stub = t.OracleStub();
-                 // Hold kMaxStreams streams open (each proven open by an answer
-                 // to a zero-budget-cost request: an unknown challenge).
-                 for (int i = 0; i < kMaxStreams; ++i) {
-                   contexts.push_back(std::make_unique<grpc::ClientContext>());
-                   t.Authorize(contexts.back().get());
-                   open.push_back(stub->QueryStream(contexts.back().get()));
-                   v1::QueryResponse r;
-                   if (!open.back()->Write(CatalogueTest::Good("no-such")) ||
-                       !open.back()->Read(&r)) {
-                     return OutcomeOf(
-                         absl::InternalError("could not open a stream"));
-                   }
-                 }
-                 grpc::ClientContext extra;
-                 t.Authorize(&extra);
-                 auto refused = stub->QueryStream(&extra);
-                 refused->WritesDone();
-                 v1::QueryResponse r;
-                 while (refused->Read(&r)) {
-                 }
-                 Outcome out = OutcomeOf(FromGrpcStatus(refused->Finish()));
-                 for (auto& s : open) {
-                   s->WritesDone();
-                   s->Finish().ok();
-                 }
-                 return out;
-               }},
-              {"StreamClientDisconnects", C::kCancelled, "",
-               [](CatalogueTest& t) {
-                 grpc::ClientContext context;
-                 t.Authorize(&context);
-                 auto stream = t.OracleStub()->QueryStream(&context);
-                 v1::QueryResponse r;
-                 // A request in flight, never read, then the client goes away.
-                 stream->Write(CatalogueTest::Good("no-such"));
-                 stream->Read(&r);
-                 context.TryCancel();
-                 return OutcomeOf(FromGrpcStatus(stream->Finish()));
-               }},
-              {"StreamDeadlineExpiresMidStream", C::kDeadlineExceeded, "",
-               [](CatalogueTest& t) {
-                 grpc::ClientContext context;
-                 t.Authorize(&context);
-                 context.set_deadline(std::chrono::system_clock::now() +
-                                      std::chrono::milliseconds(300));
-                 auto stream = t.OracleStub()->QueryStream(&context);
-                 v1::QueryResponse r;
-                 stream->Write(CatalogueTest::Good("no-such"));
-                 stream->Read(&r);
-                 // Reading on blocks until the deadline ends the call.
-                 while (stream->Read(&r)) {
-                 }
-                 return OutcomeOf(FromGrpcStatus(stream->Finish()));
-               }},
-              {"QueryDeadlineAlreadyPassed", C::kDeadlineExceeded, "",
-               [](CatalogueTest& t) {
-                 grpc::ClientContext context;
-                 t.Authorize(&context);
-                 context.set_deadline(std::chrono::system_clock::now() -
-                                      std::chrono::milliseconds(1));
-                 v1::QueryResponse response;
-                 return OutcomeOf(FromGrpcStatus(t.OracleStub()->Query(
-                     &context, CatalogueTest::Good(), &response)));
-               }},
-              // Submit: hypotheses.
-              {"SubmitWrongShape", C::kInvalidArgument, "wq",
-               Submit([](auto& h) {
-                 h.mutable_heads(0)->mutable_wq()->set_rows(3);
-               })},
-              {"SubmitNaN", C::kInvalidArgument, "hypothesis",
-               Submit([](auto& h) {
-                 h.mutable_heads(0)->mutable_wo()->set_values(0, kNaN);
-               })},
-              {"SubmitInfinity", C::kInvalidArgument, "hypothesis",
-               Submit([](auto& h) {
-                 h.mutable_heads(0)->mutable_wk()->set_values(1, kInf);
-               })},
-              {"SubmitNoHeads", C::kInvalidArgument, "heads",
-               Submit([](auto& h) { h.clear_heads(); })},
-              {"SubmitTooManyHeads", C::kInvalidArgument, "heads",
-               Submit([](auto& h) { *h.add_heads() = h.heads(0); })},
-              {"SubmitUnknownChallenge", C::kNotFound, "no-such",
-               Submit([](auto&) {}, "no-such")},
-              {"SubmitClosedChallenge", C::kFailedPrecondition, "closed",
-               Submit([](auto&) {}, kShut)},
-              {"SubmitOverTheLimit", C::kResourceExhausted, "submission limit",
-               Submit([](auto&) {}, kOnce),
-               [](CatalogueTest& t) {
-                 ASSERT_TRUE(Submit([](auto&) {}, kOnce)(t).status.ok());
-               }},
-              // The other learner RPCs.
-              {"DescribeUnknownChallenge", C::kNotFound, "no-such",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Describe("no-such"));
-               }},
-              {"UsageUnknownChallenge", C::kNotFound, "no-such",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().GetUsage("no-such"));
-               }},
-              {"LeaderboardUnknownChallenge", C::kNotFound, "no-such",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Leaderboard("no-such"));
-               }},
-              {"TranscriptUnknownChallenge", C::kNotFound, "no-such",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Transcript("no-such"));
-               }},
-              // An index past INT64_MAX once wrapped round to index 0 in the
-              // store: the page after the last entry is empty, however far.
-              {"TranscriptFromPastTheSignedRange", C::kOk, "",
-               [](CatalogueTest& t) {
-                 v1::GetTranscriptRequest request;
-                 request.set_challenge_id(kMain);
-                 request.set_first_index(uint64_t{1} << 63);
-                 absl::StatusOr<v1::GetTranscriptResponse> page =
-                     t.Alice().Unary(*t.OracleStub(),
-                                     &v1::Oracle::Stub::GetTranscript, request);
-                 if (page.ok() && (page->entries_size() != 0 ||
-                                   page->total_entries() != 1)) {
-                   return Outcome{
-                       absl::InternalError(absl::StrCat(
-                           page->entries_size(), " entries of ",
-                           page->total_entries(), ", expected 0 of 1")),
-                       page->SerializeAsString()};
-                 }
-                 return OutcomeOf(page);
-               },
-               [](CatalogueTest& t) {
-                 ASSERT_TRUE(t.RawQuery(t.Good()).ok());
-               }},
-              {"RevealBeforeRevealed", C::kFailedPrecondition, "revealed",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Reveal(kMain));
-               }},
-              {"RevealOfAnotherLearner", C::kPermissionDenied,
-               "another learner",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Reveal(kShut, "bob"));
-               },
-               [](CatalogueTest& t) {
-                 ASSERT_TRUE(
-                     t.Admin().SetPhase(kShut, v1::PHASE_REVEALED).ok());
-               }},
-              {"SampleNotOffered", C::kUnimplemented, "",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Unary(*t.OracleStub(),
-                                                  &v1::Oracle::Stub::Sample,
-                                                  v1::SampleRequest()));
-               }},
-              // Admin calls.
-              {"AdminCallByLearner", C::kPermissionDenied, "admin token",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Alice().Register("eve"));
-               }},
-              {"GrantOverflowingQueries", C::kInvalidArgument, "overflow",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Grant(
-                     kMain, "alice", std::numeric_limits<uint64_t>::max(), 0));
-               }},
-              {"GrantOverflowingTokens", C::kInvalidArgument, "overflow",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Grant(
-                     kMain, "alice", 0,
-                     std::numeric_limits<uint64_t>::max() - 100));
-               }},
-              {"GrantUnknownLearner", C::kNotFound, "nobody",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Grant(kMain, "nobody", 1, 1));
-               }},
-              {"GrantHugeLearnerName", C::kNotFound,
-               "no learner " + kHugeQuoted, ShortMessage([](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Grant(kMain, kHugeValue, 1, 1));
-               })},
-              {"GrantUnknownChallenge", C::kNotFound, "no-such",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Grant("no-such", "alice", 1, 1));
-               }},
-              {"RegisterBadName", C::kInvalidArgument, "name",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Register("no spaces/or\nnewlines"));
-               }},
-              {"RegisterHugeName", C::kInvalidArgument,
-               "learner name " + kHugeQuoted + " must be",
-               ShortMessage([](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Register(kHugeValue));
-               })},
-              {"RegisterTwice", C::kAlreadyExists, "alice",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Register("alice"));
-               }},
-              {"CreateZeroDModel", C::kInvalidArgument, "d_model",
-               CreateChallenge(
-                   [](auto& c) { c.mutable_spec()->set_d_model(0); })},
-              {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
-               CreateChallenge([](auto& c) {
-                 c.mutable_spec()->set_d_model(4096);
-                 c.mutable_spec()->set_heads(256);
-                 c.mutable_spec()->set_head_dim(4096);
-               })},
-              {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
-               CreateChallenge(
-                   [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
-              {"CreateNaNRate", C::kInvalidArgument, "max_requests_per_second",
-               CreateChallenge([](auto& c) {
-                 c.mutable_policy()
-                     ->mutable_limits()
-                     ->set_max_requests_per_second(kNaN);
-               })},
-              {"CreateDuplicateId", C::kAlreadyExists, kMain,
-               CreateChallenge([](auto& c) { c.set_id(kMain); })},
-              {"PhaseBackwards", C::kFailedPrecondition, "closed",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().SetPhase(kShut, v1::PHASE_OPEN));
-               }},
-              {"ExportUnknownChallenge", C::kNotFound, "no-such",
-               [](CatalogueTest& t) {
-                 return OutcomeOf(t.Admin().Export("no-such"));
-               }},
-              // Files.
-              {"ConfigFileNotTextFormat", C::kInvalidArgument, "config.",
-               ConfigFile("challenge { id: \"x\" spec { d_model: }")},
-              {"ConfigFileUnknownField", C::kInvalidArgument, "colour",
-               ConfigFile(
-                   "challenge { id: \"x\" colour: 3 spec { d_model: 4 } }")},
-              {"ConfigFileDuplicateIds", C::kInvalidArgument, "twice",
-               ConfigFile("challenge { id: \"x\" spec { d_model: 4 } }\n"
-                          "challenge { id: \"x\" spec { d_model: 4 } }")},
-              {"ConfigFileMissing", C::kNotFound, "no-such-dir",
-               [](CatalogueTest&) {
-                 return OutcomeOf(
-                     LoadChallengeSet("/no-such-dir/set.textproto"));
-               }},
-              {"HypothesisFileNotJson", C::kInvalidArgument, "JSON",
-               HypothesisFile("{\"heads\": [")},
-              {"HypothesisFileWrongShape", C::kInvalidArgument, "wq",
-               HypothesisFile(R"({"heads": [{"wq": [[1, 2]], "wk": [[1]], )"
-                              R"("wv": [[1]], "wo": [[1]]}]})")},
-              {"HypothesisFileNotNumbers", C::kInvalidArgument, "heads[0]",
-               HypothesisFile(
-                   R"({"heads": [{"theta": "big", "omega": [[1]]}]})")},
-              {"HypothesisFileHugeNumber", C::kInvalidArgument, "hypothesis",
-               HypothesisFile(
-                   R"({"heads": [{"theta": [[1e999]], "omega": [[1]]}]})")},
-              {"TranscriptFileBadDigest", C::kInvalidArgument, "request_digest",
-               TranscriptLine(
-                   R"({"learner": "a", "index": 0, "first_query_index": 0, )"
-                   R"("request": {"sequences": [[[1, 2, 3, 4]]]}, )"
-                   R"("response": {"outputs": [[[1, 2, 3, 4]]]}, )"
-                   R"("request_digest": "zz", "response_digest": "00", )"
-                   R"("chain_hash": "00"})")},
-              {"TranscriptFileNotAnObject", C::kInvalidArgument, "entry",
-               TranscriptLine("[1, 2, 3]")},
-          };
+                     absl::InternalError("could not open a stream"));
+               }
+             }
+             grpc::ClientContext extra;
+             t.Authorize(&extra);
+             auto refused = stub->QueryStream(&extra);
+             refused->WritesDone();
+             v1::QueryResponse r;
+             while (refused->Read(&r)) {
+             }
+             Outcome out = OutcomeOf(FromGrpcStatus(refused->Finish()));
+             for (auto& s : open) {
+               s->WritesDone();
+               s->Finish().ok();
+             }
+             return out;
+           }},
+          {"StreamClientDisconnects", C::kCancelled, "",
+           [](CatalogueTest& t) {
+             grpc::ClientContext context;
+             t.Authorize(&context);
+             auto stream = t.OracleStub()->QueryStream(&context);
+             v1::QueryResponse r;
+             // A request in flight, never read, then the client goes away.
+             stream->Write(CatalogueTest::Good("no-such"));
+             stream->Read(&r);
+             context.TryCancel();
+             return OutcomeOf(FromGrpcStatus(stream->Finish()));
+           }},
+          {"StreamDeadlineExpiresMidStream", C::kDeadlineExceeded, "",
+           [](CatalogueTest& t) {
+             grpc::ClientContext context;
+             t.Authorize(&context);
+             context.set_deadline(std::chrono::system_clock::now() +
+                                  std::chrono::milliseconds(300));
+             auto stream = t.OracleStub()->QueryStream(&context);
+             v1::QueryResponse r;
+             stream->Write(CatalogueTest::Good("no-such"));
+             stream->Read(&r);
+             // Reading on blocks until the deadline ends the call.
+             while (stream->Read(&r)) {
+             }
+             return OutcomeOf(FromGrpcStatus(stream->Finish()));
+           }},
+          {"QueryDeadlineAlreadyPassed", C::kDeadlineExceeded, "",
+           [](CatalogueTest& t) {
+             grpc::ClientContext context;
+             t.Authorize(&context);
+             context.set_deadline(std::chrono::system_clock::now() -
+                                  std::chrono::milliseconds(1));
+             v1::QueryResponse response;
+             return OutcomeOf(FromGrpcStatus(t.OracleStub()->Query(
+                 &context, CatalogueTest::Good(), &response)));
+           }},
+          // Submit: hypotheses.
+          {"SubmitWrongShape", C::kInvalidArgument, "wq", Submit([](auto& h) {
+             h.mutable_heads(0)->mutable_wq()->set_rows(3);
+           })},
+          {"SubmitNaN", C::kInvalidArgument, "hypothesis", Submit([](auto& h) {
+             h.mutable_heads(0)->mutable_wo()->set_values(0, kNaN);
+           })},
+          {"SubmitInfinity", C::kInvalidArgument, "hypothesis",
+           Submit([](auto& h) {
+             h.mutable_heads(0)->mutable_wk()->set_values(1, kInf);
+           })},
+          {"SubmitNoHeads", C::kInvalidArgument, "heads",
+           Submit([](auto& h) { h.clear_heads(); })},
+          {"SubmitTooManyHeads", C::kInvalidArgument, "heads",
+           Submit([](auto& h) { *h.add_heads() = h.heads(0); })},
+          {"SubmitUnknownChallenge", C::kNotFound, "no-such",
+           Submit([](auto&) {}, "no-such")},
+          {"SubmitClosedChallenge", C::kFailedPrecondition, "closed",
+           Submit([](auto&) {}, kShut)},
+          {"SubmitOverTheLimit", C::kResourceExhausted, "submission limit",
+           Submit([](auto&) {}, kOnce),
+           [](CatalogueTest& t) {
+             ASSERT_TRUE(Submit([](auto&) {}, kOnce)(t).status.ok());
+           }},
+          // The other learner RPCs.
+          {"DescribeUnknownChallenge", C::kNotFound, "no-such",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Describe("no-such"));
+           }},
+          {"UsageUnknownChallenge", C::kNotFound, "no-such",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().GetUsage("no-such"));
+           }},
+          {"LeaderboardUnknownChallenge", C::kNotFound, "no-such",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Leaderboard("no-such"));
+           }},
+          {"TranscriptUnknownChallenge", C::kNotFound, "no-such",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Transcript("no-such"));
+           }},
+          {"RevealBeforeRevealed", C::kFailedPrecondition, "revealed",
+           [](CatalogueTest& t) { return OutcomeOf(t.Alice().Reveal(kMain)); }},
+          {"RevealOfAnotherLearner", C::kPermissionDenied, "another learner",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Reveal(kShut, "bob"));
+           },
+           [](CatalogueTest& t) {
+             ASSERT_TRUE(t.Admin().SetPhase(kShut, v1::PHASE_REVEALED).ok());
+           }},
+          {"SampleNotOffered", C::kUnimplemented, "",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Unary(*t.OracleStub(),
+                                              &v1::Oracle::Stub::Sample,
+                                              v1::SampleRequest()));
+           }},
+          // Admin calls.
+          {"AdminCallByLearner", C::kPermissionDenied, "admin token",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Alice().Register("eve"));
+           }},
+          {"GrantOverflowingQueries", C::kInvalidArgument, "overflow",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Grant(
+                 kMain, "alice", std::numeric_limits<uint64_t>::max(), 0));
+           }},
+          {"GrantOverflowingTokens", C::kInvalidArgument, "overflow",
+           [](CatalogueTest& t) {
+             return OutcomeOf(
+                 t.Admin().Grant(kMain, "alice", 0,
+                                 std::numeric_limits<uint64_t>::max() - 100));
+           }},
+          {"GrantUnknownLearner", C::kNotFound, "nobody",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Grant(kMain, "nobody", 1, 1));
+           }},
+          {"GrantUnknownChallenge", C::kNotFound, "no-such",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Grant("no-such", "alice", 1, 1));
+           }},
+          {"RegisterBadName", C::kInvalidArgument, "name",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Register("no spaces/or\nnewlines"));
+           }},
+          {"RegisterTwice", C::kAlreadyExists, "alice",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Register("alice"));
+           }},
+          {"CreateZeroDModel", C::kInvalidArgument, "d_model",
+           CreateChallenge([](auto& c) { c.mutable_spec()->set_d_model(0); })},
+          {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
+           CreateChallenge([](auto& c) {
+             c.mutable_spec()->set_d_model(4096);
+             c.mutable_spec()->set_heads(256);
+             c.mutable_spec()->set_head_dim(4096);
+           })},
+          {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
+           CreateChallenge(
+               [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
+          {"CreateNaNRate", C::kInvalidArgument, "max_requests_per_second",
+           CreateChallenge([](auto& c) {
+             c.mutable_policy()->mutable_limits()->set_max_requests_per_second(
+                 kNaN);
+           })},
+          {"CreateDuplicateId", C::kAlreadyExists, kMain,
+           CreateChallenge([](auto& c) { c.set_id(kMain); })},
+          {"PhaseBackwards", C::kFailedPrecondition, "closed",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().SetPhase(kShut, v1::PHASE_OPEN));
+           }},
+          {"ExportUnknownChallenge", C::kNotFound, "no-such",
+           [](CatalogueTest& t) {
+             return OutcomeOf(t.Admin().Export("no-such"));
+           }},
+          // Files.
+          {"ConfigFileNotTextFormat", C::kInvalidArgument, "config.",
+           ConfigFile("challenge { id: \"x\" spec { d_model: }")},
+          {"ConfigFileUnknownField", C::kInvalidArgument, "colour",
+           ConfigFile("challenge { id: \"x\" colour: 3 spec { d_model: 4 } }")},
+          {"ConfigFileDuplicateIds", C::kInvalidArgument, "twice",
+           ConfigFile("challenge { id: \"x\" spec { d_model: 4 } }\n"
+                      "challenge { id: \"x\" spec { d_model: 4 } }")},
+          {"ConfigFileMissing", C::kNotFound, "no-such-dir",
+           [](CatalogueTest&) {
+             return OutcomeOf(LoadChallengeSet("/no-such-dir/set.textproto"));
+           }},
+          {"HypothesisFileNotJson", C::kInvalidArgument, "JSON",
+           HypothesisFile("{\"heads\": [")},
+          {"HypothesisFileWrongShape", C::kInvalidArgument, "wq",
+           HypothesisFile(R"({"heads": [{"wq": [[1, 2]], "wk": [[1]], )"
+                          R"("wv": [[1]], "wo": [[1]]}]})")},
+          {"HypothesisFileNotNumbers", C::kInvalidArgument, "heads[0]",
+           HypothesisFile(R"({"heads": [{"theta": "big", "omega": [[1]]}]})")},
+          {"HypothesisFileHugeNumber", C::kInvalidArgument, "hypothesis",
+           HypothesisFile(
+               R"({"heads": [{"theta": [[1e999]], "omega": [[1]]}]})")},
+          {"TranscriptFileBadDigest", C::kInvalidArgument, "request_digest",
+           TranscriptLine(
+               R"({"learner": "a", "index": 0, "first_query_index": 0, )"
+               R"("request": {"sequences": [[[1, 2, 3, 4]]]}, )"
+               R"("response": {"outputs": [[[1, 2, 3, 4]]]}, )"
+               R"("request_digest": "zz", "response_digest": "00", )"
+               R"("chain_hash": "00"})")},
+          {"TranscriptFileNotAnObject", C::kInvalidArgument, "entry",
+           TranscriptLine("[1, 2, 3]")},
+      };
+  const std::vector<Row> malformed = MalformedRows();
+  rows.insert(rows.end(), malformed.begin(), malformed.end());
   return rows;
 }
 
