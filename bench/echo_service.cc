@@ -50,7 +50,7 @@ grpc::ServerUnaryReactor* EchoServiceImpl::Query(
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 EchoServiceImpl::QueryStream(grpc::CallbackServerContext*) {
   return new EchoStreamReactor(this);
 }

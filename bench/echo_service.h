@@ -22,7 +22,11 @@
 
 namespace attnoracle {
 
-class EchoServiceImpl final : public bench::Echo::CallbackService {
+// QueryStream registered raw, as QueryStreamReactor needs.
+class EchoServiceImpl final
+    : public bench::Echo::WithCallbackMethod_Query<
+          bench::Echo::WithRawCallbackMethod_QueryStream<
+              bench::Echo::Service>> {
  public:
   void SetResponse(const std::string& challenge_id,
                    const v1::QueryResponse& response);
@@ -30,7 +34,7 @@ class EchoServiceImpl final : public bench::Echo::CallbackService {
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
                                   const v1::QueryRequest* request,
                                   v1::QueryResponse* response) override;
-  grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* QueryStream(
       grpc::CallbackServerContext* context) override;
 
   // NOT_FOUND for a challenge with no registered response (on a stream,

@@ -99,7 +99,18 @@ absl::StatusOr<VerifiedTranscript> VerifyTranscript(
         e.chain_hash) {
       return EntryError(k, "chain hash does not match");
     }
+    const uint64_t expected_first = summary.sequences;
     if (absl::Status s = Replay(reveal, k, e, summary); !s.ok()) return s;
+    // The server numbers queries as it charges them, so entry k starts
+    // where entry k - 1 ended. Checked after the replay, which already
+    // names a shifted index where the noise is keyed by it; without noise
+    // a re-chained gap replays cleanly and is caught only here.
+    if (e.first_query_index != expected_first) {
+      return EntryError(
+          k, absl::StrCat("first query index is ", e.first_query_index,
+                          ", not ", expected_first,
+                          "; query indices must run on without gaps"));
+    }
     previous = e.chain_hash;
   }
   summary.entries = entries.size();

@@ -42,7 +42,8 @@ struct VerifiedTranscript {
 //     ChainHash(previous chain hash, request_digest, response_digest) ==
 //     chain_hash (previous is empty for entry 0), and every answer equals
 //     Forward(spec, secret, x_i) degraded with DegradeAnswer(policy,
-//     reveal.noise_seed, first_query_index + i).
+//     reveal.noise_seed, first_query_index + i), and first_query_index
+//     equals the sequences of entries 0..k-1 (no gaps, noisy or not).
 //     DATA_LOSS "entry k: ..." for the first entry that fails.
 // A prefix of a valid chain is valid: compare the returned chain_head with
 // the head the last answer carried. The bytes and derivations are specified

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/message_quote.h"
 
 namespace attnoracle {
 
@@ -16,18 +17,19 @@ absl::Status ValidateSequences(absl::string_view challenge_id,
   }
   if (sequences.size() >
       static_cast<size_t>(limits.max_sequences_per_request)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the request has ", sequences.size(), " sequences; challenge \"",
-        challenge_id, "\" allows at most ", limits.max_sequences_per_request,
-        " per request (max_sequences_per_request)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request has ", sequences.size(),
+                     " sequences; challenge ", QuoteForMessage(challenge_id),
+                     " allows at most ", limits.max_sequences_per_request,
+                     " per request (max_sequences_per_request)"));
   }
   uint64_t total = 0;
   for (size_t i = 0; i < sequences.size(); ++i) {
     const ConstMatrixMap& x = sequences[i];
     if (x.cols() != spec.d_model) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "sequences[", i, "] has tokens of width ", x.cols(), "; challenge \"",
-          challenge_id, "\" takes d_model = ", spec.d_model));
+          "sequences[", i, "] has tokens of width ", x.cols(), "; challenge ",
+          QuoteForMessage(challenge_id), " takes d_model = ", spec.d_model));
     }
     if (x.rows() == 0) {
       return absl::InvalidArgumentError(

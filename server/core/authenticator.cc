@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/challenge_config.h"
 #include "common/hashing.h"
+#include "common/message_quote.h"
 #include "common/status_macros.h"
 #include "server/core/clock.h"
 
@@ -118,8 +119,8 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
 absl::StatusOr<std::string> Authenticator::Register(const std::string& name) {
   if (!ValidName(name) || name == kAnonymousLearner) {
     return absl::InvalidArgumentError(
-        absl::StrCat("learner name \"", name,
-                     "\" must be 1 to 64 characters of [a-z0-9._-] and not \"",
+        absl::StrCat("learner name ", QuoteForMessage(name),
+                     " must be 1 to 64 characters of [a-z0-9._-] and not \"",
                      kAnonymousLearner, "\""));
   }
   const std::string token = kTokenPrefix + HexEncode(RandomBytes(kTokenBytes));
@@ -151,7 +152,8 @@ absl::Status Authenticator::Revoke(const std::string& name) {
   absl::MutexLock lock(&mu_);
   auto it = hash_by_name_.find(name);
   if (it == hash_by_name_.end()) {
-    return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no learner ", QuoteForMessage(name)));
   }
   ATTN_RETURN_IF_ERROR(store_->UpdateRevoked(name, true));
   by_token_hash_[it->second].revoked = true;
@@ -161,7 +163,8 @@ absl::Status Authenticator::Revoke(const std::string& name) {
 absl::Status Authenticator::CheckLearner(const std::string& name) const {
   absl::MutexLock lock(&mu_);
   if (!hash_by_name_.contains(name)) {
-    return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no learner ", QuoteForMessage(name)));
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hashing.h"
+#include "common/message_quote.h"
 #include "common/status_macros.h"
 #include "server/core/clock.h"
 
@@ -80,7 +81,8 @@ absl::StatusOr<std::shared_ptr<Challenge>> ChallengeRegistry::Find(
   absl::MutexLock lock(&mu_);
   auto it = challenges_.find(id);
   if (it == challenges_.end()) {
-    return absl::NotFoundError(absl::StrCat("no challenge \"", id, "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no challenge ", QuoteForMessage(id)));
   }
   return it->second;
 }

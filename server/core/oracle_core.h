@@ -76,6 +76,10 @@ using QueryCallback = std::function<void(absl::StatusOr<QueryResult> result)>;
 
 // Most transcript entries one GetTranscript page returns.
 inline constexpr uint32_t kTranscriptPageEntries = 1000;
+// Most bytes of entries (requests, responses, digests, names, plus a
+// per-entry allowance for the encoding) one GetTranscript page holds: half
+// of a stock gRPC client's 4 MiB receive limit, so a page always fits.
+inline constexpr size_t kMaxTranscriptPageBytes = size_t{2} << 20;
 
 class OracleCore {
  public:
@@ -119,6 +123,12 @@ class OracleCore {
   [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
       const Principal& caller, const std::string& challenge_id,
       const LayerParams& hypothesis);
+  // The caller's transcript entries from index `first_index` on, at most
+  // `max_entries` (0: kTranscriptPageEntries), with the total. A
+  // `first_index` at or past the total, however large, gives an empty page.
+  // A page also stops before kMaxTranscriptPageBytes, but always holds at
+  // least one entry when one is left, so asking again from the index after
+  // its last entry pages through any transcript.
   [[nodiscard]] absl::StatusOr<TranscriptPage> GetTranscript(
       const Principal& caller, const std::string& challenge_id,
       uint64_t first_index, uint32_t max_entries) const;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -665,6 +666,12 @@ absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscriptPage(
   count.Bind(1, challenge_id).Bind(2, learner);
   if (!count.Step()) return count.status();
   *total = count.UInt(0);
+  // SQLite's integers are signed: an index past INT64_MAX would bind as a
+  // negative number and match from index 0. No entry has such an index.
+  if (first_index >
+      static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return std::vector<TranscriptEntry>();
+  }
   Stmt q(db_, absl::StrCat(kTranscriptColumns,
                            "WHERE challenge = ? AND learner = ? AND idx >= ? "
                            "ORDER BY idx LIMIT ?")

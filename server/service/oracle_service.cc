@@ -1,10 +1,13 @@
 #include "server/service/oracle_service.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/codec.h"
 #include "common/grpc/grpc_status.h"
@@ -99,6 +102,49 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// `bytes` parsed as a Request, parsed here rather than by gRPC: its
+// callback API answers bytes it cannot parse with UNIMPLEMENTED and no
+// message. INVALID_ARGUMENT naming the message type otherwise.
+template <typename Request>
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Request* request) {
+  grpc::ByteBuffer consumed(bytes);  // Deserialize takes its buffer
+  if (!grpc::SerializationTraits<Request>::Deserialize(&consumed, request)
+           .ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request could not be parsed as ",
+                     Request::descriptor()->full_name()));
+  }
+  return absl::OkStatus();
+}
+
+// `response` serialised into *bytes, as gRPC would have.
+absl::Status SerializeResponse(const google::protobuf::Message& response,
+                               grpc::ByteBuffer* bytes) {
+  bool own_buffer = false;
+  grpc::Status s = grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                                          google::protobuf::Message>(
+      response, bytes, &own_buffer);
+  if (!s.ok()) {
+    return absl::InternalError("the response could not be serialised");
+  }
+  return absl::OkStatus();
+}
+
+// A unary call on raw bytes: parses the request, runs `work` on it and
+// finishes with its status, and on OK with the serialised response.
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* FinishRaw(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& bytes,
+    grpc::ByteBuffer* response_bytes,
+    absl::FunctionRef<absl::Status(const Request&, Response*)> work) {
+  Request request;
+  absl::Status status = ParseRequest(bytes, &request);
+  Response response;
+  if (status.ok()) status = work(request, &response);
+  if (status.ok()) status = SerializeResponse(response, response_bytes);
+  return FinishWith(context, status);
+}
+
 }  // namespace
 
 OracleServiceImpl::OracleServiceImpl(OracleCore* core,
@@ -106,66 +152,97 @@ OracleServiceImpl::OracleServiceImpl(OracleCore* core,
     : core_(core), authenticator_(authenticator) {}
 
 grpc::ServerUnaryReactor* OracleServiceImpl::ListChallenges(
-    grpc::CallbackServerContext* context, const v1::ListChallengesRequest*,
-    v1::ListChallengesResponse* response) {
-  return FinishWith(context, DoListChallenges(*context, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::ListChallengesRequest, v1::ListChallengesResponse>(
+      context, *request, response,
+      [&](const v1::ListChallengesRequest&, v1::ListChallengesResponse* out) {
+        return DoListChallenges(*context, out);
+      });
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::DescribeChallenge(
-    grpc::CallbackServerContext* context,
-    const v1::DescribeChallengeRequest* request, v1::ChallengeInfo* response) {
-  return FinishWith(context, DoDescribeChallenge(*context, *request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::DescribeChallengeRequest, v1::ChallengeInfo>(
+      context, *request, response,
+      [&](const v1::DescribeChallengeRequest& r, v1::ChallengeInfo* out) {
+        return DoDescribeChallenge(*context, r, out);
+      });
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::Query(
-    grpc::CallbackServerContext* context, const v1::QueryRequest* request,
-    v1::QueryResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  v1::QueryRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return FinishWith(context, parsed);
+  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+  if (!caller.ok()) return FinishWith(context, caller.status());
+  // The request is read before AnswerAsync returns; the response is filled
+  // until it calls back, so it lives with the callback.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto finish = [context, reactor, response](const absl::Status& status) {
-    if (!status.ok()) response->Clear();
+  auto response = std::make_shared<v1::QueryResponse>();
+  v1::QueryResponse* answers = response.get();
+  auto finish = [context, reactor, response_bytes,
+                 response = std::move(response)](absl::Status status) {
+    if (status.ok()) status = SerializeResponse(*response, response_bytes);
     reactor->Finish(ToGrpcStatus(status, *context));
   };
-  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
-  if (!caller.ok()) {
-    finish(caller.status());
-    return reactor;
-  }
   // Finishes when the answers are durably charged, without holding a gRPC
   // thread meanwhile.
-  AnswerAsync(*core_, *caller, *request, response, std::move(finish));
+  AnswerAsync(*core_, *caller, request, answers, std::move(finish));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::GetUsage(
-    grpc::CallbackServerContext* context, const v1::GetUsageRequest* request,
-    v1::Usage* response) {
-  return FinishWith(context, DoGetUsage(*context, *request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::GetUsageRequest, v1::Usage>(
+      context, *request, response,
+      [&](const v1::GetUsageRequest& r, v1::Usage* out) {
+        return DoGetUsage(*context, r, out);
+      });
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::Submit(
-    grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
-    v1::SubmitResponse* response) {
-  return FinishWith(context, DoSubmit(*context, *request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::SubmitRequest, v1::SubmitResponse>(
+      context, *request, response,
+      [&](const v1::SubmitRequest& r, v1::SubmitResponse* out) {
+        return DoSubmit(*context, r, out);
+      });
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::GetLeaderboard(
-    grpc::CallbackServerContext* context,
-    const v1::GetLeaderboardRequest* request,
-    v1::GetLeaderboardResponse* response) {
-  return FinishWith(context, DoGetLeaderboard(*context, *request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::GetLeaderboardRequest, v1::GetLeaderboardResponse>(
+      context, *request, response,
+      [&](const v1::GetLeaderboardRequest& r, v1::GetLeaderboardResponse* out) {
+        return DoGetLeaderboard(*context, r, out);
+      });
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::GetTranscript(
-    grpc::CallbackServerContext* context,
-    const v1::GetTranscriptRequest* request,
-    v1::GetTranscriptResponse* response) {
-  return FinishWith(context, DoGetTranscript(*context, *request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::GetTranscriptRequest, v1::GetTranscriptResponse>(
+      context, *request, response,
+      [&](const v1::GetTranscriptRequest& r, v1::GetTranscriptResponse* out) {
+        return DoGetTranscript(*context, r, out);
+      });
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::GetReveal(
-    grpc::CallbackServerContext* context, const v1::GetRevealRequest* request,
-    v1::GetRevealResponse* response) {
-  return FinishWith(context, DoGetReveal(*context, *request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return FinishRaw<v1::GetRevealRequest, v1::GetRevealResponse>(
+      context, *request, response,
+      [&](const v1::GetRevealRequest& r, v1::GetRevealResponse* out) {
+        return DoGetReveal(*context, r, out);
+      });
 }
 
 absl::Status OracleServiceImpl::DoListChallenges(
@@ -191,7 +268,7 @@ absl::Status OracleServiceImpl::DoDescribeChallenge(
   return absl::OkStatus();
 }
 
-grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 OracleServiceImpl::QueryStream(grpc::CallbackServerContext* context) {
   return new OracleStreamReactor(core_, context,
                                  CallerOf(*context, *authenticator_));

@@ -25,41 +25,56 @@
 
 namespace attnoracle {
 
-class OracleServiceImpl final : public v1::Oracle::CallbackService {
+// v1::Oracle::CallbackService with every implemented method registered raw:
+// the handlers parse the request bytes themselves, because gRPC's callback
+// API answers bytes it cannot parse with UNIMPLEMENTED and no message (and
+// on a stream, as if the client had half-closed). Unparsable bytes get
+// INVALID_ARGUMENT "the request could not be parsed as <type>"; on
+// QueryStream an in-band error (query_stream_reactor.h).
+using OracleCallbackBase = v1::Oracle::WithRawCallbackMethod_ListChallenges<
+    v1::Oracle::WithRawCallbackMethod_DescribeChallenge<
+        v1::Oracle::WithRawCallbackMethod_Query<
+            v1::Oracle::WithRawCallbackMethod_QueryStream<
+                v1::Oracle::WithCallbackMethod_Sample<
+                    v1::Oracle::WithRawCallbackMethod_GetUsage<
+                        v1::Oracle::WithRawCallbackMethod_Submit<
+                            v1::Oracle::WithRawCallbackMethod_GetLeaderboard<
+                                v1::Oracle::WithRawCallbackMethod_GetTranscript<
+                                    v1::Oracle::WithRawCallbackMethod_GetReveal<
+                                        v1::Oracle::Service>>>>>>>>>>;
+
+class OracleServiceImpl final : public OracleCallbackBase {
  public:
   // `core` and `authenticator` must outlive the service.
   OracleServiceImpl(OracleCore* core, const Authenticator* authenticator);
 
-  grpc::ServerUnaryReactor* ListChallenges(
-      grpc::CallbackServerContext* context,
-      const v1::ListChallengesRequest* request,
-      v1::ListChallengesResponse* response) override;
+  // The learner RPCs of oracle.proto, on raw bytes (see above).
+  grpc::ServerUnaryReactor* ListChallenges(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DescribeChallenge(
-      grpc::CallbackServerContext* context,
-      const v1::DescribeChallengeRequest* request,
-      v1::ChallengeInfo* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context,
-                                  const v1::QueryRequest* request,
-                                  v1::QueryResponse* response) override;
-  grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* QueryStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
-                                     const v1::GetUsageRequest* request,
-                                     v1::Usage* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
-                                   const v1::SubmitRequest* request,
-                                   v1::SubmitResponse* response) override;
-  grpc::ServerUnaryReactor* GetLeaderboard(
-      grpc::CallbackServerContext* context,
-      const v1::GetLeaderboardRequest* request,
-      v1::GetLeaderboardResponse* response) override;
-  grpc::ServerUnaryReactor* GetTranscript(
-      grpc::CallbackServerContext* context,
-      const v1::GetTranscriptRequest* request,
-      v1::GetTranscriptResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetLeaderboard(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetTranscript(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetReveal(grpc::CallbackServerContext* context,
-                                      const v1::GetRevealRequest* request,
-                                      v1::GetRevealResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
 
  private:
   // The unary handlers' work, one per method: the caller's and the core's

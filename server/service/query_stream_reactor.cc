@@ -1,5 +1,7 @@
 #include "server/service/query_stream_reactor.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include <cassert>
 #include <utility>
 
@@ -39,8 +41,15 @@ void QueryStreamReactor::OnReadDone(bool ok) {
   // reading_ stays set until the request is handed to Answer, so no other
   // thread starts the next read before: the stream's requests are answered
   // (for the oracle: charged and chained) in order.
-  Answer(slot->request, &slot->response,
-         [this, slot](const absl::Status& status) { Answered(slot, status); });
+  if (grpc::SerializationTraits<v1::QueryRequest>::Deserialize(
+          &slot->request_bytes, &slot->request)
+          .ok()) {
+    Answer(slot->request, &slot->response,
+           [this, slot](const absl::Status& s) { Answered(slot, s); });
+  } else {
+    slot->request.Clear();
+    Answered(slot, absl::InvalidArgumentError(kUnparsableMessage));
+  }
   {
     absl::MutexLock lock(&mu_);
     reading_ = false;
@@ -54,6 +63,21 @@ void QueryStreamReactor::Answered(Slot* slot, const absl::Status& status) {
     slot->response.Clear();
     slot->response.set_request_id(slot->request.request_id());
     QueryErrorToProto(status, slot->response.mutable_error());
+  }
+  // Serialised here, on the answering thread, as gRPC would at StartWrite.
+  bool own_buffer = false;
+  if (!grpc::SerializationTraits<v1::QueryResponse>::Serialize(
+           slot->response, &slot->response_bytes, &own_buffer)
+           .ok()) {
+    // Only a response over protobuf's 2 GiB limit fails; say so in-band.
+    slot->response.Clear();
+    slot->response.set_request_id(slot->request.request_id());
+    QueryErrorToProto(absl::InternalError("the answer could not be encoded"),
+                      slot->response.mutable_error());
+    slot->response_bytes.Clear();
+    grpc::SerializationTraits<v1::QueryResponse>::Serialize(
+        slot->response, &slot->response_bytes, &own_buffer)
+        .IgnoreError();
   }
   Actions actions;
   {
@@ -88,7 +112,7 @@ QueryStreamReactor::Actions QueryStreamReactor::NextLocked() {
     }
   } else if (!writing_ && !slots_.empty() && slots_.front()->answered) {
     writing_ = true;
-    actions.write = &slots_.front()->response;
+    actions.write = &slots_.front()->response_bytes;
     actions.more_ready = slots_.size() > 1 && slots_[1]->answered;
   }
   if (!reading_ && !done_reading_ && !broken_ &&
@@ -113,8 +137,9 @@ QueryStreamReactor::Actions QueryStreamReactor::StartReadLocked() {
   }
   slot->answered = false;
   slot->response.Clear();
+  slot->response_bytes.Clear();
   Actions actions;
-  actions.read = &slot->request;
+  actions.read = &slot->request_bytes;
   slots_.push_back(std::move(slot));
   reading_ = true;
   return actions;

@@ -4,8 +4,15 @@
 // ahead of the answers, has each answered (Answer may finish on any
 // thread), and writes the answers in request order, each once it is ready,
 // until the client half-closes or goes away. A refused request is answered
-// in-band (QueryResponse.error) so the stream goes on. Deletes itself when
-// gRPC is done with it.
+// in-band (QueryResponse.error) so the stream goes on; so is a message that
+// does not parse as a QueryRequest (INVALID_ARGUMENT, request_id 0). Deletes
+// itself when gRPC is done with it.
+//
+// It reads and writes raw bytes and parses them itself: gRPC's typed
+// callback API reports a message it cannot parse exactly as it reports the
+// client's half-close, so a garbage message used to end the stream with OK
+// and drop everything after it. The service must register QueryStream raw
+// (the generated WithRawCallbackMethod_QueryStream).
 //
 //   class MyStream final : public QueryStreamReactor {
 //    public:
@@ -15,12 +22,13 @@
 //                 AnswerDone done) override { ...; done(absl::OkStatus()); }
 //   };
 //
-// Construct it in the service's QueryStream method and return it from
+// Construct it in the service's (raw) QueryStream method and return it from
 // there: gRPC holds back the operations its constructor starts until the
 // method has returned it, so no reaction runs on a half-built subclass.
 #ifndef ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
 #define ATTNORACLE_SERVER_SERVICE_QUERY_STREAM_REACTOR_H_
 
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <cstddef>
@@ -37,8 +45,12 @@
 namespace attnoracle {
 
 class QueryStreamReactor
-    : public grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
+  // The in-band error's message for a stream message that does not parse.
+  static constexpr char kUnparsableMessage[] =
+      "a stream message could not be parsed as attnoracle.v1.QueryRequest";
+
   // Requests of one stream read ahead of their answers: up to this many
   // are being answered or waiting to be written at once, so a stream is
   // not limited to one answer (for the oracle, one commit) at a time.
@@ -69,15 +81,17 @@ class QueryStreamReactor
  private:
   // One request of the stream and its answer, from read to written.
   struct Slot {
+    grpc::ByteBuffer request_bytes;  // as read; parsed into request
     v1::QueryRequest request;
     v1::QueryResponse response;
+    grpc::ByteBuffer response_bytes;  // response, serialised once answered
     bool answered = false;
   };
   // gRPC operations decided under mu_, started after releasing it, because
   // gRPC may run a reaction inside the call that starts an operation.
   struct Actions {
-    v1::QueryRequest* read = nullptr;
-    const v1::QueryResponse* write = nullptr;
+    grpc::ByteBuffer* read = nullptr;
+    const grpc::ByteBuffer* write = nullptr;
     // More answers are ready behind `write`: gRPC may hold it back and
     // send them together (the last one of a run is sent at once).
     bool more_ready = false;

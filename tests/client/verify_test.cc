@@ -344,6 +344,31 @@ TEST(VerifyTranscriptTest, NoiseIsKeyedByTheQueryIndex) {
       "entry 4: answer to sequence 0 differs from the revealed layer");
 }
 
+TEST(VerifyTranscriptTest, QueryIndicesRunOnWithoutGaps) {
+  // Without noise the index plays no part in the answers, so a forger who
+  // skips an index and re-chains passes the replay; continuity catches it.
+  for (const AccessPolicy& policy : {kExact, kFloat32}) {
+    Scenario s = MakeScenario(kSpec, policy);
+    const uint64_t expected = s.entries[4].first_query_index;
+    for (size_t k = 4; k < s.entries.size(); ++k) {
+      s.entries[k].first_query_index += 1;
+    }
+    Rechain(s.entries, 4);
+    ExpectFailsAt(Verify(s), absl::StatusCode::kDataLoss,
+                  "entry 4: first query index is " +
+                      std::to_string(expected + 1) + ", not " +
+                      std::to_string(expected) +
+                      "; query indices must run on without gaps");
+  }
+  // The first entry starts at query 0.
+  Scenario s = MakeScenario(kSpec, kExact);
+  for (TranscriptEntry& e : s.entries) e.first_query_index += 2;
+  Rechain(s.entries, 0);
+  ExpectFailsAt(Verify(s), absl::StatusCode::kDataLoss,
+                "entry 0: first query index is 2, not 0; query indices must "
+                "run on without gaps");
+}
+
 TEST(VerifyTranscriptTest, DeclaredPrecisionIsReplayed) {
   // Answers in full float64 where the challenge declares float32 rounding
   // are not what the revealed layer answers.

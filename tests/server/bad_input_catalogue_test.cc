@@ -7,6 +7,7 @@
 // charged exactly. File inputs (challenge configs, hypothesis and
 // transcript files) are rows too.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -163,6 +165,7 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
   Session Alice() const { return As(Bearer(alice_token_)); }
   const std::string& alice_token() const { return alice_token_; }
   const std::string& mallory_token() const { return mallory_token_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<v1::Oracle::Stub> OracleStub() const {
     return v1::Oracle::NewStub(channel_);
   }
@@ -334,6 +337,133 @@ RowCall TranscriptLine(std::string json) {
   };
 }
 
+// Bytes that do not parse as any protobuf message of ours: a varint cut
+// short, wire type 7, field number 0, a length past the end, a start-group,
+// invalid UTF-8 in a string field (challenge_id), lengths 2^31 - 1 and
+// 2^64 - 1.
+const std::vector<std::string> kUnparsable = {
+    std::string("\x08\x80", 2),
+    std::string("\x0f", 1),
+    std::string("\x00\x01", 2),
+    std::string("\x0a\x05"
+                "ab",
+                4),
+    std::string("\x0b", 1),
+    std::string("\x0a\x01\xff", 3),
+    std::string("\x0a\xff\xff\xff\xff\x07", 6),
+    "\x0a" + std::string(9, '\xff') + "\x01"};
+
+// The kUnparsable entry that is a string field 1 holding invalid UTF-8.
+constexpr size_t kInvalidUtf8 = 5;
+
+// QueryStream over raw bytes, as alice: writes each message and reads its
+// answer, then half-closes. The answers read (as bytes) and how it ended.
+struct RawStreamEnd {
+  std::vector<std::string> answers;
+  grpc::Status status;
+};
+RawStreamEnd RawStream(CatalogueTest& t,
+                       const std::vector<std::string>& messages) {
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(t.channel());
+  grpc::ClientContext context;
+  t.Authorize(&context);
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      stub.PrepareCall(&context, "/attnoracle.v1.Oracle/QueryStream", &cq);
+  // One operation at a time: start it, then wait for it.
+  auto wait = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  RawStreamEnd end;
+  call->StartCall(nullptr);
+  bool open = wait();
+  for (const std::string& message : messages) {
+    if (!open) break;
+    grpc::Slice slice(message);
+    call->Write(grpc::ByteBuffer(&slice, 1), nullptr);
+    grpc::ByteBuffer answer;
+    open = wait();
+    if (open) {
+      call->Read(&answer, nullptr);
+      open = wait();
+    }
+    grpc::Slice bytes;
+    if (open && answer.DumpToSingleSlice(&bytes).ok()) {
+      end.answers.emplace_back(reinterpret_cast<const char*>(bytes.begin()),
+                               bytes.size());
+    }
+  }
+  call->WritesDone(nullptr);
+  wait();
+  call->Finish(&end.status, nullptr);
+  wait();
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return end;
+}
+
+// A unary call of Oracle `method` with `bytes` as the request, as alice.
+absl::Status RawUnary(CatalogueTest& t, const std::string& method,
+                      const std::string& bytes) {
+  grpc::GenericStub stub(t.channel());
+  grpc::ClientContext context;
+  t.Authorize(&context);
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/attnoracle.v1.Oracle/" + method,
+                 grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(s); });
+  return FromGrpcStatus(done.get_future().get());
+}
+
+// Every kind of kUnparsable bytes sent to `method`: the status of the first,
+// or INTERNAL when another kind was answered differently. Without a string
+// field 1 (ListChallengesRequest has no fields), the invalid UTF-8 there is
+// an unknown field that parses, and is left out.
+RowCall Unparsable(const std::string& method, bool string_field_1 = true) {
+  return [method, string_field_1](CatalogueTest& t) {
+    const absl::Status first = RawUnary(t, method, kUnparsable[0]);
+    for (size_t i = 1; i < kUnparsable.size(); ++i) {
+      if (!string_field_1 && i == kInvalidUtf8) continue;
+      const absl::Status s = RawUnary(t, method, kUnparsable[i]);
+      if (s != first) {
+        return OutcomeOf(absl::InternalError(
+            absl::StrCat("unparsable bytes ", i, " got ", s.ToString(),
+                         ", bytes 0 got ", first.ToString())));
+      }
+    }
+    return OutcomeOf(first);
+  };
+}
+
+// A request-provided value far longer than any valid id or name, and the
+// first 128 bytes (kMaxQuotedBytes) an error message may repeat of it.
+constexpr size_t kHugeValueBytes = 512 << 10;
+const std::string kHugeValue(kHugeValueBytes, 'z');
+const std::string kHugeQuoted =
+    absl::StrCat("\"", std::string(128, 'z'), "\"...(524288 bytes)");
+
+// `call`, refused with INTERNAL when its message is longer than a stock
+// client takes in a status comfortably (a long echo came back whole once).
+RowCall ShortMessage(RowCall call) {
+  constexpr size_t kMaxMessageBytes = 1024;
+  return [call](CatalogueTest& t) {
+    Outcome out = call(t);
+    if (out.status.message().size() > kMaxMessageBytes) {
+      out.status = absl::InternalError(
+          absl::StrCat("a message of ", out.status.message().size(), " bytes"));
+    }
+    return out;
+  };
+}
+
 void SetSeq(v1::QueryRequest& r, int i, int rows, int cols, double fill) {
   v1::Matrix* m = r.mutable_sequences(i);
   m->set_rows(rows);
@@ -344,6 +474,129 @@ void SetSeq(v1::QueryRequest& r, int i, int rows, int cols, double fill) {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
+
+// Rows for bytes that are no message, echoes of long or unprintable
+// values, and transcript indices past the signed range.
+std::vector<Row> MalformedRows() {
+  using C = absl::StatusCode;
+  std::vector<Row> rows = {
+      // Bytes that are no protobuf message at all: INVALID_ARGUMENT naming the
+      // message type (gRPC once answered UNIMPLEMENTED with no message).
+      {"QueryUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.QueryRequest",
+       Unparsable("Query")},
+      {"ListChallengesUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.ListChallengesRequest",
+       Unparsable("ListChallenges", /*string_field_1=*/false)},
+      {"DescribeUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.DescribeChallengeRequest",
+       Unparsable("DescribeChallenge")},
+      {"UsageUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetUsageRequest",
+       Unparsable("GetUsage")},
+      {"SubmitUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.SubmitRequest",
+       Unparsable("Submit")},
+      {"LeaderboardUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetLeaderboardRequest",
+       Unparsable("GetLeaderboard")},
+      {"TranscriptUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetTranscriptRequest",
+       Unparsable("GetTranscript")},
+      {"RevealUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.GetRevealRequest",
+       Unparsable("GetReveal")},
+      // Unparsable messages on a stream are refused in-band and the stream goes
+      // on (it used to end, with OK, at the first one).
+      {"StreamUnparsableMessagesBetweenGoodOnes", C::kInvalidArgument,
+       "a stream message could not be parsed as "
+       "attnoracle.v1.QueryRequest",
+       [](CatalogueTest& t) {
+         const std::string good = CatalogueTest::Good().SerializeAsString();
+         std::vector<std::string> messages = {good};
+         for (const std::string& bad : kUnparsable) messages.push_back(bad);
+         messages.push_back(good);
+         const RawStreamEnd end = RawStream(t, messages);
+         std::string said;
+         for (const std::string& a : end.answers) said += a;
+         if (!end.status.ok() || end.answers.size() != messages.size()) {
+           return Outcome{absl::InternalError(absl::StrCat(
+                              "stream ended with ", end.answers.size(),
+                              " answers to ", messages.size(), ": ",
+                              FromGrpcStatus(end.status).ToString())),
+                          said};
+         }
+         std::vector<v1::QueryResponse> answers(end.answers.size());
+         for (size_t i = 0; i < answers.size(); ++i) {
+           answers[i].ParseFromString(end.answers[i]);
+         }
+         if (answers.front().has_error() || answers.back().has_error()) {
+           return Outcome{absl::InternalError("a good message was refused"),
+                          said};
+         }
+         const absl::Status first = StatusFromProto(answers[1].error());
+         for (size_t i = 2; i + 1 < answers.size(); ++i) {
+           if (StatusFromProto(answers[i].error()) != first) {
+             return Outcome{
+                 absl::InternalError(absl::StrCat(
+                     "unparsable message ", i, " was answered ",
+                     StatusFromProto(answers[i].error()).ToString())),
+                 said};
+           }
+         }
+         return Outcome{first, said};
+       },
+       nullptr, /*good_queries=*/2, /*good_tokens=*/4},
+      // Echoed ids and names are cut at 128 bytes and escaped.
+      {"QueryHugeChallengeId", C::kNotFound, "no challenge " + kHugeQuoted,
+       ShortMessage(Query([](auto&) {}, kHugeValue))},
+      {"DescribeUnprintableChallengeId", C::kNotFound,
+       "no challenge \"a\\x01-b\\n\\xc3\\xa9\"",
+       [](CatalogueTest& t) {
+         return OutcomeOf(t.Alice().Describe("a\x01-b\n\xc3\xa9"));
+       }},
+      {"StreamHugeChallengeId", C::kNotFound, "no challenge " + kHugeQuoted,
+       ShortMessage([](CatalogueTest& t) {
+         return OutcomeOf(
+             t.Alice().QueryOverStream(kHugeValue, SmallSequences(1, 2, 3)));
+       })},
+      {"GrantHugeLearnerName", C::kNotFound, "no learner " + kHugeQuoted,
+       ShortMessage([](CatalogueTest& t) {
+         return OutcomeOf(t.Admin().Grant(kMain, kHugeValue, 1, 1));
+       })},
+      {"RegisterHugeName", C::kInvalidArgument,
+       "learner name " + kHugeQuoted + " must be",
+       ShortMessage([](CatalogueTest& t) {
+         return OutcomeOf(t.Admin().Register(kHugeValue));
+       })},
+      // An index past INT64_MAX once wrapped round to index 0 in the store: the
+      // page after the last entry is empty, however far.
+      {"TranscriptFromPastTheSignedRange", C::kOk, "",
+       [](CatalogueTest& t) {
+         v1::GetTranscriptRequest request;
+         request.set_challenge_id(kMain);
+         request.set_first_index(uint64_t{1} << 63);
+         absl::StatusOr<v1::GetTranscriptResponse> page = t.Alice().Unary(
+             *t.OracleStub(), &v1::Oracle::Stub::GetTranscript, request);
+         if (page.ok() &&
+             (page->entries_size() != 0 || page->total_entries() != 1)) {
+           return Outcome{absl::InternalError(absl::StrCat(
+                              page->entries_size(), " entries of ",
+                              page->total_entries(), ", expected 0 of 1")),
+                          page->SerializeAsString()};
+         }
+         return OutcomeOf(page);
+       },
+       [](CatalogueTest& t) { ASSERT_TRUE(t.RawQuery(t.Good()).ok()); }},
+  };
+  return rows;
+}
 
 std::vector<Row> Rows() {
   using C = absl::StatusCode;
@@ -729,6 +982,8 @@ std::vector<Row> Rows() {
           {"TranscriptFileNotAnObject", C::kInvalidArgument, "entry",
            TranscriptLine("[1, 2, 3]")},
       };
+  const std::vector<Row> malformed = MalformedRows();
+  rows.insert(rows.end(), malformed.begin(), malformed.end());
   return rows;
 }
 

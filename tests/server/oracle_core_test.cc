@@ -444,6 +444,103 @@ TEST_F(OracleCoreTest, StoreFailureRefusesTheAnswer) {
   EXPECT_EQ(h_.sqlite->LoadTranscript(kSmall, kAnonymousLearner)->size(), 1u);
 }
 
+// Bytes of entries as GetTranscript counts them against
+// kMaxTranscriptPageBytes.
+size_t PageBytes(const std::vector<TranscriptEntry>& entries) {
+  size_t bytes = 0;
+  for (const TranscriptEntry& e : entries) {
+    bytes += e.request.size() + e.response.size() + e.request_digest.size() +
+             e.response_digest.size() + e.chain_hash.size() + e.learner.size() +
+             64;
+  }
+  return bytes;
+}
+
+TEST(OracleCoreTranscriptTest, PagesStopAtTheByteCapAndPageThroughAll) {
+  // Entries of one 64-token sequence of width 64: about 64 KiB each (the
+  // request and the answer), so 40 of them are over the 2 MiB cap.
+  constexpr int kWidth = 64;
+  constexpr int kTokens = 64;
+  constexpr uint64_t kEntries = 40;
+  CoreHarness h;
+  ChallengeConfig c;
+  c.id = "wide";
+  c.spec = {.d_model = kWidth};
+  c.prior.seed = 5;
+  c.policy.budget = {.queries = 1000, .tokens = 1'000'000};
+  c.policy.limits = {.max_abs_input = 10,
+                     .max_tokens_per_sequence = 1000,
+                     .max_sequences_per_request = 4,
+                     .max_tokens_per_request = 1000};
+  ASSERT_TRUE(h.registry.Create(c).ok());
+  Rng rng(3);
+  for (uint64_t k = 0; k < kEntries; ++k) {
+    std::vector<Matrix> y;
+    ASSERT_TRUE(QueryCore(h.core, Anonymous(), c.id,
+                          {RandomMatrix(rng, kTokens, kWidth)}, &y)
+                    .ok());
+  }
+  absl::StatusOr<TranscriptPage> first =
+      h.core.GetTranscript(Anonymous(), c.id, 0, 0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->total_entries, kEntries);
+  ASSERT_GT(first->entries.size(), 1u);
+  ASSERT_LT(first->entries.size(), kEntries);
+  EXPECT_LE(PageBytes(first->entries), kMaxTranscriptPageBytes);
+  // It stopped because the next entry would not fit, not earlier.
+  absl::StatusOr<TranscriptPage> one =
+      h.core.GetTranscript(Anonymous(), c.id, first->entries.size(), 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  std::vector<TranscriptEntry> longer = first->entries;
+  longer.push_back(one->entries.at(0));
+  EXPECT_GT(PageBytes(longer), kMaxTranscriptPageBytes);
+
+  // Asking from the index after each page's last entry gets every entry
+  // once, in order.
+  uint64_t next = 0;
+  while (next < kEntries) {
+    absl::StatusOr<TranscriptPage> page =
+        h.core.GetTranscript(Anonymous(), c.id, next, 0);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_FALSE(page->entries.empty()) << next;
+    for (const TranscriptEntry& e : page->entries) EXPECT_EQ(e.index, next++);
+  }
+  EXPECT_EQ(next, kEntries);
+}
+
+TEST(OracleCoreTranscriptTest, AnEntryOverTheCapComesAlone) {
+  // One 700-token sequence of width 256 is about 2.7 MiB of request and
+  // answer: a page holds it alone, so paging still moves on.
+  constexpr int kWidth = 256;
+  constexpr int kTokens = 700;
+  CoreHarness h;
+  ChallengeConfig c;
+  c.id = "huge";
+  c.spec = {.d_model = kWidth};
+  c.prior.seed = 6;
+  c.policy.budget = {.queries = 10, .tokens = 10'000};
+  c.policy.limits = {.max_abs_input = 10,
+                     .max_tokens_per_sequence = kTokens,
+                     .max_sequences_per_request = 1,
+                     .max_tokens_per_request = kTokens};
+  ASSERT_TRUE(h.registry.Create(c).ok());
+  Rng rng(4);
+  for (int k = 0; k < 2; ++k) {
+    std::vector<Matrix> y;
+    ASSERT_TRUE(QueryCore(h.core, Anonymous(), c.id,
+                          {RandomMatrix(rng, kTokens, kWidth)}, &y)
+                    .ok());
+  }
+  for (uint64_t first = 0; first < 2; ++first) {
+    absl::StatusOr<TranscriptPage> page =
+        h.core.GetTranscript(Anonymous(), c.id, first, 0);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->entries.size(), 1u);
+    EXPECT_EQ(page->entries[0].index, first);
+    EXPECT_GT(PageBytes(page->entries), kMaxTranscriptPageBytes);
+  }
+}
+
 TEST(ApplyFeedbackTest, ShowsWhatTheScoringAllows) {
   const Score full{.functional_rel_err = 0.012345,
                    .max_abs_err = 3.456e-7,

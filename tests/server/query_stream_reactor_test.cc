@@ -61,9 +61,11 @@ class HoldingStream final : public QueryStreamReactor {
   std::vector<std::pair<AnswerDone, absl::Status>> held_ ABSL_GUARDED_BY(mu_);
 };
 
-class HoldingService final : public v1::Oracle::CallbackService {
+class HoldingService final
+    : public v1::Oracle::WithRawCallbackMethod_QueryStream<
+          v1::Oracle::Service> {
  public:
-  grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryResponse>* QueryStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* QueryStream(
       grpc::CallbackServerContext*) override {
     return new HoldingStream(&most_held_, &mu_);
   }

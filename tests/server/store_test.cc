@@ -502,6 +502,23 @@ TEST_P(StoreTest, TranscriptPagesReadOnlyTheirEntries) {
   EXPECT_EQ(total, 0u);
 }
 
+TEST_P(StoreTest, PageFromPastTheSignedRangeIsEmpty) {
+  // SQLite's integers are signed: 2^63 must not wrap round to index 0.
+  std::unique_ptr<Store> store = GetParam().open();
+  std::vector<TranscriptEntry> entries;
+  for (uint64_t i = 0; i < 3; ++i) entries.push_back(Entry1("c", "l", i));
+  ASSERT_TRUE(store->CommitCharges({}, entries).ok());
+  for (const uint64_t first :
+       {uint64_t{1} << 63, std::numeric_limits<uint64_t>::max()}) {
+    uint64_t total = 0;
+    absl::StatusOr<std::vector<TranscriptEntry>> page =
+        store->LoadTranscriptPage("c", "l", first, 10, &total);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_TRUE(page->empty()) << first;
+    EXPECT_EQ(total, 3u);
+  }
+}
+
 TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
   const std::string path = TempDbPath();
   { OpenStoreOrDie(path); }
