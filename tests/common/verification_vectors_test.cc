@@ -8,6 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -26,6 +30,19 @@ using ::attnoracle::test::CoreHarness;
 using ::attnoracle::test::LearnerPrincipal;
 using vectors::Json;
 
+// How closely this build's forward pass must agree with the vectors'
+// (docs/VERIFICATION.md: reproducible to about 1e-15 across
+// implementations).
+constexpr double kForwardAgreement = 1e-14;
+
+// A float64 from its bit pattern, 16 hex digits.
+double BitsToDouble(const Json& hex) {
+  const uint64_t bits = std::stoull(hex.get<std::string>(), nullptr, 16);
+  double d;
+  std::memcpy(&d, &bits, sizeof(d));
+  return d;
+}
+
 Json CheckedInVectors() {
   std::ifstream in(ATTNORACLE_VECTORS_DIR "/verification.json");
   EXPECT_TRUE(in) << "cannot read " ATTNORACLE_VECTORS_DIR "/verification.json";
@@ -38,9 +55,35 @@ TEST_P(VerificationVectorsTest, SectionMatchesThisBuild) {
   const Json file = CheckedInVectors();
   ASSERT_FALSE(file.is_discarded()) << "verification.json is not JSON";
   ASSERT_TRUE(file.contains(GetParam())) << "no section " << GetParam();
-  const Json computed = vectors::ComputeVectors()[GetParam()];
+  Json computed = vectors::ComputeVectors()[GetParam()];
+  Json expected = file[GetParam()];
+  if (computed.contains("entries")) {
+    // The float64 forward pass before noise is the one value the
+    // specification does not fix bit for bit: builds with other kernels
+    // (-march=native or not) differ in the last bits. It must agree to
+    // kForwardAgreement; everything after it (noise, float32 rounding, the
+    // bytes, digests and chain) must agree exactly.
+    ASSERT_EQ(computed["entries"].size(), expected["entries"].size());
+    for (size_t k = 0; k < computed["entries"].size(); ++k) {
+      Json& got = computed["entries"][k]["forward_before_noise"];
+      Json& want = expected["entries"][k]["forward_before_noise"];
+      ASSERT_EQ(got.size(), want.size()) << "entry " << k;
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i]["bits"].size(), want[i]["bits"].size());
+        for (size_t j = 0; j < got[i]["bits"].size(); ++j) {
+          const double a = BitsToDouble(got[i]["bits"][j]);
+          const double b = BitsToDouble(want[i]["bits"][j]);
+          EXPECT_LE(std::abs(a - b),
+                    kForwardAgreement * std::max(1.0, std::abs(b)))
+              << "entry " << k << ", sequence " << i << ", value " << j;
+        }
+      }
+      got = nullptr;
+      want = nullptr;
+    }
+  }
   // Dumped, so a failure shows both sides.
-  EXPECT_EQ(computed.dump(1), file[GetParam()].dump(1));
+  EXPECT_EQ(computed.dump(1), expected.dump(1));
 }
 
 INSTANTIATE_TEST_SUITE_P(Sections, VerificationVectorsTest,
