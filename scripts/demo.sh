@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${ATTNORACLE_DEMO_SKIP_BUILD:-}" != 1 ]; then
   echo "== building oracle-server and oracle-client (the first build takes about"
-  echo "   12 minutes on two cores; ninja counts the steps as it goes)"
+  echo "   2 minutes on two cores; ninja counts the steps as it goes)"
   scripts/build.sh --only oracle-server,oracle-client
 fi
 bin=${ATTNORACLE_BUILD_DIR:-build}/bin
