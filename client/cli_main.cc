@@ -77,7 +77,8 @@ ABSL_FLAG(uint64_t, seed, 1, "learn: seed of the learner's random choices.");
 ABSL_FLAG(uint64_t, max_tokens, 0,
           "learn: tokens the learner may spend (0: its default: probe what "
           "its design needs, or under noise all that is left; regress "
-          "2000). More than is left is capped to what is left, with a line "
+          "2000, or 3 answered numbers per free parameter where that is "
+          "more). More than is left is capped to what is left, with a line "
           "on stderr and \"budget_capped\": true in --json.");
 ABSL_FLAG(double, time_limit, 60,
           "learn: seconds the learner may optimise (regress).");
@@ -184,7 +185,19 @@ int RunDescribe(Context& ctx) {
             << " readout=" << ReadoutName(s.readout)
             << " score_scale=" << s.score_scale
             << " biases=" << (s.biases ? "yes" : "no") << "\n"
-            << "  answers:      " << PrecisionName(p.precision);
+            << "                attention=" << AttentionName(s.attention)
+            << " kv_heads=" << s.kv_heads << " layers=" << s.layers
+            << " residual=" << (s.residual ? "yes" : "no")
+            << " tie_qk=" << (s.tie_qk ? "yes" : "no") << "\n"
+            << "  ffn:          ";
+  if (s.has_ffn) {
+    std::cout << "hidden=" << s.ffn.hidden << " out_dim=" << s.ffn.out_dim
+              << " biases=" << (s.ffn.biases ? "yes" : "no")
+              << " residual=" << (s.ffn.residual ? "yes" : "no") << "\n";
+  } else {
+    std::cout << "none\n";
+  }
+  std::cout << "  answers:      " << PrecisionName(p.precision);
   if (p.noise_sigma > 0)
     std::cout << ", gaussian noise sigma=" << p.noise_sigma;
   std::cout << "\n  budget:       "
@@ -287,6 +300,10 @@ void PrintScore(const Score& s, uint32_t submissions_left,
         "  theta_rel_err      %.3e   omega_rel_err %.3e\n",
         s.functional_rel_err, s.max_abs_err, s.bits, s.theta_rel_err,
         s.omega_rel_err);
+    if (!s.parameter_note.empty()) {
+      std::cout << "  (" << (s.theta_omitted ? "theta and omega" : "omega")
+                << " omitted: " << s.parameter_note << ")\n";
+    }
     if (s.feedback == Feedback::kRounded) {
       std::cout << "  (errors rounded to 2 significant digits)\n";
     }
@@ -401,8 +418,15 @@ int RunLearn(Context& ctx) {
     // Under pass/fail feedback the server sends no errors, only zeros.
     if (score.feedback != Feedback::kPassFail) {
       doc["functional_rel_err"] = score.functional_rel_err;
-      doc["theta_rel_err"] = score.theta_rel_err;
-      doc["omega_rel_err"] = score.omega_rel_err;
+      doc["theta_rel_err"] = score.theta_omitted
+                                 ? nlohmann::ordered_json(nullptr)
+                                 : nlohmann::ordered_json(score.theta_rel_err);
+      doc["omega_rel_err"] = score.omega_omitted
+                                 ? nlohmann::ordered_json(nullptr)
+                                 : nlohmann::ordered_json(score.omega_rel_err);
+      if (!score.parameter_note.empty()) {
+        doc["parameter_note"] = score.parameter_note;
+      }
       doc["bits"] = score.bits;
     }
     doc["seconds"] = seconds;

@@ -43,15 +43,26 @@ absl::StatusOr<Matrix> SequenceFromJson(const nlohmann::ordered_json& seq,
 }
 
 nlohmann::ordered_json SpecToJson(const LayerSpec& s) {
-  return {{"d_model", s.d_model},
-          {"heads", s.heads},
-          {"head_dim", s.head_dim},
-          {"value_dim", s.value_dim},
-          {"out_dim", s.out_dim},
-          {"mask", MaskName(s.mask)},
-          {"readout", ReadoutName(s.readout)},
-          {"score_scale", s.score_scale},
-          {"biases", s.biases}};
+  return {
+      {"d_model", s.d_model},
+      {"heads", s.heads},
+      {"head_dim", s.head_dim},
+      {"value_dim", s.value_dim},
+      {"out_dim", s.out_dim},
+      {"mask", MaskName(s.mask)},
+      {"readout", ReadoutName(s.readout)},
+      {"score_scale", s.score_scale},
+      {"biases", s.biases},
+      {"kv_heads", s.kv_heads},
+      {"attention", AttentionName(s.attention)},
+      {"layers", s.layers},
+      {"residual", s.residual},
+      {"tie_qk", s.tie_qk},
+      {"ffn", s.has_ffn ? nlohmann::ordered_json{{"hidden", s.ffn.hidden},
+                                                 {"out_dim", s.ffn.out_dim},
+                                                 {"biases", s.ffn.biases},
+                                                 {"residual", s.ffn.residual}}
+                        : nlohmann::ordered_json(nullptr)}};
 }
 
 nlohmann::ordered_json PolicyToJson(const AccessPolicy& p) {
@@ -188,8 +199,13 @@ nlohmann::ordered_json ScoreToJson(const Score& s) {
     doc["functional_rel_err"] = s.functional_rel_err;
     doc["max_abs_err"] = s.max_abs_err;
     doc["bits"] = s.bits;
-    doc["theta_rel_err"] = s.theta_rel_err;
-    doc["omega_rel_err"] = s.omega_rel_err;
+    doc["theta_rel_err"] = s.theta_omitted
+                               ? nlohmann::ordered_json(nullptr)
+                               : nlohmann::ordered_json(s.theta_rel_err);
+    doc["omega_rel_err"] = s.omega_omitted
+                               ? nlohmann::ordered_json(nullptr)
+                               : nlohmann::ordered_json(s.omega_rel_err);
+    if (!s.parameter_note.empty()) doc["parameter_note"] = s.parameter_note;
   }
   doc["queries_used"] = s.queries_used;
   doc["tokens_used"] = s.tokens_used;
@@ -209,18 +225,25 @@ nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& e) {
           {"submissions", e.submissions}};
 }
 
-absl::StatusOr<v1::LayerParams> HypothesisFromJson(
-    const nlohmann::ordered_json& doc) {
-  if (!doc.is_object() || !doc.contains("heads") || !doc["heads"].is_array()) {
-    return Bad("hypothesis", "must be an object with a \"heads\" array");
+namespace {
+
+// One layer's "heads" array and "bo" from `obj` (the document itself, or
+// an entry of "layers" at `prefix`).
+absl::Status LayerFromJson(
+    const nlohmann::ordered_json& obj, const std::string& prefix,
+    google::protobuf::RepeatedPtrField<v1::HeadParams>* out_heads,
+    google::protobuf::RepeatedField<double>* out_bo) {
+  if (!obj.is_object() || !obj.contains("heads") || !obj["heads"].is_array()) {
+    return Bad(prefix.empty() ? "hypothesis" : prefix,
+               "must be an object with a \"heads\" array");
   }
-  v1::LayerParams out;
-  const nlohmann::ordered_json& heads = doc["heads"];
+  const nlohmann::ordered_json& heads = obj["heads"];
+  const std::string at = prefix.empty() ? "" : prefix + ".";
   for (size_t h = 0; h < heads.size(); ++h) {
-    const std::string path = absl::StrCat("heads[", h, "]");
+    const std::string path = absl::StrCat(at, "heads[", h, "]");
     const nlohmann::ordered_json& head = heads[h];
     if (!head.is_object()) return Bad(path, "must be an object");
-    v1::HeadParams* p = out.add_heads();
+    v1::HeadParams* p = out_heads->Add();
     // mutable_x() marks a field present, so it is called only for keys the
     // document has: a head must give factors or products, not both.
     using MatrixField = v1::Matrix* (v1::HeadParams::*)();
@@ -233,31 +256,22 @@ absl::StatusOr<v1::LayerParams> HypothesisFromJson(
         {"omega", &v1::HeadParams::mutable_omega}};
     for (const auto& [key, field] : fields) {
       if (!head.contains(key)) continue;
-      if (absl::Status s = MatrixFieldFromJson(head, key, path, (p->*field)());
-          !s.ok()) {
-        return s;
-      }
+      ATTN_RETURN_IF_ERROR(MatrixFieldFromJson(head, key, path, (p->*field)()));
     }
     for (const auto& [key, field] :
          {std::pair{"bq", p->mutable_bq()}, std::pair{"bk", p->mutable_bk()},
           std::pair{"bv", p->mutable_bv()}}) {
-      if (absl::Status s = VectorFieldFromJson(head, key, path, field);
-          !s.ok()) {
-        return s;
-      }
+      ATTN_RETURN_IF_ERROR(VectorFieldFromJson(head, key, path, field));
     }
   }
-  if (absl::Status s =
-          VectorFieldFromJson(doc, "bo", "hypothesis", out.mutable_bo());
-      !s.ok()) {
-    return s;
-  }
-  return out;
+  return VectorFieldFromJson(obj, "bo", prefix.empty() ? "hypothesis" : prefix,
+                             out_bo);
 }
 
-nlohmann::ordered_json HypothesisToJson(const LayerParams& params) {
-  nlohmann::ordered_json heads = nlohmann::ordered_json::array();
-  for (const HeadParams& h : params.heads) {
+nlohmann::ordered_json LayerToJson(const std::vector<HeadParams>& heads,
+                                   const Vector& bo) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const HeadParams& h : heads) {
     nlohmann::ordered_json head = {{"wq", MatrixToJson(h.wq)},
                                    {"wk", MatrixToJson(h.wk)},
                                    {"wv", MatrixToJson(h.wv)},
@@ -266,11 +280,77 @@ nlohmann::ordered_json HypothesisToJson(const LayerParams& params) {
                                  std::pair{"bv", &h.bv}}) {
       if (v->size() > 0) head[key] = std::vector<double>(v->begin(), v->end());
     }
-    heads.push_back(std::move(head));
+    list.push_back(std::move(head));
   }
-  nlohmann::ordered_json doc = {{"heads", heads}};
-  if (params.bo.size() > 0) {
-    doc["bo"] = std::vector<double>(params.bo.begin(), params.bo.end());
+  nlohmann::ordered_json doc = {{"heads", list}};
+  if (bo.size() > 0) doc["bo"] = std::vector<double>(bo.begin(), bo.end());
+  return doc;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::LayerParams> HypothesisFromJson(
+    const nlohmann::ordered_json& doc) {
+  v1::LayerParams out;
+  if (doc.is_object() && doc.contains("layers")) {
+    const nlohmann::ordered_json& layers = doc["layers"];
+    if (!layers.is_array() || layers.empty()) {
+      return Bad("layers", "must be a non-empty array of layers");
+    }
+    if (doc.contains("heads") || doc.contains("bo")) {
+      return Bad("hypothesis",
+                 "gives \"layers\" and a top-level \"heads\" or \"bo\": "
+                 "give one form");
+    }
+    for (size_t l = 0; l < layers.size(); ++l) {
+      v1::AttentionLayerParams* layer = out.add_layers();
+      ATTN_RETURN_IF_ERROR(
+          LayerFromJson(layers[l], absl::StrCat("layers[", l, "]"),
+                        layer->mutable_heads(), layer->mutable_bo()));
+    }
+  } else {
+    ATTN_RETURN_IF_ERROR(
+        LayerFromJson(doc, "", out.mutable_heads(), out.mutable_bo()));
+  }
+  if (doc.contains("ffn")) {
+    const nlohmann::ordered_json& ffn = doc["ffn"];
+    if (!ffn.is_object() || !ffn.contains("w1") || !ffn.contains("w2")) {
+      return Bad("ffn", "must be an object with \"w1\" and \"w2\"");
+    }
+    v1::FfnParams* f = out.mutable_ffn();
+    ATTN_RETURN_IF_ERROR(
+        MatrixFieldFromJson(ffn, "w1", "ffn", f->mutable_w1()));
+    ATTN_RETURN_IF_ERROR(
+        MatrixFieldFromJson(ffn, "w2", "ffn", f->mutable_w2()));
+    ATTN_RETURN_IF_ERROR(
+        VectorFieldFromJson(ffn, "b1", "ffn", f->mutable_b1()));
+    ATTN_RETURN_IF_ERROR(
+        VectorFieldFromJson(ffn, "b2", "ffn", f->mutable_b2()));
+  }
+  return out;
+}
+
+nlohmann::ordered_json HypothesisToJson(const LayerParams& params) {
+  nlohmann::ordered_json doc;
+  if (params.lower_layers.empty()) {
+    doc = LayerToJson(params.heads, params.bo);
+  } else {
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    for (const AttentionLayerParams& l : params.lower_layers) {
+      layers.push_back(LayerToJson(l.heads, l.bo));
+    }
+    layers.push_back(LayerToJson(params.heads, params.bo));
+    doc = {{"layers", layers}};
+  }
+  if (params.ffn.w1.size() > 0) {
+    const FfnParams& f = params.ffn;
+    nlohmann::ordered_json ffn = {{"w1", MatrixToJson(f.w1)}};
+    if (f.b1.size() > 0)
+      ffn["b1"] = std::vector<double>(f.b1.begin(), f.b1.end());
+    ffn["w2"] = MatrixToJson(f.w2);
+    if (f.b2.size() > 0)
+      ffn["b2"] = std::vector<double>(f.b2.begin(), f.b2.end());
+    doc["ffn"] = std::move(ffn);
   }
   return doc;
 }

@@ -1,5 +1,11 @@
-// The forward pass of an attention layer, shared by the server (answers) and
-// the learners (hypotheses), so both compute the same function.
+// The forward pass of an attention layer or stack with its optional FFN
+// block, shared by the server (answers) and the learners (hypotheses), so
+// both compute the same function:
+//   X_0 = x; X_{l+1} = Attn_l(X_l) (+ X_l with spec.residual), l < L;
+//   Z = the readout rows of X_L; Y = relu(Z w1 + b1) w2 + b2 (+ Z) with an
+//   FFN block, else Y = Z.
+// Attn_l is LayerParams' per-head formula (softmax or linear weights) with
+// the mask in every layer.
 //
 //   Matrix y = Forward(spec, params, x);   // x: n x d_model
 //
@@ -13,7 +19,7 @@
 
 namespace attnoracle {
 
-// Output for one sequence: OutputRows(spec, n) x out_dim. Preconditions
+// Output for one sequence: OutputRows(spec, n) x OutputDim(spec). Preconditions
 // (checked by callers, asserted in debug builds): spec resolved, params fit
 // spec (CheckParams), x has d_model columns and at least one row.
 Matrix Forward(const LayerSpec& spec, const LayerParams& params,
@@ -23,6 +29,11 @@ Matrix Forward(const LayerSpec& spec, const LayerParams& params,
 // (for example a map over a response buffer).
 void ForwardInto(const LayerSpec& spec, const LayerParams& params,
                  ConstMatrixRef x, MatrixRef out);
+
+// The FFN block alone on attention rows z (rows x out_dim) into `out` (rows x
+// ffn.out_dim). `spec` must have an FFN block.
+void FfnInto(const LayerSpec& spec, const FfnParams& ffn, ConstMatrixRef z,
+             MatrixRef out);
 
 // Row-wise softmax in place, stable for any finite logits: each row is shifted
 // by its maximum before exponentiation. Entries equal to -infinity (masked)

@@ -22,14 +22,18 @@
 
 namespace attnoracle {
 
-// Scalars in a LayerParams shaped by `spec` (inner dimensions head_dim and
-// value_dim).
+// Free scalars in a LayerParams shaped by `spec` (inner dimensions head_dim
+// and value_dim): shared and tied blocks count once.
 int ParamCount(const LayerSpec& spec);
 
-// The flat layout, the order DrawSecret draws in: for each head wq, wk, wv,
-// wo (each row-major), then bq, bk, bv when spec.biases; finally bo when
-// spec.biases. `params` must be shaped by `spec`; `flat` must have
-// ParamCount(spec) entries.
+// The flat layout, the order DrawSecret draws in: per attention layer, first
+// layer first, for each head wq, wk, wv, wo (each row-major), then bq, bk, bv
+// when spec.biases, then the layer's bo when spec.biases; then the FFN
+// block's w1, b1, w2, b2 (biases with ffn.biases). A block a head does not
+// own (tied wk/bk; wk, wv, bk, bv after the first head of a kv group) is
+// left out; unflattening copies it from its owner, and the flat gradient
+// sums the gradients of every copy into the owner. `params` must be shaped
+// by `spec`; `flat` must have ParamCount(spec) entries.
 Vector FlattenParams(const LayerSpec& spec, const LayerParams& params);
 LayerParams UnflattenParams(const LayerSpec& spec,
                             const Eigen::Ref<const Vector>& flat);
@@ -50,7 +54,8 @@ void UnflattenParamsInto(const LayerSpec& spec,
 class AttentionLoss {
  public:
   // `spec` resolved; inputs[i] is n_i x d_model with n_i >= 1; targets[i] is
-  // OutputRows(spec, n_i) x out_dim. Preconditions asserted in debug builds.
+  // OutputRows(spec, n_i) x OutputDim(spec). Preconditions asserted in debug
+  // builds.
   AttentionLoss(const LayerSpec& spec, std::span<const Matrix> inputs,
                 std::span<const Matrix> targets);
 
@@ -77,6 +82,9 @@ class AttentionLoss {
   };
 
   double Forward(const LayerParams& params);
+  // Stacks, which the batched path above does not serve (it covers one
+  // layer of every class): slower, one sequence at a time.
+  double EvaluateGeneral(const LayerParams& params, LayerParams* grad);
   void Backward(const LayerParams& params, LayerParams* grad);
 
   LayerSpec spec_;
@@ -91,7 +99,10 @@ class AttentionLoss {
 
   std::vector<HeadCache> cache_;
   Matrix residual_;  // prediction minus target, which is dL/dY
-  Vector dp_;        // one sequence's dL/dP, for the longest sequence
+  // With an FFN block: the attention output, W1's pre-activation and
+  // activation, and the gradients on the way back.
+  Matrix z_, pre_, act_, dh_, dz_;
+  Vector dp_;  // one sequence's dL/dP, for the longest sequence
   LayerParams flat_params_, flat_grad_;
 };
 

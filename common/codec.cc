@@ -34,8 +34,9 @@ absl::StatusOr<Matrix> MatrixFromProto(const pb::Matrix& m,
   return Matrix(view);
 }
 
+// `out_dim`: wo's columns in this layer (d_model below the last layer).
 absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
-                                         const LayerSpec& spec,
+                                         const LayerSpec& spec, int out_dim,
                                          const std::string& at) {
   const bool factors = p.has_wq() || p.has_wk() || p.has_wv() || p.has_wo();
   const bool products = p.has_theta() || p.has_omega();
@@ -43,9 +44,22 @@ absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
     return absl::InvalidArgumentError(
         absl::StrCat(at, " must give either wq, wk, wv, wo or theta, omega"));
   }
+  // Products cannot express a constraint between factors.
+  if (products && spec.tie_qk) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        at,
+        " gives theta, omega but spec.tie_qk ties wk to wq: give the "
+        "factors wq, wv, wo (wk may be left out)"));
+  }
+  if (products && KvGroupSize(spec) > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        at, " gives theta, omega but spec.kv_heads = ", spec.kv_heads,
+        " shares wk and wv across heads: give the factors wq, wk, wv, wo"));
+  }
   const std::pair<const char*, bool> required[] = {
-      {"wq", p.has_wq()}, {"wk", p.has_wk()},       {"wv", p.has_wv()},
-      {"wo", p.has_wo()}, {"theta", p.has_theta()}, {"omega", p.has_omega()}};
+      {"wq", p.has_wq()},       {"wk", p.has_wk() || spec.tie_qk},
+      {"wv", p.has_wv()},       {"wo", p.has_wo()},
+      {"theta", p.has_theta()}, {"omega", p.has_omega()}};
   for (const auto& [name, present] :
        std::span(required).subspan(factors ? 0 : 4, factors ? 4 : 2)) {
     if (!present) {
@@ -58,7 +72,11 @@ absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
   HeadParams h;
   if (factors) {
     ATTN_ASSIGN_OR_RETURN(h.wq, MatrixFromProto(p.wq(), at + ".wq"));
-    ATTN_ASSIGN_OR_RETURN(h.wk, MatrixFromProto(p.wk(), at + ".wk"));
+    if (spec.tie_qk && !p.has_wk()) {
+      h.wk = h.wq;  // tied: wk may be left out
+    } else {
+      ATTN_ASSIGN_OR_RETURN(h.wk, MatrixFromProto(p.wk(), at + ".wk"));
+    }
     ATTN_ASSIGN_OR_RETURN(h.wv, MatrixFromProto(p.wv(), at + ".wv"));
     ATTN_ASSIGN_OR_RETURN(h.wo, MatrixFromProto(p.wo(), at + ".wo"));
   } else {
@@ -67,7 +85,7 @@ absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
     // would allocate an n x n identity (terabytes for a 4 MB request).
     for (const auto& [name, m, rows, cols] :
          {std::tuple{"theta", &p.theta(), spec.d_model, spec.d_model},
-          std::tuple{"omega", &p.omega(), spec.d_model, spec.out_dim}}) {
+          std::tuple{"omega", &p.omega(), spec.d_model, out_dim}}) {
       if (m->rows() != static_cast<uint32_t>(rows) ||
           m->cols() != static_cast<uint32_t>(cols)) {
         return absl::InvalidArgumentError(
@@ -84,30 +102,28 @@ absl::StatusOr<HeadParams> HeadFromProto(const pb::HeadParams& p,
   }
   h.bq = VectorFromRepeated(p.bq());
   h.bk = VectorFromRepeated(p.bk());
+  if (spec.tie_qk && p.bk_size() == 0) h.bk = h.bq;
   h.bv = VectorFromRepeated(p.bv());
   return h;
 }
 
-}  // namespace
-
-absl::StatusOr<LayerParams> ParamsFromProto(const pb::LayerParams& p,
-                                            const LayerSpec& spec) {
-  LayerParams params;
-  for (int i = 0; i < p.heads_size(); ++i) {
+absl::StatusOr<std::vector<HeadParams>> HeadsFromProto(
+    const google::protobuf::RepeatedPtrField<pb::HeadParams>& heads,
+    const LayerSpec& spec, int out_dim, const std::string& prefix) {
+  std::vector<HeadParams> out;
+  for (int i = 0; i < heads.size(); ++i) {
     ATTN_ASSIGN_OR_RETURN(
-        HeadParams h,
-        HeadFromProto(p.heads(i), spec, absl::StrCat("heads[", i, "]")));
-    params.heads.push_back(std::move(h));
+        HeadParams h, HeadFromProto(heads[i], spec, out_dim,
+                                    absl::StrCat(prefix, "heads[", i, "]")));
+    out.push_back(std::move(h));
   }
-  params.bo = VectorFromRepeated(p.bo());
-  ATTN_RETURN_IF_ERROR(CheckParams(spec, params));
-  return params;
+  return out;
 }
 
-void ParamsToProto(const LayerParams& params, pb::LayerParams* out) {
-  out->Clear();
-  for (const HeadParams& h : params.heads) {
-    pb::HeadParams* head = out->add_heads();
+void HeadsToProto(const std::vector<HeadParams>& heads,
+                  google::protobuf::RepeatedPtrField<pb::HeadParams>* out) {
+  for (const HeadParams& h : heads) {
+    pb::HeadParams* head = out->Add();
     MatrixToProto(h.wq, head->mutable_wq());
     MatrixToProto(h.wk, head->mutable_wk());
     MatrixToProto(h.wv, head->mutable_wv());
@@ -116,7 +132,83 @@ void ParamsToProto(const LayerParams& params, pb::LayerParams* out) {
     VectorToRepeated(h.bk, head->mutable_bk());
     VectorToRepeated(h.bv, head->mutable_bv());
   }
-  VectorToRepeated(params.bo, out->mutable_bo());
+}
+
+}  // namespace
+
+absl::StatusOr<LayerParams> ParamsFromProto(const pb::LayerParams& p,
+                                            const LayerSpec& spec) {
+  LayerParams params;
+  if (p.layers_size() > 0) {
+    if (p.heads_size() > 0 || p.bo_size() > 0) {
+      return absl::InvalidArgumentError(
+          "give either heads and bo (one layer) or layers, not both");
+    }
+    const int layers = std::max(spec.layers, 1);
+    if (p.layers_size() != layers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layers has ", p.layers_size(), " entries, spec has ", layers));
+    }
+    for (int l = 0; l < p.layers_size(); ++l) {
+      const std::string prefix = absl::StrCat("layers[", l, "].");
+      const bool last = l + 1 == p.layers_size();
+      ATTN_ASSIGN_OR_RETURN(
+          std::vector<HeadParams> heads,
+          HeadsFromProto(p.layers(l).heads(), spec,
+                         last ? spec.out_dim : spec.d_model, prefix));
+      Vector bo = VectorFromRepeated(p.layers(l).bo());
+      if (!last) {
+        params.lower_layers.push_back({std::move(heads), std::move(bo)});
+      } else {
+        params.heads = std::move(heads);
+        params.bo = std::move(bo);
+      }
+    }
+  } else {
+    ATTN_ASSIGN_OR_RETURN(params.heads,
+                          HeadsFromProto(p.heads(), spec, spec.out_dim, ""));
+    params.bo = VectorFromRepeated(p.bo());
+  }
+  if (p.has_ffn()) {
+    const pb::FfnParams& f = p.ffn();
+    if (!spec.has_ffn) {
+      return absl::InvalidArgumentError(
+          "ffn is given but the spec has no FFN block");
+    }
+    ATTN_ASSIGN_OR_RETURN(params.ffn.w1, MatrixFromProto(f.w1(), "ffn.w1"));
+    ATTN_ASSIGN_OR_RETURN(params.ffn.w2, MatrixFromProto(f.w2(), "ffn.w2"));
+    params.ffn.b1 = VectorFromRepeated(f.b1());
+    params.ffn.b2 = VectorFromRepeated(f.b2());
+  } else if (spec.has_ffn) {
+    return absl::InvalidArgumentError(
+        "ffn is missing: the spec has an FFN block (w1, w2)");
+  }
+  ATTN_RETURN_IF_ERROR(CheckParams(spec, params));
+  return params;
+}
+
+void ParamsToProto(const LayerParams& params, pb::LayerParams* out) {
+  out->Clear();
+  if (params.lower_layers.empty()) {
+    HeadsToProto(params.heads, out->mutable_heads());
+    VectorToRepeated(params.bo, out->mutable_bo());
+  } else {
+    for (const AttentionLayerParams& layer : params.lower_layers) {
+      pb::AttentionLayerParams* l = out->add_layers();
+      HeadsToProto(layer.heads, l->mutable_heads());
+      VectorToRepeated(layer.bo, l->mutable_bo());
+    }
+    pb::AttentionLayerParams* top = out->add_layers();
+    HeadsToProto(params.heads, top->mutable_heads());
+    VectorToRepeated(params.bo, top->mutable_bo());
+  }
+  if (params.ffn.w1.size() > 0) {
+    pb::FfnParams* f = out->mutable_ffn();
+    MatrixToProto(params.ffn.w1, f->mutable_w1());
+    VectorToRepeated(params.ffn.b1, f->mutable_b1());
+    MatrixToProto(params.ffn.w2, f->mutable_w2());
+    VectorToRepeated(params.ffn.b2, f->mutable_b2());
+  }
 }
 
 absl::StatusOr<ConstMatrixMap> MatrixView(const pb::Matrix& m,
@@ -157,6 +249,19 @@ LayerSpec SpecFromProto(const pb::LayerSpec& p) {
   s.readout = p.readout() == pb::READOUT_LAST ? Readout::kLast : Readout::kAll;
   s.score_scale = p.score_scale();
   s.biases = p.biases();
+  s.kv_heads = ToInt(p.kv_heads());
+  s.attention = p.attention() == pb::ATTENTION_LINEAR ? Attention::kLinear
+                                                      : Attention::kSoftmax;
+  s.layers = ToInt(p.layers());
+  s.residual = p.residual();
+  s.tie_qk = p.tie_qk();
+  s.has_ffn = p.has_ffn();
+  if (s.has_ffn) {
+    s.ffn.hidden = ToInt(p.ffn().hidden());
+    s.ffn.out_dim = ToInt(p.ffn().out_dim());
+    s.ffn.biases = p.ffn().biases();
+    s.ffn.residual = p.ffn().residual();
+  }
   return s;
 }
 
@@ -171,6 +276,21 @@ void SpecToProto(const LayerSpec& s, pb::LayerSpec* out) {
                                                : pb::READOUT_ALL);
   out->set_score_scale(s.score_scale);
   out->set_biases(s.biases);
+  out->set_kv_heads(s.kv_heads);
+  out->set_attention(s.attention == Attention::kLinear ? pb::ATTENTION_LINEAR
+                                                       : pb::ATTENTION_SOFTMAX);
+  out->set_layers(s.layers);
+  out->set_residual(s.residual);
+  out->set_tie_qk(s.tie_qk);
+  if (s.has_ffn) {
+    pb::FfnSpec* f = out->mutable_ffn();
+    f->set_hidden(s.ffn.hidden);
+    f->set_out_dim(s.ffn.out_dim);
+    f->set_biases(s.ffn.biases);
+    f->set_residual(s.ffn.residual);
+  } else {
+    out->clear_ffn();
+  }
 }
 
 AccessPolicy PolicyFromProto(const pb::AccessPolicy& p) {
@@ -353,6 +473,9 @@ void ScoreToProto(const Score& s, pb::Score* out) {
   out->set_tokens_to_bound(s.tokens_to_bound);
   out->set_feedback(FeedbackToProto(s.feedback));
   out->set_passed(s.passed);
+  out->set_theta_omitted(s.theta_omitted);
+  out->set_omega_omitted(s.omega_omitted);
+  out->set_parameter_note(s.parameter_note);
 }
 
 Score ScoreFromProto(const pb::Score& p) {
@@ -368,6 +491,9 @@ Score ScoreFromProto(const pb::Score& p) {
   s.tokens_to_bound = p.tokens_to_bound();
   s.feedback = FeedbackFromProto(p.feedback());
   s.passed = p.passed();
+  s.theta_omitted = p.theta_omitted();
+  s.omega_omitted = p.omega_omitted();
+  s.parameter_note = p.parameter_note();
   return s;
 }
 

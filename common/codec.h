@@ -50,12 +50,17 @@ void UsageToProto(const Usage& usage, pb::Usage* out);
 
 // A hypothesis or secret. Per head either factors (wq, wk, wv, wo) or the
 // products (theta, omega), which become wq = theta / score_scale, wk = I,
-// wv = omega, wo = I. The result is checked with CheckParams against `spec`
+// wv = omega, wo = I. Under spec.tie_qk a head may leave wk (and bk) out:
+// it is wq (bq). Products are refused under tie_qk and kv_heads < heads
+// (they cannot carry the constraint). A stack comes as `layers` (first
+// first), one layer as `heads`/`bo` or a one-entry `layers`; an FFN block
+// as `ffn`. The result is checked with CheckParams against `spec`
 // (resolved): INVALID_ARGUMENT naming the field for a wrong shape, a
-// non-finite value, or a head given both or neither way.
+// non-finite value, a head given both or neither way, a broken tie or
+// sharing, or a missing or unexpected layer or FFN block.
 [[nodiscard]] absl::StatusOr<LayerParams> ParamsFromProto(
     const pb::LayerParams& p, const LayerSpec& spec);
-// Writes factors.
+// Writes factors; a stack as `layers`, one layer as `heads`/`bo`.
 void ParamsToProto(const LayerParams& params, pb::LayerParams* out);
 
 // ---- Scores (Submit) ------------------------------------------------------

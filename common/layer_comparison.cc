@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "common/attention.h"
+#include "common/attention_grad.h"
 #include "common/rng.h"
 
 namespace attnoracle {
@@ -289,6 +290,27 @@ std::vector<int> MinCostAssignment(ConstMatrixRef cost) {
   return HungarianAssignment(cost);
 }
 
+ParameterIdentifiability IdentifiabilityOf(const LayerSpec& spec) {
+  ParameterIdentifiability out;
+  if (spec.layers > 1) {
+    out.theta = out.omega = false;
+    out.note =
+        "stacked layers: no canonical form of a stack's parameters is "
+        "known, so only the functional error is reported";
+  } else if (spec.attention == Attention::kLinear) {
+    out.theta = out.omega = false;
+    out.note =
+        "linear attention: (c theta, omega / c) computes the same function "
+        "for every c != 0, so only the functional error is reported";
+  } else if (spec.has_ffn) {
+    out.omega = false;
+    out.note =
+        "FFN block: only omega w1 is identifiable (an invertible map "
+        "between omega and w1 cancels), so omega is not compared";
+  }
+  return out;
+}
+
 CountingBound CountingBoundOf(const LayerSpec& spec) {
   const int d = spec.d_model;
   const int theta_rank = std::min(spec.head_dim, d);
@@ -299,8 +321,14 @@ CountingBound CountingBoundOf(const LayerSpec& spec) {
   CountingBound bound;
   bound.identifiable_params = spec.heads * per_head;
   if (spec.biases) bound.identifiable_params += spec.out_dim;
+  if (!IsSingleSoftmaxLayer(spec)) {
+    // No closed form of the identifiable dimension is known here for
+    // stacks, linear attention or an FFN block: the free numbers, an upper
+    // bound (gauges not removed).
+    bound.identifiable_params = ParamCount(spec);
+  }
   bound.per_sequence = spec.readout == Readout::kLast;
-  bound.units = bound.identifiable_params / spec.out_dim;
+  bound.units = bound.identifiable_params / OutputDim(spec);
   return bound;
 }
 

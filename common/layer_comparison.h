@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/layer_params.h"
@@ -81,6 +82,19 @@ std::vector<CanonicalHead> Canonicalize(const LayerSpec& spec,
                                         const LayerParams& params,
                                         double rel_tol = kCanonicalRelTol);
 
+// Which parameter errors a class identifies, and why not where it does not.
+// One softmax layer (shared keys and values and tied weights included):
+// theta and omega. With an FFN block only omega W1 is identifiable (an
+// invertible map between them cancels): theta only. Linear attention:
+// neither ((c theta, omega / c) computes the same function for every c != 0).
+// Stacks: neither (no canonical form of a stack is known here).
+struct ParameterIdentifiability {
+  bool theta = true;
+  bool omega = true;
+  std::string note;  // empty when both are identifiable
+};
+ParameterIdentifiability IdentifiabilityOf(const LayerSpec& spec);
+
 struct ParameterError {
   // sqrt(sum ||dtheta||_F^2 / sum ||theta_ref||_F^2) after matching heads by
   // an optimal assignment; an unmatched head counts with its whole norm.
@@ -117,7 +131,9 @@ std::vector<int> MinCostAssignment(ConstMatrixRef cost);
 // a key-bias vector per head, which lies in wk's column space and so has
 // rank(theta) free numbers, and one output bias of out_dim) divided by the
 // numbers one unit of access returns: out_dim per token for full readout,
-// out_dim per sequence for last-position readout. `spec` must be resolved.
+// out_dim per sequence for last-position readout. For stacks, linear
+// attention and FFN blocks: ParamCount(spec) (free numbers, an upper bound)
+// over OutputDim(spec). `spec` must be resolved.
 //
 //   single head, d_model 16:            512 params -> 32 tokens
 //   two heads, d_model 16, head_dim 8:  768 params -> 48 tokens

@@ -8,6 +8,7 @@
 #define ATTNORACLE_COMMON_SCORE_H_
 
 #include <cstdint>
+#include <string>
 
 namespace attnoracle {
 
@@ -28,6 +29,13 @@ struct Score {
   double tokens_to_bound = 0;
   Feedback feedback = Feedback::kFull;  // what the fields above show
   bool passed = false;  // functional_rel_err <= the challenge's threshold
+  // Where the class does not identify them (common/layer_comparison.h,
+  // ParameterIdentifiability), theta or omega errors are omitted: left 0,
+  // flagged here, with the reason in parameter_note. Derived from the spec,
+  // so not stored.
+  bool theta_omitted = false;
+  bool omega_omitted = false;
+  std::string parameter_note = {};
 };
 
 // What Submit returns, on the server (OracleCore) and in the client

@@ -102,19 +102,34 @@ absl::StatusOr<std::vector<Matrix>> DecodeMatrices(absl::string_view bytes) {
 
 std::string EncodeParams(const LayerParams& params) {
   std::string out;
-  PutU32(out, static_cast<uint32_t>(params.heads.size()));
   auto vec = [&](const Vector& v) {
     PutMatrix(out, v.data(), v.size() > 0 ? 1 : 0, v.size());
   };
-  for (const HeadParams& h : params.heads) {
-    for (const Matrix* m : {&h.wq, &h.wk, &h.wv, &h.wo}) {
-      PutMatrix(out, m->data(), m->rows(), m->cols());
+  auto layer = [&](const std::vector<HeadParams>& heads, const Vector& bo) {
+    PutU32(out, static_cast<uint32_t>(heads.size()));
+    for (const HeadParams& h : heads) {
+      for (const Matrix* m : {&h.wq, &h.wk, &h.wv, &h.wo}) {
+        PutMatrix(out, m->data(), m->rows(), m->cols());
+      }
+      vec(h.bq);
+      vec(h.bk);
+      vec(h.bv);
     }
-    vec(h.bq);
-    vec(h.bk);
-    vec(h.bv);
+    vec(bo);
+  };
+  // First layer first; the last layer is `heads`/`bo`. One layer without an
+  // FFN block gives the original bytes.
+  for (const AttentionLayerParams& l : params.lower_layers) {
+    layer(l.heads, l.bo);
   }
-  vec(params.bo);
+  layer(params.heads, params.bo);
+  if (params.ffn.w1.size() > 0) {
+    const FfnParams& f = params.ffn;
+    PutMatrix(out, f.w1.data(), f.w1.rows(), f.w1.cols());
+    vec(f.b1);
+    PutMatrix(out, f.w2.data(), f.w2.rows(), f.w2.cols());
+    vec(f.b2);
+  }
   return out;
 }
 

@@ -46,8 +46,11 @@ std::string EncodeMatrices(std::span<const ConstMatrixMap> matrices);
 [[nodiscard]] absl::StatusOr<std::vector<Matrix>> DecodeMatrices(
     absl::string_view bytes);
 
-// Canonical bytes of a layer's parameters: per head wq, wk, wv, wo, bq,
-// bk, bv, then bo, each as a matrix (vectors as one row; empty as 0x0).
+// Canonical bytes of a layer's parameters: per attention layer, first layer
+// first, u32 head count, per head wq, wk, wv, wo, bq, bk, bv, then bo; then,
+// with an FFN block, w1, b1, w2, b2; each as a matrix (vectors as one row;
+// empty as 0x0). Shared and tied blocks appear in every head that uses them.
+// One layer without an FFN block: the original bytes.
 std::string EncodeParams(const LayerParams& params);
 
 // The commitment to a secret: SHA-256(EncodeParams(secret) || nonce).

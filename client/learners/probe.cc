@@ -212,11 +212,21 @@ absl::Status CheckSolvable(const ChallengeInfo& info) {
     why = "it has biases";
   } else if (spec.value_dim < spec.d_model || spec.out_dim < spec.d_model) {
     why = "its omega = wv wo cannot have full rank d_model";
+  } else if (spec.layers > 1) {
+    why = absl::StrCat("it stacks ", spec.layers, " layers");
+  } else if (spec.residual) {
+    why = "its layer adds a residual";
+  } else if (spec.has_ffn) {
+    why = "it has a feed-forward block";
+  } else if (spec.attention == Attention::kLinear) {
+    why = "its attention is linear (no softmax normaliser to probe)";
+  } else if (spec.tie_qk) {
+    why = "it ties wk to wq (the probe's theta has no such factors)";
   }
   if (why.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "the probe learner solves single-head attention without biases whose "
-      "omega has full rank; challenge \"",
+      "the probe learner solves one single-head softmax layer without "
+      "biases, residual or FFN block whose omega has full rank; challenge \"",
       info.id, "\" does not qualify: ", why, ". Use --algo regress."));
 }
 

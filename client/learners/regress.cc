@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <ostream>
 #include <span>
@@ -33,8 +34,11 @@ namespace attnoracle {
 namespace {
 
 // Tokens spent when LearnOptions::max_tokens is 0: about forty times the
-// counting bound of the default d=16 challenges, far below their budgets.
+// counting bound of the default d=16 challenges, far below their budgets;
+// more where the answers would carry fewer than kNumbersPerParameter
+// numbers per free parameter (scalar outputs, FFN blocks).
 constexpr uint64_t kDefaultTokens = 2000;
+constexpr double kNumbersPerParameter = 3;
 // Query lengths, cycled. Full readout pays per token, so longer sequences
 // cost nothing extra and mix more tokens per answer; last-position readout
 // answers once per sequence, so short sequences get more answers per token.
@@ -133,6 +137,21 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec, const Limits& limits,
     tokens -= n;
   }
   return sequences;
+}
+
+// kDefaultTokens, or enough for kNumbersPerParameter answered numbers per
+// free parameter: full readout returns OutputDim numbers per token, last
+// position OutputDim per sequence of the pattern's mean length.
+uint64_t DefaultTokens(const LayerSpec& spec) {
+  double tokens_per_number = 1.0 / OutputDim(spec);
+  if (spec.readout == Readout::kLast) {
+    double mean = 0;
+    for (int n : kLastReadoutLengths) mean += n;
+    tokens_per_number *= mean / std::size(kLastReadoutLengths);
+  }
+  const double wanted =
+      std::ceil(kNumbersPerParameter * ParamCount(spec) * tokens_per_number);
+  return std::max(kDefaultTokens, static_cast<uint64_t>(wanted));
 }
 
 // The promising level (see kPromisingRelLoss) for these answers: the relative
@@ -425,9 +444,9 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
 
   // Query design and answers.
   const Usage before = oracle.usage();
-  const uint64_t tokens =
-      std::min(options.max_tokens > 0 ? options.max_tokens : kDefaultTokens,
-               before.tokens_left);
+  const uint64_t tokens = std::min(
+      options.max_tokens > 0 ? options.max_tokens : DefaultTokens(spec),
+      before.tokens_left);
   std::vector<Matrix> inputs = DesignQueries(
       spec, info.policy.limits, tokens, before.queries_left,
       DeriveSeed(options.seed, RngStream::kLearner, kDesignStream));

@@ -189,7 +189,7 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
   for (size_t i = 0; i < sequences.size(); ++i) {
     const int rows =
         OutputRows(config.spec, static_cast<int>(sequences[i].rows()));
-    MatrixMap out = allocate_output(i, rows, config.spec.out_dim);
+    MatrixMap out = allocate_output(i, rows, OutputDim(config.spec));
     ForwardInto(config.spec, secret->params, sequences[i], out);
     DegradeAnswer(config.policy, noise_seed, reservation.first_query_index + i,
                   out);

@@ -21,8 +21,12 @@ Score Scorer::ScoreHypothesis(const LayerParams& hypothesis,
   score.functional_rel_err = f.rel_mse;
   score.max_abs_err = f.max_abs_err;
   score.bits = f.bits;
-  score.theta_rel_err = p.theta_rel_err;
-  score.omega_rel_err = p.omega_rel_err;
+  const ParameterIdentifiability which = IdentifiabilityOf(spec_);
+  score.theta_rel_err = which.theta ? p.theta_rel_err : 0;
+  score.omega_rel_err = which.omega ? p.omega_rel_err : 0;
+  score.theta_omitted = !which.theta;
+  score.omega_omitted = !which.omega;
+  score.parameter_note = which.note;
   SetCost(spec_, usage.queries_used, usage.tokens_used, &score);
   return score;
 }

@@ -137,7 +137,32 @@ INSTANTIATE_TEST_SUITE_P(
                          .mask = Mask::kCausal,
                          .readout = Readout::kLast,
                          .biases = true},
-                        600}),
+                        600},
+        // The seed papers' classes.
+        ConvergenceCase{"scalar_last_d4",
+                        {.d_model = 4, .out_dim = 1, .readout = Readout::kLast},
+                        600},
+        ConvergenceCase{
+            "multi_query_d4", {.d_model = 4, .heads = 2, .kv_heads = 1}, 300},
+        ConvergenceCase{"linear_causal_d4",
+                        {.d_model = 4,
+                         .mask = Mask::kCausal,
+                         .attention = Attention::kLinear},
+                        200},
+        ConvergenceCase{"tied_two_layer_d4",
+                        {.d_model = 4,
+                         .heads = 2,
+                         .head_dim = 2,
+                         .layers = 2,
+                         .residual = true,
+                         .tie_qk = true},
+                        400},
+        ConvergenceCase{"ffn_last_d4",
+                        {.d_model = 4,
+                         .readout = Readout::kLast,
+                         .has_ffn = true,
+                         .ffn = {.hidden = 4, .out_dim = 1}},
+                        1500}),
     [](const ::testing::TestParamInfo<ConvergenceCase>& info) {
       return info.param.name;
     });

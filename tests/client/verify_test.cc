@@ -156,20 +156,67 @@ TEST_P(HonestTranscriptTest, Verifies) {
 
 INSTANTIATE_TEST_SUITE_P(
     Policies, HonestTranscriptTest,
-    ::testing::Values(Variant{"exact", kSpec, kExact},
-                      Variant{"noisy", kSpec, kNoisy},
-                      Variant{"float32", kSpec, kFloat32},
-                      Variant{"noisy_float32", kSpec, kNoisyFloat32},
-                      Variant{"two_heads_causal_biases_last",
-                              LayerSpec{.d_model = 6,
-                                        .heads = 2,
-                                        .mask = Mask::kCausal,
-                                        .readout = Readout::kLast,
-                                        .biases = true},
-                              kNoisy}),
+    ::testing::Values(
+        Variant{"exact", kSpec, kExact}, Variant{"noisy", kSpec, kNoisy},
+        Variant{"float32", kSpec, kFloat32},
+        Variant{"noisy_float32", kSpec, kNoisyFloat32},
+        Variant{"two_heads_causal_biases_last",
+                LayerSpec{.d_model = 6,
+                          .heads = 2,
+                          .mask = Mask::kCausal,
+                          .readout = Readout::kLast,
+                          .biases = true},
+                kNoisy},
+        // The seed papers' classes.
+        Variant{
+            "scalar_last",
+            LayerSpec{.d_model = 4, .out_dim = 1, .readout = Readout::kLast},
+            kNoisy},
+        Variant{
+            "ffn_biases_residual",
+            LayerSpec{.d_model = 4,
+                      .has_ffn = true,
+                      .ffn = {.hidden = 3, .biases = true, .residual = true}},
+            kFloat32},
+        Variant{"multi_query",
+                LayerSpec{.d_model = 4, .heads = 2, .kv_heads = 1}, kExact},
+        Variant{"linear_causal",
+                LayerSpec{.d_model = 4,
+                          .mask = Mask::kCausal,
+                          .attention = Attention::kLinear},
+                kNoisy},
+        Variant{"tied_stack_biases",
+                LayerSpec{.d_model = 4,
+                          .heads = 2,
+                          .biases = true,
+                          .layers = 3,
+                          .residual = true,
+                          .tie_qk = true},
+                kNoisyFloat32}),
     [](const ::testing::TestParamInfo<Variant>& info) {
       return std::string(info.param.name);
     });
+
+TEST(VerifyTranscriptTest, ForgedAnswerOfAStackFailsAtItsEntry) {
+  Scenario s = MakeScenario(LayerSpec{.d_model = 4,
+                                      .heads = 2,
+                                      .layers = 2,
+                                      .residual = true,
+                                      .tie_qk = true,
+                                      .has_ffn = true,
+                                      .ffn = {.hidden = 3, .residual = true}},
+                            kExact);
+  ASSERT_TRUE(Verify(s).ok());
+  // A forger's answer, re-chained: only the replay through the revealed
+  // stack can tell.
+  FlipByte(s.entries[2].response);
+  Rechain(s.entries, 2);
+  const absl::StatusOr<VerifiedTranscript> v = Verify(s);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
+  EXPECT_THAT(MessageOf(v.status()), HasSubstr("entry 2"));
+  EXPECT_THAT(MessageOf(v.status()), HasSubstr("differs from the revealed"));
+}
 
 TEST(VerifyTranscriptTest, EmptyTranscriptChecksOnlyTheCommitment) {
   Scenario s = MakeScenario(kSpec, kExact);

@@ -45,13 +45,40 @@ ChallengeConfig BuiltIn(const std::string& id) {
   return {};
 }
 
-TEST(DefaultChallengesTest, HasTheSevenDocumentedChallenges) {
+TEST(DefaultChallengesTest, HasTheDocumentedChallenges) {
   std::vector<std::string> ids;
   for (const ChallengeConfig& c : BuiltIn()) ids.push_back(c.id);
   EXPECT_THAT(
       ids, ElementsAre("tiny-d4", "single-head-d16", "single-head-causal-d16",
                        "last-token-d16", "two-head-d16",
-                       "noisy-single-head-d16", "float32-single-head-d16"));
+                       "noisy-single-head-d16", "float32-single-head-d16",
+                       "scalar-last-token-d16", "multihead-scalar-d8-h2",
+                       "transformer-ffn-d8", "multi-query-d16-h4",
+                       "linear-attention-d16", "tied-two-layer-d16"));
+}
+
+TEST(DefaultChallengesTest, SeedPaperSettingsHaveTheirSpecs) {
+  const LayerSpec scalar = BuiltIn("scalar-last-token-d16").spec;
+  EXPECT_EQ(scalar.readout, Readout::kLast);
+  EXPECT_EQ(OutputDim(scalar), 1);
+  const LayerSpec multi = BuiltIn("multihead-scalar-d8-h2").spec;
+  EXPECT_EQ(multi.heads, 2);
+  EXPECT_EQ(multi.head_dim, 8);
+  EXPECT_EQ(OutputDim(multi), 1);
+  const LayerSpec ffn = BuiltIn("transformer-ffn-d8").spec;
+  ASSERT_TRUE(ffn.has_ffn);
+  EXPECT_EQ(ffn.ffn.hidden, 16);
+  EXPECT_EQ(OutputDim(ffn), 1);
+  EXPECT_FALSE(ffn.ffn.biases);
+  const LayerSpec mq = BuiltIn("multi-query-d16-h4").spec;
+  EXPECT_EQ(mq.heads, 4);
+  EXPECT_EQ(mq.kv_heads, 1);
+  EXPECT_EQ(BuiltIn("linear-attention-d16").spec.attention, Attention::kLinear);
+  const LayerSpec tied = BuiltIn("tied-two-layer-d16").spec;
+  EXPECT_EQ(tied.layers, 2);
+  EXPECT_TRUE(tied.residual);
+  EXPECT_TRUE(tied.tie_qk);
+  EXPECT_EQ(tied.head_dim, 4);
 }
 
 TEST(DefaultChallengesTest, TinyHasASmallBudget) {

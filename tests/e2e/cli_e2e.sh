@@ -63,8 +63,8 @@ E2E_IN="$work/in"
 
 # Listing and describing.
 client --json challenges >"$work/list.json"
-check "seven built-in challenges" json "$work/list.json" \
-  "sorted(c['id'] for c in d['challenges']) == sorted(['tiny-d4','single-head-d16','single-head-causal-d16','last-token-d16','two-head-d16','noisy-single-head-d16','float32-single-head-d16'])"
+check "the built-in challenges" json "$work/list.json" \
+  "sorted(c['id'] for c in d['challenges']) == sorted(['tiny-d4','single-head-d16','single-head-causal-d16','last-token-d16','two-head-d16','noisy-single-head-d16','float32-single-head-d16','scalar-last-token-d16','multihead-scalar-d8-h2','transformer-ffn-d8','multi-query-d16-h4','linear-attention-d16','tied-two-layer-d16'])"
 client --json describe tiny-d4 >"$work/desc.json"
 check "describe shows the public spec" json "$work/desc.json" \
   "d['spec']['d_model'] == 4 and d['policy']['budget']['queries'] == 64 and 'seed' not in json.dumps(d)"

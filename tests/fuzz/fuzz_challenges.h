@@ -149,22 +149,48 @@ inline bool SameParams(const LayerParams& a, const LayerParams& b) {
 // What CheckParams promises, restated independently: the spec's number of
 // heads, outer dimensions d_model and out_dim, consistent inner dimensions,
 // biases exactly when the spec has them, every entry finite.
-inline void CheckFitsSpec(const LayerSpec& spec, const LayerParams& p) {
-  FUZZ_CHECK(static_cast<int>(p.heads.size()) == spec.heads);
+inline void CheckHeadsFit(const LayerSpec& spec,
+                          const std::vector<HeadParams>& heads,
+                          const Vector& bo, int out_dim) {
+  FUZZ_CHECK(static_cast<int>(heads.size()) == spec.heads);
   const Eigen::Index bias = spec.biases ? 1 : 0;
-  for (const HeadParams& h : p.heads) {
+  for (size_t i = 0; i < heads.size(); ++i) {
+    const HeadParams& h = heads[i];
     FUZZ_CHECK(h.wq.rows() == spec.d_model && h.wk.rows() == spec.d_model);
     FUZZ_CHECK(h.wq.cols() >= 1 && h.wk.cols() == h.wq.cols());
     FUZZ_CHECK(h.wv.rows() == spec.d_model && h.wv.cols() >= 1);
-    FUZZ_CHECK(h.wo.rows() == h.wv.cols() && h.wo.cols() == spec.out_dim);
+    FUZZ_CHECK(h.wo.rows() == h.wv.cols() && h.wo.cols() == out_dim);
     FUZZ_CHECK(h.bq.size() == bias * h.wq.cols());
     FUZZ_CHECK(h.bk.size() == bias * h.wq.cols());
     FUZZ_CHECK(h.bv.size() == bias * h.wv.cols());
     FUZZ_CHECK(h.wq.allFinite() && h.wk.allFinite() && h.wv.allFinite() &&
                h.wo.allFinite() && h.bq.allFinite() && h.bk.allFinite() &&
                h.bv.allFinite());
+    // Tied and shared blocks are copies.
+    if (spec.tie_qk) FUZZ_CHECK(h.wk == h.wq);
+    const HeadParams& lead = heads[KvGroupStart(spec, static_cast<int>(i))];
+    FUZZ_CHECK(h.wk == lead.wk && h.wv == lead.wv);
   }
-  FUZZ_CHECK(p.bo.size() == bias * spec.out_dim && p.bo.allFinite());
+  FUZZ_CHECK(bo.size() == bias * out_dim && bo.allFinite());
+}
+
+inline void CheckFitsSpec(const LayerSpec& spec, const LayerParams& p) {
+  FUZZ_CHECK(static_cast<int>(p.lower_layers.size()) == spec.layers - 1);
+  for (const AttentionLayerParams& l : p.lower_layers) {
+    CheckHeadsFit(spec, l.heads, l.bo, spec.d_model);
+  }
+  CheckHeadsFit(spec, p.heads, p.bo, spec.out_dim);
+  if (spec.has_ffn) {
+    const Eigen::Index bias = spec.ffn.biases ? 1 : 0;
+    FUZZ_CHECK(p.ffn.w1.rows() == spec.out_dim &&
+               p.ffn.w1.cols() == spec.ffn.hidden && p.ffn.w1.allFinite());
+    FUZZ_CHECK(p.ffn.w2.rows() == spec.ffn.hidden &&
+               p.ffn.w2.cols() == spec.ffn.out_dim && p.ffn.w2.allFinite());
+    FUZZ_CHECK(p.ffn.b1.size() == bias * spec.ffn.hidden);
+    FUZZ_CHECK(p.ffn.b2.size() == bias * spec.ffn.out_dim);
+  } else {
+    FUZZ_CHECK(p.ffn.w1.size() == 0 && p.ffn.w2.size() == 0);
+  }
 }
 
 }  // namespace attnoracle::fuzz

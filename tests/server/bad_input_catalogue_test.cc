@@ -932,14 +932,49 @@ std::vector<Row> Rows() {
              c.mutable_spec()->set_heads(256);
              c.mutable_spec()->set_head_dim(4096);
            })},
+          {"CreateKvHeadsNotDividing", C::kInvalidArgument, "spec.kv_heads",
+           CreateChallenge([](auto& c) {
+             c.mutable_spec()->set_heads(4);
+             c.mutable_spec()->set_kv_heads(3);
+           })},
+          {"CreateResidualWidths", C::kInvalidArgument, "spec.residual",
+           CreateChallenge([](auto& c) {
+             c.mutable_spec()->set_out_dim(c.spec().d_model() + 1);
+             c.mutable_spec()->set_residual(true);
+           })},
+          {"CreateTiedSharedKeys", C::kInvalidArgument, "spec.tie_qk",
+           CreateChallenge([](auto& c) {
+             c.mutable_spec()->set_heads(2);
+             c.mutable_spec()->set_head_dim(2);
+             c.mutable_spec()->set_kv_heads(1);
+             c.mutable_spec()->set_tie_qk(true);
+           })},
+          {"CreateTooManyLayers", C::kInvalidArgument, "spec.layers",
+           CreateChallenge(
+               [](auto& c) { c.mutable_spec()->set_layers(kMaxLayers + 1); })},
+          {"CreateFfnNoHidden", C::kInvalidArgument, "spec.ffn.hidden",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_spec()->mutable_ffn()->set_out_dim(1);
+               })},
+          {"CreateFfnResidualWidths", C::kInvalidArgument, "spec.ffn.residual",
+           CreateChallenge(
+               [](auto& c) {
+                 v1::FfnSpec* f = c.mutable_spec()->mutable_ffn();
+                 f->set_hidden(4);
+                 f->set_out_dim(1);
+                 f->set_residual(true);
+               })},
           {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
            CreateChallenge(
                [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
           {"CreateNaNRate", C::kInvalidArgument, "max_requests_per_second",
-           CreateChallenge([](auto& c) {
-             c.mutable_policy()->mutable_limits()->set_max_requests_per_second(
-                 kNaN);
-           })},
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()
+                     ->mutable_limits()
+                     ->set_max_requests_per_second(kNaN);
+               })},
           {"CreateDuplicateId", C::kAlreadyExists, kMain,
            CreateChallenge([](auto& c) { c.set_id(kMain); })},
           {"PhaseBackwards", C::kFailedPrecondition, "closed",
@@ -962,6 +997,24 @@ std::vector<Row> Rows() {
            [](CatalogueTest&) {
              return OutcomeOf(LoadChallengeSet("/no-such-dir/set.textproto"));
            }},
+          {"HypothesisFileLayersAndHeads", C::kInvalidArgument, "layers",
+           HypothesisFile(R"({"layers": [{"heads": []}], "heads": []})")},
+          {"HypothesisFileFfnNoW2", C::kInvalidArgument, "ffn",
+           HypothesisFile(R"({"heads": [], "ffn": {"w1": [[1]]}})")},
+          {"SubmitFfnWithoutBlock", C::kInvalidArgument, "ffn",
+           Submit([](auto& h) {
+             v1::FfnParams* f = h.mutable_ffn();
+             MatrixToProto(Matrix::Identity(1, 1), f->mutable_w1());
+             MatrixToProto(Matrix::Identity(1, 1), f->mutable_w2());
+           })},
+          {"SubmitLayersOnOneLayerSpecTwice", C::kInvalidArgument, "layers",
+           Submit([](auto& h) {
+             v1::AttentionLayerParams* a = h.add_layers();
+             *a->mutable_heads() = h.heads();
+             *h.add_layers() = *a;
+             h.clear_heads();
+             h.clear_bo();
+           })},
           {"HypothesisFileNotJson", C::kInvalidArgument, "JSON",
            HypothesisFile("{\"heads\": [")},
           {"HypothesisFileWrongShape", C::kInvalidArgument, "wq",
