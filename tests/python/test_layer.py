@@ -137,13 +137,14 @@ def test_regress_gradient_matches_finite_differences():
     T = rng.standard_normal((4, 1, 2))
     size = sum(int(np.prod(s)) for _, _, s in regress._shapes(spec))
     theta = rng.standard_normal(size)
-    _, grad = regress.loss_and_grad(spec, theta, X, T)
+    groups = [(X, T), (X[:2, :3], T[:2])]
+    _, grad = regress.loss_and_grad(spec, theta, groups)
     h = 1e-6
     for i in range(size):
         e = np.zeros(size)
         e[i] = h
-        numeric = (regress.loss_and_grad(spec, theta + e, X, T)[0] -
-                   regress.loss_and_grad(spec, theta - e, X, T)[0]) / (2 * h)
+        numeric = (regress.loss_and_grad(spec, theta + e, groups)[0] -
+                   regress.loss_and_grad(spec, theta - e, groups)[0]) / (2 * h)
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-8), i
 
 
