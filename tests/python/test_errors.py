@@ -2,6 +2,7 @@
 server's message."""
 
 import socket
+import subprocess
 
 import grpc
 import numpy as np
@@ -138,3 +139,36 @@ def test_every_status_code_maps_to_its_class():
             assert e.code == code.name
     other = errors.from_status(grpc.StatusCode.INTERNAL, "boom")
     assert type(other) is ao.OracleError and other.code == "INTERNAL"
+
+
+def _certificates(directory):
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True,
+                       capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+            "/CN=test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=oracle",
+            "-keyout", "server.key", "-out", "server.csr")
+    (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+            "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
+            "server.ext", "-out", "server.pem")
+
+
+def test_tls_connects_with_the_ca_and_not_without(tmp_path):
+    _certificates(tmp_path)
+    with LocalServer(extra_args=[f"--tls_cert={tmp_path / 'server.pem'}",
+                                 f"--tls_key={tmp_path / 'server.key'}"]) \
+            as server:
+        with ao.connect(server.address, tls_ca=tmp_path / "ca.pem") as tls:
+            assert tls.challenge("tiny-d4").spec.d_model == 4
+        with ao.connect(server.address, timeout=5) as plain:
+            with pytest.raises(ao.Unavailable):
+                plain.challenges()
+    with pytest.raises(ao.NotFound, match="cannot read tls_ca"):
+        ao.connect("127.0.0.1:1", tls_ca=tmp_path / "missing.pem")
+    with pytest.raises(ao.InvalidArgument, match="tls_cert and tls_key"):
+        ao.connect("127.0.0.1:1", tls_cert=tmp_path / "server.pem")

@@ -79,3 +79,31 @@ def test_bad_arguments_are_refused_with_the_flag_named():
         done = subprocess.run([sys.executable, "-m", "attnoracle.study",
                                *full], capture_output=True, text=True)
         assert done.returncode == 2 and flag in done.stderr
+
+
+def test_study_against_a_remote_server_registers_a_learner_per_run(tmp_path):
+    from attnoracle.server import LocalServer
+    token = "study-admin-token-0123456789"
+    with LocalServer(admin_token=token) as server:
+        env = dict(os.environ, ATTNORACLE_ADMIN_TOKEN=token)
+        done = subprocess.run(
+            [sys.executable, "-m", "attnoracle.study", "--challenge",
+             "tiny-d4", "--algo", "probe,py-probe", "--budgets", "9",
+             "--seeds", "2", "--out", str(tmp_path), "--server",
+             server.address, "--quiet"],
+            capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        import attnoracle as ao
+        with ao.connect(server.address, token) as admin:
+            board = admin.challenge("tiny-d4").leaderboard()
+    # Four runs, four learners, each with one submission of 9 tokens.
+    assert len(board) == 4
+    assert all(e["submissions"] == 1 and e["score"].tokens_used == 9
+               for e in board)
+    done = subprocess.run(
+        [sys.executable, "-m", "attnoracle.study", "--challenge", "tiny-d4",
+         "--algo", "probe", "--budgets", "9", "--out", str(tmp_path),
+         "--server", "127.0.0.1:1"], capture_output=True, text=True,
+        env={k: v for k, v in os.environ.items()
+             if k != "ATTNORACLE_ADMIN_TOKEN"})
+    assert done.returncode == 2 and "admin token" in done.stderr
