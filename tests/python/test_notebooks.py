@@ -38,6 +38,8 @@ def run(name, server, student, solved):
             cell.source = solution
     os.environ["ATTNORACLE_SERVER"] = server.address
     os.environ["ATTNORACLE_LEARNER"] = student
+    # Quiets the kernel's debugger notes on stderr, which are not lesson text.
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     ExecutePreprocessor(timeout=120, kernel_name="python3").preprocess(
         nb, {"metadata": {"path": TEACHING}})
     return "".join(o.get("text", "") for c in nb.cells
