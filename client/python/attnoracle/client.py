@@ -227,7 +227,9 @@ class Challenge:
 
         Raises ao.InvalidArgument (bad shape or value; nothing charged),
         ao.BudgetExhausted (budget spent), ao.FailedPrecondition (not open).
-        After a refusal, requests already answered stay charged.
+        After a refusal, requests already answered stay charged. Unary
+        requests refused by a rate limit are sent again after the server's
+        hint; a stream message refused so raises ao.BudgetExhausted.
         """
         single = isinstance(X, np.ndarray) and X.ndim == 2
         sequences = [X] if single else list(X)
