@@ -4,6 +4,8 @@
 #   scripts/deps.sh          # build and test
 #   scripts/deps.sh fuzz     # and clang, for scripts/fuzz.sh and
 #                            # scripts/thread_safety.sh
+#   scripts/deps.sh teaching # and the Jupyter notebook server, to open the
+#                            # lessons of docs/teaching/ in a browser
 set -euo pipefail
 
 packages=(
@@ -11,11 +13,18 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev openssl
+  # The Python package (client/python), its tests, the budget studies' plots
+  # and the notebooks' execution by the tests.
+  python3-grpcio python3-protobuf python3-numpy python3-matplotlib
+  python3-pytest jupyter-nbconvert python3-nbclient python3-ipykernel
 )
 # clang 14 with its sanitizer and libFuzzer runtimes, and llvm-symbolizer
 # for readable stacks in crash reports.
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang libclang-rt-14-dev llvm-14)
+fi
+if [ "${1:-}" = "teaching" ]; then
+  packages+=(jupyter-notebook)
 fi
 
 missing=()
