@@ -161,8 +161,8 @@ INSTANTIATE_TEST_SUITE_P(
                         {.d_model = 4,
                          .readout = Readout::kLast,
                          .has_ffn = true,
-                         .ffn = {.hidden = 4, .out_dim = 1}},
-                        1500}),
+                         .ffn = {.hidden = 2, .out_dim = 1}},
+                        1000}),
     [](const ::testing::TestParamInfo<ConvergenceCase>& info) {
       return info.param.name;
     });

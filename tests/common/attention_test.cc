@@ -274,7 +274,14 @@ TEST(ResolveSpecTest, KeepsExplicitValues) {
                       .mask = Mask::kCausal,
                       .readout = Readout::kLast,
                       .score_scale = 0.1,
-                      .biases = true};
+                      .biases = true,
+                      .kv_heads = 5,
+                      .attention = Attention::kLinear,
+                      .layers = 3,
+                      .residual = false,
+                      .tie_qk = true,
+                      .has_ffn = true,
+                      .ffn = {.hidden = 4, .out_dim = 2, .biases = true}};
   absl::StatusOr<LayerSpec> spec = ResolveSpec(raw);
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(*spec, raw);

@@ -102,7 +102,10 @@ TEST(DefaultChallengesTest, UnsetFieldsTakeTheDocumentedDefaults) {
                                .mask = Mask::kNone,
                                .readout = Readout::kAll,
                                .score_scale = 0.25,
-                               .biases = false}));
+                               .biases = false,
+                               .kv_heads = 1,
+                               .attention = Attention::kSoftmax,
+                               .layers = 1}));
   EXPECT_EQ(c.policy.precision, Precision::kFloat64);
   EXPECT_EQ(c.policy.noise_sigma, 0.0);
   EXPECT_EQ(c.policy.budget, (Budget{.queries = 100'000, .tokens = 1'000'000}));
