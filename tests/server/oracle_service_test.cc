@@ -139,8 +139,9 @@ TEST_F(OracleServiceTest, ListsTheBuiltInChallengesById) {
   ASSERT_TRUE(list.ok()) << list.status();
   std::vector<std::string> ids;
   for (const ChallengeInfo& info : *list) ids.push_back(info.id);
-  EXPECT_THAT(ids, ElementsAre(kFloat32, kLast, kNoisy, kCausal, kSingle, kTiny,
-                               kTwoHead));
+  EXPECT_THAT(ids, ElementsAre("chen-li-signs-d8-h2", kFloat32, kLast, kNoisy,
+                               "sign-scalar-d8", kCausal, kSingle, kTiny,
+                               "top3-last-token-d16", kTwoHead));
 }
 
 TEST_F(OracleServiceTest, DescribesAChallengeWithDefaultsFilledIn) {
