@@ -70,6 +70,9 @@ ABSL_FLAG(std::string, tls_server_name, "",
           "Name checked against the server's certificate (default: the host "
           "of --server).");
 ABSL_FLAG(std::string, params, "", "submit: JSON hypothesis file.");
+ABSL_FLAG(uint32_t, count, 1,
+          "sample: how many random examples to draw (1 to the challenge's "
+          "max_sequences_per_request).");
 ABSL_FLAG(std::string, algo, "probe",
           "learn: the learner: probe (exact, single head) or regress (any "
           "spec).");
@@ -200,6 +203,46 @@ int RunDescribe(Context& ctx) {
   std::cout << "  answers:      " << PrecisionName(p.precision);
   if (p.noise_sigma > 0)
     std::cout << ", gaussian noise sigma=" << p.noise_sigma;
+  switch (p.answers) {
+    case Answers::kValues:
+      std::cout << ", values (" << AnswersName(p.answers) << ")";
+      break;
+    case Answers::kSign:
+      std::cout << ", signs only: +1 where >= 0, else -1 ("
+                << AnswersName(p.answers) << ")";
+      break;
+    case Answers::kTopK:
+      std::cout << ", the top " << p.top_k
+                << " (index, value) pairs of each row ("
+                << AnswersName(p.answers) << ")";
+      break;
+    case Answers::kQuantized:
+      std::cout << ", rounded to multiples of " << p.quantize_step << " ("
+                << AnswersName(p.answers) << ")";
+      break;
+  }
+  std::cout << "\n  access:       ";
+  switch (p.access) {
+    case Access::kQueries:
+      std::cout << "chosen queries (query) ";
+      break;
+    case Access::kExamples:
+      std::cout << "random examples only (sample) ";
+      break;
+    case Access::kBoth:
+      std::cout << "chosen queries (query) and random examples (sample) ";
+      break;
+  }
+  std::cout << "(" << AccessName(p.access) << ")";
+  if (AllowsExamples(p)) {
+    std::cout << "\n  examples:     "
+              << Counted(p.examples.tokens, "token", "tokens") << " of "
+              << (p.examples.inputs == InputDistribution::kSigns
+                      ? absl::StrCat("entries +-", p.examples.scale.value_or(1))
+                      : absl::StrCat("entries N(0, ",
+                                     p.examples.scale.value_or(1), "^2)"))
+              << " (" << InputDistributionName(p.examples.inputs) << ")";
+  }
   std::cout << "\n  budget:       "
             << Counted(p.budget.queries, "query", "queries") << ", "
             << Counted(p.budget.tokens, "token", "tokens") << " per learner\n"
@@ -244,6 +287,30 @@ void PrintUsage(const Usage& u) {
             << Counted(u.tokens_left, "token", "tokens") << " left\n";
 }
 
+// One answer as text: its matrix, or under top-k its (index, value) pairs
+// row by row.
+void PrintAnswer(absl::string_view what, size_t i, Eigen::Index tokens,
+                 const Matrix& y, bool top_k) {
+  const Eigen::IOFormat format(Eigen::FullPrecision, 0, "  ", "\n    ", "", "");
+  std::cout << what << " " << i << " (" << tokens
+            << (tokens == 1 ? " token) -> " : " tokens) -> ");
+  if (!top_k) {
+    std::cout << y.rows() << " x " << y.cols() << ":\n    " << y.format(format)
+              << "\n";
+    return;
+  }
+  std::cout << y.rows() << " rows of top " << y.cols() / 2
+            << " (index: value):\n";
+  for (Eigen::Index r = 0; r < y.rows(); ++r) {
+    std::cout << "   ";
+    for (Eigen::Index k = 0; k + 1 < y.cols(); k += 2) {
+      std::cout << " " << static_cast<uint64_t>(y(r, k)) << ": "
+                << absl::StrFormat("%.17g", y(r, k + 1));
+    }
+    std::cout << "\n";
+  }
+}
+
 int RunQuery(Context& ctx) {
   std::optional<nlohmann::ordered_json> doc =
       ReadJson(absl::GetFlag(FLAGS_input), "query input");
@@ -258,19 +325,39 @@ int RunQuery(Context& ctx) {
       ctx.client->Query(ctx.args[0], *sequences);
   if (!answer.ok()) return Fail(answer.status());
   if (ctx.json) {
-    nlohmann::ordered_json outputs = nlohmann::ordered_json::array();
-    for (const Matrix& y : answer->outputs) outputs.push_back(MatrixToJson(y));
-    PrintJson({{"outputs", outputs}, {"usage", UsageToJson(answer->usage)}});
+    PrintJson({{answer->top_k ? "top_k" : "outputs",
+                AnswersToJson(answer->outputs, answer->top_k)},
+               {"usage", UsageToJson(answer->usage)}});
+    return 0;
+  }
+  for (size_t i = 0; i < answer->outputs.size(); ++i) {
+    PrintAnswer("sequence", i, (*sequences)[i].rows(), answer->outputs[i],
+                answer->top_k);
+  }
+  PrintUsage(answer->usage);
+  return 0;
+}
+
+int RunSample(Context& ctx) {
+  absl::StatusOr<SampleAnswer> answer =
+      ctx.client->Sample(ctx.args[0], absl::GetFlag(FLAGS_count));
+  if (!answer.ok()) return Fail(answer.status());
+  if (ctx.json) {
+    nlohmann::ordered_json inputs = nlohmann::ordered_json::array();
+    for (const Matrix& x : answer->inputs) inputs.push_back(MatrixToJson(x));
+    PrintJson({{"inputs", inputs},
+               {answer->top_k ? "top_k" : "outputs",
+                AnswersToJson(answer->outputs, answer->top_k)},
+               {"usage", UsageToJson(answer->usage)}});
     return 0;
   }
   const Eigen::IOFormat format(Eigen::FullPrecision, 0, "  ", "\n    ", "", "");
-  for (size_t i = 0; i < answer->outputs.size(); ++i) {
-    const Matrix& y = answer->outputs[i];
-    std::cout << "sequence " << i << " (" << (*sequences)[i].rows()
-              << (((*sequences)[i].rows() == 1) ? " token) -> "
-                                                : " tokens) -> ")
-              << y.rows() << " x " << y.cols() << ":\n    " << y.format(format)
-              << "\n";
+  for (size_t i = 0; i < answer->inputs.size(); ++i) {
+    const Matrix& x = answer->inputs[i];
+    std::cout << "example " << i << " (sequence index "
+              << answer->first_query_index + i << "), input " << x.rows()
+              << " x " << x.cols() << ":\n    " << x.format(format) << "\n";
+    PrintAnswer("example", i, x.rows(), answer->outputs[i], answer->top_k);
   }
   PrintUsage(answer->usage);
   return 0;
@@ -303,6 +390,11 @@ void PrintScore(const Score& s, uint32_t submissions_left,
     if (!s.parameter_note.empty()) {
       std::cout << "  (" << (s.theta_omitted ? "theta and omega" : "omega")
                 << " omitted: " << s.parameter_note << ")\n";
+    }
+    if (s.sign_disagreement > 0) {
+      std::cout << absl::StrFormat(
+          "  sign_disagreement  %.3e   (errors above at unit output scale)\n",
+          s.sign_disagreement);
     }
     if (s.feedback == Feedback::kRounded) {
       std::cout << "  (errors rounded to 2 significant digits)\n";
@@ -428,6 +520,9 @@ int RunLearn(Context& ctx) {
         doc["parameter_note"] = score.parameter_note;
       }
       doc["bits"] = score.bits;
+      if (oracle.info().policy.answers == Answers::kSign) {
+        doc["sign_disagreement"] = score.sign_disagreement;
+      }
     }
     doc["seconds"] = seconds;
     doc["submission_id"] = result->submission_id;
@@ -487,6 +582,7 @@ int RunLeaderboard(Context& ctx) {
 
 constexpr FlagDoc kQueryFlags[] = {{"input", "FILE"}};
 constexpr FlagDoc kSubmitFlags[] = {{"params", "FILE"}};
+constexpr FlagDoc kSampleFlags[] = {{"count", "N"}};
 constexpr FlagDoc kLearnFlags[] = {{"algo", "NAME"},
                                    {"seed", "N"},
                                    {"max_tokens", "N"},
@@ -511,12 +607,29 @@ const Command kCommands[] = {
      "--json:\n"
      "  {\"outputs\": [[[y...], ...], ...], \"usage\": {...}}\n"
      "one row per returned position (n rows, or 1 for last-position "
-     "readout).",
+     "readout);\n"
+     "under top-k answers \"top_k\": [[[[index, value], ...] per row] per\n"
+     "sequence] in place of \"outputs\".",
      1,
      RunQuery,
      {},
      false,
      kQueryFlags},
+    {"sample",
+     "sample CH [--count N]",
+     "Draw your next N random examples of CH (challenges whose access\n"
+     "allows examples): inputs the server draws from the challenge's\n"
+     "distribution, with their answers, charged like N queries. With "
+     "--json:\n"
+     "  {\"inputs\": [[[x...], ...], ...], \"outputs\": [...], "
+     "\"usage\": {...}}\n"
+     "in the shapes 'query' uses (\"top_k\" in place of \"outputs\" under\n"
+     "top-k answers).",
+     1,
+     RunSample,
+     {},
+     false,
+     kSampleFlags},
     {"usage", "usage CH",
      "Show the queries and tokens you have used and have left on CH.", 1,
      RunUsage},

@@ -76,7 +76,18 @@ nlohmann::ordered_json PolicyToJson(const AccessPolicy& p) {
         {"max_sequences_per_request", p.limits.max_sequences_per_request},
         {"max_tokens_per_request", p.limits.max_tokens_per_request},
         {"max_requests_per_second", p.limits.max_requests_per_second},
-        {"request_burst", p.limits.request_burst}}}};
+        {"request_burst", p.limits.request_burst}}},
+      {"access", AccessName(p.access)},
+      {"examples",
+       AllowsExamples(p)
+           ? nlohmann::ordered_json{{"inputs",
+                                     InputDistributionName(p.examples.inputs)},
+                                    {"tokens", p.examples.tokens},
+                                    {"scale", p.examples.scale.value_or(1.0)}}
+           : nlohmann::ordered_json(nullptr)},
+      {"answers", AnswersName(p.answers)},
+      {"top_k", p.top_k},
+      {"quantize_step", p.quantize_step}};
 }
 
 absl::StatusOr<std::vector<double>> NumbersFromJson(
@@ -213,7 +224,31 @@ nlohmann::ordered_json ScoreToJson(const Score& s) {
   doc["tokens_to_bound"] = s.tokens_to_bound;
   doc["feedback"] = FeedbackName(s.feedback);
   doc["passed"] = s.passed;
+  if (s.feedback != Feedback::kPassFail && s.sign_disagreement > 0) {
+    doc["sign_disagreement"] = s.sign_disagreement;
+  }
   return doc;
+}
+
+nlohmann::ordered_json TopKToJson(const Matrix& pairs) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (Eigen::Index r = 0; r < pairs.rows(); ++r) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::array();
+    for (Eigen::Index i = 0; i + 1 < pairs.cols(); i += 2) {
+      row.push_back({static_cast<uint64_t>(pairs(r, i)), pairs(r, i + 1)});
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+nlohmann::ordered_json AnswersToJson(const std::vector<Matrix>& answers,
+                                     bool top_k) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const Matrix& y : answers) {
+    list.push_back(top_k ? TopKToJson(y) : MatrixToJson(y));
+  }
+  return list;
 }
 
 nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& e) {
@@ -372,15 +407,17 @@ nlohmann::ordered_json InfoToJson(const ChallengeInfo& info) {
 
 absl::StatusOr<nlohmann::ordered_json> TranscriptEntryToJson(
     const TranscriptEntry& e) {
-  absl::StatusOr<std::vector<Matrix>> sequences = DecodeMatrices(e.request);
-  if (!sequences.ok()) return Bad("request", sequences.status().message());
+  absl::StatusOr<DecodedRequest> request = DecodeRequest(e.request);
+  if (!request.ok()) return Bad("request", request.status().message());
   absl::StatusOr<std::vector<Matrix>> outputs = DecodeMatrices(e.response);
   if (!outputs.ok()) return Bad("response", outputs.status().message());
   return nlohmann::ordered_json{
       {"learner", e.learner},
       {"index", e.index},
       {"first_query_index", e.first_query_index},
-      {"request", {{"sequences", MatrixListToJson(*sequences)}}},
+      {"request",
+       {{request->sample ? "samples" : "sequences",
+         MatrixListToJson(request->sequences)}}},
       {"response", {{"outputs", MatrixListToJson(*outputs)}}},
       {"request_digest", HexEncode(e.request_digest)},
       {"response_digest", HexEncode(e.response_digest)},
@@ -399,11 +436,15 @@ absl::StatusOr<TranscriptEntry> TranscriptEntryFromJson(
   ATTN_ASSIGN_OR_RETURN(e.index, UnsignedFromJson(doc, "index"));
   ATTN_ASSIGN_OR_RETURN(e.first_query_index,
                         UnsignedFromJson(doc, "first_query_index"));
-  ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> sequences,
-                        NestedMatricesFromJson(doc, "request", "sequences"));
+  const bool sample = doc.contains("request") && doc["request"].is_object() &&
+                      doc["request"].contains("samples");
+  ATTN_ASSIGN_OR_RETURN(
+      std::vector<Matrix> sequences,
+      NestedMatricesFromJson(doc, "request", sample ? "samples" : "sequences"));
   ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> outputs,
                         NestedMatricesFromJson(doc, "response", "outputs"));
-  e.request = EncodeMatrices(sequences);
+  e.request =
+      sample ? EncodeSampleRequest(sequences) : EncodeMatrices(sequences);
   e.response = EncodeMatrices(outputs);
   ATTN_ASSIGN_OR_RETURN(e.request_digest,
                         DigestFromJson(doc, "request_digest"));

@@ -31,6 +31,13 @@ namespace attnoracle {
     const nlohmann::ordered_json& doc);
 
 nlohmann::ordered_json MatrixToJson(const Matrix& m);  // array of rows
+// An ANSWERS_TOP_K answer (rows x 2k pairs, common/answer.h) as
+// [[[index, value], ...] per row].
+nlohmann::ordered_json TopKToJson(const Matrix& pairs);
+// Answers as `query --json` prints them: one MatrixToJson per sequence, or
+// with `top_k` one TopKToJson per sequence.
+nlohmann::ordered_json AnswersToJson(const std::vector<Matrix>& answers,
+                                     bool top_k);
 nlohmann::ordered_json UsageToJson(const Usage& usage);
 // With the commitment in hex, the scoring settings and whether secrets are
 // per learner.
@@ -44,7 +51,9 @@ nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& entry);
 
 // One line of a transcript export (JSONL):
 //   {"learner", "index", "first_query_index",
-//    "request": {"sequences": [M, ...]}, "response": {"outputs": [M, ...]},
+//    "request": {"sequences": [M, ...]} (a sample: {"samples": [M, ...]}),
+//    "response": {"outputs": [M, ...]} (top-k answers as their pairs
+//    matrices, common/answer.h),
 //    "request_digest": HEX, "response_digest": HEX, "chain_hash": HEX,
 //    "answered_unix_ms"}
 // with the request and response decoded from their canonical bytes.
@@ -53,7 +62,8 @@ nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& entry);
 // INVALID_ARGUMENT when the canonical bytes do not decode.
 [[nodiscard]] absl::StatusOr<nlohmann::ordered_json> TranscriptEntryToJson(
     const TranscriptEntry& entry);
-// The inverse: re-encodes request and response with EncodeMatrices.
+// The inverse: re-encodes request and response with EncodeMatrices (a
+// sample's request with EncodeSampleRequest).
 // INVALID_ARGUMENT naming the offending field.
 [[nodiscard]] absl::StatusOr<TranscriptEntry> TranscriptEntryFromJson(
     const nlohmann::ordered_json& doc);

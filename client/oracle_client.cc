@@ -5,6 +5,29 @@
 #include "common/status_macros.h"
 
 namespace attnoracle {
+namespace {
+
+// The answers of a Query or Sample response: its outputs, or under
+// ANSWERS_TOP_K its top_k answers as rows x 2k pairs (common/answer.h).
+absl::StatusOr<std::vector<Matrix>> AnswersFromProto(
+    const google::protobuf::RepeatedPtrField<v1::Matrix>& outputs,
+    const google::protobuf::RepeatedPtrField<v1::TopKAnswer>& top_k) {
+  std::vector<Matrix> out;
+  for (int i = 0; i < outputs.size(); ++i) {
+    ATTN_ASSIGN_OR_RETURN(
+        ConstMatrixMap y,
+        MatrixView(outputs[i], absl::StrCat("outputs[", i, "]")));
+    out.emplace_back(y);
+  }
+  for (int i = 0; i < top_k.size(); ++i) {
+    ATTN_ASSIGN_OR_RETURN(
+        Matrix pairs, TopKFromProto(top_k[i], absl::StrCat("top_k[", i, "]")));
+    out.push_back(std::move(pairs));
+  }
+  return out;
+}
+
+}  // namespace
 
 std::unique_ptr<OracleClient> OracleClient::Connect(
     const ClientOptions& options) {
@@ -45,16 +68,41 @@ absl::StatusOr<QueryAnswer> OracleClient::Query(
       const v1::QueryResponse response,
       Call(*stub_, &v1::Oracle::Stub::Query, request, options_));
   QueryAnswer answer;
-  for (int i = 0; i < response.outputs_size(); ++i) {
-    ATTN_ASSIGN_OR_RETURN(
-        ConstMatrixMap y,
-        MatrixView(response.outputs(i), absl::StrCat("outputs[", i, "]")));
-    answer.outputs.emplace_back(y);
-  }
+  ATTN_ASSIGN_OR_RETURN(answer.outputs,
+                        AnswersFromProto(response.outputs(), response.top_k()));
+  answer.top_k = response.top_k_size() > 0;
   if (answer.outputs.size() != sequences.size()) {
     return absl::InternalError(absl::StrCat("the server answered ",
                                             answer.outputs.size(), " of ",
                                             sequences.size(), " sequences"));
+  }
+  answer.usage = UsageFromProto(response.usage());
+  answer.first_query_index = response.first_query_index();
+  return answer;
+}
+
+absl::StatusOr<SampleAnswer> OracleClient::Sample(
+    const std::string& challenge_id, uint32_t count) {
+  v1::SampleRequest request;
+  request.set_challenge_id(challenge_id);
+  request.set_count(count);
+  ATTN_ASSIGN_OR_RETURN(
+      const v1::SampleResponse response,
+      Call(*stub_, &v1::Oracle::Stub::Sample, request, options_));
+  SampleAnswer answer;
+  for (int i = 0; i < response.inputs_size(); ++i) {
+    ATTN_ASSIGN_OR_RETURN(
+        ConstMatrixMap x,
+        MatrixView(response.inputs(i), absl::StrCat("inputs[", i, "]")));
+    answer.inputs.emplace_back(x);
+  }
+  ATTN_ASSIGN_OR_RETURN(answer.outputs,
+                        AnswersFromProto(response.outputs(), response.top_k()));
+  answer.top_k = response.top_k_size() > 0;
+  if (answer.inputs.size() != count || answer.outputs.size() != count) {
+    return absl::InternalError(absl::StrCat(
+        "the server sent ", answer.inputs.size(), " inputs and ",
+        answer.outputs.size(), " answers for ", count, " examples"));
   }
   answer.usage = UsageFromProto(response.usage());
   answer.first_query_index = response.first_query_index();

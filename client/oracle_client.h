@@ -35,9 +35,21 @@
 namespace attnoracle {
 
 struct QueryAnswer {
-  std::vector<Matrix> outputs;  // one per sequence
-  Usage usage;                  // after the query
+  // One per sequence; under ANSWERS_TOP_K rows x 2k (index, value) pairs
+  // (common/answer.h), and top_k is true.
+  std::vector<Matrix> outputs;
+  Usage usage;  // after the query
   uint64_t first_query_index = 0;
+  bool top_k = false;
+};
+
+// Random examples and their answers (Sample).
+struct SampleAnswer {
+  std::vector<Matrix> inputs;      // drawn by the server, tokens x d_model
+  std::vector<Matrix> outputs;     // as QueryAnswer's
+  Usage usage;                     // after the sample
+  uint64_t first_query_index = 0;  // the sequence index of inputs[0]
+  bool top_k = false;
 };
 
 class OracleClient {
@@ -53,6 +65,11 @@ class OracleClient {
   // Answers for every sequence (each n x d_model), or the server's refusal.
   [[nodiscard]] absl::StatusOr<QueryAnswer> Query(
       const std::string& challenge_id, std::span<const Matrix> sequences);
+  // The caller's next `count` random examples, answered and charged like a
+  // query of `count` sequences; FAILED_PRECONDITION on a challenge that
+  // offers none, INVALID_ARGUMENT for count 0 or over a per-request limit.
+  [[nodiscard]] absl::StatusOr<SampleAnswer> Sample(
+      const std::string& challenge_id, uint32_t count);
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(const std::string& challenge_id);
   // Sends `hypothesis` (as factors) to be scored against the secret.
   // INVALID_ARGUMENT naming the field when it does not fit the spec,

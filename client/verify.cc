@@ -6,7 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/access_policy.h"
+#include "common/answer.h"
 #include "common/attention.h"
+#include "common/examples.h"
 #include "common/hashing.h"
 #include "common/transcript.h"
 
@@ -29,10 +31,22 @@ bool SameBits(const Matrix& a, const Matrix& b) {
 absl::Status Replay(const RevealedChallenge& reveal, uint64_t k,
                     const TranscriptEntry& entry, VerifiedTranscript& summary) {
   const LayerSpec& spec = reveal.config.spec;
-  absl::StatusOr<std::vector<Matrix>> sequences = DecodeMatrices(entry.request);
-  if (!sequences.ok()) {
+  const AccessPolicy& policy = reveal.config.policy;
+  absl::StatusOr<DecodedRequest> request = DecodeRequest(entry.request);
+  if (!request.ok()) {
     return EntryError(k, absl::StrCat("the request does not decode: ",
-                                      sequences.status().message()));
+                                      request.status().message()));
+  }
+  const std::vector<Matrix>* sequences = &request->sequences;
+  if (request->sample && !AllowsExamples(policy)) {
+    return EntryError(k,
+                      "a sample on a challenge that offers no random "
+                      "examples (policy.access ACCESS_QUERIES)");
+  }
+  if (!request->sample && !AllowsQueries(policy)) {
+    return EntryError(k,
+                      "a query on a challenge that answers random examples "
+                      "only (policy.access ACCESS_EXAMPLES)");
   }
   absl::StatusOr<std::vector<Matrix>> answers = DecodeMatrices(entry.response);
   if (!answers.ok()) {
@@ -49,12 +63,22 @@ absl::Status Replay(const RevealedChallenge& reveal, uint64_t k,
       return EntryError(k, absl::StrCat("sequence ", i, " is ", x.rows(), "x",
                                         x.cols(), ", not n x ", spec.d_model));
     }
-    Matrix expected = Forward(spec, reveal.secret, x);
-    DegradeAnswer(reveal.config.policy, reveal.noise_seed,
-                  entry.first_query_index + i, expected);
+    const uint64_t index = entry.first_query_index + i;
+    // A sample's input must be the one the seed dictates for its index, so
+    // nobody can hand-pick examples and pass them off as drawn.
+    if (request->sample &&
+        !SameBits(x, DrawExample(policy.examples, spec.d_model,
+                                 reveal.noise_seed, index))) {
+      return EntryError(
+          k, absl::StrCat("sample input ", i, " (sequence index ", index,
+                          ") is not the example the seed dictates"));
+    }
+    const Matrix expected =
+        AnswerTo(spec, reveal.secret, policy, reveal.noise_seed, index, x);
     if (!SameBits((*answers)[i], expected)) {
-      return EntryError(k, absl::StrCat("answer to sequence ", i,
-                                        " differs from the revealed layer"));
+      return EntryError(k, absl::StrCat(request->sample ? "answer to sample "
+                                                        : "answer to sequence ",
+                                        i, " differs from the revealed layer"));
     }
     summary.tokens += static_cast<uint64_t>(x.rows());
   }

@@ -40,9 +40,12 @@ struct VerifiedTranscript {
 //     SHA-256(u64 little-endian first_query_index || request) ==
 //     request_digest, SHA-256(response) == response_digest,
 //     ChainHash(previous chain hash, request_digest, response_digest) ==
-//     chain_hash (previous is empty for entry 0), and every answer equals
-//     Forward(spec, secret, x_i) degraded with DegradeAnswer(policy,
-//     reveal.noise_seed, first_query_index + i), and first_query_index
+//     chain_hash (previous is empty for entry 0), the entry is a query or
+//     a sample as the policy's access allows, a sample's every input equals
+//     DrawExample(policy.examples, d_model, reveal.noise_seed,
+//     first_query_index + i), every answer equals AnswerTo(spec, secret,
+//     policy, reveal.noise_seed, first_query_index + i, x_i) (forward pass,
+//     noise, precision, answer form), and first_query_index
 //     equals the sequences of entries 0..k-1 (no gaps, noisy or not).
 //     DATA_LOSS "entry k: ..." for the first entry that fails.
 // A prefix of a valid chain is valid: compare the returned chain_head with

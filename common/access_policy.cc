@@ -1,6 +1,9 @@
 #include "common/access_policy.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +55,55 @@ absl::StatusOr<AccessPolicy> ResolvePolicy(const AccessPolicy& raw) {
                    kDefaultMaxTokensPerRequest)}) {
     if (!s.ok()) return s;
   }
+  if (p.access == Access::kQueries) {
+    if (p.examples.tokens != 0 || p.examples.scale.has_value() ||
+        p.examples.inputs != InputDistribution::kSigns) {
+      return absl::InvalidArgumentError(
+          "policy.examples is set but policy.access is ACCESS_QUERIES (no "
+          "Sample): set access to ACCESS_EXAMPLES or ACCESS_BOTH, or drop "
+          "examples");
+    }
+  } else {
+    if (p.examples.tokens <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy.examples.tokens = ", p.examples.tokens,
+          ": random examples need at least 1 token (policy.access is ",
+          AccessName(p.access), ")"));
+    }
+    if (p.examples.tokens > l.max_tokens_per_sequence) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy.examples.tokens = ", p.examples.tokens,
+                       " is over policy.limits.max_tokens_per_sequence = ",
+                       l.max_tokens_per_sequence));
+    }
+    const double scale = p.examples.scale.value_or(1.0);
+    if (!std::isfinite(scale) || scale <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy.examples.scale = ", scale, " must be finite and > 0"));
+    }
+    p.examples.scale = scale;
+  }
+  if (p.answers != Answers::kTopK && p.top_k != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy.top_k = ", p.top_k, " is set but policy.answers is ",
+        AnswersName(p.answers), ", not ANSWERS_TOP_K"));
+  }
+  if (p.answers == Answers::kTopK && p.top_k < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy.top_k = ", p.top_k, ": ANSWERS_TOP_K needs top_k >= 1"));
+  }
+  if (p.answers != Answers::kQuantized && p.quantize_step != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy.quantize_step = ", p.quantize_step,
+                     " is set but policy.answers is ", AnswersName(p.answers),
+                     ", not ANSWERS_QUANTIZED"));
+  }
+  if (p.answers == Answers::kQuantized &&
+      (!std::isfinite(p.quantize_step) || p.quantize_step <= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy.quantize_step = ", p.quantize_step,
+                     ": ANSWERS_QUANTIZED needs a finite step > 0"));
+  }
   return p;
 }
 
@@ -71,6 +123,79 @@ void DegradeAnswer(const AccessPolicy& policy, uint64_t noise_seed,
   if (policy.precision == Precision::kFloat32) {
     answer = answer.cast<float>().cast<double>();
   }
+}
+
+void ApplyAnswerForm(const AccessPolicy& policy, MatrixRef answer) {
+  switch (policy.answers) {
+    case Answers::kValues:
+    case Answers::kTopK:
+      return;
+    case Answers::kSign:
+      for (Eigen::Index i = 0; i < answer.rows(); ++i) {
+        for (Eigen::Index j = 0; j < answer.cols(); ++j) {
+          answer(i, j) = answer(i, j) >= 0 ? 1.0 : -1.0;
+        }
+      }
+      return;
+    case Answers::kQuantized: {
+      const double q = policy.quantize_step;
+      for (Eigen::Index i = 0; i < answer.rows(); ++i) {
+        for (Eigen::Index j = 0; j < answer.cols(); ++j) {
+          // nearbyint rounds ties to even in the default rounding mode;
+          // adding +0 turns a -0 product into +0.
+          answer(i, j) = q * std::nearbyint(answer(i, j) / q) + 0.0;
+        }
+      }
+      return;
+    }
+  }
+}
+
+void TopKInto(ConstMatrixRef values, int k, MatrixRef pairs) {
+  std::vector<int> order(static_cast<size_t>(values.cols()));
+  for (Eigen::Index r = 0; r < values.rows(); ++r) {
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int a, int b) {
+                        const double va = values(r, a), vb = values(r, b);
+                        return va > vb || (va == vb && a < b);
+                      });
+    for (int i = 0; i < k; ++i) {
+      pairs(r, 2 * i) = order[static_cast<size_t>(i)];
+      pairs(r, 2 * i + 1) = values(r, order[static_cast<size_t>(i)]);
+    }
+  }
+}
+
+const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kQueries:
+      return "ACCESS_QUERIES";
+    case Access::kExamples:
+      return "ACCESS_EXAMPLES";
+    case Access::kBoth:
+      return "ACCESS_BOTH";
+  }
+  return "ACCESS_QUERIES";
+}
+
+const char* InputDistributionName(InputDistribution inputs) {
+  return inputs == InputDistribution::kGaussian ? "INPUTS_GAUSSIAN"
+                                                : "INPUTS_SIGNS";
+}
+
+const char* AnswersName(Answers answers) {
+  switch (answers) {
+    case Answers::kValues:
+      return "ANSWERS_VALUES";
+    case Answers::kSign:
+      return "ANSWERS_SIGN";
+    case Answers::kTopK:
+      return "ANSWERS_TOP_K";
+    case Answers::kQuantized:
+      return "ANSWERS_QUANTIZED";
+  }
+  return "ANSWERS_VALUES";
 }
 
 const char* PrecisionName(Precision precision) {

@@ -7,6 +7,7 @@
 #define ATTNORACLE_COMMON_ACCESS_POLICY_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "common/tensor.h"
@@ -42,13 +43,43 @@ inline constexpr int kDefaultMaxSequencesPerRequest = 1024;
 // 65,536 tokens of width 16 are 8 MiB of float64 on the wire.
 inline constexpr int kDefaultMaxTokensPerRequest = 65'536;
 
+// Which RPCs answer: Query/QueryStream (inputs the learner chooses), Sample
+// (inputs the server draws), or both.
+enum class Access { kQueries, kExamples, kBoth };
+enum class InputDistribution { kSigns, kGaussian };
+// The form of every answered number, after noise and precision.
+enum class Answers { kValues, kSign, kTopK, kQuantized };
+
+// Random examples: `tokens` x d_model inputs whose entries are +-scale
+// (kSigns) or N(0, scale^2) (kGaussian). common/examples.h draws them.
+struct ExampleDistribution {
+  InputDistribution inputs = InputDistribution::kSigns;
+  int tokens = 0;
+  // Unset: 1 (ResolvePolicy fills it in); set: finite and > 0.
+  std::optional<double> scale;
+  friend bool operator==(const ExampleDistribution&,
+                         const ExampleDistribution&) = default;
+};
+
 struct AccessPolicy {
   Precision precision = Precision::kFloat64;
   double noise_sigma = 0;  // standard deviation of additive gaussian noise
   Budget budget;
   Limits limits;
+  Access access = Access::kQueries;
+  ExampleDistribution examples;  // used when access allows Sample
+  Answers answers = Answers::kValues;
+  int top_k = 0;             // kTopK: entries per row, 1 to out_dim
+  double quantize_step = 0;  // kQuantized: finite and > 0
   friend bool operator==(const AccessPolicy&, const AccessPolicy&) = default;
 };
+
+inline bool AllowsQueries(const AccessPolicy& p) {
+  return p.access != Access::kExamples;
+}
+inline bool AllowsExamples(const AccessPolicy& p) {
+  return p.access != Access::kQueries;
+}
 
 // A learner's consumption of one challenge's budget.
 struct Usage {
@@ -60,7 +91,12 @@ struct Usage {
 };
 
 // Fills defaults. INVALID_ARGUMENT naming the field for negative or
-// non-finite values.
+// non-finite values, for examples without tokens (when access allows
+// Sample) or set when it does not, an example scale that is not finite and
+// > 0, a quantize_step that is not finite and > 0 under kQuantized, a
+// top_k < 1 under kTopK, and top_k or quantize_step set under another
+// answer form. top_k against out_dim is checked by ResolveChallenge, which
+// knows the spec.
 [[nodiscard]] absl::StatusOr<AccessPolicy> ResolvePolicy(
     const AccessPolicy& raw);
 
@@ -71,7 +107,23 @@ struct Usage {
 void DegradeAnswer(const AccessPolicy& policy, uint64_t noise_seed,
                    uint64_t query_index, MatrixRef answer);
 
+// Applies an element-wise answer form (kValues, kSign, kQuantized) in
+// place, after DegradeAnswer: kSign gives +1 for every number >= 0 (-0
+// included) and -1 otherwise; kQuantized gives quantize_step *
+// nearbyint(y / quantize_step) (ties to even), with -0 written as +0.
+// kTopK is not element-wise: see TopKInto.
+void ApplyAnswerForm(const AccessPolicy& policy, MatrixRef answer);
+
+// For each row of `values`, its k largest entries, largest first (equal
+// values: lower column first), written to row r of `pairs` (rows x 2k) as
+// index, value, index, value, ... (indices as exact doubles). k must be
+// 1 to values.cols().
+void TopKInto(ConstMatrixRef values, int k, MatrixRef pairs);
+
 const char* PrecisionName(Precision precision);
+const char* AccessName(Access access);
+const char* InputDistributionName(InputDistribution inputs);
+const char* AnswersName(Answers answers);
 
 }  // namespace attnoracle
 

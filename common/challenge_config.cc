@@ -66,6 +66,15 @@ absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
   absl::StatusOr<AccessPolicy> policy = ResolvePolicy(raw.policy);
   if (!policy.ok()) return Prefix(raw.id, policy.status());
   c.policy = *policy;
+  if (c.policy.answers == Answers::kTopK &&
+      c.policy.top_k > OutputDim(c.spec)) {
+    return Prefix(
+        raw.id,
+        absl::InvalidArgumentError(absl::StrCat(
+            "policy.top_k = ", c.policy.top_k, " is over ",
+            c.spec.has_ffn ? "spec.ffn.out_dim = " : "spec.out_dim = ",
+            OutputDim(c.spec), " (the entries of a returned row)")));
+  }
   if (!std::isfinite(c.prior.scale) || c.prior.scale < 0) {
     return Prefix(raw.id, absl::InvalidArgumentError(
                               "prior.scale must be finite and >= 0"));

@@ -238,6 +238,41 @@ MatrixMap MutableMatrixProto(int rows, int cols, pb::Matrix* out) {
   return MatrixMap(out->mutable_values()->mutable_data(), rows, cols);
 }
 
+void TopKToProto(ConstMatrixRef pairs, pb::TopKAnswer* out) {
+  const Eigen::Index k = pairs.cols() / 2;
+  out->set_rows(static_cast<uint32_t>(pairs.rows()));
+  out->set_k(static_cast<uint32_t>(k));
+  out->mutable_indices()->Reserve(static_cast<int>(pairs.rows() * k));
+  out->mutable_values()->Reserve(static_cast<int>(pairs.rows() * k));
+  for (Eigen::Index r = 0; r < pairs.rows(); ++r) {
+    for (Eigen::Index i = 0; i < k; ++i) {
+      out->add_indices(static_cast<uint32_t>(pairs(r, 2 * i)));
+      out->add_values(pairs(r, 2 * i + 1));
+    }
+  }
+}
+
+absl::StatusOr<Matrix> TopKFromProto(const pb::TopKAnswer& p,
+                                     absl::string_view name) {
+  const uint64_t n = uint64_t{p.rows()} * p.k();
+  if (p.k() < 1 || static_cast<uint64_t>(p.indices_size()) != n ||
+      static_cast<uint64_t>(p.values_size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", p.rows(), " rows of top ", p.k(), " need ", n,
+                     " indices and values, not ", p.indices_size(), " and ",
+                     p.values_size()));
+  }
+  Matrix pairs(p.rows(), 2 * Eigen::Index{p.k()});
+  for (uint32_t r = 0; r < p.rows(); ++r) {
+    for (uint32_t i = 0; i < p.k(); ++i) {
+      const int at = static_cast<int>(r * p.k() + i);
+      pairs(r, 2 * i) = p.indices(at);
+      pairs(r, 2 * i + 1) = p.values(at);
+    }
+  }
+  return pairs;
+}
+
 LayerSpec SpecFromProto(const pb::LayerSpec& p) {
   LayerSpec s;
   s.d_model = ToInt(p.d_model());
@@ -308,6 +343,36 @@ AccessPolicy PolicyFromProto(const pb::AccessPolicy& p) {
   a.limits.max_tokens_per_request = ToInt(p.limits().max_tokens_per_request());
   a.limits.max_requests_per_second = p.limits().max_requests_per_second();
   a.limits.request_burst = ToInt(p.limits().request_burst());
+  switch (p.access()) {
+    case pb::ACCESS_EXAMPLES:
+      a.access = Access::kExamples;
+      break;
+    case pb::ACCESS_BOTH:
+      a.access = Access::kBoth;
+      break;
+    default:
+      a.access = Access::kQueries;
+  }
+  a.examples.inputs = p.examples().inputs() == pb::INPUTS_GAUSSIAN
+                          ? InputDistribution::kGaussian
+                          : InputDistribution::kSigns;
+  a.examples.tokens = ToInt(p.examples().tokens());
+  if (p.examples().has_scale()) a.examples.scale = p.examples().scale();
+  switch (p.answers()) {
+    case pb::ANSWERS_SIGN:
+      a.answers = Answers::kSign;
+      break;
+    case pb::ANSWERS_TOP_K:
+      a.answers = Answers::kTopK;
+      break;
+    case pb::ANSWERS_QUANTIZED:
+      a.answers = Answers::kQuantized;
+      break;
+    default:
+      a.answers = Answers::kValues;
+  }
+  a.top_k = ToInt(p.top_k());
+  a.quantize_step = p.quantize_step();
   return a;
 }
 
@@ -325,6 +390,42 @@ void PolicyToProto(const AccessPolicy& a, pb::AccessPolicy* out) {
   l->set_max_tokens_per_request(a.limits.max_tokens_per_request);
   l->set_max_requests_per_second(a.limits.max_requests_per_second);
   l->set_request_burst(static_cast<uint32_t>(a.limits.request_burst));
+  switch (a.access) {
+    case Access::kQueries:
+      out->set_access(pb::ACCESS_QUERIES);
+      break;
+    case Access::kExamples:
+      out->set_access(pb::ACCESS_EXAMPLES);
+      break;
+    case Access::kBoth:
+      out->set_access(pb::ACCESS_BOTH);
+      break;
+  }
+  // Only where Sample is offered: a queries-only policy has no examples.
+  if (AllowsExamples(a)) {
+    pb::ExampleDistribution* e = out->mutable_examples();
+    e->set_inputs(a.examples.inputs == InputDistribution::kGaussian
+                      ? pb::INPUTS_GAUSSIAN
+                      : pb::INPUTS_SIGNS);
+    e->set_tokens(static_cast<uint32_t>(a.examples.tokens));
+    if (a.examples.scale.has_value()) e->set_scale(*a.examples.scale);
+  }
+  switch (a.answers) {
+    case Answers::kValues:
+      out->set_answers(pb::ANSWERS_VALUES);
+      break;
+    case Answers::kSign:
+      out->set_answers(pb::ANSWERS_SIGN);
+      break;
+    case Answers::kTopK:
+      out->set_answers(pb::ANSWERS_TOP_K);
+      break;
+    case Answers::kQuantized:
+      out->set_answers(pb::ANSWERS_QUANTIZED);
+      break;
+  }
+  out->set_top_k(static_cast<uint32_t>(a.top_k));
+  out->set_quantize_step(a.quantize_step);
 }
 
 namespace {
@@ -476,6 +577,7 @@ void ScoreToProto(const Score& s, pb::Score* out) {
   out->set_theta_omitted(s.theta_omitted);
   out->set_omega_omitted(s.omega_omitted);
   out->set_parameter_note(s.parameter_note);
+  out->set_sign_disagreement(s.sign_disagreement);
 }
 
 Score ScoreFromProto(const pb::Score& p) {
@@ -494,6 +596,7 @@ Score ScoreFromProto(const pb::Score& p) {
   s.theta_omitted = p.theta_omitted();
   s.omega_omitted = p.omega_omitted();
   s.parameter_note = p.parameter_note();
+  s.sign_disagreement = p.sign_disagreement();
   return s;
 }
 

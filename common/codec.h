@@ -32,6 +32,13 @@ void MatrixToProto(ConstMatrixRef m, pb::Matrix* out);
 // Sizes `out` to rows x cols and returns a map for writing into it.
 MatrixMap MutableMatrixProto(int rows, int cols, pb::Matrix* out);
 
+// An ANSWERS_TOP_K answer (rows x 2k pairs, common/answer.h) and back.
+// TopKFromProto: INVALID_ARGUMENT naming `name` unless k >= 1 and both lists
+// hold rows * k entries.
+void TopKToProto(ConstMatrixRef pairs, pb::TopKAnswer* out);
+[[nodiscard]] absl::StatusOr<Matrix> TopKFromProto(const pb::TopKAnswer& p,
+                                                   absl::string_view name);
+
 LayerSpec SpecFromProto(const pb::LayerSpec& p);  // not resolved
 void SpecToProto(const LayerSpec& spec, pb::LayerSpec* out);
 AccessPolicy PolicyFromProto(const pb::AccessPolicy& p);  // not resolved

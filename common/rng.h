@@ -22,6 +22,7 @@ enum class RngStream : uint64_t {
   kNoise = 2,
   kProbeSet = 3,
   kLearner = 4,
+  kExamples = 5,  // random-example inputs (common/examples.h)
 };
 
 // Mixes a user seed, a stream and an index into a seed for Rng. Distinct

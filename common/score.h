@@ -28,7 +28,12 @@ struct Score {
   double queries_to_bound = 0;
   double tokens_to_bound = 0;
   Feedback feedback = Feedback::kFull;  // what the fields above show
-  bool passed = false;  // functional_rel_err <= the challenge's threshold
+  // functional_rel_err <= the challenge's threshold; for ANSWERS_SIGN
+  // challenges sign_disagreement <= it.
+  bool passed = false;
+  // ANSWERS_SIGN challenges only: the share of output numbers on the probe
+  // set whose sign (>= 0 or < 0) the hypothesis gets wrong. 0 otherwise.
+  double sign_disagreement = 0;
   // Where the class does not identify them (common/layer_comparison.h,
   // ParameterIdentifiability), theta or omega errors are omitted: left 0,
   // flagged here, with the reason in parameter_note. Derived from the spec,

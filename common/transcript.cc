@@ -100,6 +100,25 @@ absl::StatusOr<std::vector<Matrix>> DecodeMatrices(absl::string_view bytes) {
   return out;
 }
 
+std::string EncodeSampleRequest(std::span<const Matrix> inputs) {
+  std::string out;
+  PutU32(out, 0);
+  out += EncodeMatrices(inputs);
+  return out;
+}
+
+absl::StatusOr<DecodedRequest> DecodeRequest(absl::string_view bytes) {
+  DecodedRequest out;
+  if (bytes.size() >= 4 && GetLe(bytes, 0, 4) == 0) {
+    out.sample = true;
+    bytes.remove_prefix(4);
+  }
+  absl::StatusOr<std::vector<Matrix>> m = DecodeMatrices(bytes);
+  if (!m.ok()) return m.status();
+  out.sequences = *std::move(m);
+  return out;
+}
+
 std::string EncodeParams(const LayerParams& params) {
   std::string out;
   auto vec = [&](const Vector& v) {

@@ -46,6 +46,20 @@ std::string EncodeMatrices(std::span<const ConstMatrixMap> matrices);
 [[nodiscard]] absl::StatusOr<std::vector<Matrix>> DecodeMatrices(
     absl::string_view bytes);
 
+// A Sample entry's request: u32 0 (the count no query can have: a query
+// has at least one sequence) followed by EncodeMatrices(inputs), the
+// examples drawn. So a query entry and a sample entry never share bytes.
+std::string EncodeSampleRequest(std::span<const Matrix> inputs);
+
+// A transcript request decoded: a query's sequences, or a sample's inputs.
+struct DecodedRequest {
+  bool sample = false;
+  std::vector<Matrix> sequences;
+};
+// INVALID_ARGUMENT for bytes that are neither encoding.
+[[nodiscard]] absl::StatusOr<DecodedRequest> DecodeRequest(
+    absl::string_view bytes);
+
 // Canonical bytes of a layer's parameters: per attention layer, first layer
 // first, u32 head count, per head wq, wk, wv, wo, bq, bk, bv, then bo; then,
 // with an FFN block, w1, b1, w2, b2; each as a matrix (vectors as one row;

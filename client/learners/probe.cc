@@ -205,8 +205,16 @@ double ChooseNoisyScale(const Matrix& theta, const Matrix& omega, double sigma,
 
 absl::Status CheckSolvable(const ChallengeInfo& info) {
   const LayerSpec& spec = info.spec;
+  const AccessPolicy& policy = info.policy;
   std::string why;
-  if (spec.heads != 1) {
+  if (!AllowsQueries(policy)) {
+    why =
+        "it answers random examples only (policy.access ACCESS_EXAMPLES), "
+        "and probe needs inputs of its choosing";
+  } else if (policy.answers != Answers::kValues) {
+    why = absl::StrCat("it answers in the form ", AnswersName(policy.answers),
+                       ", and probe decodes whole answered values");
+  } else if (spec.heads != 1) {
     why = absl::StrCat("it has ", spec.heads, " heads");
   } else if (spec.biases) {
     why = "it has biases";
@@ -226,8 +234,13 @@ absl::Status CheckSolvable(const ChallengeInfo& info) {
   if (why.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "the probe learner solves one single-head softmax layer without "
-      "biases, residual or FFN block whose omega has full rank; challenge \"",
-      info.id, "\" does not qualify: ", why, ". Use --algo regress."));
+      "biases, residual or FFN block whose omega has full rank, from chosen "
+      "queries answered with values; "
+      "challenge \"",
+      info.id, "\" does not qualify: ", why,
+      policy.answers == Answers::kSign
+          ? ". No published learner takes sign answers yet; nothing was spent."
+          : ". Use --algo regress."));
 }
 
 class Prober {

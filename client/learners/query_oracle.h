@@ -25,6 +25,12 @@
 
 namespace attnoracle {
 
+// Random examples (Sample): inputs drawn by the server and their answers.
+struct Examples {
+  std::vector<Matrix> inputs;
+  std::vector<Matrix> outputs;
+};
+
 class QueryOracle {
  public:
   virtual ~QueryOracle() = default;
@@ -36,6 +42,11 @@ class QueryOracle {
   // budget does not cover the request; INVALID_ARGUMENT for bad shapes.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Matrix>> Query(
       std::span<const Matrix> sequences) = 0;
+  // The next `count` random examples and their answers (as Query's),
+  // where the policy offers them (policy.access ACCESS_EXAMPLES or
+  // ACCESS_BOTH); FAILED_PRECONDITION otherwise, and from an oracle that
+  // does not implement it.
+  [[nodiscard]] virtual absl::StatusOr<Examples> Sample(int count);
   // Usage after the last answered query.
   virtual Usage usage() const = 0;
 };
@@ -44,6 +55,11 @@ class QueryOracle {
 // allow, and returns the answers in order. Stops at the first refusal.
 [[nodiscard]] absl::StatusOr<std::vector<Matrix>> QueryInBatches(
     QueryOracle& oracle, std::span<const Matrix> sequences);
+
+// `count` examples in as few Sample requests as the per-request limits
+// allow. Stops at the first refusal.
+[[nodiscard]] absl::StatusOr<Examples> SampleInBatches(QueryOracle& oracle,
+                                                       uint64_t count);
 
 // Over the network, through an OracleClient that must outlive it.
 // Waits and retries when the server's rate limit refuses a request with a
@@ -59,6 +75,7 @@ class RemoteOracle final : public QueryOracle {
   const ChallengeInfo& info() const override { return info_; }
   absl::StatusOr<std::vector<Matrix>> Query(
       std::span<const Matrix> sequences) override;
+  absl::StatusOr<Examples> Sample(int count) override;
   Usage usage() const override { return usage_; }
 
  private:
@@ -69,8 +86,9 @@ class RemoteOracle final : public QueryOracle {
 };
 
 // A known layer in process, answering exactly as the server would: the same
-// request checks and limits, budget, forward pass, noise keyed by query index
-// and precision. For tests and experiments.
+// access rules, request checks and limits, budget, forward pass, noise keyed
+// by query index, precision and answer form, and the same examples. For tests
+// and experiments.
 class LocalOracle final : public QueryOracle {
  public:
   // `info.spec` must be resolved and `secret` fit it.
@@ -79,6 +97,8 @@ class LocalOracle final : public QueryOracle {
   const ChallengeInfo& info() const override { return info_; }
   absl::StatusOr<std::vector<Matrix>> Query(
       std::span<const Matrix> sequences) override;
+  // The examples the server would draw for this noise seed.
+  absl::StatusOr<Examples> Sample(int count) override;
   Usage usage() const override;
   const LayerParams& secret() const { return secret_; }
   // Requests answered so far.

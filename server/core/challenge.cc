@@ -45,7 +45,7 @@ std::shared_ptr<const Secret> Challenge::MakeSecret(
     uint64_t stream_index) const {
   LayerParams params = DrawSecret(config_.spec, config_.prior, stream_index);
   std::string commitment = Commitment(params, nonce_);
-  Scorer scorer(config_.spec, config_.prior.seed, params);
+  Scorer scorer(config_.spec, config_.prior.seed, params, config_.policy);
   return std::make_shared<const Secret>(Secret{stream_index, std::move(params),
                                                std::move(commitment),
                                                std::move(scorer)});

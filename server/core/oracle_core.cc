@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/access_policy.h"
+#include "common/answer.h"
 #include "common/attention.h"
+#include "common/examples.h"
 #include "common/request_check.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"
@@ -60,9 +62,13 @@ double RoundSignificant(double x, int digits) {
 }
 
 // The store keeps the metrics, not the verdict: it is derived from the
-// challenge's threshold wherever a score is shown.
-bool Passed(const Score& score, const Scoring& scoring) {
-  return score.functional_rel_err <= scoring.pass_threshold;
+// challenge's threshold wherever a score is shown. Sign answers are judged
+// by the sign disagreement, their headline score.
+bool Passed(const Score& score, const ChallengeConfig& config) {
+  const double headline = config.policy.answers == Answers::kSign
+                              ? score.sign_disagreement
+                              : score.functional_rel_err;
+  return headline <= config.scoring.pass_threshold;
 }
 
 }  // namespace
@@ -75,14 +81,14 @@ Score ApplyFeedback(const Score& full, const Scoring& scoring) {
       break;
     case Feedback::kRounded:
       for (double* v : {&s.functional_rel_err, &s.max_abs_err, &s.theta_rel_err,
-                        &s.omega_rel_err}) {
+                        &s.omega_rel_err, &s.sign_disagreement}) {
         *v = RoundSignificant(*v, kRoundedSignificantDigits);
       }
       s.bits = std::round(s.bits);
       break;
     case Feedback::kPassFail:
       s.functional_rel_err = s.max_abs_err = s.bits = 0;
-      s.theta_rel_err = s.omega_rel_err = 0;
+      s.theta_rel_err = s.omega_rel_err = s.sign_disagreement = 0;
       break;
   }
   return s;
@@ -142,13 +148,14 @@ void OracleCore::QueryAsync(const Principal& caller,
     done(answered.status());
     return;
   }
+  const Answers answers = answered->challenge->config().policy.answers;
   // Outside the phase lock: the ledger may call back on this thread, and
   // the callback may start the stream's next query.
   ledger_->CommitAsync(
       answered->key, answered->reservation.first_query_index,
       std::move(answered->request), std::move(answered->response),
       [challenge = std::move(answered->challenge),
-       reservation = answered->reservation,
+       reservation = answered->reservation, answers,
        done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
         challenge->EndAnswer();
         if (!receipt.ok()) {
@@ -156,8 +163,122 @@ void OracleCore::QueryAsync(const Principal& caller,
           return;
         }
         done(QueryResult{reservation.usage, reservation.first_query_index,
-                         std::move(receipt->chain_head)});
+                         std::move(receipt->chain_head), answers});
       });
+}
+
+absl::StatusOr<SampleResult> OracleCore::Sample(const Principal& caller,
+                                                const std::string& challenge_id,
+                                                uint32_t count,
+                                                uint32_t tokens) {
+  absl::StatusOr<SampleResult> result;
+  absl::Notification answered;
+  SampleAsync(caller, challenge_id, count, tokens,
+              [&](absl::StatusOr<SampleResult> r) {
+                result = std::move(r);
+                answered.Notify();
+              });
+  answered.WaitForNotification();
+  return result;
+}
+
+void OracleCore::SampleAsync(const Principal& caller,
+                             const std::string& challenge_id, uint32_t count,
+                             uint32_t tokens, SampleCallback done) {
+  absl::StatusOr<Answered> answered =
+      AnswerSample(caller, challenge_id, count, tokens);
+  if (!answered.ok()) {
+    done(answered.status());
+    return;
+  }
+  const Answers answers = answered->challenge->config().policy.answers;
+  auto result = std::make_shared<SampleResult>();
+  result->inputs = std::move(answered->inputs);
+  result->outputs = std::move(answered->outputs);
+  result->answers = answers;
+  ledger_->CommitAsync(
+      answered->key, answered->reservation.first_query_index,
+      std::move(answered->request), std::move(answered->response),
+      [challenge = std::move(answered->challenge),
+       reservation = answered->reservation, result = std::move(result),
+       done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
+        challenge->EndAnswer();
+        if (!receipt.ok()) {
+          done(receipt.status());
+          return;
+        }
+        result->usage = reservation.usage;
+        result->first_query_index = reservation.first_query_index;
+        result->transcript_head = std::move(receipt->chain_head);
+        done(std::move(*result));
+      });
+}
+
+absl::StatusOr<OracleCore::Answered> OracleCore::AnswerSample(
+    const Principal& caller, const std::string& challenge_id, uint32_t count,
+    uint32_t tokens) {
+  ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Sample"));
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<const Challenge> challenge,
+                        registry_->Find(challenge_id));
+  absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
+  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Sample"));
+  const ChallengeConfig& config = challenge->config();
+  const AccessPolicy& policy = config.policy;
+  if (!AllowsExamples(policy)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "challenge \"", config.id,
+        "\" answers queries only (policy.access ACCESS_QUERIES): it offers "
+        "no random examples; use Query"));
+  }
+  LedgerKey key{challenge_id, caller.name};
+  ATTN_RETURN_IF_ERROR(limiter_.Admit(key, policy.limits, absl::Now()));
+  const int per_example = policy.examples.tokens;
+  if (tokens != 0 && tokens != static_cast<uint32_t>(per_example)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tokens = ", tokens, ": the examples of challenge \"", config.id,
+        "\" have ", per_example, " tokens (policy.examples.tokens); send 0 or ",
+        per_example));
+  }
+  if (count == 0) {
+    return absl::InvalidArgumentError(
+        "count = 0: ask for at least one example");
+  }
+  if (count > static_cast<uint32_t>(policy.limits.max_sequences_per_request)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("count = ", count,
+                     " is over policy.limits.max_sequences_per_request = ",
+                     policy.limits.max_sequences_per_request));
+  }
+  const uint64_t total_tokens = uint64_t{count} * per_example;
+  if (total_tokens >
+      static_cast<uint64_t>(policy.limits.max_tokens_per_request)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "count = ", count, " examples of ", per_example, " tokens are ",
+        total_tokens, " tokens, over policy.limits.max_tokens_per_request = ",
+        policy.limits.max_tokens_per_request));
+  }
+  ATTN_ASSIGN_OR_RETURN(
+      Reservation reservation,
+      ledger_->Reserve(key, policy.budget, count, total_tokens));
+  const std::shared_ptr<const Secret> secret =
+      challenge->SecretFor(caller.name);
+  const uint64_t noise_seed = challenge->NoiseSeedFor(caller.name);
+  Answered answered{nullptr, std::move(key), reservation, "", "", {}, {}};
+  answered.inputs.reserve(count);
+  answered.outputs.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t index = reservation.first_query_index + i;
+    answered.inputs.push_back(
+        DrawExample(policy.examples, config.spec.d_model, noise_seed, index));
+    answered.outputs.push_back(AnswerTo(config.spec, secret->params, policy,
+                                        noise_seed, index,
+                                        answered.inputs.back()));
+  }
+  answered.request = EncodeSampleRequest(answered.inputs);
+  answered.response = EncodeMatrices(answered.outputs);
+  challenge->BeginAnswer();
+  answered.challenge = std::move(challenge);
+  return answered;
 }
 
 absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
@@ -172,6 +293,12 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
   ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
   const ChallengeConfig& config = challenge->config();
+  if (!AllowsQueries(config.policy)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "challenge \"", config.id,
+        "\" answers random examples only (policy.access ACCESS_EXAMPLES): "
+        "it takes no chosen queries; use Sample"));
+  }
   LedgerKey key{challenge_id, caller.name};
   // Before validation: a flood of malformed requests is a flood too.
   ATTN_RETURN_IF_ERROR(limiter_.Admit(key, config.policy.limits, absl::Now()));
@@ -189,15 +316,20 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
   for (size_t i = 0; i < sequences.size(); ++i) {
     const int rows =
         OutputRows(config.spec, static_cast<int>(sequences[i].rows()));
-    MatrixMap out = allocate_output(i, rows, OutputDim(config.spec));
-    ForwardInto(config.spec, secret->params, sequences[i], out);
-    DegradeAnswer(config.policy, noise_seed, reservation.first_query_index + i,
-                  out);
+    MatrixMap out =
+        allocate_output(i, rows, AnswerCols(config.spec, config.policy));
+    AnswerInto(config.spec, secret->params, config.policy, noise_seed,
+               reservation.first_query_index + i, sequences[i], out);
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
   challenge->BeginAnswer();
-  return Answered{std::move(challenge), std::move(key), reservation,
-                  EncodeMatrices(sequences), EncodeMatrices(answers)};
+  return Answered{std::move(challenge),
+                  std::move(key),
+                  reservation,
+                  EncodeMatrices(sequences),
+                  EncodeMatrices(answers),
+                  {},
+                  {}};
 }
 
 absl::StatusOr<Usage> OracleCore::GetUsage(
@@ -232,7 +364,7 @@ absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
                                         config.policy.budget);
   Score score = challenge->SecretFor(caller.name)
                     ->scorer.ScoreHypothesis(hypothesis, usage);
-  score.passed = Passed(score, config.scoring);
+  score.passed = Passed(score, config);
   ATTN_ASSIGN_OR_RETURN(
       SubmissionRecord stored,
       submissions_.Insert(std::move(slot), score, NowUnixMs()));
@@ -247,7 +379,7 @@ absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
                         submissions_.Standings(id));
   const Scoring& scoring = challenge->config().scoring;
   for (Standing& s : ranked) {
-    s.best.score.passed = Passed(s.best.score, scoring);
+    s.best.score.passed = Passed(s.best.score, challenge->config());
   }
   const bool pass_fail_view =
       !caller.is_admin() && scoring.feedback == Feedback::kPassFail;

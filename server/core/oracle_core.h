@@ -42,6 +42,19 @@ struct QueryResult {
   Usage usage;  // after this request
   uint64_t first_query_index = 0;
   std::string transcript_head;  // chain hash of this request's entry
+  // The form the answers were written in; under kTopK each answer is
+  // rows x 2 * top_k (index, value) pairs (common/answer.h).
+  Answers answers = Answers::kValues;
+};
+
+// Sample's answer: the examples drawn and their answers (as QueryResult's).
+struct SampleResult {
+  std::vector<Matrix> inputs;
+  std::vector<Matrix> outputs;
+  Usage usage;
+  uint64_t first_query_index = 0;  // the sequence index of inputs[0]
+  std::string transcript_head;
+  Answers answers = Answers::kValues;
 };
 
 struct LeaderboardRow {
@@ -73,6 +86,8 @@ using OutputAllocator =
 
 // Receives QueryAsync's result.
 using QueryCallback = std::function<void(absl::StatusOr<QueryResult> result)>;
+// Receives SampleAsync's result.
+using SampleCallback = std::function<void(absl::StatusOr<SampleResult> result)>;
 
 // Most transcript entries one GetTranscript page returns.
 inline constexpr uint32_t kTranscriptPageEntries = 1000;
@@ -116,6 +131,20 @@ class OracleCore {
   void QueryAsync(const Principal& caller, const std::string& challenge_id,
                   std::span<const ConstMatrixMap> sequences,
                   const OutputAllocator& allocate_output, QueryCallback done);
+  // Learners only, on challenges whose policy.access allows examples
+  // (FAILED_PRECONDITION otherwise; Query is refused likewise on
+  // examples-only challenges). Draws the caller's next `count` examples
+  // (common/examples.h) at the sequence indices the ledger charges them
+  // at, answers them as Query would, and charges `count` sequences of
+  // policy.examples.tokens tokens each. INVALID_ARGUMENT for count 0 or
+  // over a per-request limit, and for `tokens` other than 0 or the
+  // policy's. Durable like QueryAsync before `done` gets the result.
+  void SampleAsync(const Principal& caller, const std::string& challenge_id,
+                   uint32_t count, uint32_t tokens, SampleCallback done);
+  // SampleAsync, waiting for the result.
+  [[nodiscard]] absl::StatusOr<SampleResult> Sample(
+      const Principal& caller, const std::string& challenge_id, uint32_t count,
+      uint32_t tokens);
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(
       const Principal& caller, const std::string& challenge_id) const;
   // Scores and stores a submission; the score comes back as the challenge's
@@ -166,12 +195,19 @@ class OracleCore {
     Reservation reservation;
     std::string request;  // transcript bytes
     std::string response;
+    // Sample only: the examples drawn and their answers.
+    std::vector<Matrix> inputs;
+    std::vector<Matrix> outputs;
   };
   // QueryAsync up to the commit, under the challenge's phase lock.
   [[nodiscard]] absl::StatusOr<Answered> Answer(
       const Principal& caller, const std::string& challenge_id,
       std::span<const ConstMatrixMap> sequences,
       const OutputAllocator& allocate_output);
+  // SampleAsync up to the commit, under the challenge's phase lock.
+  [[nodiscard]] absl::StatusOr<Answered> AnswerSample(
+      const Principal& caller, const std::string& challenge_id, uint32_t count,
+      uint32_t tokens);
 
   ChallengeRegistry* registry_;
   Ledger* ledger_;

@@ -74,6 +74,11 @@ constexpr const char* kMigrations[] = {
       created_ms INTEGER NOT NULL);
     CREATE INDEX submissions_by_challenge ON submissions(challenge, learner);
     )sql",
+    // Version 2: the headline score of sign-answer challenges.
+    R"sql(
+    ALTER TABLE submissions
+      ADD COLUMN sign_disagreement REAL NOT NULL DEFAULT 0;
+    )sql",
 };
 
 // A connection to the database at `path` opened with `flags`, after
@@ -687,14 +692,15 @@ absl::StatusOr<SubmissionRecord> SqliteStore::InsertSubmission(
   Stmt q(db_,
          "INSERT INTO submissions(challenge, learner, functional_rel_err, "
          "max_abs_err, bits, theta_rel_err, omega_rel_err, queries_used, "
-         "tokens_used, queries_to_bound, tokens_to_bound, created_ms) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "tokens_used, queries_to_bound, tokens_to_bound, created_ms, "
+         "sign_disagreement) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const Score& s = r.score;
   q.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, s.functional_rel_err);
   q.Bind(4, s.max_abs_err).Bind(5, s.bits).Bind(6, s.theta_rel_err);
   q.Bind(7, s.omega_rel_err).Bind(8, s.queries_used).Bind(9, s.tokens_used);
   q.Bind(10, s.queries_to_bound).Bind(11, s.tokens_to_bound);
-  q.Bind(12, r.created_ms);
+  q.Bind(12, r.created_ms).Bind(13, s.sign_disagreement);
   ATTN_RETURN_IF_ERROR(q.Run());
   SubmissionRecord out = r;
   out.id = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
@@ -707,7 +713,8 @@ absl::StatusOr<std::vector<SubmissionRecord>> SqliteStore::LoadSubmissions(
   Stmt q(db_,
          "SELECT id, challenge, learner, functional_rel_err, max_abs_err, "
          "bits, theta_rel_err, omega_rel_err, queries_used, tokens_used, "
-         "queries_to_bound, tokens_to_bound, created_ms FROM submissions "
+         "queries_to_bound, tokens_to_bound, created_ms, sign_disagreement "
+         "FROM submissions "
          "WHERE ? = '' OR challenge = ? ORDER BY id");
   q.Bind(1, challenge_id).Bind(2, challenge_id);
   std::vector<SubmissionRecord> out;
@@ -719,6 +726,7 @@ absl::StatusOr<std::vector<SubmissionRecord>> SqliteStore::LoadSubmissions(
     r.score = Score{q.Real(3), q.Real(4), q.Real(5),  q.Real(6), q.Real(7),
                     q.UInt(8), q.UInt(9), q.Real(10), q.Real(11)};
     r.created_ms = q.Int(12);
+    r.score.sign_disagreement = q.Real(13);
     out.push_back(std::move(r));
   }
   ATTN_RETURN_IF_ERROR(q.status());

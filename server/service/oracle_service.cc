@@ -51,11 +51,37 @@ void AnswerAsync(OracleCore& core, const Principal& caller,
           done(result.status());
           return;
         }
+        if (result->answers == Answers::kTopK) {
+          // The pairs were written as matrices; they travel in top_k.
+          for (const v1::Matrix& pairs : response->outputs()) {
+            TopKToProto(ConstMatrixMap(pairs.values().data(), pairs.rows(),
+                                       pairs.cols()),
+                        response->add_top_k());
+          }
+          response->clear_outputs();
+        }
         UsageToProto(result->usage, response->mutable_usage());
         response->set_first_query_index(result->first_query_index);
         response->set_transcript_head(std::move(result->transcript_head));
         done(absl::OkStatus());
       });
+}
+
+// Sample's answer into its message, the answers as AnswerAsync writes them.
+void SampleToProto(SampleResult& result, v1::SampleResponse* response) {
+  for (const Matrix& x : result.inputs) {
+    MatrixToProto(x, response->add_inputs());
+  }
+  for (const Matrix& y : result.outputs) {
+    if (result.answers == Answers::kTopK) {
+      TopKToProto(y, response->add_top_k());
+    } else {
+      MatrixToProto(y, response->add_outputs());
+    }
+  }
+  UsageToProto(result.usage, response->mutable_usage());
+  response->set_first_query_index(result.first_query_index);
+  response->set_transcript_head(std::move(result.transcript_head));
 }
 
 // QueryStream: a refused caller (bad token, or no stream slot left) ends
@@ -192,6 +218,30 @@ grpc::ServerUnaryReactor* OracleServiceImpl::Query(
   // Finishes when the answers are durably charged, without holding a gRPC
   // thread meanwhile.
   AnswerAsync(*core_, *caller, request, answers, std::move(finish));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OracleServiceImpl::Sample(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  v1::SampleRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return FinishWith(context, parsed);
+  absl::StatusOr<Principal> caller = CallerOf(*context, *authenticator_);
+  if (!caller.ok()) return FinishWith(context, caller.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Finishes when the examples are durably charged, as Query does.
+  core_->SampleAsync(
+      *caller, request.challenge_id(), request.count(), request.tokens(),
+      [context, reactor, response_bytes](absl::StatusOr<SampleResult> result) {
+        absl::Status status = result.status();
+        if (status.ok()) {
+          v1::SampleResponse response;
+          SampleToProto(*result, &response);
+          status = SerializeResponse(response, response_bytes);
+        }
+        reactor->Finish(ToGrpcStatus(status, *context));
+      });
   return reactor;
 }
 

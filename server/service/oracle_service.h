@@ -6,15 +6,17 @@
 // status's retry hint as trailing metadata. That holds for every unary call
 // and for QueryStream when it refuses the whole stream; a request refused
 // inside an open stream is answered in-band (QueryResponse.error) and the
-// stream goes on. Sample is not offered yet and answers UNIMPLEMENTED (the
-// generated base class does that).
+// stream goes on. Sample answers like Query, with examples the server
+// draws, where the challenge's policy offers them.
 //
 // Handlers run on gRPC's callback threads and never wait for the ledger's
 // durable commit there: Query and QueryStream hand their answers on when
-// OracleCore::QueryAsync calls back. The other unary handlers finish inline
-// through the context's default reactor. QueryStream is a QueryStreamReactor
-// (query_stream_reactor.h): it reads requests ahead of their answers,
-// writes the answers in request order, and answers refused requests
+// OracleCore::QueryAsync calls back, Sample when OracleCore::SampleAsync
+// does. Top-k answers, which the core writes as (index, value) pair
+// matrices, leave in the responses' top_k field. The other unary handlers
+// finish inline through the context's default reactor. QueryStream is a
+// QueryStreamReactor (query_stream_reactor.h): it reads requests ahead of their
+// answers, writes the answers in request order, and answers refused requests
 // in-band.
 #ifndef ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 #define ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
@@ -35,7 +37,7 @@ using OracleCallbackBase = v1::Oracle::WithRawCallbackMethod_ListChallenges<
     v1::Oracle::WithRawCallbackMethod_DescribeChallenge<
         v1::Oracle::WithRawCallbackMethod_Query<
             v1::Oracle::WithRawCallbackMethod_QueryStream<
-                v1::Oracle::WithCallbackMethod_Sample<
+                v1::Oracle::WithRawCallbackMethod_Sample<
                     v1::Oracle::WithRawCallbackMethod_GetUsage<
                         v1::Oracle::WithRawCallbackMethod_Submit<
                             v1::Oracle::WithRawCallbackMethod_GetLeaderboard<
@@ -60,6 +62,9 @@ class OracleServiceImpl final : public OracleCallbackBase {
                                   grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* QueryStream(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* Sample(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;

@@ -83,6 +83,33 @@ TEST(TranscriptEntryJsonTest, DocumentShape) {
   EXPECT_EQ(doc["request_digest"], HexEncode(Sha256(MakeEntry().request)));
 }
 
+TEST(TranscriptEntryJsonTest, ASampleEntryRoundTripsAsSamples) {
+  TranscriptEntry e = MakeEntry();
+  e.request = EncodeSampleRequest(AwkwardMatrices());
+  const nlohmann::ordered_json doc = *TranscriptEntryToJson(e);
+  EXPECT_FALSE(doc["request"].contains("sequences"));
+  ASSERT_EQ(doc["request"]["samples"].size(), 3u);
+  absl::StatusOr<TranscriptEntry> back =
+      TranscriptEntryFromJson(nlohmann::ordered_json::parse(doc.dump()));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->request, e.request);
+  absl::StatusOr<DecodedRequest> decoded = DecodeRequest(back->request);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_TRUE(decoded->sample);
+}
+
+TEST(TopKJsonTest, PairsPerRow) {
+  Matrix pairs(2, 4);
+  pairs << 3, 0.5, 0, -0.25,  //
+      1, 2, 2, 2;
+  EXPECT_EQ(TopKToJson(pairs).dump(),
+            "[[[3,0.5],[0,-0.25]],[[1,2.0],[2,2.0]]]");
+  EXPECT_EQ(AnswersToJson({pairs}, true).dump(),
+            "[[[[3,0.5],[0,-0.25]],[[1,2.0],[2,2.0]]]]");
+  EXPECT_EQ(AnswersToJson({pairs}, false).dump(),
+            "[[[3.0,0.5,0.0,-0.25],[1.0,2.0,2.0,2.0]]]");
+}
+
 TEST(TranscriptEntryJsonTest, UndecodableBytesAreRefused) {
   TranscriptEntry e = MakeEntry();
   e.response = "xx";

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/access_policy.h"
 #include "common/rng.h"
 #include "tests/test_util.h"
@@ -54,7 +55,9 @@ TEST(DefaultChallengesTest, HasTheDocumentedChallenges) {
                        "noisy-single-head-d16", "float32-single-head-d16",
                        "scalar-last-token-d16", "multihead-scalar-d8-h2",
                        "transformer-ffn-d8", "multi-query-d16-h4",
-                       "linear-attention-d16", "tied-two-layer-d16"));
+                       "linear-attention-d16", "tied-two-layer-d16",
+                       "chen-li-signs-d8-h2", "sign-scalar-d8",
+                       "top3-last-token-d16"));
 }
 
 TEST(DefaultChallengesTest, SeedPaperSettingsHaveTheirSpecs) {
@@ -79,6 +82,35 @@ TEST(DefaultChallengesTest, SeedPaperSettingsHaveTheirSpecs) {
   EXPECT_TRUE(tied.residual);
   EXPECT_TRUE(tied.tie_qk);
   EXPECT_EQ(tied.head_dim, 4);
+}
+
+TEST(DefaultChallengesTest, ChenLiTakesRandomSignExamplesOnly) {
+  const ChallengeConfig c = BuiltIn("chen-li-signs-d8-h2");
+  EXPECT_EQ(c.spec.d_model, 8);
+  EXPECT_EQ(c.spec.heads, 2);
+  EXPECT_EQ(c.spec.head_dim, 8);
+  EXPECT_EQ(c.spec.value_dim, 8);
+  EXPECT_EQ(c.spec.readout, Readout::kAll);
+  EXPECT_EQ(c.policy.access, Access::kExamples);
+  EXPECT_EQ(
+      c.policy.examples,
+      (ExampleDistribution{
+          .inputs = InputDistribution::kSigns, .tokens = 8, .scale = 1.0}));
+  EXPECT_EQ(c.policy.answers, Answers::kValues);
+}
+
+TEST(DefaultChallengesTest, SignAndTopKChallengesReadTheLastPosition) {
+  const ChallengeConfig sign = BuiltIn("sign-scalar-d8");
+  EXPECT_EQ(sign.spec.heads, 1);
+  EXPECT_EQ(sign.spec.readout, Readout::kLast);
+  EXPECT_EQ(sign.spec.out_dim, 1);
+  EXPECT_EQ(sign.policy.answers, Answers::kSign);
+  EXPECT_EQ(sign.policy.access, Access::kQueries);
+  const ChallengeConfig top = BuiltIn("top3-last-token-d16");
+  EXPECT_EQ(top.spec.heads, 1);
+  EXPECT_EQ(top.spec.readout, Readout::kLast);
+  EXPECT_EQ(top.policy.answers, Answers::kTopK);
+  EXPECT_EQ(top.policy.top_k, 3);
 }
 
 TEST(DefaultChallengesTest, TinyHasASmallBudget) {
@@ -203,6 +235,100 @@ TEST(ParseChallengeSetTest, BadSpecNamesChallengeAndField) {
                    {"challenge \"c\": spec.d_model must be set"});
 }
 
+// Access and answer-form settings that cannot be served, each refused with
+// the field named.
+struct BadAccess {
+  std::string name;
+  std::string policy;  // text of the policy block
+  std::string message;
+};
+
+void PrintTo(const BadAccess& v, std::ostream* os) { *os << v.name; }
+
+class BadAccessConfig : public ::testing::TestWithParam<BadAccess> {};
+
+TEST_P(BadAccessConfig, IsRefusedNamingTheField) {
+  ExpectInvalidSet(absl::StrCat("challenge { id: \"a\" spec { d_model: 4 "
+                                "readout: READOUT_LAST } policy { ",
+                                GetParam().policy, " } }"),
+                   {"challenge \"a\": ", GetParam().message});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadAccessConfigs, BadAccessConfig,
+    ::testing::Values(
+        BadAccess{"ExamplesWithoutTokens", "access: ACCESS_EXAMPLES",
+                  "policy.examples.tokens = 0: random examples need at least "
+                  "1 token"},
+        BadAccess{"BothWithZeroTokens",
+                  "access: ACCESS_BOTH examples { tokens: 0 }",
+                  "policy.examples.tokens = 0"},
+        BadAccess{"ExampleLongerThanASequence",
+                  "access: ACCESS_EXAMPLES examples { tokens: 9 } limits { "
+                  "max_tokens_per_sequence: 8 }",
+                  "policy.examples.tokens = 9 is over "
+                  "policy.limits.max_tokens_per_sequence = 8"},
+        BadAccess{"ZeroScale",
+                  "access: ACCESS_EXAMPLES examples { tokens: 2 scale: 0 }",
+                  "policy.examples.scale = 0 must be finite and > 0"},
+        BadAccess{"NegativeScale",
+                  "access: ACCESS_EXAMPLES examples { inputs: INPUTS_GAUSSIAN "
+                  "tokens: 2 scale: -1 }",
+                  "policy.examples.scale = -1"},
+        BadAccess{"NaNScale",
+                  "access: ACCESS_EXAMPLES examples { tokens: 2 scale: nan }",
+                  "policy.examples.scale = nan"},
+        BadAccess{"ExamplesOnAQueriesOnlyChallenge", "examples { tokens: 2 }",
+                  "policy.examples is set but policy.access is "
+                  "ACCESS_QUERIES"},
+        BadAccess{"TopKZero", "answers: ANSWERS_TOP_K",
+                  "policy.top_k = 0: ANSWERS_TOP_K needs top_k >= 1"},
+        BadAccess{"TopKOverOutDim", "answers: ANSWERS_TOP_K top_k: 5",
+                  "policy.top_k = 5 is over spec.out_dim = 4"},
+        BadAccess{"TopKWithoutTopKAnswers", "top_k: 2",
+                  "policy.top_k = 2 is set but policy.answers is "
+                  "ANSWERS_VALUES"},
+        BadAccess{"QuantizeStepZero", "answers: ANSWERS_QUANTIZED",
+                  "policy.quantize_step = 0: ANSWERS_QUANTIZED needs a finite "
+                  "step > 0"},
+        BadAccess{"QuantizeStepNegative",
+                  "answers: ANSWERS_QUANTIZED quantize_step: -0.5",
+                  "policy.quantize_step = -0.5"},
+        BadAccess{"QuantizeStepNaN",
+                  "answers: ANSWERS_QUANTIZED quantize_step: nan",
+                  "policy.quantize_step = nan"},
+        BadAccess{"QuantizeStepInfinite",
+                  "answers: ANSWERS_QUANTIZED quantize_step: inf",
+                  "policy.quantize_step = inf"},
+        BadAccess{"QuantizeStepWithSignAnswers",
+                  "answers: ANSWERS_SIGN quantize_step: 0.5",
+                  "policy.quantize_step = 0.5 is set but policy.answers is "
+                  "ANSWERS_SIGN"}),
+    [](const ::testing::TestParamInfo<BadAccess>& info) {
+      return info.param.name;
+    });
+
+TEST(ParseChallengeSetTest, AccessSettingsResolveAndPrintBack) {
+  absl::StatusOr<std::vector<ChallengeConfig>> set = ParseChallengeSet(
+      "challenge { id: \"g\" spec { d_model: 4 } policy { access: "
+      "ACCESS_BOTH examples { inputs: INPUTS_GAUSSIAN tokens: 3 } answers: "
+      "ANSWERS_QUANTIZED quantize_step: 0.25 } }",
+      "test");
+  ASSERT_TRUE(set.ok()) << set.status();
+  const AccessPolicy& p = (*set)[0].policy;
+  EXPECT_EQ(p.access, Access::kBoth);
+  EXPECT_EQ(p.examples.inputs, InputDistribution::kGaussian);
+  EXPECT_EQ(p.examples.tokens, 3);
+  EXPECT_EQ(p.examples.scale, 1.0);  // unset: 1
+  EXPECT_EQ(p.answers, Answers::kQuantized);
+  EXPECT_EQ(p.quantize_step, 0.25);
+  // Stored as text and read back (how the SQLite store keeps a challenge).
+  absl::StatusOr<ChallengeConfig> again =
+      ParseChallengeConfig(ChallengeConfigToText((*set)[0]));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->policy, p);
+}
+
 TEST(ParseChallengeSetTest, NegativePriorScaleIsRejected) {
   ExpectInvalidSet(
       "challenge { id: \"p\" spec { d_model: 4 } prior { scale: -1 } }",
@@ -260,7 +386,8 @@ TEST(ResolvePolicyTest, KeepsExplicitValues) {
                          .limits = {.max_abs_input = 2,
                                     .max_tokens_per_sequence = 5,
                                     .max_sequences_per_request = 6,
-                                    .max_tokens_per_request = 7}};
+                                    .max_tokens_per_request = 7},
+                         .examples = {}};
   absl::StatusOr<AccessPolicy> p = ResolvePolicy(raw);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(*p, raw);
@@ -318,6 +445,51 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadPolicy>& info) {
       return info.param.name;
     });
+
+TEST(ApplyAnswerFormTest, SignIsPlusOneFromZeroUpAndForMinusZero) {
+  AccessPolicy p;
+  p.answers = Answers::kSign;
+  Matrix y(1, 5);
+  y << -2.5, -0.0, 0.0, 1e-300, -1e-300;
+  ApplyAnswerForm(p, y);
+  Matrix expected(1, 5);
+  expected << -1, 1, 1, 1, -1;
+  EXPECT_EQ(y, expected);
+}
+
+TEST(ApplyAnswerFormTest, QuantizedRoundsToNearestMultipleTiesToEven) {
+  AccessPolicy p;
+  p.answers = Answers::kQuantized;
+  p.quantize_step = 0.5;
+  Matrix y(1, 7);
+  y << 0.26, 0.24, 0.25, 0.75, -0.75, -0.1, 1.0;
+  ApplyAnswerForm(p, y);
+  Matrix expected(1, 7);
+  expected << 0.5, 0, 0, 1, -1, 0, 1;  // 0.25 -> 0 and 0.75 -> 1: even
+  EXPECT_EQ(y, expected);
+  EXPECT_FALSE(std::signbit(y(0, 5)));  // -0.1 rounds to +0, not -0
+}
+
+TEST(ApplyAnswerFormTest, ValuesAreLeftAlone) {
+  Matrix y(1, 2);
+  y << -0.0, 3.25;
+  const Matrix before = y;
+  ApplyAnswerForm(AccessPolicy{}, y);
+  EXPECT_EQ(y, before);
+  EXPECT_TRUE(std::signbit(y(0, 0)));
+}
+
+TEST(TopKIntoTest, LargestFirstTiesByLowerIndex) {
+  Matrix y(2, 4);
+  y << 1, 5, 5, -2,  //
+      -1, -3, -0.5, -7;
+  Matrix pairs(2, 4);
+  TopKInto(y, 2, pairs);
+  Matrix expected(2, 4);
+  expected << 1, 5, 2, 5,  //
+      2, -0.5, 0, -1;
+  EXPECT_EQ(pairs, expected);
+}
 
 TEST(DegradeAnswerTest, Float64WithoutNoiseLeavesTheAnswerAlone) {
   Rng rng(1);

@@ -64,10 +64,41 @@ E2E_IN="$work/in"
 # Listing and describing.
 client --json challenges >"$work/list.json"
 check "the built-in challenges" json "$work/list.json" \
-  "sorted(c['id'] for c in d['challenges']) == sorted(['tiny-d4','single-head-d16','single-head-causal-d16','last-token-d16','two-head-d16','noisy-single-head-d16','float32-single-head-d16','scalar-last-token-d16','multihead-scalar-d8-h2','transformer-ffn-d8','multi-query-d16-h4','linear-attention-d16','tied-two-layer-d16'])"
+  "sorted(c['id'] for c in d['challenges']) == sorted(['tiny-d4','single-head-d16','single-head-causal-d16','last-token-d16','two-head-d16','noisy-single-head-d16','float32-single-head-d16','scalar-last-token-d16','multihead-scalar-d8-h2','transformer-ffn-d8','multi-query-d16-h4','linear-attention-d16','tied-two-layer-d16','chen-li-signs-d8-h2','sign-scalar-d8','top3-last-token-d16'])"
 client --json describe tiny-d4 >"$work/desc.json"
 check "describe shows the public spec" json "$work/desc.json" \
   "d['spec']['d_model'] == 4 and d['policy']['budget']['queries'] == 64 and 'seed' not in json.dumps(d)"
+
+# Random examples and answer forms.
+client --json describe chen-li-signs-d8-h2 >"$work/desc-cl.json"
+check "describe shows the example access" json "$work/desc-cl.json" \
+  "d['policy']['access'] == 'ACCESS_EXAMPLES' and d['policy']['examples'] == {'inputs': 'INPUTS_SIGNS', 'tokens': 8, 'scale': 1.0}"
+client describe top3-last-token-d16 >"$work/desc-top3.txt"
+check "describe shows the answer form" \
+  grep -q "the top 3 (index, value) pairs of each row (ANSWERS_TOP_K)" "$work/desc-top3.txt"
+client --json sample chen-li-signs-d8-h2 --count 2 >"$work/s.json"
+check "sample: 2 examples of 8 sign tokens and their answers" json "$work/s.json" \
+  "len(d['inputs']) == 2 and all(len(x) == 8 and all(len(r) == 8 and all(v in (1.0, -1.0) for v in r) for r in x) for x in d['inputs']) and [len(o) for o in d['outputs']] == [8, 8] and d['usage']['queries_used'] == 2 and d['usage']['tokens_used'] == 16"
+client --json sample chen-li-signs-d8-h2 --count 1 >"$work/s2.json"
+check "sample: the next example is a new one" json "$work/s2.json" \
+  "d['usage']['queries_used'] == 3 and d['inputs'][0] != json.load(open('$work/s.json'))['inputs'][0]"
+client query chen-li-signs-d8-h2 <<<'{"sequences": [[[1,1,1,1,1,1,1,1]]]}' 2>"$work/q-cl.err" || true
+check "the refusal says examples only" grep -q "FAILED_PRECONDITION.*random examples only" "$work/q-cl.err"
+client sample tiny-d4 2>"$work/s-tiny.err" || true
+check "sample on a queries-only challenge is refused" grep -q "FAILED_PRECONDITION.*queries only" "$work/s-tiny.err"
+echo '{"sequences": [[[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]]}' >"$work/q16.json"
+client --json query top3-last-token-d16 --input "$work/q16.json" >"$work/top3.json"
+check "top-k answers: 3 (index, value) pairs, largest first" json "$work/top3.json" \
+  "'outputs' not in d and len(d['top_k']) == 1 and len(d['top_k'][0]) == 1 and [len(p) for p in d['top_k'][0][0]] == [2, 2, 2] and d['top_k'][0][0][0][1] >= d['top_k'][0][0][1][1] >= d['top_k'][0][0][2][1]"
+echo '{"sequences": [[[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0]]]}' >"$work/q8.json"
+client --json query sign-scalar-d8 --input "$work/q8.json" >"$work/sign.json"
+check "sign answers are +1 or -1" json "$work/sign.json" \
+  "len(d['outputs'][0]) == 1 and d['outputs'][0][0][0] in (1.0, -1.0)"
+client --json learn sign-scalar-d8 --algo regress 2>"$work/sign-learn.err" || true
+check "regress refuses sign answers" grep -q "answers signs only" "$work/sign-learn.err"
+client --json usage sign-scalar-d8 >"$work/sign-usage.json"
+check "... before spending anything" json "$work/sign-usage.json" \
+  "d['usage']['queries_used'] == 1"
 
 # A real query: shapes, linearity of one-token answers, usage.
 echo '{"sequences": [[[1, 0, 0, 0]], [[2, 0, 0, 0]], [[1, 0, 0, 0], [0, 1, 0, 0]]]}' >"$work/q.json"

@@ -1,6 +1,8 @@
 // The challenges the fuzz targets check inputs against: the built-in set
-// (configs/default.textproto) plus one with tight limits, biases, a causal
-// mask and last-position readout, so that every limit and every branch of
+// (configs/default.textproto, which has sign and top-k answers and an
+// examples-only challenge) plus one with tight limits, biases, a causal
+// mask and last-position readout, and one with quantized answers and
+// gaussian examples, so that every limit and every branch of
 // the request checks is reachable with inputs of a few hundred bytes. Each
 // comes with its secret and the scorer's probe set (the constants of
 // server/core/scorer.h), computed once.
@@ -51,6 +53,18 @@ inline constexpr char kTightChallengeText[] = R"pb(
       }
     }
   }
+  challenge {
+    id: "quantized-examples-d3"
+    spec { d_model: 3 heads: 1 out_dim: 2 }
+    prior { seed: 11 }
+    policy {
+      access: ACCESS_BOTH
+      examples { inputs: INPUTS_GAUSSIAN tokens: 2 scale: 0.5 }
+      answers: ANSWERS_QUANTIZED
+      quantize_step: 0.01
+      limits { max_tokens_per_sequence: 4 max_tokens_per_request: 8 }
+    }
+  }
 )pb";
 
 struct FuzzChallenge {
@@ -70,7 +84,7 @@ inline const std::vector<FuzzChallenge>& FuzzChallenges() {
         ParseChallengeSet(kTightChallengeText, "tight challenge");
     FUZZ_CHECK(defaults.ok() && tight.ok());
     std::vector<ChallengeConfig> configs = *defaults;
-    configs.push_back(tight->front());
+    configs.insert(configs.end(), tight->begin(), tight->end());
     for (ChallengeConfig& config : configs) {
       FuzzChallenge c;
       c.secret = DrawSecret(config.spec, config.prior);

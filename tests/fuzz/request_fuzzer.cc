@@ -3,7 +3,8 @@
 // message (low bit 0: QueryRequest, 1: SubmitRequest); the rest is the
 // serialized message. Each goes down the path the service takes:
 //   Query:  MatrixView per sequence, ValidateSequences, then for a valid
-//           request the answers (ForwardInto, DegradeAnswer) and the
+//           request the answers (AnswerInto: forward pass, noise,
+//           precision and answer form) and the
 //           canonical transcript bytes (EncodeMatrices, DecodeMatrices).
 //   Submit: ParamsFromProto, then for a valid hypothesis the scoring
 //           (Scorer::ScoreHypothesis's steps, on common/layer_comparison).
@@ -20,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "attnoracle/v1/oracle.pb.h"
 #include "common/access_policy.h"
+#include "common/answer.h"
 #include "common/attention.h"
 #include "common/codec.h"
 #include "common/layer_comparison.h"
@@ -30,6 +32,37 @@
 
 namespace attnoracle::fuzz {
 namespace {
+
+// What each answer form promises of an answer.
+void CheckAnswerForm(const AccessPolicy& policy, const LayerSpec& spec,
+                     const Matrix& y) {
+  switch (policy.answers) {
+    case Answers::kValues:
+      FUZZ_CHECK(y.cols() == OutputDim(spec));
+      break;
+    case Answers::kSign:
+      FUZZ_CHECK((y.array() == 1.0 || y.array() == -1.0).all());
+      break;
+    case Answers::kQuantized:
+      for (Eigen::Index j = 0; j < y.size(); ++j) {
+        const double k = y.data()[j] / policy.quantize_step;
+        FUZZ_CHECK(k == std::nearbyint(k));
+        FUZZ_CHECK(!(y.data()[j] == 0 && std::signbit(y.data()[j])));
+      }
+      break;
+    case Answers::kTopK:
+      FUZZ_CHECK(y.cols() == 2 * policy.top_k);
+      for (Eigen::Index r = 0; r < y.rows(); ++r) {
+        for (Eigen::Index k = 0; k < policy.top_k; ++k) {
+          const double index = y(r, 2 * k);
+          FUZZ_CHECK(index >= 0 && index < OutputDim(spec) &&
+                     index == std::floor(index));
+          if (k > 0) FUZZ_CHECK(y(r, 2 * k - 1) >= y(r, 2 * k + 1));
+        }
+      }
+      break;
+  }
+}
 
 void CheckQuery(const FuzzChallenge& c, const uint8_t* data, size_t size) {
   v1::QueryRequest request;
@@ -71,14 +104,15 @@ void CheckQuery(const FuzzChallenge& c, const uint8_t* data, size_t size) {
   FUZZ_CHECK(tokens == total);
   FUZZ_CHECK(total <= static_cast<uint64_t>(limits.max_tokens_per_request));
 
-  // The answers, as OracleCore::Query computes them.
+  // The answers, as OracleCore::Query computes them, in the policy's form.
+  const AccessPolicy& policy = c.config.policy;
   std::vector<Matrix> answers;
   for (size_t i = 0; i < inputs.size(); ++i) {
     Matrix out(OutputRows(spec, static_cast<int>(inputs[i].rows())),
-               spec.out_dim);
-    ForwardInto(spec, c.secret, inputs[i], out);
-    DegradeAnswer(c.config.policy, c.config.prior.seed, i, out);
+               AnswerCols(spec, policy));
+    AnswerInto(spec, c.secret, policy, c.config.prior.seed, i, inputs[i], out);
     FUZZ_CHECK(out.allFinite());
+    CheckAnswerForm(policy, spec, out);
     answers.push_back(std::move(out));
   }
 

@@ -2,9 +2,10 @@
 // --transcript FILE` reads such lines) as JSON text, through
 // TranscriptEntryFromJson and then VerifyTranscript against the reveal of
 // the tight challenge (FuzzReveal()).
-// Invariants: refusals are INVALID_ARGUMENT; an entry that parses holds
-// canonical bytes that decode, writes back out (TranscriptEntryToJson) and
-// reads in again to the same entry; verification answers OK or DATA_LOSS.
+// Invariants: refusals are INVALID_ARGUMENT; an entry that parses (a
+// query's or a sample's) holds canonical bytes that decode, writes back out
+// (TranscriptEntryToJson) and reads in again to the same entry; verification
+// answers OK or DATA_LOSS.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -43,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(entry.status().code() == absl::StatusCode::kInvalidArgument);
     return 0;
   }
-  FUZZ_CHECK(DecodeMatrices(entry->request).ok());
+  FUZZ_CHECK(DecodeRequest(entry->request).ok());
   FUZZ_CHECK(DecodeMatrices(entry->response).ok());
 
   absl::StatusOr<nlohmann::ordered_json> written =

@@ -54,7 +54,8 @@ constexpr char kShut[] = "shut";    // closed
 constexpr char kTight[] = "tight";  // a budget of 2 queries
 constexpr char kRated[] = "rated";  // 2 requests, then 1 per second
 constexpr char kOnce[] = "once";    // 1 submission per learner
-const char* const kChallenges[] = {kMain, kShut, kTight, kRated, kOnce};
+constexpr char kDrawn[] = "drawn";  // random examples only
+const char* const kChallenges[] = {kMain, kShut, kTight, kRated, kOnce, kDrawn};
 
 constexpr int kMaxStreams = 2;
 constexpr int kMaxMessageBytes = 1 << 20;
@@ -147,6 +148,11 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
       }
       if (id == std::string(kOnce)) {
         c.mutable_scoring()->set_max_submissions(1);
+      }
+      if (id == std::string(kDrawn)) {
+        c.mutable_policy()->set_access(v1::ACCESS_EXAMPLES);
+        c.mutable_policy()->mutable_examples()->set_tokens(
+            kMaxTokensPerSequence);
       }
       ASSERT_TRUE(admin.Create(c).ok()) << id;
     }
@@ -295,6 +301,17 @@ RowCall Submit(std::function<void(v1::LayerParams&)> spoil,
     spoil(*request.mutable_hypothesis());
     return OutcomeOf(
         t.Alice().Unary(*t.OracleStub(), &v1::Oracle::Stub::Submit, request));
+  };
+}
+
+RowCall SampleCall(const std::string& id, uint32_t count, uint32_t tokens) {
+  return [id, count, tokens](CatalogueTest& t) {
+    v1::SampleRequest request;
+    request.set_challenge_id(id);
+    request.set_count(count);
+    request.set_tokens(tokens);
+    return OutcomeOf(
+        t.Alice().Unary(*t.OracleStub(), &v1::Oracle::Stub::Sample, request));
   };
 }
 
@@ -886,12 +903,31 @@ std::vector<Row> Rows() {
            [](CatalogueTest& t) {
              ASSERT_TRUE(t.Admin().SetPhase(kShut, v1::PHASE_REVEALED).ok());
            }},
-          {"SampleNotOffered", C::kUnimplemented, "",
+          // Random examples (Sample) and the access they need.
+          {"SampleOnQueriesOnlyChallenge", C::kFailedPrecondition,
+           "answers queries only (policy.access ACCESS_QUERIES)",
+           SampleCall(kMain, 1, 0)},
+          {"QueryOnExamplesOnlyChallenge", C::kFailedPrecondition,
+           "answers random examples only (policy.access ACCESS_EXAMPLES)",
            [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().Unary(*t.OracleStub(),
-                                              &v1::Oracle::Stub::Sample,
-                                              v1::SampleRequest()));
+             return OutcomeOf(t.RawQuery(t.Good(kDrawn)));
            }},
+          {"SampleZeroCount", C::kInvalidArgument,
+           "count = 0: ask for at least one example", SampleCall(kDrawn, 0, 0)},
+          {"SampleOverSequencesPerRequest", C::kInvalidArgument,
+           "count = 9 is over policy.limits.max_sequences_per_request = 8",
+           SampleCall(kDrawn, 9, 0)},
+          {"SampleOverTokensPerRequest", C::kInvalidArgument,
+           "48 tokens, over policy.limits.max_tokens_per_request = 32",
+           SampleCall(kDrawn, 3, 0)},
+          {"SampleOtherLength", C::kInvalidArgument,
+           "tokens = 5: the examples of challenge \"drawn\" have 16 tokens "
+           "(policy.examples.tokens)",
+           SampleCall(kDrawn, 1, 5)},
+          {"SampleUnknownChallenge", C::kNotFound, "no-such",
+           SampleCall("no-such", 1, 0)},
+          {"SampleClosedChallenge", C::kFailedPrecondition, "closed",
+           SampleCall(kShut, 1, 0)},
           // Admin calls.
           {"AdminCallByLearner", C::kPermissionDenied, "admin token",
            [](CatalogueTest& t) {
@@ -974,6 +1010,45 @@ std::vector<Row> Rows() {
                  c.mutable_policy()
                      ->mutable_limits()
                      ->set_max_requests_per_second(kNaN);
+               })},
+          {"CreateExamplesWithoutTokens", C::kInvalidArgument,
+           "policy.examples.tokens = 0",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()->set_access(v1::ACCESS_EXAMPLES);
+               })},
+          {"CreateExampleScaleZero", C::kInvalidArgument,
+           "policy.examples.scale = 0",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()->set_access(v1::ACCESS_BOTH);
+                 c.mutable_policy()->mutable_examples()->set_tokens(2);
+                 c.mutable_policy()->mutable_examples()->set_scale(0);
+               })},
+          {"CreateTopKZero", C::kInvalidArgument, "policy.top_k = 0",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()->set_answers(v1::ANSWERS_TOP_K);
+               })},
+          {"CreateTopKOverOutDim", C::kInvalidArgument, "is over spec.out_dim",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()->set_answers(v1::ANSWERS_TOP_K);
+                 c.mutable_policy()->set_top_k(1000);
+               })},
+          {"CreateQuantizeStepNaN", C::kInvalidArgument,
+           "policy.quantize_step = nan",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()->set_answers(v1::ANSWERS_QUANTIZED);
+                 c.mutable_policy()->set_quantize_step(kNaN);
+               })},
+          {"CreateQuantizeStepNegative", C::kInvalidArgument,
+           "policy.quantize_step = -1",
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()->set_answers(v1::ANSWERS_QUANTIZED);
+                 c.mutable_policy()->set_quantize_step(-1);
                })},
           {"CreateDuplicateId", C::kAlreadyExists, kMain,
            CreateChallenge([](auto& c) { c.set_id(kMain); })},

@@ -291,9 +291,24 @@ TEST(OracleCoreAnswersTest, EqualTheHiddenLayerDegradedByPolicy) {
     const LayerSpec& spec = challenge->config().spec;
     const std::shared_ptr<const Secret> secret =
         challenge->SecretFor(kAnonymousLearner);
+    const AccessPolicy& policy = challenge->config().policy;
+    const uint64_t noise_seed = challenge->NoiseSeedFor(kAnonymousLearner);
     const std::vector<Matrix> x = {RandomMatrix(rng, 3, spec.d_model),
                                    RandomMatrix(rng, 5, spec.d_model)};
     for (int round = 0; round < 2; ++round) {
+      if (!AllowsQueries(policy)) {
+        // Examples only: its samples are answered the same way.
+        absl::StatusOr<SampleResult> r =
+            h.core.Sample(Anonymous(), challenge->id(), 2, 0);
+        ASSERT_TRUE(r.ok()) << r.status();
+        ASSERT_EQ(r->first_query_index, 2u * round);
+        for (size_t i = 0; i < r->inputs.size(); ++i) {
+          Matrix expected = Forward(spec, secret->params, r->inputs[i]);
+          DegradeAnswer(policy, noise_seed, r->first_query_index + i, expected);
+          EXPECT_TRUE(BitwiseEqual(r->outputs[i], expected)) << "example " << i;
+        }
+        continue;
+      }
       std::vector<Matrix> y;
       absl::StatusOr<QueryResult> r =
           QueryCore(h.core, Anonymous(), challenge->id(), x, &y);
@@ -301,9 +316,14 @@ TEST(OracleCoreAnswersTest, EqualTheHiddenLayerDegradedByPolicy) {
       ASSERT_EQ(r->first_query_index, 2u * round);
       for (size_t i = 0; i < x.size(); ++i) {
         Matrix expected = Forward(spec, secret->params, x[i]);
-        DegradeAnswer(challenge->config().policy,
-                      challenge->NoiseSeedFor(kAnonymousLearner),
-                      r->first_query_index + i, expected);
+        DegradeAnswer(policy, noise_seed, r->first_query_index + i, expected);
+        if (policy.answers == Answers::kTopK) {
+          Matrix pairs(expected.rows(), 2 * policy.top_k);
+          TopKInto(expected, policy.top_k, pairs);
+          expected = pairs;
+        } else {
+          ApplyAnswerForm(policy, expected);
+        }
         EXPECT_TRUE(BitwiseEqual(y[i], expected)) << "sequence " << i;
       }
     }

@@ -139,8 +139,9 @@ TEST_F(OracleServiceTest, ListsTheBuiltInChallengesById) {
   ASSERT_TRUE(list.ok()) << list.status();
   std::vector<std::string> ids;
   for (const ChallengeInfo& info : *list) ids.push_back(info.id);
-  EXPECT_THAT(ids, ElementsAre(kFloat32, kLast, kNoisy, kCausal, kSingle, kTiny,
-                               kTwoHead));
+  EXPECT_THAT(ids, ElementsAre("chen-li-signs-d8-h2", kFloat32, kLast, kNoisy,
+                               "sign-scalar-d8", kCausal, kSingle, kTiny,
+                               "top3-last-token-d16", kTwoHead));
 }
 
 TEST_F(OracleServiceTest, DescribesAChallengeWithDefaultsFilledIn) {
@@ -486,10 +487,10 @@ void ExpectCode(const char* name, absl::StatusCode code, Call call) {
   EXPECT_EQ(status.code(), code) << name << ": " << status;
 }
 
-// Sample is not offered yet. The RPCs of the competition issue are: in open
-// mode they answer with their own codes, not UNIMPLEMENTED.
-TEST_F(OracleServiceTest, OnlySampleIsUnimplemented) {
-  ExpectCode("Sample", absl::StatusCode::kUnimplemented,
+// Every RPC is offered: in open mode each answers with its own codes, not
+// UNIMPLEMENTED.
+TEST_F(OracleServiceTest, NoRpcIsUnimplemented) {
+  ExpectCode("Sample", absl::StatusCode::kNotFound,
              [&](grpc::ClientContext* c) {
                v1::SampleResponse r;
                return stub_->Sample(c, v1::SampleRequest(), &r);
@@ -514,6 +515,60 @@ TEST_F(OracleServiceTest, OnlySampleIsUnimplemented) {
                return admin->RegisterLearner(c, v1::RegisterLearnerRequest(),
                                              &r);
              });
+}
+
+// Sample over gRPC: the examples, their answers and the usage travel whole,
+// and each example is charged like a query.
+TEST_F(OracleServiceTest, SampleReturnsExamplesWithTheirAnswers) {
+  absl::StatusOr<SampleAnswer> a = client_->Sample("chen-li-signs-d8-h2", 3);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->inputs.size(), 3u);
+  ASSERT_EQ(a->outputs.size(), 3u);
+  EXPECT_FALSE(a->top_k);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(a->inputs[i].rows(), 8);
+    EXPECT_EQ(a->inputs[i].cols(), 8);
+    EXPECT_TRUE((a->inputs[i].array().abs() == 1.0).all());
+    EXPECT_EQ(a->outputs[i].rows(), 8);
+    EXPECT_EQ(a->outputs[i].cols(), 8);
+  }
+  EXPECT_EQ(a->first_query_index, 0u);
+  EXPECT_EQ(a->usage.queries_used, 3u);
+  EXPECT_EQ(a->usage.tokens_used, 24u);
+  absl::StatusOr<SampleAnswer> b = client_->Sample("chen-li-signs-d8-h2", 1);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->first_query_index, 3u);
+  EXPECT_NE(b->inputs[0], a->inputs[0]);
+}
+
+// Top-k answers leave the server as TopKAnswer messages and come back as
+// (index, value) pair matrices; outputs stay empty.
+TEST_F(OracleServiceTest, TopKAnswersTravelAsPairs) {
+  v1::QueryRequest request;
+  request.set_challenge_id("top3-last-token-d16");
+  Matrix x = Matrix::Zero(2, 16);
+  x(0, 0) = 1;
+  x(1, 1) = 1;
+  MatrixToProto(x, request.add_sequences());
+  grpc::ClientContext context;
+  v1::QueryResponse response;
+  ASSERT_TRUE(stub_->Query(&context, request, &response).ok());
+  EXPECT_EQ(response.outputs_size(), 0);
+  ASSERT_EQ(response.top_k_size(), 1);
+  EXPECT_EQ(response.top_k(0).rows(), 1u);
+  EXPECT_EQ(response.top_k(0).k(), 3u);
+  ASSERT_EQ(response.top_k(0).indices_size(), 3);
+  ASSERT_EQ(response.top_k(0).values_size(), 3);
+  EXPECT_GE(response.top_k(0).values(0), response.top_k(0).values(1));
+  EXPECT_GE(response.top_k(0).values(1), response.top_k(0).values(2));
+  absl::StatusOr<QueryAnswer> answer =
+      client_->Query("top3-last-token-d16", std::vector<Matrix>{x});
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_TRUE(answer->top_k);
+  ASSERT_EQ(answer->outputs[0].rows(), 1);
+  ASSERT_EQ(answer->outputs[0].cols(), 6);
+  EXPECT_EQ(answer->outputs[0](0, 0), response.top_k(0).indices(0));
+  EXPECT_EQ(answer->outputs[0](0, 1), response.top_k(0).values(0));
 }
 
 std::string WriteConfig(const std::string& name, const std::string& text) {

@@ -57,7 +57,8 @@ bool operator==(const Score& a, const Score& b) {
          a.omega_rel_err == b.omega_rel_err &&
          a.queries_used == b.queries_used && a.tokens_used == b.tokens_used &&
          a.queries_to_bound == b.queries_to_bound &&
-         a.tokens_to_bound == b.tokens_to_bound;
+         a.tokens_to_bound == b.tokens_to_bound &&
+         a.sign_disagreement == b.sign_disagreement;
 }
 bool operator==(const SubmissionRecord& a, const SubmissionRecord& b) {
   return a.id == b.id && a.challenge_id == b.challenge_id &&
@@ -142,6 +143,7 @@ SubmissionRecord Submission1(const std::string& challenge,
   r.score =
       Score{err, 2 * err, 64,    0.25, std::numeric_limits<double>::infinity(),
             9,   kMaxU64, 0.125, 1e300};
+  r.score.sign_disagreement = 0.375;
   r.created_ms = 77;
   return r;
 }
@@ -522,7 +524,7 @@ TEST_P(StoreTest, PageFromPastTheSignedRangeIsEmpty) {
 TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
   const std::string path = TempDbPath();
   { OpenStoreOrDie(path); }
-  EXPECT_EQ(SqliteStore::SchemaVersion(), 1);
+  EXPECT_EQ(SqliteStore::SchemaVersion(), 2);
   EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
   EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(QueryText(path, "PRAGMA page_size"),
