@@ -39,7 +39,7 @@ echo '{"sequences": [[[1, 0, 0, 0]]]}' >"$work/q.json"
 attn_start_server "$server_bin" --tls_cert "$work/server.pem" --tls_key "$work/server.key"
 check "startup line says tls" grep -q ", tls, " <<<"$ATTN_SERVER_LINE"
 client --tls_ca "$work/ca.pem" --json challenges >"$work/list.json"
-check "challenges over tls" json "$work/list.json" "len(d['challenges']) == 13"
+check "challenges over tls" json "$work/list.json" "len(d['challenges']) == 16"
 client --tls-ca "$work/ca.pem" --json query tiny-d4 --input "$work/q.json" >"$work/a.json"
 check "query over tls (dash spelling)" json "$work/a.json" \
   "len(d['outputs']) == 1 and d['usage']['queries_used'] == 1"
