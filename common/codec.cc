@@ -188,6 +188,8 @@ AccessPolicy PolicyFromProto(const pb::AccessPolicy& p) {
   a.limits.max_tokens_per_request = ToInt(p.limits().max_tokens_per_request());
   a.limits.max_requests_per_second = p.limits().max_requests_per_second();
   a.limits.request_burst = ToInt(p.limits().request_burst());
+  a.limits.max_submissions_per_minute = p.limits().max_submissions_per_minute();
+  a.limits.submission_burst = ToInt(p.limits().submission_burst());
   return a;
 }
 
@@ -205,6 +207,8 @@ void PolicyToProto(const AccessPolicy& a, pb::AccessPolicy* out) {
   l->set_max_tokens_per_request(a.limits.max_tokens_per_request);
   l->set_max_requests_per_second(a.limits.max_requests_per_second);
   l->set_request_burst(static_cast<uint32_t>(a.limits.request_burst));
+  l->set_max_submissions_per_minute(a.limits.max_submissions_per_minute);
+  l->set_submission_burst(static_cast<uint32_t>(a.limits.submission_burst));
 }
 
 namespace {

@@ -11,7 +11,9 @@
 //
 // Handlers run on gRPC's callback threads and never wait for the ledger's
 // durable commit there: Query and QueryStream hand their answers on when
-// OracleCore::QueryAsync calls back. The other unary handlers finish inline
+// OracleCore::QueryAsync calls back, and Submit when the scoring pool has
+// scored the hypothesis (OracleCore::SubmitAsync). The other unary handlers
+// finish inline
 // through the context's default reactor. QueryStream is a QueryStreamReactor
 // (query_stream_reactor.h): it reads requests ahead of their answers,
 // writes the answers in request order, and answers refused requests
@@ -43,10 +45,24 @@ using OracleCallbackBase = v1::Oracle::WithRawCallbackMethod_ListChallenges<
                                     v1::Oracle::WithRawCallbackMethod_GetReveal<
                                         v1::Oracle::Service>>>>>>>>>>;
 
+// Default of OracleServiceOptions::max_submission_bytes: a hypothesis of
+// 2M float64 parameters (e.g. 4 heads at d_model 256 at full width with
+// room to spare, or theta and omega given whole); a challenge with more
+// needs the server's --max_submission_mib raised.
+inline constexpr size_t kDefaultMaxSubmissionBytes = size_t{16} << 20;
+
+struct OracleServiceOptions {
+  // Largest SubmitRequest taken, in bytes, checked before it is parsed; a
+  // larger one is INVALID_ARGUMENT. Below the message size limit, because
+  // scoring a hypothesis holds it several times over.
+  size_t max_submission_bytes = kDefaultMaxSubmissionBytes;
+};
+
 class OracleServiceImpl final : public OracleCallbackBase {
  public:
   // `core` and `authenticator` must outlive the service.
-  OracleServiceImpl(OracleCore* core, const Authenticator* authenticator);
+  OracleServiceImpl(OracleCore* core, const Authenticator* authenticator,
+                    const OracleServiceOptions& options = {});
 
   // The learner RPCs of oracle.proto, on raw bytes (see above).
   grpc::ServerUnaryReactor* ListChallenges(grpc::CallbackServerContext* context,
@@ -88,9 +104,11 @@ class OracleServiceImpl final : public OracleCallbackBase {
   [[nodiscard]] absl::Status DoGetUsage(const grpc::ServerContextBase& context,
                                         const v1::GetUsageRequest& request,
                                         v1::Usage* response);
-  [[nodiscard]] absl::Status DoSubmit(const grpc::ServerContextBase& context,
-                                      const v1::SubmitRequest& request,
-                                      v1::SubmitResponse* response);
+  // Submit up to the core's SubmitAsync: the caller and the hypothesis
+  // converted, the scoring queued. On OK `done` gets the result later.
+  [[nodiscard]] absl::Status StartSubmit(const grpc::ServerContextBase& context,
+                                         const v1::SubmitRequest& request,
+                                         SubmitCallback done);
   [[nodiscard]] absl::Status DoGetLeaderboard(
       const grpc::ServerContextBase& context,
       const v1::GetLeaderboardRequest& request,
@@ -105,6 +123,7 @@ class OracleServiceImpl final : public OracleCallbackBase {
 
   OracleCore* core_;
   const Authenticator* authenticator_;
+  const OracleServiceOptions options_;
 };
 
 }  // namespace attnoracle

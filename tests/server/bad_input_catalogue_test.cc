@@ -49,12 +49,14 @@ using ::attnoracle::test::SmallSequences;
 using ::attnoracle::test::TempPath;
 using ::testing::HasSubstr;
 
-constexpr char kMain[] = "cat";     // open, the usual target
-constexpr char kShut[] = "shut";    // closed
-constexpr char kTight[] = "tight";  // a budget of 2 queries
-constexpr char kRated[] = "rated";  // 2 requests, then 1 per second
-constexpr char kOnce[] = "once";    // 1 submission per learner
-const char* const kChallenges[] = {kMain, kShut, kTight, kRated, kOnce};
+constexpr char kMain[] = "cat";                // open, the usual target
+constexpr char kShut[] = "shut";               // closed
+constexpr char kTight[] = "tight";             // a budget of 2 queries
+constexpr char kRated[] = "rated";             // 2 requests, then 1 per second
+constexpr char kOnce[] = "once";               // 1 submission per learner
+constexpr char kSlowSubmit[] = "slow-submit";  // 1 submission a minute
+const char* const kChallenges[] = {kMain,  kShut, kTight,
+                                   kRated, kOnce, kSlowSubmit};
 
 constexpr int kMaxStreams = 2;
 constexpr int kMaxMessageBytes = 1 << 20;
@@ -63,6 +65,7 @@ constexpr int kMaxTokensPerSequence = 16;
 constexpr int kMaxSequencesPerRequest = 8;
 constexpr int kMaxTokensPerRequest = 32;
 constexpr double kMaxAbsInput = 10;
+constexpr size_t kMaxSubmissionBytes = 64 << 10;
 
 // What a catalogue row's call left behind: its status, and everything the
 // server sent that the secret scan must read.
@@ -124,6 +127,7 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
     options.max_receive_message_bytes = kMaxMessageBytes;
     options.max_metadata_bytes = kMaxMetadataBytes;
     options.rate_limits.max_streams_per_learner = kMaxStreams;
+    options.max_submission_bytes = kMaxSubmissionBytes;
     absl::StatusOr<std::unique_ptr<OracleServer>> server =
         OracleServer::BuildAndStart(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -147,6 +151,10 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
       }
       if (id == std::string(kOnce)) {
         c.mutable_scoring()->set_max_submissions(1);
+      }
+      if (id == std::string(kSlowSubmit)) {
+        c.mutable_policy()->mutable_limits()->set_max_submissions_per_minute(1);
+        c.mutable_policy()->mutable_limits()->set_submission_burst(1);
       }
       ASSERT_TRUE(admin.Create(c).ok()) << id;
     }
@@ -859,6 +867,38 @@ std::vector<Row> Rows() {
            Submit([](auto&) {}, kOnce),
            [](CatalogueTest& t) {
              ASSERT_TRUE(Submit([](auto&) {}, kOnce)(t).status.ok());
+           }},
+          // Submit: bounded work (widths, bytes, rate).
+          {"SubmitKeyWiderThanDModel", C::kInvalidArgument, "heads[0].wq",
+           Submit([](auto& h) {
+             for (pb::Matrix* m : {h.mutable_heads(0)->mutable_wq(),
+                                   h.mutable_heads(0)->mutable_wk()}) {
+               m->set_cols(5);
+               m->clear_values();
+               for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
+             }
+           })},
+          {"SubmitValueWiderThanDModel", C::kInvalidArgument, "heads[0].wv",
+           Submit([](auto& h) {
+             pb::Matrix* wv = h.mutable_heads(0)->mutable_wv();
+             pb::Matrix* wo = h.mutable_heads(0)->mutable_wo();
+             wv->set_cols(5);
+             wo->set_rows(5);
+             for (pb::Matrix* m : {wv, wo}) {
+               m->clear_values();
+               for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
+             }
+           })},
+          {"SubmitTooManyBytes", C::kInvalidArgument, "SubmitRequest is",
+           Submit([](auto& h) {
+             for (size_t i = 0; i < kMaxSubmissionBytes / 8; ++i) {
+               h.add_bo(1);
+             }
+           })},
+          {"SubmitOverTheRate", C::kResourceExhausted,
+           "1 submissions per minute", Submit([](auto&) {}, kSlowSubmit),
+           [](CatalogueTest& t) {
+             ASSERT_TRUE(Submit([](auto&) {}, kSlowSubmit)(t).status.ok());
            }},
           // The other learner RPCs.
           {"DescribeUnknownChallenge", C::kNotFound, "no-such",
