@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "server/service/call_context.h"
 #include "server/service/query_stream_reactor.h"
+#include "server/service/request_parse.h"
 
 namespace attnoracle {
 
@@ -100,21 +101,6 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status, *context));
   return reactor;
-}
-
-// `bytes` parsed as a Request, parsed here rather than by gRPC: its
-// callback API answers bytes it cannot parse with UNIMPLEMENTED and no
-// message. INVALID_ARGUMENT naming the message type otherwise.
-template <typename Request>
-absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Request* request) {
-  grpc::ByteBuffer consumed(bytes);  // Deserialize takes its buffer
-  if (!grpc::SerializationTraits<Request>::Deserialize(&consumed, request)
-           .ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the request could not be parsed as ",
-                     Request::descriptor()->full_name()));
-  }
-  return absl::OkStatus();
 }
 
 // `response` serialised into *bytes, as gRPC would have.

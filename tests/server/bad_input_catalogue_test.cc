@@ -415,7 +415,8 @@ RawStreamEnd RawStream(CatalogueTest& t,
   return end;
 }
 
-// A unary call of Oracle `method` with `bytes` as the request, as alice.
+// A unary call of `method` ("Service/Method" of attnoracle.v1) with
+// `bytes` as the request, as alice.
 absl::Status RawUnary(CatalogueTest& t, const std::string& method,
                       const std::string& bytes) {
   grpc::GenericStub stub(t.channel());
@@ -425,8 +426,8 @@ absl::Status RawUnary(CatalogueTest& t, const std::string& method,
   const grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/attnoracle.v1.Oracle/" + method,
-                 grpc::StubOptions(), &request, &response,
+  stub.UnaryCall(&context, "/attnoracle.v1." + method, grpc::StubOptions(),
+                 &request, &response,
                  [&done](grpc::Status s) { done.set_value(s); });
   return FromGrpcStatus(done.get_future().get());
 }
@@ -435,7 +436,9 @@ absl::Status RawUnary(CatalogueTest& t, const std::string& method,
 // or INTERNAL when another kind was answered differently. Without a string
 // field 1 (ListChallengesRequest has no fields), the invalid UTF-8 there is
 // an unknown field that parses, and is left out.
-RowCall Unparsable(const std::string& method, bool string_field_1 = true) {
+RowCall Unparsable(const std::string& oracle_method, bool string_field_1 = true,
+                   const std::string& service = "Oracle") {
+  const std::string method = service + "/" + oracle_method;
   return [method, string_field_1](CatalogueTest& t) {
     const absl::Status first = RawUnary(t, method, kUnparsable[0]);
     for (size_t i = 1; i < kUnparsable.size(); ++i) {
@@ -520,6 +523,30 @@ std::vector<Row> MalformedRows() {
        "the request could not be parsed as "
        "attnoracle.v1.GetRevealRequest",
        Unparsable("GetReveal")},
+      // The Admin methods read their requests themselves too (they answered
+      // UNIMPLEMENTED with no message before).
+      {"AdminCreateUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.CreateChallengeRequest",
+       Unparsable("CreateChallenge", /*string_field_1=*/false, "Admin")},
+      {"AdminSetPhaseUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.SetPhaseRequest",
+       Unparsable("SetPhase", true, "Admin")},
+      {"AdminRegisterUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.RegisterLearnerRequest",
+       Unparsable("RegisterLearner", true, "Admin")},
+      {"AdminRevokeUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.RevokeLearnerRequest",
+       Unparsable("RevokeLearner", true, "Admin")},
+      {"AdminGrantUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.GrantBudgetRequest",
+       Unparsable("GrantBudget", true, "Admin")},
+      {"AdminExportUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.ExportTranscriptsRequest",
+       Unparsable("ExportTranscripts", true, "Admin")},
       // Unparsable messages on a stream are refused in-band and the stream goes
       // on (it used to end, with OK, at the first one).
       {"StreamUnparsableMessagesBetweenGoodOnes", C::kInvalidArgument,
@@ -967,19 +994,22 @@ std::vector<Row> Rows() {
           {"CreateZeroDModel", C::kInvalidArgument, "d_model",
            CreateChallenge([](auto& c) { c.mutable_spec()->set_d_model(0); })},
           {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
-           CreateChallenge([](auto& c) {
-             c.mutable_spec()->set_d_model(4096);
-             c.mutable_spec()->set_heads(256);
-             c.mutable_spec()->set_head_dim(4096);
-           })},
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_spec()->set_d_model(4096);
+                 c.mutable_spec()->set_heads(256);
+                 c.mutable_spec()->set_head_dim(4096);
+               })},
           {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
            CreateChallenge(
                [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
           {"CreateNaNRate", C::kInvalidArgument, "max_requests_per_second",
-           CreateChallenge([](auto& c) {
-             c.mutable_policy()->mutable_limits()->set_max_requests_per_second(
-                 kNaN);
-           })},
+           CreateChallenge(
+               [](auto& c) {
+                 c.mutable_policy()
+                     ->mutable_limits()
+                     ->set_max_requests_per_second(kNaN);
+               })},
           {"CreateDuplicateId", C::kAlreadyExists, kMain,
            CreateChallenge([](auto& c) { c.set_id(kMain); })},
           {"PhaseBackwards", C::kFailedPrecondition, "closed",
