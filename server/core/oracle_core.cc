@@ -43,16 +43,6 @@ absl::Status RequirePhase(const Challenge& challenge, Phase phase,
       "; ", what, " needs it ", PhaseName(phase)));
 }
 
-// What one entry adds to a GetTranscript page: its variable-length fields,
-// and an allowance for field tags, lengths and the fixed-size fields
-// (generous: the encoding needs under 60 bytes).
-constexpr size_t kTranscriptEntryOverheadBytes = 64;
-size_t PageBytesOf(const TranscriptEntry& e) {
-  return e.request.size() + e.response.size() + e.request_digest.size() +
-         e.response_digest.size() + e.chain_hash.size() + e.learner.size() +
-         kTranscriptEntryOverheadBytes;
-}
-
 double RoundSignificant(double x, int digits) {
   if (x == 0 || !std::isfinite(x)) return x;
   const double scale =
@@ -361,15 +351,7 @@ absl::StatusOr<TranscriptPage> OracleCore::GetTranscript(
   ATTN_ASSIGN_OR_RETURN(
       page.entries,
       store_->LoadTranscriptPage(challenge_id, caller.name, first_index, limit,
-                                 &page.total_entries));
-  size_t bytes = 0;
-  for (size_t i = 0; i < page.entries.size(); ++i) {
-    bytes += PageBytesOf(page.entries[i]);
-    if (i > 0 && bytes > kMaxTranscriptPageBytes) {
-      page.entries.resize(i);
-      break;
-    }
-  }
+                                 kMaxTranscriptPageBytes, &page.total_entries));
   return page;
 }
 

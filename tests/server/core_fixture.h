@@ -151,9 +151,10 @@ class ForwardingStore : public Store {
   }
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscriptPage(
       const std::string& challenge_id, const std::string& learner,
-      uint64_t first_index, uint64_t max_entries, uint64_t* total) override {
+      uint64_t first_index, uint64_t max_entries, size_t max_bytes,
+      uint64_t* total) override {
     return inner_->LoadTranscriptPage(challenge_id, learner, first_index,
-                                      max_entries, total);
+                                      max_entries, max_bytes, total);
   }
   absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) override {
