@@ -10,6 +10,9 @@
 #include "common/attention.h"
 #include "common/examples.h"
 #include "common/hashing.h"
+#include "common/message_quote.h"
+#include "common/prior.h"
+#include "common/rng.h"
 #include "common/transcript.h"
 
 namespace attnoracle {
@@ -86,6 +89,44 @@ absl::Status Replay(const RevealedChallenge& reveal, uint64_t k,
   return absl::OkStatus();
 }
 
+// OK when the revealed secret and noise seed are the ones the revealed
+// prior seed derives for `learner` (docs/VERIFICATION.md, section 2): the
+// secret compared byte for byte with a fresh draw, the noise seed
+// recomputed. An empty `learner` (an empty transcript names no one) checks
+// the shared secret only, where the challenge has one.
+absl::Status CheckDerivation(const RevealedChallenge& reveal,
+                             const std::string& learner) {
+  const ChallengeConfig& config = reveal.config;
+  if (reveal.prior_seed != config.prior.seed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the revealed prior seed ", reveal.prior_seed,
+        " is not the configuration's prior.seed ", config.prior.seed));
+  }
+  const uint64_t index = learner.empty() ? 0 : LearnerStreamIndex(learner);
+  if (!config.per_learner_secrets || !learner.empty()) {
+    const uint64_t secret_index = config.per_learner_secrets ? index : 0;
+    const LayerParams derived =
+        DrawSecret(config.spec, config.prior, secret_index);
+    if (EncodeParams(derived) != EncodeParams(reveal.secret)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the revealed secret is not the one prior.seed derives",
+          config.per_learner_secrets
+              ? absl::StrCat(" for learner ", QuoteForMessage(learner))
+              : std::string(" (the shared secret)")));
+    }
+  }
+  if (learner.empty()) return absl::OkStatus();
+  const uint64_t noise_seed =
+      DeriveSeed(config.prior.seed, RngStream::kNoise, index);
+  if (reveal.noise_seed != noise_seed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the revealed noise seed is not the one prior.seed derives for "
+        "learner ",
+        QuoteForMessage(learner)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<VerifiedTranscript> VerifyTranscript(
@@ -104,6 +145,11 @@ absl::StatusOr<VerifiedTranscript> VerifyTranscript(
       !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the revealed secret does not fit the challenge: ", s.message()));
+  }
+  if (absl::Status s = CheckDerivation(
+          reveal, entries.empty() ? std::string() : entries.front().learner);
+      !s.ok()) {
+    return s;
   }
   VerifiedTranscript summary;
   std::string previous;  // h_{-1} is empty

@@ -36,6 +36,10 @@ struct VerifiedTranscript {
 //   - Commitment(reveal.secret, reveal.nonce) == commitment (the one
 //     published before the reveal, not reveal.commitment), and the secret
 //     fits reveal.config.spec: FAILED_PRECONDITION otherwise.
+//   - the secret and reveal.noise_seed are the ones reveal.prior_seed
+//     derives for the transcript's learner (entries[0].learner; with no
+//     entries only a shared secret is checked), as docs/VERIFICATION.md
+//     section 2 says: FAILED_PRECONDITION otherwise.
 //   - for each entry k of `entries` (in chain order): index == k,
 //     SHA-256(u64 little-endian first_query_index || request) ==
 //     request_digest, SHA-256(response) == response_digest,

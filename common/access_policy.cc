@@ -46,6 +46,16 @@ absl::StatusOr<AccessPolicy> ResolvePolicy(const AccessPolicy& raw) {
     return absl::InvalidArgumentError(absl::StrCat(
         "policy.limits.request_burst = ", l.request_burst, " is negative"));
   }
+  if (!std::isfinite(l.max_submissions_per_minute) ||
+      l.max_submissions_per_minute < 0) {
+    return absl::InvalidArgumentError(
+        "policy.limits.max_submissions_per_minute must be finite and >= 0");
+  }
+  if (l.submission_burst < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy.limits.submission_burst = ", l.submission_burst,
+                     " is negative"));
+  }
   for (absl::Status s :
        {DefaultInt("max_tokens_per_sequence", l.max_tokens_per_sequence,
                    kDefaultMaxTokensPerSequence),

@@ -32,6 +32,10 @@ struct Limits {
   // second's worth, at least 1. Not filled by ResolvePolicy.
   double max_requests_per_second = 0;
   int request_burst = 0;
+  // Zero: the server's default submission rate; burst zero: one minute's
+  // worth, at least 1. Not filled by ResolvePolicy.
+  double max_submissions_per_minute = 0;
+  int submission_burst = 0;
   friend bool operator==(const Limits&, const Limits&) = default;
 };
 

@@ -373,6 +373,8 @@ AccessPolicy PolicyFromProto(const pb::AccessPolicy& p) {
   }
   a.top_k = ToInt(p.top_k());
   a.quantize_step = p.quantize_step();
+  a.limits.max_submissions_per_minute = p.limits().max_submissions_per_minute();
+  a.limits.submission_burst = ToInt(p.limits().submission_burst());
   return a;
 }
 
@@ -426,6 +428,8 @@ void PolicyToProto(const AccessPolicy& a, pb::AccessPolicy* out) {
   }
   out->set_top_k(static_cast<uint32_t>(a.top_k));
   out->set_quantize_step(a.quantize_step);
+  l->set_max_submissions_per_minute(a.limits.max_submissions_per_minute);
+  l->set_submission_burst(static_cast<uint32_t>(a.limits.submission_burst));
 }
 
 namespace {

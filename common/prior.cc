@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/hashing.h"
 #include "common/rng.h"
 
 namespace attnoracle {
@@ -18,6 +19,15 @@ void Fill(Rng& rng, double scale, M& m) {
 }
 
 }  // namespace
+
+uint64_t LearnerStreamIndex(const std::string& learner) {
+  const std::string digest = Sha256(learner);
+  uint64_t index = 0;
+  for (int i = 0; i < 8; ++i) {
+    index = (index << 8) | static_cast<unsigned char>(digest[i]);
+  }
+  return index == 0 ? 1 : index;
+}
 
 LayerParams DrawSecret(const LayerSpec& spec, const Prior& prior,
                        uint64_t stream_index) {

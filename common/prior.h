@@ -4,6 +4,9 @@
 #ifndef ATTNORACLE_COMMON_PRIOR_H_
 #define ATTNORACLE_COMMON_PRIOR_H_
 
+#include <cstdint>
+#include <string>
+
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
@@ -24,6 +27,12 @@ namespace attnoracle {
 // shared secret). `spec` must be resolved.
 LayerParams DrawSecret(const LayerSpec& spec, const Prior& prior,
                        uint64_t stream_index = 0);
+
+// The stream index of a learner's own secret and noise: the first 8 bytes
+// of SHA-256(name) read big-endian, 1 if those are all zero (0 is the
+// shared secret's and the organiser's). Here rather than in the server so
+// that verify can recompute what a seed derives (docs/VERIFICATION.md).
+uint64_t LearnerStreamIndex(const std::string& learner);
 
 }  // namespace attnoracle
 

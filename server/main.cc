@@ -61,6 +61,23 @@ ABSL_FLAG(double, max_requests_per_second, 0,
 ABSL_FLAG(int, request_burst, 0,
           "Requests a learner may make at once after idling, with "
           "--max_requests_per_second; 0: one second's worth.");
+ABSL_FLAG(double, max_submissions_per_minute, 60,
+          "Submit calls per minute each learner may make on a challenge "
+          "whose policy sets no submission rate (refused ones included); 0: "
+          "no limit. Refused calls get RESOURCE_EXHAUSTED and a "
+          "retry-after-ms hint.");
+ABSL_FLAG(int, submission_burst, 0,
+          "Submissions a learner may make at once after idling, with "
+          "--max_submissions_per_minute; 0: one minute's worth.");
+ABSL_FLAG(int, scoring_threads, 1,
+          "Threads that score submissions, beside those answering queries "
+          "(which never wait behind scoring); 1 to 64.");
+ABSL_FLAG(int, max_queued_submissions, 4,
+          "Submissions that may wait for a scoring thread; one more is "
+          "RESOURCE_EXHAUSTED with a retry-after-ms hint.");
+ABSL_FLAG(int, max_submission_mib, 16,
+          "Largest Submit request accepted, in MiB (1 to 1024), checked "
+          "before it is parsed; a larger one is INVALID_ARGUMENT.");
 ABSL_FLAG(int, max_streams_per_learner, 16,
           "Concurrent QueryStreams one learner may hold open.");
 ABSL_FLAG(int, max_message_mib, 64,
@@ -88,11 +105,18 @@ constexpr attnoracle::FlagDoc kAccessFlags[] = {
     {"max_requests_per_second", "RATE"},
     {"request_burst", "N"},
     {"max_streams_per_learner", "N"}};
+constexpr attnoracle::FlagDoc kSubmissionFlags[] = {
+    {"max_submissions_per_minute", "RATE"},
+    {"submission_burst", "N"},
+    {"scoring_threads", "N"},
+    {"max_queued_submissions", "N"},
+    {"max_submission_mib", "MIB"}};
 constexpr attnoracle::FlagGroup kFlagGroups[] = {
     {"Network", kNetworkFlags},
     {"TLS", kTlsFlags},
     {"Storage and challenges", kStorageFlags},
-    {"Access and limits", kAccessFlags}};
+    {"Access and limits", kAccessFlags},
+    {"Submissions", kSubmissionFlags}};
 constexpr char kMainPath[] = "server/main.cc";
 
 // Answered here rather than by absl, whose --help lists flags by file with
@@ -185,6 +209,18 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_requests_per_second);
   options.rate_limits.default_request_burst =
       absl::GetFlag(FLAGS_request_burst);
+  options.rate_limits.default_submissions_per_minute =
+      absl::GetFlag(FLAGS_max_submissions_per_minute);
+  options.rate_limits.default_submission_burst =
+      absl::GetFlag(FLAGS_submission_burst);
+  options.scoring.threads = absl::GetFlag(FLAGS_scoring_threads);
+  options.scoring.max_queued = absl::GetFlag(FLAGS_max_queued_submissions);
+  const int max_submission_mib = absl::GetFlag(FLAGS_max_submission_mib);
+  if (max_submission_mib < 1 || max_submission_mib > 1024) {
+    std::cerr << "oracle-server: --max_submission_mib must be 1 to 1024\n";
+    return 1;
+  }
+  options.max_submission_bytes = static_cast<size_t>(max_submission_mib) << 20;
   options.rate_limits.max_streams_per_learner =
       absl::GetFlag(FLAGS_max_streams_per_learner);
   options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);

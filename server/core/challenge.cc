@@ -7,15 +7,6 @@
 
 namespace attnoracle {
 
-uint64_t LearnerStreamIndex(const std::string& learner) {
-  const std::string digest = Sha256(learner);
-  uint64_t index = 0;
-  for (int i = 0; i < 8; ++i) {
-    index = (index << 8) | static_cast<unsigned char>(digest[i]);
-  }
-  return index == 0 ? 1 : index;
-}
-
 Challenge::Challenge(ChallengeConfig config, std::string nonce,
                      int64_t created_ms, Phase phase)
     : config_(std::move(config)),

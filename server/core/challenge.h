@@ -99,11 +99,6 @@ class Challenge {
       ABSL_GUARDED_BY(mu_);
 };
 
-// The stream index of a learner's own secret and noise: the first 8 bytes
-// of SHA-256(name) read big-endian, 1 if those are all zero (0 is the
-// shared secret's).
-uint64_t LearnerStreamIndex(const std::string& learner);
-
 }  // namespace attnoracle
 
 #endif  // ATTNORACLE_SERVER_CORE_CHALLENGE_H_

@@ -183,9 +183,11 @@ absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscript(
 
 absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscriptPage(
     const std::string& challenge_id, const std::string& learner,
-    uint64_t first_index, uint64_t max_entries, uint64_t* total) {
+    uint64_t first_index, uint64_t max_entries, size_t max_bytes,
+    uint64_t* total) {
   absl::MutexLock lock(&mu_);
   std::vector<TranscriptEntry> out;
+  size_t bytes = 0;
   auto it = transcripts_.find(Key{challenge_id, learner});
   if (it == transcripts_.end()) {
     *total = 0;
@@ -195,7 +197,10 @@ absl::StatusOr<std::vector<TranscriptEntry>> MemoryStore::LoadTranscriptPage(
   *total = chain.size();
   for (auto e = EntryAt(chain, first_index);
        e != chain.end() && out.size() < max_entries; ++e) {
-    out.push_back(Restore(it->first, *e));
+    TranscriptEntry entry = Restore(it->first, *e);
+    bytes += TranscriptPageBytes(entry);
+    if (!out.empty() && bytes > max_bytes) break;
+    out.push_back(std::move(entry));
   }
   return out;
 }

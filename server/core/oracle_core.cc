@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -44,16 +45,6 @@ absl::Status RequirePhase(const Challenge& challenge, Phase phase,
       "; ", what, " needs it ", PhaseName(phase)));
 }
 
-// What one entry adds to a GetTranscript page: its variable-length fields,
-// and an allowance for field tags, lengths and the fixed-size fields
-// (generous: the encoding needs under 60 bytes).
-constexpr size_t kTranscriptEntryOverheadBytes = 64;
-size_t PageBytesOf(const TranscriptEntry& e) {
-  return e.request.size() + e.response.size() + e.request_digest.size() +
-         e.response_digest.size() + e.chain_hash.size() + e.learner.size() +
-         kTranscriptEntryOverheadBytes;
-}
-
 double RoundSignificant(double x, int digits) {
   if (x == 0 || !std::isfinite(x)) return x;
   const double scale =
@@ -94,15 +85,43 @@ Score ApplyFeedback(const Score& full, const Scoring& scoring) {
   return s;
 }
 
+absl::Status CheckHypothesisWidths(const LayerSpec& spec,
+                                   const LayerParams& hypothesis) {
+  const int max_key = std::max(spec.d_model, spec.head_dim);
+  const int max_value = std::max(spec.d_model, spec.value_dim);
+  for (size_t h = 0; h < hypothesis.heads.size(); ++h) {
+    const HeadParams& head = hypothesis.heads[h];
+    const auto refuse = [&](absl::string_view field, Eigen::Index width,
+                            int max, absl::string_view product) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("hypothesis: heads[", h, "].", field, " has width ",
+                       width, "; at most ", max, " (d_model = ", spec.d_model,
+                       ") is allowed: ", product,
+                       " has rank at most d_model, so wider "
+                       "factors gain nothing"));
+    };
+    if (head.wq.cols() > max_key) {
+      return refuse("wq (columns)", head.wq.cols(), max_key, "theta = wq wk^T");
+    }
+    if (head.wv.cols() > max_value) {
+      return refuse("wv (columns)", head.wv.cols(), max_value, "omega = wv wo");
+    }
+  }
+  return absl::OkStatus();
+}
+
 OracleCore::OracleCore(ChallengeRegistry* registry, Ledger* ledger,
                        Authenticator* authenticator, Store* store,
-                       const RateLimiterOptions& rate_limits)
+                       const RateLimiterOptions& rate_limits,
+                       const ScoringOptions& scoring)
     : registry_(registry),
       ledger_(ledger),
       authenticator_(authenticator),
       store_(store),
       limiter_(rate_limits),
-      submissions_(store) {}
+      submissions_(store),
+      scoring_pool_(
+          {.threads = scoring.threads, .max_queued = scoring.max_queued}) {}
 
 absl::StatusOr<StreamSlot> OracleCore::OpenStream(const Principal& caller) {
   return limiter_.OpenStream(caller.name);
@@ -343,27 +362,70 @@ absl::StatusOr<Usage> OracleCore::GetUsage(
 absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
                                                 const std::string& challenge_id,
                                                 const LayerParams& hypothesis) {
+  absl::StatusOr<SubmitResult> result;
+  absl::Notification scored;
+  ATTN_RETURN_IF_ERROR(SubmitAsync(caller, challenge_id, hypothesis,
+                                   [&](absl::StatusOr<SubmitResult> r) {
+                                     result = std::move(r);
+                                     scored.Notify();
+                                   }));
+  scored.WaitForNotification();
+  return result;
+}
+
+absl::Status OracleCore::SubmitAsync(const Principal& caller,
+                                     const std::string& challenge_id,
+                                     LayerParams hypothesis,
+                                     SubmitCallback done) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Submit"));
-  ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
-  absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
-  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Submit"));
-  const ChallengeConfig& config = challenge->config();
-  if (absl::Status s = CheckParams(config.spec, hypothesis); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hypothesis: ", s.message()));
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<const Challenge> challenge,
+                        registry_->Find(challenge_id));
+  std::optional<SubmissionBook::Slot> slot;
+  {
+    absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
+    ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Submit"));
+    const ChallengeConfig& config = challenge->config();
+    // Before validation: a flood of malformed submissions is a flood too.
+    ATTN_RETURN_IF_ERROR(
+        limiter_.AdmitSubmission(LedgerKey{challenge_id, caller.name},
+                                 config.policy.limits, absl::Now()));
+    if (absl::Status s = CheckParams(config.spec, hypothesis); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("hypothesis: ", s.message()));
+    }
+    ATTN_RETURN_IF_ERROR(CheckHypothesisWidths(config.spec, hypothesis));
+    // The place is taken before scoring, so that racing submissions cannot
+    // pass the limit together and one past it costs no scoring; the score
+    // is computed with no lock held that another learner's submission or a
+    // leaderboard read needs.
+    const auto limit = static_cast<uint32_t>(config.scoring.max_submissions);
+    ATTN_ASSIGN_OR_RETURN(
+        slot, submissions_.Reserve(challenge_id, caller.name, limit));
   }
-  // The place is taken before scoring, so that racing submissions cannot
-  // pass the limit together and one past it costs no scoring; the score is
-  // computed with no lock held that another learner's submission or a
-  // leaderboard read needs.
+  // Refused when the queue is full: the task, and with it the slot, is
+  // dropped, which gives the place back.
+  return scoring_pool_.TrySchedule(
+      [this, challenge = std::move(challenge), learner = caller.name,
+       hypothesis = std::move(hypothesis), slot = *std::move(slot),
+       done = std::move(done)]() mutable {
+        done(ScoreQueued(*challenge, learner, hypothesis, std::move(slot)));
+      },
+      "submission");
+}
+
+absl::StatusOr<SubmitResult> OracleCore::ScoreQueued(
+    const Challenge& challenge, const std::string& learner,
+    const LayerParams& hypothesis, SubmissionBook::Slot slot) {
+  // The phase may have changed while the submission waited.
+  absl::ReaderMutexLock phase_lock(&challenge.phase_mutex());
+  ATTN_RETURN_IF_ERROR(RequirePhase(challenge, Phase::kOpen, "Submit"));
+  const ChallengeConfig& config = challenge.config();
   const auto limit = static_cast<uint32_t>(config.scoring.max_submissions);
-  ATTN_ASSIGN_OR_RETURN(SubmissionBook::Slot slot,
-                        submissions_.Reserve(challenge_id, caller.name, limit));
   const uint32_t earlier = slot.earlier();
-  const Usage usage = ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
+  const Usage usage = ledger_->GetUsage(LedgerKey{challenge.id(), learner},
                                         config.policy.budget);
-  Score score = challenge->SecretFor(caller.name)
-                    ->scorer.ScoreHypothesis(hypothesis, usage);
+  Score score =
+      challenge.SecretFor(learner)->scorer.ScoreHypothesis(hypothesis, usage);
   score.passed = Passed(score, config);
   ATTN_ASSIGN_OR_RETURN(
       SubmissionRecord stored,
@@ -421,15 +483,7 @@ absl::StatusOr<TranscriptPage> OracleCore::GetTranscript(
   ATTN_ASSIGN_OR_RETURN(
       page.entries,
       store_->LoadTranscriptPage(challenge_id, caller.name, first_index, limit,
-                                 &page.total_entries));
-  size_t bytes = 0;
-  for (size_t i = 0; i < page.entries.size(); ++i) {
-    bytes += PageBytesOf(page.entries[i]);
-    if (i > 0 && bytes > kMaxTranscriptPageBytes) {
-      page.entries.resize(i);
-      break;
-    }
-  }
+                                 kMaxTranscriptPageBytes, &page.total_entries));
   return page;
 }
 

@@ -35,6 +35,7 @@
 #include "server/core/rate_limiter.h"
 #include "server/core/store.h"
 #include "server/core/submission_book.h"
+#include "server/core/work_pool.h"
 
 namespace attnoracle {
 
@@ -88,6 +89,17 @@ using OutputAllocator =
 using QueryCallback = std::function<void(absl::StatusOr<QueryResult> result)>;
 // Receives SampleAsync's result.
 using SampleCallback = std::function<void(absl::StatusOr<SampleResult> result)>;
+// Receives SubmitAsync's result.
+using SubmitCallback = std::function<void(absl::StatusOr<SubmitResult> result)>;
+
+// How submissions are scored: on a pool of `threads` threads beside the
+// ones answering queries, with at most `max_queued` waiting (one more is
+// RESOURCE_EXHAUSTED with a retry hint), so scoring takes at most
+// `threads` cores whatever learners submit.
+struct ScoringOptions {
+  int threads = 1;
+  int max_queued = 4;
+};
 
 // Most transcript entries one GetTranscript page returns.
 inline constexpr uint32_t kTranscriptPageEntries = 1000;
@@ -100,7 +112,8 @@ class OracleCore {
  public:
   OracleCore(ChallengeRegistry* registry, Ledger* ledger,
              Authenticator* authenticator, Store* store,
-             const RateLimiterOptions& rate_limits = {});
+             const RateLimiterOptions& rate_limits = {},
+             const ScoringOptions& scoring = {});
 
   // Public state: any authenticated caller.
   std::vector<ChallengeInfo> ListChallenges(const Principal& caller) const;
@@ -148,7 +161,18 @@ class OracleCore {
   [[nodiscard]] absl::StatusOr<Usage> GetUsage(
       const Principal& caller, const std::string& challenge_id) const;
   // Scores and stores a submission; the score comes back as the challenge's
-  // feedback setting allows.
+  // feedback setting allows. Checks the caller, the phase, the
+  // submission rate (RESOURCE_EXHAUSTED with a retry hint), the hypothesis
+  // (INVALID_ARGUMENT naming the field; see CheckHypothesisWidths) and the
+  // submission limit on the calling thread, then queues the scoring on the
+  // scoring pool (RESOURCE_EXHAUSTED with a retry hint when its queue is
+  // full). A non-OK return is that refusal and `done` is never called; on
+  // OK, `done` gets the result on a pool thread. `done` must not block.
+  [[nodiscard]] absl::Status SubmitAsync(const Principal& caller,
+                                         const std::string& challenge_id,
+                                         LayerParams hypothesis,
+                                         SubmitCallback done);
+  // SubmitAsync, waiting for its result.
   [[nodiscard]] absl::StatusOr<SubmitResult> Submit(
       const Principal& caller, const std::string& challenge_id,
       const LayerParams& hypothesis);
@@ -209,6 +233,12 @@ class OracleCore {
       const Principal& caller, const std::string& challenge_id, uint32_t count,
       uint32_t tokens);
 
+  // A queued submission's scoring, on a pool thread: the phase checked
+  // again, the score stored through `slot`.
+  [[nodiscard]] absl::StatusOr<SubmitResult> ScoreQueued(
+      const Challenge& challenge, const std::string& learner,
+      const LayerParams& hypothesis, SubmissionBook::Slot slot);
+
   ChallengeRegistry* registry_;
   Ledger* ledger_;
   Authenticator* authenticator_;
@@ -217,7 +247,20 @@ class OracleCore {
   // Submission counts (for the limit) and each learner's best (for the
   // leaderboard), so neither reads every submission of a challenge.
   SubmissionBook submissions_;
+  // Last: destroyed first, so the scoring still queued finishes while
+  // everything it uses is there.
+  WorkPool scoring_pool_;
 };
+
+// OK when every head of `hypothesis` has inner widths (wq's and wk's
+// columns; wv's columns, which are wo's rows) of at most
+// max(spec.d_model, the spec's own head_dim / value_dim). Wider factors
+// gain nothing: theta = wq wk^T and omega = wv wo are d_model x d_model
+// (x out_dim) and so have rank at most d_model, and any such theta and
+// omega factor at width d_model; they only make scoring slower.
+// INVALID_ARGUMENT naming the first offending field otherwise.
+[[nodiscard]] absl::Status CheckHypothesisWidths(const LayerSpec& spec,
+                                                 const LayerParams& hypothesis);
 
 // The score a learner is shown under `scoring` (the admin sees it whole):
 // rounded to 2 significant digits, or only pass/fail and the spend.

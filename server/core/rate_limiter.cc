@@ -30,11 +30,36 @@ absl::Status RateLimiter::Admit(const LedgerKey& key, const Limits& limits,
   if (rate <= 0) return absl::OkStatus();
   const double capacity = burst > 0 ? burst : std::max(1.0, std::ceil(rate));
   absl::MutexLock lock(&mu_);
-  auto [it, added] = buckets_.try_emplace(key, Bucket{capacity, now});
+  return Take(buckets_, key, rate, 1, capacity, "requests per second", now);
+}
+
+absl::Status RateLimiter::AdmitSubmission(const LedgerKey& key,
+                                          const Limits& limits,
+                                          absl::Time now) {
+  double rate = limits.max_submissions_per_minute;
+  int burst = limits.submission_burst;
+  if (rate <= 0) {
+    rate = options_.default_submissions_per_minute;
+    if (burst == 0) burst = options_.default_submission_burst;
+  }
+  if (rate <= 0) return absl::OkStatus();
+  const double capacity = burst > 0 ? burst : std::max(1.0, std::ceil(rate));
+  absl::MutexLock lock(&mu_);
+  return Take(submission_buckets_, key, rate, 60, capacity,
+              "submissions per minute", now);
+}
+
+absl::Status RateLimiter::Take(std::map<LedgerKey, Bucket>& buckets,
+                               const LedgerKey& key, double rate,
+                               double per_seconds, double capacity,
+                               absl::string_view what, absl::Time now) {
+  const double per_second = rate / per_seconds;
+  auto [it, added] = buckets.try_emplace(key, Bucket{capacity, now});
   Bucket& b = it->second;
   if (!added && now > b.refilled) {
     b.available = std::min(
-        capacity, b.available + absl::ToDoubleSeconds(now - b.refilled) * rate);
+        capacity,
+        b.available + absl::ToDoubleSeconds(now - b.refilled) * per_second);
     b.refilled = now;
   }
   if (b.available >= 1) {
@@ -42,13 +67,12 @@ absl::Status RateLimiter::Admit(const LedgerKey& key, const Limits& limits,
     return absl::OkStatus();
   }
   const auto wait_ms =
-      static_cast<int64_t>(std::ceil((1 - b.available) / rate * 1000));
-  return WithRetryAfter(
-      absl::ResourceExhaustedError(absl::StrCat(
-          "rate limit: at most ", rate, " requests per second (burst ",
-          capacity, ") per learner on \"", key.challenge_id, "\"; retry after ",
-          wait_ms, " ms")),
-      absl::Milliseconds(wait_ms));
+      static_cast<int64_t>(std::ceil((1 - b.available) / per_second * 1000));
+  return WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
+                            "rate limit: at most ", rate, " ", what, " (burst ",
+                            capacity, ") per learner on \"", key.challenge_id,
+                            "\"; retry after ", wait_ms, " ms")),
+                        absl::Milliseconds(wait_ms));
 }
 
 absl::StatusOr<StreamSlot> RateLimiter::OpenStream(const std::string& learner) {

@@ -1,5 +1,6 @@
 // RateLimiter: a token bucket per (challenge, learner) that spaces out a
-// learner's query requests, and StreamSlots that cap a learner's concurrent
+// learner's query requests, another that spaces out its submissions, and
+// StreamSlots that cap a learner's concurrent
 // QueryStreams. Both answer RESOURCE_EXHAUSTED when a learner is over its
 // share; a refused request tells when to retry (RetryAfter).
 //
@@ -34,6 +35,10 @@ struct RateLimiterOptions {
   int default_request_burst = 0;  // 0: one second's worth, at least 1
   // Concurrent QueryStreams one learner may hold, over all challenges.
   int max_streams_per_learner = 16;
+  // Submissions per minute for challenges whose limits leave that rate at
+  // zero; 0 = no limit.
+  double default_submissions_per_minute = 0;
+  int default_submission_burst = 0;  // 0: one minute's worth, at least 1
 };
 
 class RateLimiter;
@@ -66,6 +71,12 @@ class RateLimiter {
   [[nodiscard]] absl::Status Admit(const LedgerKey& key, const Limits& limits,
                                    absl::Time now);
 
+  // The same for one submission of `key`'s learner, with its own bucket
+  // refilled at limits.max_submissions_per_minute (or the default).
+  [[nodiscard]] absl::Status AdmitSubmission(const LedgerKey& key,
+                                             const Limits& limits,
+                                             absl::Time now);
+
   // A slot for one more stream of `learner`, or RESOURCE_EXHAUSTED when it
   // holds max_streams_per_learner already. The slot must not outlive this.
   [[nodiscard]] absl::StatusOr<StreamSlot> OpenStream(
@@ -80,10 +91,17 @@ class RateLimiter {
     double available = 0;  // requests
     absl::Time refilled;
   };
+  // Takes one from `key`'s bucket in `buckets`, refilled at `per_second`
+  // up to `capacity`; `what` ("requests per second") words the refusal.
+  absl::Status Take(std::map<LedgerKey, Bucket>& buckets, const LedgerKey& key,
+                    double rate, double per_seconds, double capacity,
+                    absl::string_view what, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RateLimiterOptions options_;
   mutable absl::Mutex mu_;
   std::map<LedgerKey, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  std::map<LedgerKey, Bucket> submission_buckets_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -638,11 +638,18 @@ constexpr char kTranscriptColumns[] =
     "SELECT challenge, learner, idx, first_query_index, request, response, "
     "request_digest, response_digest, chain_hash, created_ms FROM transcripts ";
 
-absl::StatusOr<std::vector<TranscriptEntry>> ReadEntries(Stmt& q) {
+// The rows of `q` until one would take the entries' TranscriptPageBytes
+// past `max_bytes` (but at least one); the rows after it are not read.
+absl::StatusOr<std::vector<TranscriptEntry>> ReadEntries(
+    Stmt& q, size_t max_bytes = std::numeric_limits<size_t>::max()) {
   std::vector<TranscriptEntry> out;
+  size_t bytes = 0;
   while (q.Step()) {
-    out.push_back({q.Text(0), q.Text(1), q.UInt(2), q.UInt(3), q.Blob(4),
-                   q.Blob(5), q.Blob(6), q.Blob(7), q.Blob(8), q.Int(9)});
+    TranscriptEntry entry{q.Text(0), q.Text(1), q.UInt(2), q.UInt(3), q.Blob(4),
+                          q.Blob(5), q.Blob(6), q.Blob(7), q.Blob(8), q.Int(9)};
+    bytes += TranscriptPageBytes(entry);
+    if (!out.empty() && bytes > max_bytes) break;
+    out.push_back(std::move(entry));
   }
   ATTN_RETURN_IF_ERROR(q.status());
   return out;
@@ -663,7 +670,8 @@ absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscript(
 
 absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscriptPage(
     const std::string& challenge_id, const std::string& learner,
-    uint64_t first_index, uint64_t max_entries, uint64_t* total) {
+    uint64_t first_index, uint64_t max_entries, size_t max_bytes,
+    uint64_t* total) {
   absl::MutexLock lock(&mu_);
   Stmt count(db_,
              "SELECT COUNT(*) FROM transcripts WHERE challenge = ? AND "
@@ -683,7 +691,7 @@ absl::StatusOr<std::vector<TranscriptEntry>> SqliteStore::LoadTranscriptPage(
                   .c_str());
   q.Bind(1, challenge_id).Bind(2, learner).Bind(3, first_index);
   q.Bind(4, max_entries);
-  return ReadEntries(q);
+  return ReadEntries(q, max_bytes);
 }
 
 absl::StatusOr<SubmissionRecord> SqliteStore::InsertSubmission(

@@ -69,7 +69,8 @@ class SqliteStore final : public Store {
       const std::string& challenge_id, const std::string& learner) override;
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscriptPage(
       const std::string& challenge_id, const std::string& learner,
-      uint64_t first_index, uint64_t max_entries, uint64_t* total) override;
+      uint64_t first_index, uint64_t max_entries, size_t max_bytes,
+      uint64_t* total) override;
   absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) override;
   absl::StatusOr<std::vector<SubmissionRecord>> LoadSubmissions(

@@ -60,6 +60,16 @@ struct SubmissionRecord {
   int64_t created_ms = 0;
 };
 
+// What one entry adds to a transcript page: its variable-length fields,
+// and an allowance for field tags, lengths and the fixed-size fields of
+// its encoding (generous: the proto encoding needs under 60 bytes).
+inline constexpr size_t kTranscriptEntryOverheadBytes = 64;
+inline size_t TranscriptPageBytes(const TranscriptEntry& e) {
+  return e.request.size() + e.response.size() + e.request_digest.size() +
+         e.response_digest.size() + e.chain_hash.size() + e.learner.size() +
+         kTranscriptEntryOverheadBytes;
+}
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -112,11 +122,15 @@ class Store {
 
   // One learner's entries with index in [first_index, first_index +
   // max_entries), in order, and through *total how many it has in all; so
-  // a page costs its own size, not the whole transcript's.
+  // a page costs its own size, not the whole transcript's. The page also
+  // stops before the entry that would take the sum of TranscriptPageBytes
+  // past `max_bytes`, but holds at least one entry when one is left; the
+  // store reads at most that one entry past the page.
   [[nodiscard]] virtual absl::StatusOr<std::vector<TranscriptEntry>>
   LoadTranscriptPage(const std::string& challenge_id,
                      const std::string& learner, uint64_t first_index,
-                     uint64_t max_entries, uint64_t* total) = 0;
+                     uint64_t max_entries, size_t max_bytes,
+                     uint64_t* total) = 0;
 
   // Returns the record with its assigned id.
   [[nodiscard]] virtual absl::StatusOr<SubmissionRecord> InsertSubmission(

@@ -4,6 +4,7 @@
 #include "common/grpc/grpc_status.h"
 #include "common/status_macros.h"
 #include "server/service/call_context.h"
+#include "server/service/request_parse.h"
 
 namespace attnoracle {
 namespace {
@@ -22,49 +23,88 @@ absl::StatusOr<Phase> PhaseFromProto(v1::Phase phase) {
   }
 }
 
+// A unary call read from `stream`: the request parsed (INVALID_ARGUMENT
+// when it does not parse), `work` run on it, the response written on OK;
+// the status converted once.
+template <typename Request, typename Response, typename Work>
+grpc::Status Unary(grpc::ServerContext& context,
+                   grpc::ServerUnaryStreamer<Request, Response>* stream,
+                   Work work) {
+  Request request;
+  Response response;
+  absl::Status status = stream->Read(&request) ? work(request, &response)
+                                               : UnparsableRequest<Request>();
+  // A failed write means the call is gone; its status reaches no one.
+  if (status.ok()) stream->Write(response);
+  return ToGrpcStatus(status, context);
+}
+
 }  // namespace
 
 AdminServiceImpl::AdminServiceImpl(OracleCore* core,
                                    const Authenticator* authenticator)
     : core_(core), authenticator_(authenticator) {}
 
-grpc::Status AdminServiceImpl::CreateChallenge(
-    grpc::ServerContext* context, const v1::CreateChallengeRequest* request,
-    v1::ChallengeInfo* response) {
-  return ToGrpcStatus(DoCreateChallenge(*context, *request, response),
-                      *context);
+grpc::Status AdminServiceImpl::StreamedCreateChallenge(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::CreateChallengeRequest, v1::ChallengeInfo>*
+        stream) {
+  return Unary(
+      *context, stream,
+      [&](const v1::CreateChallengeRequest& r, v1::ChallengeInfo* out) {
+        return DoCreateChallenge(*context, r, out);
+      });
 }
 
-grpc::Status AdminServiceImpl::SetPhase(grpc::ServerContext* context,
-                                        const v1::SetPhaseRequest* request,
-                                        v1::ChallengeInfo* response) {
-  return ToGrpcStatus(DoSetPhase(*context, *request, response), *context);
+grpc::Status AdminServiceImpl::StreamedSetPhase(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::SetPhaseRequest, v1::ChallengeInfo>* stream) {
+  return Unary(*context, stream,
+               [&](const v1::SetPhaseRequest& r, v1::ChallengeInfo* out) {
+                 return DoSetPhase(*context, r, out);
+               });
 }
 
-grpc::Status AdminServiceImpl::RegisterLearner(
-    grpc::ServerContext* context, const v1::RegisterLearnerRequest* request,
-    v1::RegisterLearnerResponse* response) {
-  return ToGrpcStatus(DoRegisterLearner(*context, *request, response),
-                      *context);
+grpc::Status AdminServiceImpl::StreamedRegisterLearner(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::RegisterLearnerRequest,
+                              v1::RegisterLearnerResponse>* stream) {
+  return Unary(*context, stream,
+               [&](const v1::RegisterLearnerRequest& r,
+                   v1::RegisterLearnerResponse* out) {
+                 return DoRegisterLearner(*context, r, out);
+               });
 }
 
-grpc::Status AdminServiceImpl::RevokeLearner(
-    grpc::ServerContext* context, const v1::RevokeLearnerRequest* request,
-    v1::RevokeLearnerResponse*) {
-  return ToGrpcStatus(DoRevokeLearner(*context, *request), *context);
+grpc::Status AdminServiceImpl::StreamedRevokeLearner(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::RevokeLearnerRequest,
+                              v1::RevokeLearnerResponse>* stream) {
+  return Unary(
+      *context, stream,
+      [&](const v1::RevokeLearnerRequest& r, v1::RevokeLearnerResponse* out) {
+        return DoRevokeLearner(*context, r, out);
+      });
 }
 
-grpc::Status AdminServiceImpl::GrantBudget(
-    grpc::ServerContext* context, const v1::GrantBudgetRequest* request,
-    v1::Usage* response) {
-  return ToGrpcStatus(DoGrantBudget(*context, *request, response), *context);
+grpc::Status AdminServiceImpl::StreamedGrantBudget(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::GrantBudgetRequest, v1::Usage>* stream) {
+  return Unary(*context, stream,
+               [&](const v1::GrantBudgetRequest& r, v1::Usage* out) {
+                 return DoGrantBudget(*context, r, out);
+               });
 }
 
-grpc::Status AdminServiceImpl::ExportTranscripts(
-    grpc::ServerContext* context, const v1::ExportTranscriptsRequest* request,
-    grpc::ServerWriter<v1::TranscriptEntry>* writer) {
-  return ToGrpcStatus(DoExportTranscripts(*context, *request, writer),
-                      *context);
+grpc::Status AdminServiceImpl::StreamedExportTranscripts(
+    grpc::ServerContext* context,
+    grpc::ServerSplitStreamer<v1::ExportTranscriptsRequest,
+                              v1::TranscriptEntry>* stream) {
+  v1::ExportTranscriptsRequest request;
+  absl::Status status = stream->Read(&request)
+                            ? DoExportTranscripts(*context, request, stream)
+                            : UnparsableRequest<v1::ExportTranscriptsRequest>();
+  return ToGrpcStatus(status, *context);
 }
 
 absl::Status AdminServiceImpl::DoCreateChallenge(
@@ -106,7 +146,7 @@ absl::Status AdminServiceImpl::DoRegisterLearner(
 
 absl::Status AdminServiceImpl::DoRevokeLearner(
     const grpc::ServerContextBase& context,
-    const v1::RevokeLearnerRequest& request) {
+    const v1::RevokeLearnerRequest& request, v1::RevokeLearnerResponse*) {
   ATTN_ASSIGN_OR_RETURN(const Principal caller,
                         CallerOf(context, *authenticator_));
   return core_->RevokeLearner(caller, request.name());
@@ -128,7 +168,8 @@ absl::Status AdminServiceImpl::DoGrantBudget(
 absl::Status AdminServiceImpl::DoExportTranscripts(
     const grpc::ServerContextBase& context,
     const v1::ExportTranscriptsRequest& request,
-    grpc::ServerWriter<v1::TranscriptEntry>* writer) {
+    grpc::ServerSplitStreamer<v1::ExportTranscriptsRequest,
+                              v1::TranscriptEntry>* stream) {
   ATTN_ASSIGN_OR_RETURN(const Principal caller,
                         CallerOf(context, *authenticator_));
   v1::TranscriptEntry entry;
@@ -136,7 +177,7 @@ absl::Status AdminServiceImpl::DoExportTranscripts(
                                   [&](const TranscriptEntry& r) {
                                     entry.Clear();
                                     TranscriptEntryToProto(r, &entry);
-                                    return writer->Write(entry);
+                                    return stream->Write(entry);
                                   });
 }
 

@@ -86,6 +86,8 @@ absl::Status CheckAddressFree(const std::string& address) {
   return absl::OkStatus();
 }
 
+constexpr int kMaxScoringThreads = 64;
+
 absl::Status CheckLimits(const ServerOptions& o) {
   if (o.max_receive_message_bytes <= 0 || o.max_metadata_bytes <= 0) {
     return absl::InvalidArgumentError(
@@ -96,6 +98,24 @@ absl::Status CheckLimits(const ServerOptions& o) {
       r.default_requests_per_second < 0 || r.default_request_burst < 0) {
     return absl::InvalidArgumentError(
         "the default request rate and burst must be finite and >= 0");
+  }
+  if (!std::isfinite(r.default_submissions_per_minute) ||
+      r.default_submissions_per_minute < 0 || r.default_submission_burst < 0) {
+    return absl::InvalidArgumentError(
+        "the default submission rate and burst must be finite and >= 0");
+  }
+  if (o.scoring.threads < 1 || o.scoring.threads > kMaxScoringThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scoring threads = ", o.scoring.threads, " must be 1 to ",
+                     kMaxScoringThreads));
+  }
+  if (o.scoring.max_queued < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "queued submissions = ", o.scoring.max_queued, " must be >= 0"));
+  }
+  if (o.max_submission_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "the largest submission must be at least 1 byte");
   }
   if (r.max_streams_per_learner < 1) {
     return absl::InvalidArgumentError(
@@ -200,11 +220,13 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   s->authenticator_ = std::make_unique<Authenticator>(
       s->store_.get(), options.admin_token, options.open_learners);
   ATTN_RETURN_IF_ERROR(s->authenticator_->Load());
-  s->core_ = std::make_unique<OracleCore>(s->registry_.get(), s->ledger_.get(),
-                                          s->authenticator_.get(),
-                                          s->store_.get(), options.rate_limits);
+  s->core_ = std::make_unique<OracleCore>(
+      s->registry_.get(), s->ledger_.get(), s->authenticator_.get(),
+      s->store_.get(), options.rate_limits, options.scoring);
   s->oracle_service_ = std::make_unique<OracleServiceImpl>(
-      s->core_.get(), s->authenticator_.get());
+      s->core_.get(), s->authenticator_.get(),
+      OracleServiceOptions{.max_submission_bytes =
+                               options.max_submission_bytes});
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->core_.get(), s->authenticator_.get());
 

@@ -62,8 +62,13 @@ struct ServerOptions {
   int max_receive_message_bytes = 64 << 20;
   // Largest request metadata (headers) accepted, in bytes.
   int max_metadata_bytes = 8 << 10;
-  // Default request rate per learner and the cap on concurrent streams.
+  // Default request and submission rates per learner and the cap on
+  // concurrent streams.
   RateLimiterOptions rate_limits;
+  // The pool that scores submissions (1 to 64 threads) and its queue.
+  ScoringOptions scoring;
+  // Largest SubmitRequest taken, in bytes (OracleServiceOptions).
+  size_t max_submission_bytes = kDefaultMaxSubmissionBytes;
 };
 
 class OracleServer {

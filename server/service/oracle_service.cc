@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "server/service/call_context.h"
 #include "server/service/query_stream_reactor.h"
+#include "server/service/request_parse.h"
 
 namespace attnoracle {
 
@@ -128,21 +129,6 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// `bytes` parsed as a Request, parsed here rather than by gRPC: its
-// callback API answers bytes it cannot parse with UNIMPLEMENTED and no
-// message. INVALID_ARGUMENT naming the message type otherwise.
-template <typename Request>
-absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Request* request) {
-  grpc::ByteBuffer consumed(bytes);  // Deserialize takes its buffer
-  if (!grpc::SerializationTraits<Request>::Deserialize(&consumed, request)
-           .ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the request could not be parsed as ",
-                     Request::descriptor()->full_name()));
-  }
-  return absl::OkStatus();
-}
-
 // `response` serialised into *bytes, as gRPC would have.
 absl::Status SerializeResponse(const google::protobuf::Message& response,
                                grpc::ByteBuffer* bytes) {
@@ -174,8 +160,9 @@ grpc::ServerUnaryReactor* FinishRaw(
 }  // namespace
 
 OracleServiceImpl::OracleServiceImpl(OracleCore* core,
-                                     const Authenticator* authenticator)
-    : core_(core), authenticator_(authenticator) {}
+                                     const Authenticator* authenticator,
+                                     const OracleServiceOptions& options)
+    : core_(core), authenticator_(authenticator), options_(options) {}
 
 grpc::ServerUnaryReactor* OracleServiceImpl::ListChallenges(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -256,13 +243,39 @@ grpc::ServerUnaryReactor* OracleServiceImpl::GetUsage(
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::Submit(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return FinishRaw<v1::SubmitRequest, v1::SubmitResponse>(
-      context, *request, response,
-      [&](const v1::SubmitRequest& r, v1::SubmitResponse* out) {
-        return DoSubmit(*context, r, out);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  // Before parsing, which would hold the whole hypothesis again.
+  if (request_bytes->Length() > options_.max_submission_bytes) {
+    return FinishWith(
+        context,
+        absl::InvalidArgumentError(absl::StrCat(
+            "hypothesis: the SubmitRequest is ", request_bytes->Length(),
+            " bytes; this server takes at most ", options_.max_submission_bytes,
+            " (--max_submission_mib); factors wider than d_model are "
+            "refused anyway")));
+  }
+  v1::SubmitRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return FinishWith(context, parsed);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Finishes on the scoring thread once the hypothesis is scored, holding
+  // no gRPC thread meanwhile.
+  absl::Status queued = StartSubmit(
+      *context, request,
+      [context, reactor, response_bytes](absl::StatusOr<SubmitResult> result) {
+        absl::Status status = result.status();
+        if (status.ok()) {
+          v1::SubmitResponse response;
+          ScoreToProto(result->score, response.mutable_score());
+          response.set_submission_id(result->submission_id);
+          response.set_submissions_left(result->submissions_left);
+          status = SerializeResponse(response, response_bytes);
+        }
+        reactor->Finish(ToGrpcStatus(status, *context));
       });
+  if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued, *context));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* OracleServiceImpl::GetLeaderboard(
@@ -335,9 +348,9 @@ absl::Status OracleServiceImpl::DoGetUsage(
   return absl::OkStatus();
 }
 
-absl::Status OracleServiceImpl::DoSubmit(const grpc::ServerContextBase& context,
-                                         const v1::SubmitRequest& request,
-                                         v1::SubmitResponse* response) {
+absl::Status OracleServiceImpl::StartSubmit(
+    const grpc::ServerContextBase& context, const v1::SubmitRequest& request,
+    SubmitCallback done) {
   ATTN_ASSIGN_OR_RETURN(const Principal caller,
                         CallerOf(context, *authenticator_));
   ATTN_ASSIGN_OR_RETURN(
@@ -349,13 +362,8 @@ absl::Status OracleServiceImpl::DoSubmit(const grpc::ServerContextBase& context,
     return absl::InvalidArgumentError(
         absl::StrCat("hypothesis: ", hypothesis.status().message()));
   }
-  ATTN_ASSIGN_OR_RETURN(
-      const SubmitResult result,
-      core_->Submit(caller, request.challenge_id(), *hypothesis));
-  ScoreToProto(result.score, response->mutable_score());
-  response->set_submission_id(result.submission_id);
-  response->set_submissions_left(result.submissions_left);
-  return absl::OkStatus();
+  return core_->SubmitAsync(caller, request.challenge_id(),
+                            *std::move(hypothesis), std::move(done));
 }
 
 absl::Status OracleServiceImpl::DoGetLeaderboard(

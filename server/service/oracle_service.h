@@ -12,11 +12,13 @@
 // Handlers run on gRPC's callback threads and never wait for the ledger's
 // durable commit there: Query and QueryStream hand their answers on when
 // OracleCore::QueryAsync calls back, Sample when OracleCore::SampleAsync
-// does. Top-k answers, which the core writes as (index, value) pair
-// matrices, leave in the responses' top_k field. The other unary handlers
-// finish inline through the context's default reactor. QueryStream is a
-// QueryStreamReactor (query_stream_reactor.h): it reads requests ahead of their
-// answers, writes the answers in request order, and answers refused requests
+// does, and Submit when the scoring pool has scored the hypothesis
+// (OracleCore::SubmitAsync). Top-k answers, which the core writes as
+// (index, value) pair matrices, leave in the responses' top_k field. The
+// other unary handlers finish inline through the context's default reactor.
+// QueryStream is a QueryStreamReactor (query_stream_reactor.h): it reads
+// requests ahead of their answers, writes the answers in request order, and
+// answers refused requests
 // in-band.
 #ifndef ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
 #define ATTNORACLE_SERVER_SERVICE_ORACLE_SERVICE_H_
@@ -45,10 +47,24 @@ using OracleCallbackBase = v1::Oracle::WithRawCallbackMethod_ListChallenges<
                                     v1::Oracle::WithRawCallbackMethod_GetReveal<
                                         v1::Oracle::Service>>>>>>>>>>;
 
+// Default of OracleServiceOptions::max_submission_bytes: a hypothesis of
+// 2M float64 parameters (e.g. 4 heads at d_model 256 at full width with
+// room to spare, or theta and omega given whole); a challenge with more
+// needs the server's --max_submission_mib raised.
+inline constexpr size_t kDefaultMaxSubmissionBytes = size_t{16} << 20;
+
+struct OracleServiceOptions {
+  // Largest SubmitRequest taken, in bytes, checked before it is parsed; a
+  // larger one is INVALID_ARGUMENT. Below the message size limit, because
+  // scoring a hypothesis holds it several times over.
+  size_t max_submission_bytes = kDefaultMaxSubmissionBytes;
+};
+
 class OracleServiceImpl final : public OracleCallbackBase {
  public:
   // `core` and `authenticator` must outlive the service.
-  OracleServiceImpl(OracleCore* core, const Authenticator* authenticator);
+  OracleServiceImpl(OracleCore* core, const Authenticator* authenticator,
+                    const OracleServiceOptions& options = {});
 
   // The learner RPCs of oracle.proto, on raw bytes (see above).
   grpc::ServerUnaryReactor* ListChallenges(grpc::CallbackServerContext* context,
@@ -93,9 +109,11 @@ class OracleServiceImpl final : public OracleCallbackBase {
   [[nodiscard]] absl::Status DoGetUsage(const grpc::ServerContextBase& context,
                                         const v1::GetUsageRequest& request,
                                         v1::Usage* response);
-  [[nodiscard]] absl::Status DoSubmit(const grpc::ServerContextBase& context,
-                                      const v1::SubmitRequest& request,
-                                      v1::SubmitResponse* response);
+  // Submit up to the core's SubmitAsync: the caller and the hypothesis
+  // converted, the scoring queued. On OK `done` gets the result later.
+  [[nodiscard]] absl::Status StartSubmit(const grpc::ServerContextBase& context,
+                                         const v1::SubmitRequest& request,
+                                         SubmitCallback done);
   [[nodiscard]] absl::Status DoGetLeaderboard(
       const grpc::ServerContextBase& context,
       const v1::GetLeaderboardRequest& request,
@@ -110,6 +128,7 @@ class OracleServiceImpl final : public OracleCallbackBase {
 
   OracleCore* core_;
   const Authenticator* authenticator_;
+  const OracleServiceOptions options_;
 };
 
 }  // namespace attnoracle

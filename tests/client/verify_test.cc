@@ -17,6 +17,7 @@
 #include "common/attention.h"
 #include "common/hashing.h"
 #include "common/prior.h"
+#include "common/rng.h"
 #include "common/transcript.h"
 #include "tests/test_util.h"
 
@@ -26,7 +27,7 @@ namespace {
 using test::MessageOf;
 using ::testing::HasSubstr;
 
-constexpr uint64_t kNoiseSeed = 4242;
+constexpr char kLearner[] = "alice";
 constexpr int kEntries = 6;
 
 struct Scenario {
@@ -71,7 +72,8 @@ Scenario MakeScenario(const LayerSpec& raw_spec, const AccessPolicy& raw_policy,
   s.reveal.secret = DrawSecret(s.reveal.config.spec, s.reveal.config.prior);
   s.reveal.nonce = "a nonce of sixteen";
   s.reveal.prior_seed = seed;
-  s.reveal.noise_seed = kNoiseSeed;
+  s.reveal.noise_seed =
+      DeriveSeed(seed, RngStream::kNoise, LearnerStreamIndex(kLearner));
   s.commitment = Commitment(s.reveal.secret, s.reveal.nonce);
   s.reveal.commitment = s.commitment;
   Rng rng(seed);
@@ -84,7 +86,7 @@ Scenario MakeScenario(const LayerSpec& raw_spec, const AccessPolicy& raw_policy,
                                              s.reveal.config.spec.d_model));
     }
     TranscriptEntry e;
-    e.learner = "alice";
+    e.learner = kLearner;
     e.index = k;
     e.first_query_index = query_index;
     e.request = EncodeMatrices(sequences);
@@ -361,15 +363,74 @@ INSTANTIATE_TEST_SUITE_P(Policies, TamperTest,
                                            kNoisyFloat32));
 
 TEST(VerifyTranscriptTest, NoiseIsReplayedFromTheLearnersSeed) {
+  // Answers noised with another seed than the revealed (derived) one.
   Scenario s = MakeScenario(kSpec, kNoisy);
-  s.reveal.noise_seed = kNoiseSeed + 1;
+  RevealedChallenge other = s.reveal;
+  other.noise_seed += 1;
+  s.entries[2].response =
+      EncodeMatrices(Answer(other, *DecodeMatrices(s.entries[2].request),
+                            s.entries[2].first_query_index));
+  Rechain(s.entries, 2);
   ExpectFailsAt(
       Verify(s), absl::StatusCode::kDataLoss,
-      "entry 0: answer to sequence 0 differs from the revealed layer");
-  // Without noise the seed plays no part.
-  Scenario exact = MakeScenario(kSpec, kExact);
-  exact.reveal.noise_seed = 1;
-  EXPECT_TRUE(Verify(exact).ok());
+      "entry 2: answer to sequence 0 differs from the revealed layer");
+}
+
+// The organiser cannot reveal a secret or a noise seed of its choosing:
+// both must be what the revealed prior seed derives for the learner, even
+// when the commitment was made to the swapped secret and the answers were
+// computed with it.
+TEST(VerifyTranscriptTest, SwappedSecretIsCaught) {
+  Scenario s = MakeScenario(kSpec, kExact);
+  s.reveal.secret = DrawSecret(s.reveal.config.spec, Prior{.seed = 8});
+  s.commitment = Commitment(s.reveal.secret, s.reveal.nonce);
+  for (TranscriptEntry& e : s.entries) {
+    e.response = EncodeMatrices(
+        Answer(s.reveal, *DecodeMatrices(e.request), e.first_query_index));
+  }
+  Rechain(s.entries, 0);
+  ExpectFailsAt(Verify(s), absl::StatusCode::kFailedPrecondition,
+                "the revealed secret is not the one prior.seed derives (the "
+                "shared secret)");
+  // Also with no transcript at all.
+  s.entries.clear();
+  EXPECT_EQ(Verify(s).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(VerifyTranscriptTest, SwappedNoiseSeedIsCaught) {
+  for (const AccessPolicy& policy : {kNoisy, kExact}) {
+    Scenario s = MakeScenario(kSpec, policy);
+    // Another learner's seed, every answer noised with it.
+    s.reveal.noise_seed = DeriveSeed(s.reveal.prior_seed, RngStream::kNoise,
+                                     LearnerStreamIndex("bob"));
+    for (TranscriptEntry& e : s.entries) {
+      e.response = EncodeMatrices(
+          Answer(s.reveal, *DecodeMatrices(e.request), e.first_query_index));
+    }
+    Rechain(s.entries, 0);
+    ExpectFailsAt(Verify(s), absl::StatusCode::kFailedPrecondition,
+                  "the revealed noise seed is not the one prior.seed derives "
+                  "for learner \"alice\"");
+  }
+}
+
+TEST(VerifyTranscriptTest, PerLearnerSecretMustBeTheLearnersOwn) {
+  Scenario s = MakeScenario(kSpec, kExact);
+  s.reveal.config.per_learner_secrets = true;
+  // The shared draw is not alice's own.
+  ExpectFailsAt(Verify(s), absl::StatusCode::kFailedPrecondition,
+                "the revealed secret is not the one prior.seed derives for "
+                "learner \"alice\"");
+  s.reveal.secret = DrawSecret(s.reveal.config.spec, s.reveal.config.prior,
+                               LearnerStreamIndex(kLearner));
+  s.commitment = Commitment(s.reveal.secret, s.reveal.nonce);
+  for (TranscriptEntry& e : s.entries) {
+    e.response = EncodeMatrices(
+        Answer(s.reveal, *DecodeMatrices(e.request), e.first_query_index));
+  }
+  Rechain(s.entries, 0);
+  absl::StatusOr<VerifiedTranscript> v = Verify(s);
+  EXPECT_TRUE(v.ok()) << v.status();
 }
 
 TEST(VerifyTranscriptTest, QueryIndexIsBoundIntoTheRequestDigest) {
@@ -433,10 +494,10 @@ TEST(VerifyTranscriptTest, DeclaredPrecisionIsReplayed) {
 
 TEST(VerifyTranscriptTest, NegativeZeroIsNotZero) {
   // Bit for bit means bit for bit: -0.0 == 0.0 numerically but not here.
+  // The zero token's answer is a zero of either sign; its negation differs
+  // in the sign bit only.
   Scenario s = MakeScenario(LayerSpec{.d_model = 2, .heads = 1}, kExact);
-  s.reveal.secret.heads[0].wv.setZero();
-  s.commitment = Commitment(s.reveal.secret, s.reveal.nonce);
-  const std::vector<Matrix> x = {Matrix::Ones(1, 2)};
+  const std::vector<Matrix> x = {Matrix::Zero(1, 2)};
   std::vector<Matrix> y = Answer(s.reveal, x, 0);
   ASSERT_EQ(y[0](0, 0), 0.0);
   y[0](0, 0) = -y[0](0, 0);

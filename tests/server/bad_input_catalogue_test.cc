@@ -49,13 +49,15 @@ using ::attnoracle::test::SmallSequences;
 using ::attnoracle::test::TempPath;
 using ::testing::HasSubstr;
 
-constexpr char kMain[] = "cat";     // open, the usual target
-constexpr char kShut[] = "shut";    // closed
-constexpr char kTight[] = "tight";  // a budget of 2 queries
-constexpr char kRated[] = "rated";  // 2 requests, then 1 per second
-constexpr char kOnce[] = "once";    // 1 submission per learner
-constexpr char kDrawn[] = "drawn";  // random examples only
-const char* const kChallenges[] = {kMain, kShut, kTight, kRated, kOnce, kDrawn};
+constexpr char kMain[] = "cat";                // open, the usual target
+constexpr char kShut[] = "shut";               // closed
+constexpr char kTight[] = "tight";             // a budget of 2 queries
+constexpr char kRated[] = "rated";             // 2 requests, then 1 per second
+constexpr char kOnce[] = "once";               // 1 submission per learner
+constexpr char kSlowSubmit[] = "slow-submit";  // 1 submission a minute
+constexpr char kDrawn[] = "drawn";             // random examples only
+const char* const kChallenges[] = {kMain, kShut,       kTight,
+                                   kRated, kOnce, kSlowSubmit, kDrawn};
 
 constexpr int kMaxStreams = 2;
 constexpr int kMaxMessageBytes = 1 << 20;
@@ -64,6 +66,7 @@ constexpr int kMaxTokensPerSequence = 16;
 constexpr int kMaxSequencesPerRequest = 8;
 constexpr int kMaxTokensPerRequest = 32;
 constexpr double kMaxAbsInput = 10;
+constexpr size_t kMaxSubmissionBytes = 64 << 10;
 
 // What a catalogue row's call left behind: its status, and everything the
 // server sent that the secret scan must read.
@@ -125,6 +128,7 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
     options.max_receive_message_bytes = kMaxMessageBytes;
     options.max_metadata_bytes = kMaxMetadataBytes;
     options.rate_limits.max_streams_per_learner = kMaxStreams;
+    options.max_submission_bytes = kMaxSubmissionBytes;
     absl::StatusOr<std::unique_ptr<OracleServer>> server =
         OracleServer::BuildAndStart(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -153,6 +157,10 @@ class CatalogueTest : public ::testing::TestWithParam<Row> {
         c.mutable_policy()->set_access(v1::ACCESS_EXAMPLES);
         c.mutable_policy()->mutable_examples()->set_tokens(
             kMaxTokensPerSequence);
+      }
+      if (id == std::string(kSlowSubmit)) {
+        c.mutable_policy()->mutable_limits()->set_max_submissions_per_minute(1);
+        c.mutable_policy()->mutable_limits()->set_submission_burst(1);
       }
       ASSERT_TRUE(admin.Create(c).ok()) << id;
     }
@@ -424,7 +432,8 @@ RawStreamEnd RawStream(CatalogueTest& t,
   return end;
 }
 
-// A unary call of Oracle `method` with `bytes` as the request, as alice.
+// A unary call of `method` ("Service/Method" of attnoracle.v1) with
+// `bytes` as the request, as alice.
 absl::Status RawUnary(CatalogueTest& t, const std::string& method,
                       const std::string& bytes) {
   grpc::GenericStub stub(t.channel());
@@ -434,8 +443,8 @@ absl::Status RawUnary(CatalogueTest& t, const std::string& method,
   const grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/attnoracle.v1.Oracle/" + method,
-                 grpc::StubOptions(), &request, &response,
+  stub.UnaryCall(&context, "/attnoracle.v1." + method, grpc::StubOptions(),
+                 &request, &response,
                  [&done](grpc::Status s) { done.set_value(s); });
   return FromGrpcStatus(done.get_future().get());
 }
@@ -444,7 +453,9 @@ absl::Status RawUnary(CatalogueTest& t, const std::string& method,
 // or INTERNAL when another kind was answered differently. Without a string
 // field 1 (ListChallengesRequest has no fields), the invalid UTF-8 there is
 // an unknown field that parses, and is left out.
-RowCall Unparsable(const std::string& method, bool string_field_1 = true) {
+RowCall Unparsable(const std::string& oracle_method, bool string_field_1 = true,
+                   const std::string& service = "Oracle") {
+  const std::string method = service + "/" + oracle_method;
   return [method, string_field_1](CatalogueTest& t) {
     const absl::Status first = RawUnary(t, method, kUnparsable[0]);
     for (size_t i = 1; i < kUnparsable.size(); ++i) {
@@ -529,6 +540,30 @@ std::vector<Row> MalformedRows() {
        "the request could not be parsed as "
        "attnoracle.v1.GetRevealRequest",
        Unparsable("GetReveal")},
+      // The Admin methods read their requests themselves too (they answered
+      // UNIMPLEMENTED with no message before).
+      {"AdminCreateUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.CreateChallengeRequest",
+       Unparsable("CreateChallenge", /*string_field_1=*/false, "Admin")},
+      {"AdminSetPhaseUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.SetPhaseRequest",
+       Unparsable("SetPhase", true, "Admin")},
+      {"AdminRegisterUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.RegisterLearnerRequest",
+       Unparsable("RegisterLearner", true, "Admin")},
+      {"AdminRevokeUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.RevokeLearnerRequest",
+       Unparsable("RevokeLearner", true, "Admin")},
+      {"AdminGrantUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as attnoracle.v1.GrantBudgetRequest",
+       Unparsable("GrantBudget", true, "Admin")},
+      {"AdminExportUnparsableBytes", C::kInvalidArgument,
+       "the request could not be parsed as "
+       "attnoracle.v1.ExportTranscriptsRequest",
+       Unparsable("ExportTranscripts", true, "Admin")},
       // Unparsable messages on a stream are refused in-band and the stream goes
       // on (it used to end, with OK, at the first one).
       {"StreamUnparsableMessagesBetweenGoodOnes", C::kInvalidArgument,
@@ -876,6 +911,38 @@ std::vector<Row> Rows() {
            Submit([](auto&) {}, kOnce),
            [](CatalogueTest& t) {
              ASSERT_TRUE(Submit([](auto&) {}, kOnce)(t).status.ok());
+           }},
+          // Submit: bounded work (widths, bytes, rate).
+          {"SubmitKeyWiderThanDModel", C::kInvalidArgument, "heads[0].wq",
+           Submit([](auto& h) {
+             for (pb::Matrix* m : {h.mutable_heads(0)->mutable_wq(),
+                                   h.mutable_heads(0)->mutable_wk()}) {
+               m->set_cols(5);
+               m->clear_values();
+               for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
+             }
+           })},
+          {"SubmitValueWiderThanDModel", C::kInvalidArgument, "heads[0].wv",
+           Submit([](auto& h) {
+             pb::Matrix* wv = h.mutable_heads(0)->mutable_wv();
+             pb::Matrix* wo = h.mutable_heads(0)->mutable_wo();
+             wv->set_cols(5);
+             wo->set_rows(5);
+             for (pb::Matrix* m : {wv, wo}) {
+               m->clear_values();
+               for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
+             }
+           })},
+          {"SubmitTooManyBytes", C::kInvalidArgument, "SubmitRequest is",
+           Submit([](auto& h) {
+             for (size_t i = 0; i < kMaxSubmissionBytes / 8; ++i) {
+               h.add_bo(1);
+             }
+           })},
+          {"SubmitOverTheRate", C::kResourceExhausted,
+           "1 submissions per minute", Submit([](auto&) {}, kSlowSubmit),
+           [](CatalogueTest& t) {
+             ASSERT_TRUE(Submit([](auto&) {}, kSlowSubmit)(t).status.ok());
            }},
           // The other learner RPCs.
           {"DescribeUnknownChallenge", C::kNotFound, "no-such",

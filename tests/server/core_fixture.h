@@ -151,9 +151,10 @@ class ForwardingStore : public Store {
   }
   absl::StatusOr<std::vector<TranscriptEntry>> LoadTranscriptPage(
       const std::string& challenge_id, const std::string& learner,
-      uint64_t first_index, uint64_t max_entries, uint64_t* total) override {
+      uint64_t first_index, uint64_t max_entries, size_t max_bytes,
+      uint64_t* total) override {
     return inner_->LoadTranscriptPage(challenge_id, learner, first_index,
-                                      max_entries, total);
+                                      max_entries, max_bytes, total);
   }
   absl::StatusOr<SubmissionRecord> InsertSubmission(
       const SubmissionRecord& record) override {
@@ -195,19 +196,27 @@ inline Principal LearnerPrincipal(std::string name) {
 inline Principal Anonymous() { return LearnerPrincipal(kAnonymousLearner); }
 inline Principal AdminPrincipal() { return Principal{"", Role::kAdmin}; }
 
+// Submissions a CoreHarness's scoring pool lets wait: room for the tests
+// that race dozens of submissions at once (the queue's bound has tests of
+// its own).
+inline constexpr int kHarnessQueuedSubmissions = 1024;
+
 // The server core over a private in-memory store, loaded and ready; open
 // mode unless `admin_token` is given. The core sees the store through a
 // FailingStore, so a test can make commits fail. Not copyable (the parts
 // point at each other).
 class CoreHarness {
  public:
-  explicit CoreHarness(const std::string& admin_token = "")
+  explicit CoreHarness(
+      const std::string& admin_token = "",
+      const ScoringOptions& scoring = {.threads = 1,
+                                       .max_queued = kHarnessQueuedSubmissions})
       : sqlite(OpenStoreOrDie(":memory:")),
         store(sqlite.get()),
         registry(&store),
         ledger(&store),
         auth(&store, admin_token),
-        core(&registry, &ledger, &auth, &store) {
+        core(&registry, &ledger, &auth, &store, {}, scoring) {
     EXPECT_TRUE(registry.Load().ok());
     EXPECT_TRUE(ledger.Load().ok());
     EXPECT_TRUE(auth.Load().ok());

@@ -123,5 +123,37 @@ TEST(RateLimiterTest, StreamCapPerLearner) {
   EXPECT_EQ(limiter.OpenStreams("alice"), 0);
 }
 
+// Submissions have buckets of their own, counted per minute: a learner
+// that used its query burst may still submit, and the other way round.
+TEST(RateLimiterTest, SubmissionsPerMinuteApartFromQueries) {
+  RateLimiter limiter({});
+  Limits limits = Rate(1, 1);
+  limits.max_submissions_per_minute = 6;  // one per 10 s
+  limits.submission_burst = 2;
+  ASSERT_TRUE(limiter.Admit(kAlice, limits, kT0).ok());
+  EXPECT_FALSE(limiter.Admit(kAlice, limits, kT0).ok());
+  ASSERT_TRUE(limiter.AdmitSubmission(kAlice, limits, kT0).ok());
+  ASSERT_TRUE(limiter.AdmitSubmission(kAlice, limits, kT0).ok());
+  const absl::Status refused = limiter.AdmitSubmission(kAlice, limits, kT0);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("6 submissions per minute"));
+  EXPECT_EQ(RetryAfter(refused), absl::Seconds(10));
+  EXPECT_TRUE(limiter.AdmitSubmission(kBob, limits, kT0).ok());
+  EXPECT_TRUE(
+      limiter.AdmitSubmission(kAlice, limits, kT0 + absl::Seconds(10)).ok());
+}
+
+TEST(RateLimiterTest, SubmissionDefaultAppliesWhenTheChallengeSetsNone) {
+  RateLimiter limiter(
+      {.default_submissions_per_minute = 60, .default_submission_burst = 1});
+  ASSERT_TRUE(limiter.AdmitSubmission(kAlice, Limits{}, kT0).ok());
+  const absl::Status refused = limiter.AdmitSubmission(kAlice, Limits{}, kT0);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(RetryAfter(refused), absl::Seconds(1));
+  // The queries of the same learner are not limited by it.
+  EXPECT_TRUE(limiter.Admit(kAlice, Limits{}, kT0).ok());
+}
+
 }  // namespace
 }  // namespace attnoracle

@@ -95,6 +95,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+constexpr size_t kNoByteLimit = std::numeric_limits<size_t>::max();
 
 // Bytes with NULs and high bits, as hashes and nonces are.
 std::string Raw(const std::string& seed) {
@@ -462,7 +463,7 @@ TEST_P(StoreTest, EntriesReadInIndexOrder) {
               ElementsAre(Entry1("c", "l", 0), Entry1("c", "l", 1),
                           Entry1("c", "l", 2), Entry1("c", "l", 4)));
   uint64_t total = 0;
-  EXPECT_THAT(*store->LoadTranscriptPage("c", "l", 3, 10, &total),
+  EXPECT_THAT(*store->LoadTranscriptPage("c", "l", 3, 10, kNoByteLimit, &total),
               ElementsAre(Entry1("c", "l", 4)));
   EXPECT_EQ(total, 4u);
 }
@@ -490,18 +491,47 @@ TEST_P(StoreTest, TranscriptPagesReadOnlyTheirEntries) {
   ASSERT_TRUE(store->CommitCharges({}, entries).ok());
   uint64_t total = 0;
   absl::StatusOr<std::vector<TranscriptEntry>> page =
-      store->LoadTranscriptPage("c", "l", 1, 2, &total);
+      store->LoadTranscriptPage("c", "l", 1, 2, kNoByteLimit, &total);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_THAT(*page, ElementsAre(Entry1("c", "l", 1), Entry1("c", "l", 2)));
   EXPECT_EQ(total, 5u);
-  page = store->LoadTranscriptPage("c", "l", 4, 10, &total);
+  page = store->LoadTranscriptPage("c", "l", 4, 10, kNoByteLimit, &total);
   EXPECT_THAT(*page, ElementsAre(Entry1("c", "l", 4)));
-  page = store->LoadTranscriptPage("c", "l", 5, 10, &total);
+  page = store->LoadTranscriptPage("c", "l", 5, 10, kNoByteLimit, &total);
   EXPECT_TRUE(page->empty());
   EXPECT_EQ(total, 5u);
-  page = store->LoadTranscriptPage("c", "nobody", 0, 10, &total);
+  page = store->LoadTranscriptPage("c", "nobody", 0, 10, kNoByteLimit, &total);
   EXPECT_TRUE(page->empty());
   EXPECT_EQ(total, 0u);
+}
+
+// A page stops before the entry that would take it past the byte budget,
+// but never comes back empty while entries are left, however large.
+TEST_P(StoreTest, TranscriptPagesStopAtTheByteBudget) {
+  std::unique_ptr<Store> store = GetParam().open();
+  std::vector<TranscriptEntry> entries;
+  for (uint64_t i = 0; i < 6; ++i) {
+    TranscriptEntry e = Entry1("c", "l", i);
+    e.request.assign(i == 3 ? 5000 : 1000, static_cast<char>('a' + i));
+    entries.push_back(e);
+  }
+  ASSERT_TRUE(store->CommitCharges({}, entries).ok());
+  const size_t each = TranscriptPageBytes(entries[0]);
+  uint64_t total = 0;
+  absl::StatusOr<std::vector<TranscriptEntry>> page =
+      store->LoadTranscriptPage("c", "l", 0, 10, 2 * each + each / 2, &total);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(*page, ElementsAre(entries[0], entries[1]));
+  EXPECT_EQ(total, 6u);
+  // Exactly three entries' worth holds three.
+  page = store->LoadTranscriptPage("c", "l", 0, 10, 3 * each, &total);
+  EXPECT_THAT(*page, ElementsAre(entries[0], entries[1], entries[2]));
+  // An entry larger than the budget alone still makes a page of its own.
+  page = store->LoadTranscriptPage("c", "l", 3, 10, each, &total);
+  EXPECT_THAT(*page, ElementsAre(entries[3]));
+  // The entry limit still applies under a large budget.
+  page = store->LoadTranscriptPage("c", "l", 4, 1, kNoByteLimit, &total);
+  EXPECT_THAT(*page, ElementsAre(entries[4]));
 }
 
 TEST_P(StoreTest, PageFromPastTheSignedRangeIsEmpty) {
@@ -514,7 +544,7 @@ TEST_P(StoreTest, PageFromPastTheSignedRangeIsEmpty) {
        {uint64_t{1} << 63, std::numeric_limits<uint64_t>::max()}) {
     uint64_t total = 0;
     absl::StatusOr<std::vector<TranscriptEntry>> page =
-        store->LoadTranscriptPage("c", "l", first, 10, &total);
+        store->LoadTranscriptPage("c", "l", first, 10, kNoByteLimit, &total);
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_TRUE(page->empty()) << first;
     EXPECT_EQ(total, 3u);

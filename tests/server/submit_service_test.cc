@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -30,6 +31,7 @@
 #include "common/grpc/grpc_status.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "common/retry_hint.h"
 #include "server/core/challenge_registry.h"
 #include "server/core/oracle_core.h"
 #include "server/core/scorer.h"
@@ -383,12 +385,16 @@ TEST(OracleCoreSubmitTest, LimitIsExactUnderRacingSubmits) {
 }
 
 // The core's parts over `store`, loaded, in open mode.
+// A core over `store`; two scoring threads, so that one held up in a slow
+// store write leaves the other to score (with one, every submission would
+// queue behind the write: the pool bounds the cores scoring may take).
 struct CoreOver {
   explicit CoreOver(Store* store)
       : registry(store),
         ledger(store),
         auth(store, ""),
-        core(&registry, &ledger, &auth, store) {
+        core(&registry, &ledger, &auth, store, {},
+             {.threads = 2, .max_queued = test::kHarnessQueuedSubmissions}) {
     EXPECT_TRUE(registry.Load().ok());
     EXPECT_TRUE(ledger.Load().ok());
     EXPECT_TRUE(auth.Load().ok());
@@ -533,6 +539,80 @@ TEST(OracleCoreSubmitTest, AStoreWriteInProgressHoldsUpNoOtherSubmission) {
       c.core.GetLeaderboard(AdminPrincipal(), "a");
   ASSERT_TRUE(board.ok()) << board.status();
   EXPECT_EQ(board->size(), 2u);
+}
+
+// Hypotheses wider than d_model gain nothing (theta and omega have rank at
+// most d_model) and are refused before any scoring, naming the head.
+TEST(OracleCoreSubmitTest, FactorsWiderThanDModelAreRefused) {
+  CoreHarness h;
+  ASSERT_TRUE(h.registry.Create(Config("wide", {.d_model = 4}, 7)).ok());
+  const LayerParams secret = (*h.registry.Find("wide"))->SecretFor("")->params;
+  // The same function, factored at width d_model: accepted.
+  LayerParams square = secret;
+  square.heads[0].wq =
+      Theta(ResolveSpec({.d_model = 4}).value(), secret.heads[0]) /
+      ResolveSpec({.d_model = 4})->score_scale;
+  square.heads[0].wk = Matrix::Identity(4, 4);
+  absl::StatusOr<SubmitResult> ok =
+      h.core.Submit(LearnerPrincipal("a"), "wide", square);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_LT(ok->score.functional_rel_err, 1e-20);
+
+  LayerParams wide_key = secret;
+  wide_key.heads[0].wq = Matrix::Zero(4, 5);
+  wide_key.heads[0].wk = Matrix::Zero(4, 5);
+  absl::StatusOr<SubmitResult> r =
+      h.core.Submit(LearnerPrincipal("a"), "wide", wide_key);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("heads[0].wq"));
+  EXPECT_THAT(r.status().message(), HasSubstr("at most 4"));
+
+  LayerParams wide_value = secret;
+  wide_value.heads[0].wv = Matrix::Zero(4, 9);
+  wide_value.heads[0].wo = Matrix::Zero(9, 4);
+  r = h.core.Submit(LearnerPrincipal("a"), "wide", wide_value);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("heads[0].wv"));
+}
+
+// With the scoring thread busy and no room to wait, a submission is
+// refused at once with a retry hint, its place given back; scoring goes on
+// once the thread is free.
+TEST(OracleCoreSubmitTest, FullScoringQueueIsRefusedWithRetryHint) {
+  CoreHarness h("", {.threads = 1, .max_queued = 0});
+  ChallengeConfig config = Config("busy", {.d_model = 4}, 7);
+  config.scoring.max_submissions = 2;
+  ASSERT_TRUE(h.registry.Create(config).ok());
+  const LayerParams secret = (*h.registry.Find("busy"))->SecretFor("")->params;
+  absl::Notification scored, release;
+  // The callback holds the only scoring thread until released.
+  ASSERT_TRUE(h.core
+                  .SubmitAsync(LearnerPrincipal("a"), "busy", secret,
+                               [&](absl::StatusOr<SubmitResult> r) {
+                                 EXPECT_TRUE(r.ok()) << r.status();
+                                 scored.Notify();
+                                 release.WaitForNotification();
+                               })
+                  .ok());
+  scored.WaitForNotification();
+  absl::StatusOr<SubmitResult> refused =
+      h.core.Submit(LearnerPrincipal("a"), "busy", secret);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("server is busy"));
+  EXPECT_TRUE(RetryAfter(refused.status()).has_value());
+  release.Notify();
+  // The refused one did not use up the learner's second submission.
+  absl::StatusOr<SubmitResult> second;
+  for (int i = 0; i < 1000; ++i) {
+    second = h.core.Submit(LearnerPrincipal("a"), "busy", secret);
+    if (second.status().code() != absl::StatusCode::kResourceExhausted ||
+        !absl::StrContains(second.status().message(), "server is busy")) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->submissions_left, 0u);
 }
 
 }  // namespace
