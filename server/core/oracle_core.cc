@@ -139,18 +139,31 @@ void OracleCore::QueryAsync(const Principal& caller,
   absl::StatusOr<Answered> answered =
       Answer(caller, challenge_id, sequences, allocate_output);
   if (!answered.ok()) {
+    CountRefused(caller, challenge_id, answered.status());
     done(answered.status());
     return;
   }
+  const uint64_t queries = sequences.size();
+  const uint64_t tokens = answered->tokens;
   // Outside the phase lock: the ledger may call back on this thread, and
   // the callback may start the stream's next query.
   ledger_->CommitAsync(
       answered->key, answered->reservation.first_query_index,
       std::move(answered->request), std::move(answered->response),
-      [challenge = std::move(answered->challenge),
+      [metrics = metrics_, challenge = std::move(answered->challenge),
+       learner = caller.name, queries, tokens,
        reservation = answered->reservation,
        done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
         challenge->EndAnswer();
+        if (metrics != nullptr) {
+          if (receipt.ok()) {
+            metrics->CountAnswered(challenge->id(), learner, queries, tokens);
+          } else {
+            metrics->CountRefused(
+                challenge->id(), learner,
+                absl::StatusCodeToString(receipt.status().code()));
+          }
+        }
         if (!receipt.ok()) {
           done(receipt.status());
           return;
@@ -196,8 +209,9 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
   challenge->BeginAnswer();
-  return Answered{std::move(challenge), std::move(key), reservation,
-                  EncodeMatrices(sequences), EncodeMatrices(answers)};
+  return Answered{
+      std::move(challenge),      std::move(key),          reservation,
+      EncodeMatrices(sequences), EncodeMatrices(answers), tokens};
 }
 
 absl::StatusOr<Usage> OracleCore::GetUsage(
@@ -208,9 +222,33 @@ absl::StatusOr<Usage> OracleCore::GetUsage(
                            challenge->config().policy.budget);
 }
 
+void OracleCore::CountRefused(const Principal& caller,
+                              const std::string& challenge_id,
+                              const absl::Status& status) const {
+  if (metrics_ == nullptr) return;
+  // Only hosted challenges get a label of their own: made-up ids must not
+  // add series.
+  const bool hosted = registry_->Find(challenge_id).ok();
+  metrics_->CountRefused(hosted ? challenge_id : kOtherLabel, caller.name,
+                         absl::StatusCodeToString(status.code()));
+}
+
 absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
                                                 const std::string& challenge_id,
                                                 const LayerParams& hypothesis) {
+  absl::StatusOr<SubmitResult> result =
+      SubmitUncounted(caller, challenge_id, hypothesis);
+  if (!result.ok()) {
+    CountRefused(caller, challenge_id, result.status());
+  } else if (metrics_ != nullptr) {
+    metrics_->CountSubmission(challenge_id, caller.name);
+  }
+  return result;
+}
+
+absl::StatusOr<SubmitResult> OracleCore::SubmitUncounted(
+    const Principal& caller, const std::string& challenge_id,
+    const LayerParams& hypothesis) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Submit"));
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());

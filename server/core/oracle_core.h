@@ -33,6 +33,7 @@
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
 #include "server/core/rate_limiter.h"
+#include "server/core/server_metrics.h"
 #include "server/core/store.h"
 #include "server/core/submission_book.h"
 
@@ -86,6 +87,11 @@ class OracleCore {
   OracleCore(ChallengeRegistry* registry, Ledger* ledger,
              Authenticator* authenticator, Store* store,
              const RateLimiterOptions& rate_limits = {});
+
+  // Counts answers, refusals and submissions into `metrics` (which must
+  // outlive the core) from now on; nullptr stops counting. Call before
+  // serving.
+  void set_metrics(ServerMetrics* metrics) { metrics_ = metrics; }
 
   // Public state: any authenticated caller.
   std::vector<ChallengeInfo> ListChallenges(const Principal& caller) const;
@@ -166,7 +172,15 @@ class OracleCore {
     Reservation reservation;
     std::string request;  // transcript bytes
     std::string response;
+    uint64_t tokens = 0;  // charged, for the metrics
   };
+  // Submit before it is counted in the metrics.
+  [[nodiscard]] absl::StatusOr<SubmitResult> SubmitUncounted(
+      const Principal& caller, const std::string& challenge_id,
+      const LayerParams& hypothesis);
+  // A refusal of `caller`'s request on `challenge_id`, in the metrics.
+  void CountRefused(const Principal& caller, const std::string& challenge_id,
+                    const absl::Status& status) const;
   // QueryAsync up to the commit, under the challenge's phase lock.
   [[nodiscard]] absl::StatusOr<Answered> Answer(
       const Principal& caller, const std::string& challenge_id,
@@ -181,6 +195,7 @@ class OracleCore {
   // Submission counts (for the limit) and each learner's best (for the
   // leaderboard), so neither reads every submission of a challenge.
   SubmissionBook submissions_;
+  ServerMetrics* metrics_ = nullptr;
 };
 
 // The score a learner is shown under `scoring` (the admin sees it whole):

@@ -17,6 +17,7 @@
 #include "common/tls_files.h"
 #include "server/core/memory_store.h"
 #include "server/core/sqlite_store.h"
+#include "server/service/metrics_interceptor.h"
 
 namespace attnoracle {
 
@@ -96,6 +97,11 @@ absl::Status CheckLimits(const ServerOptions& o) {
       r.default_requests_per_second < 0 || r.default_request_burst < 0) {
     return absl::InvalidArgumentError(
         "the default request rate and burst must be finite and >= 0");
+  }
+  if (o.metrics.max_learners < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics max_learners = ", o.metrics.max_learners,
+                     " must be at least 0"));
   }
   if (r.max_streams_per_learner < 1) {
     return absl::InvalidArgumentError(
@@ -195,7 +201,11 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   for (const ChallengeConfig& config : configs) {
     ATTN_RETURN_IF_ERROR(s->registry_->Ensure(config));
   }
+  if (options.collect_metrics) {
+    s->metrics_ = std::make_unique<ServerMetrics>(options.metrics);
+  }
   s->ledger_ = std::make_unique<Ledger>(s->store_.get());
+  s->ledger_->set_metrics(s->metrics_.get());
   ATTN_RETURN_IF_ERROR(s->ledger_->Load());
   s->authenticator_ = std::make_unique<Authenticator>(
       s->store_.get(), options.admin_token, options.open_learners);
@@ -203,6 +213,7 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   s->core_ = std::make_unique<OracleCore>(s->registry_.get(), s->ledger_.get(),
                                           s->authenticator_.get(),
                                           s->store_.get(), options.rate_limits);
+  s->core_->set_metrics(s->metrics_.get());
   s->oracle_service_ = std::make_unique<OracleServiceImpl>(
       s->core_.get(), s->authenticator_.get());
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
@@ -222,6 +233,14 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
                              options.max_metadata_bytes);
+  if (s->metrics_ != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<MetricsInterceptorFactory>(s->metrics_.get()));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(s->oracle_service_.get());
   builder.RegisterService(s->admin_service_.get());
   s->server_ = builder.BuildAndStart();
