@@ -1,9 +1,13 @@
 #include "server/http/http_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <functional>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -182,7 +186,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         ": address in use, or the host does not resolve to a local address"));
   }
   s->listener_ =
-      std::thread([server = s->server_.get()] { server->listen_after_bind(); });
+      std::thread([server = s->server_.get(), ended = s->listening_ended_] {
+        server->listen_after_bind();
+        ended->store(true);
+      });
+  // httplib 0.11's stop() does nothing until its listener has marked itself
+  // running (it has no wait_until_ready), so a Stop() right after Start()
+  // would wait forever: wait for that mark. It is the listener's first
+  // step, so this takes microseconds.
+  while (!server.is_running() && !s->listening_ended_->load()) {
+    std::this_thread::yield();
+  }
+  if (!server.is_running()) {
+    s->listener_.join();
+    return absl::UnavailableError(absl::StrCat("the HTTP listener on ",
+                                               QuoteForMessage(options.address),
+                                               " stopped at once"));
+  }
   return s;
 }
 

@@ -22,6 +22,7 @@
 #ifndef ATTNORACLE_SERVER_HTTP_HTTP_SERVER_H_
 #define ATTNORACLE_SERVER_HTTP_HTTP_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -89,6 +90,10 @@ class HttpServer {
   const HttpServerOptions options_;
   std::unique_ptr<httplib::Server> server_;
   std::thread listener_;
+  // Set by the listener thread when httplib's listen loop has returned
+  // (at once, when it cannot listen).
+  std::shared_ptr<std::atomic<bool>> listening_ended_ =
+      std::make_shared<std::atomic<bool>>(false);
   int port_ = 0;
   mutable absl::Mutex mu_;
   const OracleCore* core_ ABSL_GUARDED_BY(mu_) = nullptr;
