@@ -264,6 +264,9 @@ void HttpServer::Route() {
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     Reply(res, 200, "ok\n", kText);
   });
+  // Browsers ask for it on every page; there is none.
+  server.Get("/favicon.ico", [](const httplib::Request&,
+                                httplib::Response& res) { res.status = 204; });
   server.Get("/readyz",
              [this](const httplib::Request&, httplib::Response& res) {
                absl::MutexLock lock(&mu_);
