@@ -11,7 +11,14 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev openssl
+  libcpp-httplib-dev
+  # The browser test (tests/browser): chromium, driven by puppeteer-core
+  # from npm.
+  chromium nodejs
 )
+# A nodejs from elsewhere (NodeSource) carries its own npm, which Debian's
+# npm package would conflict with.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # clang 14 with its sanitizer and libFuzzer runtimes, and llvm-symbolizer
 # for readable stacks in crash reports.
 if [ "${1:-}" = "fuzz" ]; then
