@@ -77,9 +77,14 @@ void ServerMetrics::CountSubmission(absl::string_view challenge,
 void ServerMetrics::ObserveRpc(absl::string_view method, absl::string_view code,
                                double seconds) {
   absl::MutexLock lock(&mu_);
-  ++values_.rpcs[{std::string(method), std::string(code)}];
+  std::string label(method);
+  if (values_.rpc_seconds.find(label) == values_.rpc_seconds.end() &&
+      values_.rpc_seconds.size() >= kMaxMethodLabels) {
+    label = kOtherLabel;
+  }
+  ++values_.rpcs[{label, std::string(code)}];
   auto [it, added] = values_.rpc_seconds.try_emplace(
-      std::string(method), Histogram(LatencyBoundsSeconds()));
+      label, Histogram(LatencyBoundsSeconds()));
   it->second.Observe(seconds);
 }
 

@@ -37,6 +37,10 @@ namespace attnoracle {
 // server does not host.
 inline constexpr char kOtherLabel[] = "other";
 
+// Distinct RPC method names labelled by name; later ones (a client can
+// name any method, even one the server does not have) count as "other".
+inline constexpr size_t kMaxMethodLabels = 64;
+
 // Learners with a label of their own when no bound is configured.
 inline constexpr int kDefaultMetricsMaxLearners = 100;
 
@@ -75,7 +79,9 @@ class ServerMetrics {
                     absl::string_view code);
   // A submission scored and stored.
   void CountSubmission(absl::string_view challenge, absl::string_view learner);
-  // One finished RPC: its full method name, status code name and duration.
+  // One finished RPC: its full method name (the first kMaxMethodLabels
+  // names seen are labelled, later ones count as "other"), status code name
+  // and duration.
   void ObserveRpc(absl::string_view method, absl::string_view code,
                   double seconds);
   // One store transaction of the group commit.

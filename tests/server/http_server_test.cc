@@ -422,6 +422,17 @@ TEST_F(HttpServerTest, LearnersPastTheBoundAreCountedAsOther) {
   EXPECT_EQ(e->Find("attnoracle_metrics_max_learners"), kMaxLearners);
 }
 
+TEST(ServerMetricsTest, MethodNamesPastTheBoundAreCountedAsOther) {
+  ServerMetrics metrics;
+  for (size_t i = 0; i < kMaxMethodLabels + 3; ++i) {
+    metrics.ObserveRpc(absl::StrCat("/made.up/M", i), "UNIMPLEMENTED", 0.001);
+  }
+  const ServerMetrics::Snapshot s = metrics.Read();
+  EXPECT_EQ(s.rpc_seconds.size(), kMaxMethodLabels + 1);
+  EXPECT_EQ(s.rpcs.at({"other", "UNIMPLEMENTED"}), 3u);
+  EXPECT_EQ(s.rpc_seconds.at("other").count, 3u);
+}
+
 TEST(ExpositionWriter, EscapesLabelValuesAndHelpSoTheyParseBack) {
   ExpositionWriter w;
   const std::string awkward = "quote \" backslash \\ newline \n end";
