@@ -83,8 +83,8 @@ void ServerMetrics::ObserveRpc(absl::string_view method, absl::string_view code,
     label = kOtherLabel;
   }
   ++values_.rpcs[{label, std::string(code)}];
-  auto [it, added] = values_.rpc_seconds.try_emplace(
-      label, Histogram(LatencyBoundsSeconds()));
+  auto [it, added] =
+      values_.rpc_seconds.try_emplace(label, Histogram(LatencyBoundsSeconds()));
   it->second.Observe(seconds);
 }
 
