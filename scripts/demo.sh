@@ -8,6 +8,8 @@
 #   ATTNORACLE_DEMO_SKIP_BUILD  1: use the binaries already built there
 #   ATTNORACLE_DEMO_RUNS        the learner runs, "algo:challenge ..." (default:
 #                               the twelve below)
+#   ATTNORACLE_DEMO_HOLD        1: at the end, keep the server (and its web
+#                               page) up until Enter is pressed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${ATTNORACLE_DEMO_SKIP_BUILD:-}" != 1 ]; then
@@ -19,7 +21,8 @@ bin=${ATTNORACLE_BUILD_DIR:-build}/bin
 source scripts/server_lib.sh
 runs=$(mktemp -d)
 trap 'attn_stop_server; rm -rf "$runs"' EXIT
-attn_start_server "$bin/oracle-server"
+attn_start_server "$bin/oracle-server" --http 127.0.0.1:0
+page=$(sed -n 's/.*, page \(http:[^,]*\),.*/\1/p' <<<"$ATTN_SERVER_LINE")
 client() { "$bin/oracle-client" --server "127.0.0.1:$ATTN_PORT" "$@"; }
 # Each step prints the command as it can be typed in another terminal while
 # the demo runs.
@@ -30,6 +33,8 @@ step() {
 
 echo "== oracle-server is listening on 127.0.0.1:$ATTN_PORT (a free port, open mode,"
 echo "   a fresh database that is removed when the demo ends)"
+echo "== its web page: $page (open it in a browser: the leaderboards fill in as"
+echo "   the learners below submit; the same data as JSON under ${page}api/challenges)"
 step "What challenges does the server host?" challenges
 client challenges
 step "What is public about tiny-d4?" describe tiny-d4
@@ -95,6 +100,23 @@ theta err    theta_rel_err / omega_rel_err: relative error of the identifiable
 omega err    products Theta = Wq Wk^T * scale and Omega = Wv Wo, compared
              modulo the layer's symmetries (head order, merged heads).""")
 PY
+echo
+echo "== The page's leaderboards, as its JSON says ($page, ${page}api/challenges):"
+/usr/bin/python3 - "${page}api/challenges" <<'PY'
+import json, sys, urllib.request
+doc = json.load(urllib.request.urlopen(sys.argv[1], timeout=10))
+for ch in doc["challenges"]:
+    for row in ch["leaderboard"]:
+        s = row["score"]
+        err = s.get("functional_rel_err")
+        print(f"   {ch['id']:<26} rank {row['rank']}  {row['learner']:<10} "
+              f"error {err:.2e}  {s['tokens_used']:>6} tokens" if err is not None else
+              f"   {ch['id']:<26} rank {row['rank']}  {row['learner']:<10} "
+              f"{'passed' if s['passed'] else 'failed'}  {s['tokens_used']:>6} tokens")
+PY
+if [ "${ATTNORACLE_DEMO_HOLD:-}" = 1 ]; then
+  read -r -p "== the server and $page stay up; press Enter to stop them " _ || true
+fi
 trap 'rm -rf "$runs"' EXIT
 attn_stop_server
 echo

@@ -13,11 +13,18 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev openssl
+  libcpp-httplib-dev
   # The Python package (client/python), its tests, the budget studies' plots
   # and the notebooks' execution by the tests.
   python3-grpcio python3-protobuf python3-numpy python3-matplotlib
   python3-pytest jupyter-nbconvert python3-nbclient python3-ipykernel
+  # The browser test (tests/browser): chromium, driven by puppeteer-core
+  # from npm.
+  chromium nodejs
 )
+# A nodejs from elsewhere (NodeSource) carries its own npm, which Debian's
+# npm package would conflict with.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # clang 14 with its sanitizer and libFuzzer runtimes, and llvm-symbolizer
 # for readable stacks in crash reports.
 if [ "${1:-}" = "fuzz" ]; then

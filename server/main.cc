@@ -5,6 +5,7 @@
 //   oracle-server --db contest.db --admin-token-file admin.token
 //                 --config configs/default.textproto --listen 0.0.0.0:6000
 //                 --tls-cert server.pem --tls-key server.key
+//   oracle-server --http 127.0.0.1:8080 --metrics 127.0.0.1:9090
 //
 // SIGTERM or SIGINT: stop accepting calls, finish those in flight (their
 // charges are committed), exit 0.
@@ -14,19 +15,37 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/flag_help.h"
 #include "common/flag_names.h"
+#include "server/http/http_server.h"
 #include "server/service/oracle_server.h"
 #include "server/serving_process.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to listen on, host:port. Port 0 picks a free port; the "
           "chosen one is printed on stdout.");
+ABSL_FLAG(std::string, http, "",
+          "Address of the HTTP listener, host:port (port 0 picks a free "
+          "port, printed on the startup line): the public competition page "
+          "at /, its data as JSON under /api/, /healthz, /readyz, and "
+          "/metrics unless --metrics names another address. Empty: no HTTP.");
+ABSL_FLAG(std::string, metrics, "",
+          "Address serving only the Prometheus /metrics page (and the "
+          "probes), host:port, so an operator can keep it private; "
+          "/metrics then leaves --http. Empty: /metrics is on --http, if "
+          "any.");
+ABSL_FLAG(int, metrics_max_learners, attnoracle::kDefaultMetricsMaxLearners,
+          "Learners labelled by name in /metrics (the first seen); later "
+          "ones are counted under learner=\"other\". 0 labels none.");
+ABSL_FLAG(int, http_threads, attnoracle::kDefaultHttpThreads,
+          "Threads serving HTTP requests on each HTTP listener, 1 to 64.");
 ABSL_FLAG(std::string, config, "",
           "Challenge configuration file (protobuf text format of "
           "attnoracle.v1.ChallengeSet). Empty: the built-in challenges of "
@@ -96,6 +115,10 @@ namespace {
 // --help's listing: every flag above, in the groups an operator looks for.
 constexpr attnoracle::FlagDoc kNetworkFlags[] = {{"listen", "HOST:PORT"},
                                                  {"max_message_mib", "MIB"}};
+constexpr attnoracle::FlagDoc kHttpFlags[] = {{"http", "HOST:PORT"},
+                                              {"metrics", "HOST:PORT"},
+                                              {"metrics_max_learners", "N"},
+                                              {"http_threads", "N"}};
 constexpr attnoracle::FlagDoc kTlsFlags[] = {
     {"tls_cert", "FILE"}, {"tls_key", "FILE"}, {"tls_client_ca", "FILE"}};
 constexpr attnoracle::FlagDoc kStorageFlags[] = {{"db", "FILE"},
@@ -113,6 +136,7 @@ constexpr attnoracle::FlagDoc kSubmissionFlags[] = {
     {"max_submission_mib", "MIB"}};
 constexpr attnoracle::FlagGroup kFlagGroups[] = {
     {"Network", kNetworkFlags},
+    {"Web page and metrics", kHttpFlags},
     {"TLS", kTlsFlags},
     {"Storage and challenges", kStorageFlags},
     {"Access and limits", kAccessFlags},
@@ -163,6 +187,34 @@ std::string AdminToken() {
     std::exit(1);
   }
   return token;
+}
+
+// The startup line's tail naming the page and the metrics, with the ports
+// chosen: ", page http://127.0.0.1:8080/, metrics
+// http://127.0.0.1:8080/metrics"; empty without HTTP.
+std::string HttpAddresses(const attnoracle::HttpServer* http,
+                          const std::string& http_address,
+                          const attnoracle::HttpServer* metrics,
+                          const std::string& metrics_address) {
+  auto url = [](const std::string& address, int port) {
+    const std::string host = address.substr(0, address.rfind(':'));
+    const std::string shown =
+        host.empty() || host == "0.0.0.0" || host == "[::]" ? "127.0.0.1"
+                                                            : host;
+    return absl::StrCat("http://", shown, ":", port, "/");
+  };
+  std::string out;
+  if (http != nullptr) {
+    absl::StrAppend(&out, ", page ", url(http_address, http->port()));
+  }
+  if (metrics != nullptr) {
+    absl::StrAppend(&out, ", metrics ", url(metrics_address, metrics->port()),
+                    "metrics");
+  } else if (http != nullptr) {
+    absl::StrAppend(&out, ", metrics ", url(http_address, http->port()),
+                    "metrics");
+  }
+  return out;
 }
 
 }  // namespace
@@ -226,10 +278,41 @@ int main(int argc, char** argv) {
   options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_path = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
+  // The HTTP listeners bind before the store opens: a taken address fails
+  // before any database is created, and /readyz says "not ready" while the
+  // challenges load.
+  const std::string http_address = absl::GetFlag(FLAGS_http);
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics);
+  std::unique_ptr<attnoracle::HttpServer> http;
+  std::unique_ptr<attnoracle::HttpServer> metrics_http;
+  for (const auto& [address, flag, site] :
+       {std::tuple{http_address, "--http", true},
+        std::tuple{metrics_address, "--metrics", false}}) {
+    if (address.empty()) continue;
+    auto started = attnoracle::HttpServer::Start(
+        {.address = address,
+         .serve_site = site,
+         .serve_metrics = !site || metrics_address.empty(),
+         .threads = absl::GetFlag(FLAGS_http_threads)});
+    if (!started.ok()) {
+      std::cerr << "oracle-server: " << flag << ": "
+                << started.status().message() << "\n";
+      return 1;
+    }
+    (site ? http : metrics_http) = *std::move(started);
+  }
+  options.collect_metrics = http != nullptr || metrics_http != nullptr;
+  options.metrics.max_learners = absl::GetFlag(FLAGS_metrics_max_learners);
   auto server = attnoracle::OracleServer::BuildAndStart(options);
   if (!server.ok()) {
     std::cerr << "oracle-server: " << server.status().message() << "\n";
     return 1;
+  }
+  for (attnoracle::HttpServer* h : {http.get(), metrics_http.get()}) {
+    if (h != nullptr) {
+      h->Attach(&(*server)->core(), (*server)->metrics(),
+                options.metrics.max_learners);
+    }
   }
   // Before the startup line, which scripts wait for: the warning is then
   // already there when they look.
@@ -248,6 +331,8 @@ int main(int argc, char** argv) {
                                               : "open mode")
             << ", " << (*server)->transport_security() << ", database "
             << options.db_path << ", malloc " << attnoracle::MallocLibrary()
+            << HttpAddresses(http.get(), http_address, metrics_http.get(),
+                             metrics_address)
             << std::endl;
 
   std::thread waiter([&] {
@@ -255,10 +340,17 @@ int main(int argc, char** argv) {
     sigwait(&stop_signals, &signal);
     std::cerr << "oracle-server: signal " << signal
               << ", finishing in-flight calls" << std::endl;
+    for (attnoracle::HttpServer* h : {http.get(), metrics_http.get()}) {
+      if (h != nullptr) h->SetDraining();
+    }
     (*server)->Shutdown();
   });
   (*server)->Wait();
   waiter.join();
+  // Before the core they read goes away.
+  for (attnoracle::HttpServer* h : {http.get(), metrics_http.get()}) {
+    if (h != nullptr) h->Stop();
+  }
   std::cerr << "oracle-server: stopped" << std::endl;
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"
@@ -32,6 +33,11 @@ Ledger::~Ledger() {
     stopping_ = true;
   }
   committer_.join();
+}
+
+void Ledger::set_metrics(ServerMetrics* metrics) {
+  absl::MutexLock lock(&mu_);
+  metrics_ = metrics;
 }
 
 absl::Status Ledger::Load() {
@@ -234,8 +240,14 @@ void Ledger::WriteBatch() {
     result = failed_;
   } else {
     const uint64_t batch = CutBatch(entries, usage);
+    ServerMetrics* const metrics = metrics_;
     mu_.Unlock();
+    const absl::Time start = absl::Now();
     const absl::Status written = store_->CommitCharges(usage, entries);
+    if (metrics != nullptr) {
+      metrics->ObserveCommit(absl::ToDoubleSeconds(absl::Now() - start),
+                             entries.size());
+    }
     entries.clear();  // their strings are freed outside the lock
     mu_.Lock();
     result = FinishBatch(batch, written);

@@ -48,6 +48,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/access_policy.h"
+#include "server/core/server_metrics.h"
 #include "server/core/store.h"
 
 namespace attnoracle {
@@ -78,6 +79,10 @@ class Ledger {
   // True when commits are written by the calling threads (the store is not
   // durable), not by a committer thread.
   bool writes_inline() const { return !committer_.joinable(); }
+
+  // Times every store transaction of the group commit and counts its
+  // entries into `metrics` (which must outlive the ledger); nullptr stops.
+  void set_metrics(ServerMetrics* metrics) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Loads usage from the store. Call once, before serving.
   [[nodiscard]] absl::Status Load();
@@ -175,6 +180,7 @@ class Ledger {
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a caller is writing
+  ServerMetrics* metrics_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread committer_;
 };
 

@@ -164,19 +164,32 @@ void OracleCore::QueryAsync(const Principal& caller,
   absl::StatusOr<Answered> answered =
       Answer(caller, challenge_id, sequences, allocate_output);
   if (!answered.ok()) {
+    CountRefused(caller, challenge_id, answered.status());
     done(answered.status());
     return;
   }
   const Answers answers = answered->challenge->config().policy.answers;
+  const uint64_t queries = sequences.size();
+  const uint64_t tokens = answered->tokens;
   // Outside the phase lock: the ledger may call back on this thread, and
   // the callback may start the stream's next query.
   ledger_->CommitAsync(
       answered->key, answered->reservation.first_query_index,
       std::move(answered->request), std::move(answered->response),
-      [challenge = std::move(answered->challenge),
+      [metrics = metrics_, challenge = std::move(answered->challenge),
+       learner = caller.name, queries, tokens,
        reservation = answered->reservation, answers,
        done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
         challenge->EndAnswer();
+        if (metrics != nullptr) {
+          if (receipt.ok()) {
+            metrics->CountAnswered(challenge->id(), learner, queries, tokens);
+          } else {
+            metrics->CountRefused(
+                challenge->id(), learner,
+                absl::StatusCodeToString(receipt.status().code()));
+          }
+        }
         if (!receipt.ok()) {
           done(receipt.status());
           return;
@@ -207,10 +220,12 @@ void OracleCore::SampleAsync(const Principal& caller,
   absl::StatusOr<Answered> answered =
       AnswerSample(caller, challenge_id, count, tokens);
   if (!answered.ok()) {
+    CountRefused(caller, challenge_id, answered.status());
     done(answered.status());
     return;
   }
   const Answers answers = answered->challenge->config().policy.answers;
+  const uint64_t charged_tokens = answered->tokens;
   auto result = std::make_shared<SampleResult>();
   result->inputs = std::move(answered->inputs);
   result->outputs = std::move(answered->outputs);
@@ -218,10 +233,21 @@ void OracleCore::SampleAsync(const Principal& caller,
   ledger_->CommitAsync(
       answered->key, answered->reservation.first_query_index,
       std::move(answered->request), std::move(answered->response),
-      [challenge = std::move(answered->challenge),
+      [metrics = metrics_, challenge = std::move(answered->challenge),
+       learner = caller.name, queries = uint64_t{count}, charged_tokens,
        reservation = answered->reservation, result = std::move(result),
        done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
         challenge->EndAnswer();
+        if (metrics != nullptr) {
+          if (receipt.ok()) {
+            metrics->CountAnswered(challenge->id(), learner, queries,
+                                   charged_tokens);
+          } else {
+            metrics->CountRefused(
+                challenge->id(), learner,
+                absl::StatusCodeToString(receipt.status().code()));
+          }
+        }
         if (!receipt.ok()) {
           done(receipt.status());
           return;
@@ -282,7 +308,8 @@ absl::StatusOr<OracleCore::Answered> OracleCore::AnswerSample(
   const std::shared_ptr<const Secret> secret =
       challenge->SecretFor(caller.name);
   const uint64_t noise_seed = challenge->NoiseSeedFor(caller.name);
-  Answered answered{nullptr, std::move(key), reservation, "", "", {}, {}};
+  Answered answered{nullptr, std::move(key), reservation, "", "", {}, {},
+                    total_tokens};
   answered.inputs.reserve(count);
   answered.outputs.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
@@ -348,7 +375,8 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
                   EncodeMatrices(sequences),
                   EncodeMatrices(answers),
                   {},
-                  {}};
+                  {},
+                  tokens};
 }
 
 absl::StatusOr<Usage> OracleCore::GetUsage(
@@ -357,6 +385,17 @@ absl::StatusOr<Usage> OracleCore::GetUsage(
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(challenge_id));
   return ledger_->GetUsage(LedgerKey{challenge_id, caller.name},
                            challenge->config().policy.budget);
+}
+
+void OracleCore::CountRefused(const Principal& caller,
+                              const std::string& challenge_id,
+                              const absl::Status& status) const {
+  if (metrics_ == nullptr) return;
+  // Only hosted challenges get a label of their own: made-up ids must not
+  // add series.
+  const bool hosted = registry_->Find(challenge_id).ok();
+  metrics_->CountRefused(hosted ? challenge_id : kOtherLabel, caller.name,
+                         absl::StatusCodeToString(status.code()));
 }
 
 absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
@@ -377,6 +416,25 @@ absl::Status OracleCore::SubmitAsync(const Principal& caller,
                                      const std::string& challenge_id,
                                      LayerParams hypothesis,
                                      SubmitCallback done) {
+  absl::Status queued = ScheduleSubmission(
+      caller, challenge_id, std::move(hypothesis),
+      [this, caller, challenge_id,
+       done = std::move(done)](absl::StatusOr<SubmitResult> result) {
+        if (!result.ok()) {
+          CountRefused(caller, challenge_id, result.status());
+        } else if (metrics_ != nullptr) {
+          metrics_->CountSubmission(challenge_id, caller.name);
+        }
+        done(std::move(result));
+      });
+  if (!queued.ok()) CountRefused(caller, challenge_id, queued);
+  return queued;
+}
+
+absl::Status OracleCore::ScheduleSubmission(const Principal& caller,
+                                            const std::string& challenge_id,
+                                            LayerParams hypothesis,
+                                            SubmitCallback done) {
   ATTN_RETURN_IF_ERROR(RequireLearner(caller, "Submit"));
   ATTN_ASSIGN_OR_RETURN(std::shared_ptr<const Challenge> challenge,
                         registry_->Find(challenge_id));

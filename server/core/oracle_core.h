@@ -33,6 +33,7 @@
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
 #include "server/core/rate_limiter.h"
+#include "server/core/server_metrics.h"
 #include "server/core/store.h"
 #include "server/core/submission_book.h"
 #include "server/core/work_pool.h"
@@ -114,6 +115,11 @@ class OracleCore {
              Authenticator* authenticator, Store* store,
              const RateLimiterOptions& rate_limits = {},
              const ScoringOptions& scoring = {});
+
+  // Counts answers, refusals and submissions into `metrics` (which must
+  // outlive the core) from now on; nullptr stops counting. Call before
+  // serving.
+  void set_metrics(ServerMetrics* metrics) { metrics_ = metrics; }
 
   // Public state: any authenticated caller.
   std::vector<ChallengeInfo> ListChallenges(const Principal& caller) const;
@@ -222,7 +228,17 @@ class OracleCore {
     // Sample only: the examples drawn and their answers.
     std::vector<Matrix> inputs;
     std::vector<Matrix> outputs;
+    uint64_t tokens = 0;  // charged, for the metrics
   };
+  // SubmitAsync without the metrics: validates, takes a place and queues
+  // the scoring.
+  [[nodiscard]] absl::Status ScheduleSubmission(const Principal& caller,
+                                                const std::string& challenge_id,
+                                                LayerParams hypothesis,
+                                                SubmitCallback done);
+  // A refusal of `caller`'s request on `challenge_id`, in the metrics.
+  void CountRefused(const Principal& caller, const std::string& challenge_id,
+                    const absl::Status& status) const;
   // QueryAsync up to the commit, under the challenge's phase lock.
   [[nodiscard]] absl::StatusOr<Answered> Answer(
       const Principal& caller, const std::string& challenge_id,
@@ -247,6 +263,7 @@ class OracleCore {
   // Submission counts (for the limit) and each learner's best (for the
   // leaderboard), so neither reads every submission of a challenge.
   SubmissionBook submissions_;
+  ServerMetrics* metrics_ = nullptr;
   // Last: destroyed first, so the scoring still queued finishes while
   // everything it uses is there.
   WorkPool scoring_pool_;

@@ -17,6 +17,7 @@
 #include "common/tls_files.h"
 #include "server/core/memory_store.h"
 #include "server/core/sqlite_store.h"
+#include "server/service/metrics_interceptor.h"
 
 namespace attnoracle {
 
@@ -117,6 +118,11 @@ absl::Status CheckLimits(const ServerOptions& o) {
     return absl::InvalidArgumentError(
         "the largest submission must be at least 1 byte");
   }
+  if (o.metrics.max_learners < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics max_learners = ", o.metrics.max_learners,
+                     " must be at least 0"));
+  }
   if (r.max_streams_per_learner < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_streams_per_learner = ", r.max_streams_per_learner,
@@ -215,7 +221,11 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   for (const ChallengeConfig& config : configs) {
     ATTN_RETURN_IF_ERROR(s->registry_->Ensure(config));
   }
+  if (options.collect_metrics) {
+    s->metrics_ = std::make_unique<ServerMetrics>(options.metrics);
+  }
   s->ledger_ = std::make_unique<Ledger>(s->store_.get());
+  s->ledger_->set_metrics(s->metrics_.get());
   ATTN_RETURN_IF_ERROR(s->ledger_->Load());
   s->authenticator_ = std::make_unique<Authenticator>(
       s->store_.get(), options.admin_token, options.open_learners);
@@ -223,6 +233,7 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   s->core_ = std::make_unique<OracleCore>(
       s->registry_.get(), s->ledger_.get(), s->authenticator_.get(),
       s->store_.get(), options.rate_limits, options.scoring);
+  s->core_->set_metrics(s->metrics_.get());
   s->oracle_service_ = std::make_unique<OracleServiceImpl>(
       s->core_.get(), s->authenticator_.get(),
       OracleServiceOptions{.max_submission_bytes =
@@ -244,6 +255,14 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
                              options.max_metadata_bytes);
+  if (s->metrics_ != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<MetricsInterceptorFactory>(s->metrics_.get()));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(s->oracle_service_.get());
   builder.RegisterService(s->admin_service_.get());
   s->server_ = builder.BuildAndStart();

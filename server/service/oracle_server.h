@@ -23,6 +23,7 @@
 #include "server/core/challenge_registry.h"
 #include "server/core/ledger.h"
 #include "server/core/oracle_core.h"
+#include "server/core/server_metrics.h"
 #include "server/core/store.h"
 #include "server/service/admin_service.h"
 #include "server/service/oracle_service.h"
@@ -69,6 +70,11 @@ struct ServerOptions {
   ScoringOptions scoring;
   // Largest SubmitRequest taken, in bytes (OracleServiceOptions).
   size_t max_submission_bytes = kDefaultMaxSubmissionBytes;
+  // Counts calls, answers, refusals, submissions and store commits into
+  // metrics() (for an HTTP /metrics page); off, metrics() is nullptr and
+  // nothing is counted.
+  bool collect_metrics = false;
+  ServerMetricsOptions metrics;
 };
 
 class OracleServer {
@@ -95,6 +101,10 @@ class OracleServer {
   void Wait();
 
   const ChallengeRegistry& registry() const { return *registry_; }
+  // The core the services call, for other edges (the HTTP page).
+  const OracleCore& core() const { return *core_; }
+  // nullptr unless ServerOptions::collect_metrics.
+  const ServerMetrics* metrics() const { return metrics_.get(); }
   bool competition_mode() const { return authenticator_->competition_mode(); }
   // "insecure", "tls" or "mutual tls": what protects the network listener.
   const char* transport_security() const { return transport_security_; }
@@ -103,6 +113,7 @@ class OracleServer {
   OracleServer() = default;
 
   // Declared in dependency order: destroyed in reverse, server first.
+  std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ChallengeRegistry> registry_;
   std::unique_ptr<Ledger> ledger_;

@@ -23,6 +23,10 @@ check "the scoreboard has the theta and omega columns" grep -q "theta err omega 
 for column in "x bound" "func. error" "bits" "theta err"; do
   check "the legend explains '$column'" grep -q "^$column " "$out"
 done
+check "the demo prints its web page's address" \
+  grep -Eq "^== its web page: http://127\.0\.0\.1:[0-9]+/ " "$out"
+check "the page's JSON has the demo's leaderboard, one row per challenge" \
+  test "$(grep -Ec '^   (tiny-d4|two-head-d16) +rank 1 +anonymous ' "$out")" -eq 2
 check "the demo stops its server cleanly" grep -q "server stopped cleanly" "$out"
 check "the probe recovered tiny-d4 (error below 1e-20)" \
   awk '$1 == "tiny-d4" && $2 == "probe" { exit !($6 < 1e-20) }' "$out"

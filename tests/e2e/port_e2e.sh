@@ -20,6 +20,20 @@ check "the refusal names the address" grep -q "$address" "$E2E_ERR"
 check "the refused server created no database" test ! -e "$work/other.db"
 check "nothing was printed on stdout (no listening line)" test ! -s "$E2E_OUT"
 
+# The same for the HTTP listeners: a taken --http or --metrics address stops
+# the second server before it opens a database.
+attn_stop_server
+attn_start_server "$server_bin" --db "$work/first.db" --http 127.0.0.1:0
+address="127.0.0.1:$ATTN_PORT"
+http=$(sed -n 's/.*, page http:\/\/\([^/]*\)\/,.*/\1/p' <<<"$ATTN_SERVER_LINE")
+check "the startup line names the page" test -n "$http"
+for flag in --http --metrics; do
+  check "a second server with $flag on a taken address exits 1" \
+    expect 1 "$flag: cannot listen on HTTP address \"$http\": address in use" \
+    timeout 30 "$server_bin" --listen 127.0.0.1:0 "$flag" "$http" --db "$work/other.db"
+  check "and created no database ($flag)" test ! -e "$work/other.db"
+done
+
 # Both servers would have answered from their own ledger; only one does, so
 # the usage goes on growing in one place.
 echo '{"sequences": [[[1, 0, 0, 0]]]}' >"$work/query.json"
