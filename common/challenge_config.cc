@@ -75,6 +75,18 @@ absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
             c.spec.has_ffn ? "spec.ffn.out_dim = " : "spec.out_dim = ",
             OutputDim(c.spec), " (the entries of a returned row)")));
   }
+  // Sign answers do not identify the output's scale, so scoring compares
+  // both layers scaled to unit output norm (server/core/scorer.h), by
+  // dividing the last attention layer's wo and bo. A residual or an FFN
+  // block puts a part of the output beyond that division.
+  if (c.policy.answers == Answers::kSign && (c.spec.residual || c.spec.has_ffn)) {
+    return Prefix(raw.id,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "policy.answers = ANSWERS_SIGN is not offered with ",
+                      c.spec.residual ? "spec.residual" : "spec.ffn",
+                      ": the scoring rescales the output through the last "
+                      "attention layer's wo and bo, which does not reach it")));
+  }
   if (!std::isfinite(c.prior.scale) || c.prior.scale < 0) {
     return Prefix(raw.id, absl::InvalidArgumentError(
                               "prior.scale must be finite and >= 0"));

@@ -308,6 +308,22 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
+TEST(ParseChallengeSetTest, SignAnswersNeedAnOutputScaleTheScoringReaches) {
+  ExpectInvalidSet(
+      "challenge { id: \"a\" spec { d_model: 4 readout: READOUT_LAST "
+      "ffn { hidden: 4 out_dim: 1 } } policy { answers: ANSWERS_SIGN } }",
+      {"challenge \"a\": ", "ANSWERS_SIGN is not offered with spec.ffn"});
+  ExpectInvalidSet(
+      "challenge { id: \"a\" spec { d_model: 4 residual: true } "
+      "policy { answers: ANSWERS_SIGN } }",
+      {"challenge \"a\": ", "ANSWERS_SIGN is not offered with spec.residual"});
+  absl::StatusOr<std::vector<ChallengeConfig>> stack = ParseChallengeSet(
+      "challenge { id: \"a\" spec { d_model: 4 layers: 2 } "
+      "policy { answers: ANSWERS_SIGN } }",
+      "test");
+  EXPECT_TRUE(stack.ok()) << stack.status();
+}
+
 TEST(ParseChallengeSetTest, AccessSettingsResolveAndPrintBack) {
   absl::StatusOr<std::vector<ChallengeConfig>> set = ParseChallengeSet(
       "challenge { id: \"g\" spec { d_model: 4 } policy { access: "
