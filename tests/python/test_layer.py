@@ -15,38 +15,65 @@ from conftest import ADMIN_TOKEN, HERE, _create
 AGREEMENT = 1e-12
 
 
+def _default_ids():
+    from google.protobuf import text_format
+    from attnoracle.v1 import types_pb2
+    with open(f"{HERE}/../../configs/default.textproto") as f:
+        challenge_set = text_format.Parse(f.read(), types_pb2.ChallengeSet())
+    return {c.id for c in challenge_set.challenge}
+
+
+def _ask(ch, rng):
+    """Inputs and answers: chosen queries where the policy allows them,
+    else the learner's random examples."""
+    if ch.access == "examples":
+        return ch.sample(4)
+    X = [rng.standard_normal((n, ch.spec.d_model)) for n in (1, 2, 5, 9)]
+    return X, ch.query(X)
+
+
 def test_numpy_layer_matches_the_server_on_every_challenge():
-    """Queries in the open phase, then the reveal: the revealed secret
-    through ao.layer (with the seeded noise and the declared precision
-    applied as docs/VERIFICATION.md says) gives every answer."""
+    """Queries (or samples) in the open phase, then the reveal: the
+    revealed secret through ao.layer (with the seeded noise, the declared
+    precision and the answer form applied as docs/VERIFICATION.md says)
+    gives every answer, on every challenge of configs/default.textproto and
+    of tests/python/challenges.textproto; ch.verify() passes on each."""
     with LocalServer(admin_token=ADMIN_TOKEN) as server, \
             ao.connect(server.address, ADMIN_TOKEN) as admin:
         _create(admin, f"{HERE}/challenges.textproto")
         token = admin.register_learner("py-layer")
         rng = np.random.default_rng(7)
         with ao.connect(server.address, token) as oracle:
-            asked = {}
-            for ch in oracle.challenges():
-                X = [rng.standard_normal((n, ch.spec.d_model))
-                     for n in (1, 2, 5, 9)]
-                asked[ch.id] = (ch, X, ch.query(X))
-            assert len(asked) == 10
+            asked = {ch.id: (ch, *_ask(ch, rng))
+                     for ch in oracle.challenges()}
+            assert _default_ids() <= set(asked)
+            kinds = {ch.spec.kind for ch, _, _ in asked.values()}
+            assert kinds == set(layer.FORWARD_PASSES), kinds
+            forms = {ch.answers for ch, _, _ in asked.values()}
+            assert {"values", "sign", "top_k"} <= forms, forms
             for ch, X, answers in asked.values():
                 admin.set_phase(ch.id, "closed")
                 admin.set_phase(ch.id, "revealed")
-                secret = ch.reveal().secret
-                noise_seed = ch.reveal().noise_seed
+                revealed = ch.reveal()
+                p = ch.policy
                 for i, (x, y) in enumerate(zip(X, answers)):
-                    exact = layer.forward(ch.spec, secret, x)
-                    want = verify.degrade(ch.spec, exact, noise_seed, i,
-                                          ch.noise_sigma, ch.precision)
+                    exact = layer.forward(ch.spec, revealed.secret, x)
+                    assert exact.shape == (ch.spec.output_rows(len(x)),
+                                           ch.spec.output_dim), ch.id
+                    want = verify.degrade(ch.spec, exact, revealed.noise_seed,
+                                          i, p.noise_sigma, p.precision,
+                                          p.answers, p.top_k, p.quantize_step)
                     assert want.shape == y.shape, ch.id
-                    tolerance = AGREEMENT if ch.precision == "float64" \
+                    if p.answers == "sign":
+                        np.testing.assert_array_equal(
+                            y, want, err_msg=f"{ch.id} sequence {i}")
+                        continue
+                    tolerance = AGREEMENT if p.precision == "float64" \
                         else 2.0**-23
                     np.testing.assert_allclose(
                         y, want, rtol=tolerance, atol=tolerance,
                         err_msg=f"{ch.id} sequence {i}")
-                assert ch.verify()["answers"] == 4
+                assert ch.verify()["answers"] == 4, ch.id
 
 
 def test_verify_catches_an_answer_the_secret_does_not_give():
@@ -99,8 +126,8 @@ def test_noise_matches_the_verification_vectors():
 
 
 def test_unknown_layer_class_is_named():
-    spec = ao.Spec(2, 1, 2, 2, 2, "none", "all", 1.0, False, kind="ffn")
-    with pytest.raises(NotImplementedError, match="'ffn'"):
+    spec = ao.Spec(2, 1, 2, 2, 2, "none", "all", 1.0, False, kind="moe")
+    with pytest.raises(NotImplementedError, match="'moe'"):
         layer.forward(spec, {"heads": []}, np.ones((1, 2)))
 
 
