@@ -25,10 +25,14 @@ def _default_ids():
 
 def _ask(ch, rng):
     """Inputs and answers: chosen queries where the policy allows them,
-    else the learner's random examples."""
+    random examples where it allows those (both: two of each, in the
+    order the query indices run)."""
     if ch.access == "examples":
         return ch.sample(4)
     X = [rng.standard_normal((n, ch.spec.d_model)) for n in (1, 2, 5, 9)]
+    if ch.access == "both":
+        inputs, outputs = ch.sample(2)
+        return inputs + X[2:], outputs + ch.query(X[2:])
     return X, ch.query(X)
 
 
@@ -50,7 +54,9 @@ def test_numpy_layer_matches_the_server_on_every_challenge():
             kinds = {ch.spec.kind for ch, _, _ in asked.values()}
             assert kinds == set(layer.FORWARD_PASSES), kinds
             forms = {ch.answers for ch, _, _ in asked.values()}
-            assert {"values", "sign", "top_k"} <= forms, forms
+            assert forms == {"values", "sign", "top_k", "quantized"}, forms
+            assert {ch.access for ch, _, _ in asked.values()} == {
+                "queries", "examples", "both"}
             for ch, X, answers in asked.values():
                 admin.set_phase(ch.id, "closed")
                 admin.set_phase(ch.id, "revealed")
@@ -107,6 +113,93 @@ def test_verify_catches_an_answer_the_secret_does_not_give():
     broken.chain_hash = b"\0" * 32
     with pytest.raises(ao.VerificationError, match="hash chain"):
         verify.verify(spec, revealed, [broken], "float64", 0.0)
+
+
+def test_answer_forms_settle_zeros_ties_and_order():
+    y = np.array([[-0.0, 0.0, -1e-300, 0.25, 0.75, -0.25]])
+    np.testing.assert_array_equal(verify.answer_form(y, "sign"),
+                                  [[1, 1, -1, 1, 1, -1]])
+    q = verify.answer_form(y, "quantized", quantize_step=0.5)
+    np.testing.assert_array_equal(q, [[0, 0, 0, 0, 1, 0]])
+    assert not np.any(np.signbit(q)), "every zero answer is +0"
+    ties = np.array([[1.0, 3.0, 2.0, 3.0], [0.5, 0.5, 0.5, 0.5]])
+    np.testing.assert_array_equal(
+        verify.answer_form(ties, "top_k", top_k=3),
+        [[1, 3.0, 3, 3.0, 2, 2.0], [0, 0.5, 1, 0.5, 2, 0.5]])
+
+
+def _stack_spec(**changes):
+    fields = dict(d_model=4, heads=2, head_dim=2, value_dim=2, out_dim=4,
+                  mask="causal", readout="all", score_scale=0.7, biases=True,
+                  kind="stack", layers=2, residual=True, kv_heads=2)
+    fields.update(changes)
+    return ao.Spec(**fields)
+
+
+def test_shared_and_tied_blocks_may_be_left_out():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 4))
+    spec = _stack_spec(kv_heads=1)
+    full = {"layers": [layer.random_params(spec, rng) for _ in range(2)]}
+    for lay in full["layers"]:
+        first = lay["heads"][0]
+        for name in ("wk", "wv", "bk", "bv"):
+            lay["heads"][1][name] = first[name]
+    short = {"layers": [{"heads": [lay["heads"][0], {
+        k: v for k, v in lay["heads"][1].items()
+        if k not in ("wk", "wv", "bk", "bv")}], "bo": lay["bo"]}
+        for lay in full["layers"]]}
+    np.testing.assert_array_equal(layer.forward(spec, short, x),
+                                  layer.forward(spec, full, x))
+    assert verify.encode_params(spec, short) == verify.encode_params(spec,
+                                                                      full)
+    tied = _stack_spec(tie_qk=True, layers=1, residual=False,
+                       kind="attention")
+    head = layer.random_params(tied, rng)["heads"][0]
+    head.pop("wk"), head.pop("bk")
+    Q = x @ head["wq"] + head["bq"]
+    want = layer.softmax_rows(np.where(np.tri(5, dtype=bool),
+                                       Q @ Q.T * 0.7, -np.inf)) @ (
+        x @ head["wv"] + head["bv"]) @ head["wo"]
+    np.testing.assert_allclose(
+        layer.forward(tied, {"heads": [head]}, x), want, rtol=1e-13)
+
+
+def test_stack_and_ffn_params_round_trip_through_the_wire_form():
+    rng = np.random.default_rng(9)
+    spec = _stack_spec(kind="ffn", ffn_hidden=3, ffn_out_dim=2,
+                       ffn_biases=True)
+    params = {"layers": [layer.random_params(spec, rng) for _ in range(2)],
+              "ffn": {"w1": rng.standard_normal((4, 3)),
+                      "b1": rng.standard_normal(3),
+                      "w2": rng.standard_normal((3, 2)),
+                      "b2": rng.standard_normal(2)}}
+    back = ao.model.params_from_proto(ao.model.params_to_proto(params))
+    assert set(back) == {"layers", "ffn"}
+    x = rng.standard_normal((3, 4))
+    assert layer.forward(spec, back, x).shape == (3, 2)
+    np.testing.assert_array_equal(layer.forward(spec, back, x),
+                                  layer.forward(spec, params, x))
+    params["ffn"]["w3"] = params["ffn"]["w1"]
+    with pytest.raises(ValueError, match=r"ffn has unknown keys \['w3'\]"):
+        ao.model.params_to_proto(params)
+    with pytest.raises(ValueError, match=r"layers\[1\].heads\[0\].wq"):
+        ao.model.params_to_proto({"layers": [{"heads": []}, {
+            "heads": [{"wq": np.ones(3)}]}]})
+
+
+def test_ffn_hypothesis_is_scored_by_the_server(oracle):
+    ch = oracle.challenge("transformer-ffn-d8")
+    assert ch.spec.kind == "ffn" and ch.spec.output_dim == 1
+    s = ch.spec
+    rng = np.random.default_rng(10)
+    guess = layer.random_params(s, rng)
+    guess["ffn"] = {"w1": rng.standard_normal((s.out_dim, s.ffn_hidden)),
+                    "w2": rng.standard_normal((s.ffn_hidden, 1))}
+    score = ch.submit(guess)
+    assert score.functional_rel_err > 1e-3, score
+    with pytest.raises(ao.InvalidArgument, match="ffn"):
+        ch.submit({"heads": guess["heads"]})
 
 
 def test_noise_matches_the_verification_vectors():
