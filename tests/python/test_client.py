@@ -7,9 +7,13 @@ import attnoracle as ao
 from attnoracle import model
 from attnoracle.learners import probe
 
+# configs/default.textproto, the server's built-in set.
 DEFAULT_CHALLENGES = {
     "float32-single-head-d16", "last-token-d16", "noisy-single-head-d16",
-    "single-head-causal-d16", "single-head-d16", "tiny-d4", "two-head-d16"}
+    "single-head-causal-d16", "single-head-d16", "tiny-d4", "two-head-d16",
+    "scalar-last-token-d16", "multihead-scalar-d8-h2", "transformer-ffn-d8",
+    "multi-query-d16-h4", "linear-attention-d16", "tied-two-layer-d16",
+    "chen-li-signs-d8-h2", "sign-scalar-d8", "top3-last-token-d16"}
 
 
 def test_stubs_are_generated_into_the_package():

@@ -47,6 +47,11 @@ class Spec:
     ffn_biases: bool = False
     ffn_residual: bool = False
 
+    def __post_init__(self):
+        # kv_heads 0 means "heads" (no sharing), as on the wire.
+        if not self.kv_heads:
+            object.__setattr__(self, "kv_heads", self.heads)
+
     @classmethod
     def from_proto(cls, spec):
         heads = spec.heads or 1
