@@ -136,3 +136,17 @@ def test_sequential_reveal_and_verify(contest_learner, admin):
     revealed.secret["heads"][0]["wo"] = revealed.secret["heads"][0]["wo"] * 2
     with pytest.raises(ao.VerificationError, match="commitment"):
         ch.verify()
+
+
+def test_top_k_answers_are_index_value_pairs(oracle):
+    ch = oracle.challenge("top3-last-token-d16")
+    assert ch.answers == "top_k" and ch.policy.top_k == 3
+    X = np.random.default_rng(12).standard_normal((5, 16))
+    unary = ch.query(X)
+    assert unary.shape == (1, 6)
+    columns, values = unary[:, 0::2], unary[:, 1::2]
+    assert np.all(columns == np.round(columns))
+    assert np.all((0 <= columns) & (columns < ch.spec.out_dim))
+    assert len(set(columns[0])) == 3
+    assert np.all(np.diff(values[0]) <= 0), "largest first"
+    np.testing.assert_array_equal(ch.query([X], stream=True)[0], unary)

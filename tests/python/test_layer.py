@@ -136,11 +136,19 @@ def _stack_spec(**changes):
     return ao.Spec(**fields)
 
 
+def _one_layer(spec, rng):
+    """A one-layer parameter dict with every block drawn on its own."""
+    import dataclasses
+    return layer.random_params(dataclasses.replace(
+        spec, kind="attention", layers=1, residual=False, ffn_hidden=0,
+        kv_heads=spec.heads, tie_qk=False), rng)
+
+
 def test_shared_and_tied_blocks_may_be_left_out():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((5, 4))
     spec = _stack_spec(kv_heads=1)
-    full = {"layers": [layer.random_params(spec, rng) for _ in range(2)]}
+    full = {"layers": [_one_layer(spec, rng) for _ in range(2)]}
     for lay in full["layers"]:
         first = lay["heads"][0]
         for name in ("wk", "wv", "bk", "bv"):
@@ -155,7 +163,7 @@ def test_shared_and_tied_blocks_may_be_left_out():
                                                                       full)
     tied = _stack_spec(tie_qk=True, layers=1, residual=False,
                        kind="attention")
-    head = layer.random_params(tied, rng)["heads"][0]
+    head = _one_layer(tied, rng)["heads"][0]
     head.pop("wk"), head.pop("bk")
     Q = x @ head["wq"] + head["bq"]
     want = layer.softmax_rows(np.where(np.tri(5, dtype=bool),
@@ -165,11 +173,31 @@ def test_shared_and_tied_blocks_may_be_left_out():
         layer.forward(tied, {"heads": [head]}, x), want, rtol=1e-13)
 
 
+def test_random_params_fit_every_class():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 4))
+    for spec in (_stack_spec(kv_heads=1), _stack_spec(tie_qk=True),
+                 _stack_spec(kind="ffn", layers=3, residual=False,
+                             out_dim=3, ffn_hidden=5, ffn_biases=True),
+                 _stack_spec(kind="linear", layers=1, residual=False,
+                             attention="linear")):
+        params = layer.random_params(spec, rng)
+        assert len(layer._layers(params)) == spec.layers
+        for lay in layer._layers(params):
+            heads = lay["heads"]
+            if spec.tie_qk:
+                assert all(h["wk"] is h["wq"] for h in heads)
+            if spec.kv_heads == 1:
+                assert heads[1]["wv"] is heads[0]["wv"]
+        assert layer.forward(spec, params, x).shape == (4, spec.output_dim)
+        verify.encode_params(spec, params)
+
+
 def test_stack_and_ffn_params_round_trip_through_the_wire_form():
     rng = np.random.default_rng(9)
     spec = _stack_spec(kind="ffn", ffn_hidden=3, ffn_out_dim=2,
                        ffn_biases=True)
-    params = {"layers": [layer.random_params(spec, rng) for _ in range(2)],
+    params = {"layers": [_one_layer(spec, rng) for _ in range(2)],
               "ffn": {"w1": rng.standard_normal((4, 3)),
                       "b1": rng.standard_normal(3),
                       "w2": rng.standard_normal((3, 2)),
@@ -194,12 +222,11 @@ def test_ffn_hypothesis_is_scored_by_the_server(oracle):
     s = ch.spec
     rng = np.random.default_rng(10)
     guess = layer.random_params(s, rng)
-    guess["ffn"] = {"w1": rng.standard_normal((s.out_dim, s.ffn_hidden)),
-                    "w2": rng.standard_normal((s.ffn_hidden, 1))}
+    assert guess["ffn"]["w2"].shape == (s.ffn_hidden, 1)
     score = ch.submit(guess)
     assert score.functional_rel_err > 1e-3, score
     with pytest.raises(ao.InvalidArgument, match="ffn"):
-        ch.submit({"heads": guess["heads"]})
+        ch.submit({"layers": guess["layers"]})
 
 
 def test_noise_matches_the_verification_vectors():

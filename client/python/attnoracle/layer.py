@@ -202,21 +202,48 @@ def forward(spec, params, X):
 
 def random_params(spec, rng, scale=None):
     """Gaussian parameters that fit `spec` (numpy's generator, not the
-    server's prior): for tests and exercises."""
+    server's prior): for tests and exercises. Shared and tied blocks are
+    written out as copies; a stack comes as "layers", an FFN block as
+    "ffn"."""
     d, k, v, o = spec.d_model, spec.head_dim, spec.value_dim, spec.out_dim
     scale = 1.0 / np.sqrt(d) if scale is None else scale
 
     def draw(*shape):
         return scale * rng.standard_normal(shape)
 
-    heads = []
-    for _ in range(spec.heads):
-        head = {"wq": draw(d, k), "wk": draw(d, k), "wv": draw(d, v),
-                "wo": draw(v, o)}
+    def one_layer(out_dim):
+        heads = []
+        for h in range(spec.heads):
+            head = {"wq": draw(d, k), "wk": draw(d, k), "wv": draw(d, v),
+                    "wo": draw(v, out_dim)}
+            if spec.biases:
+                head.update(bq=draw(k), bk=draw(k), bv=draw(v))
+            heads.append(head)
+        lay = {"heads": resolve_heads(spec, [
+            _drop_shared(spec, h, head) for h, head in enumerate(heads)])}
         if spec.biases:
-            head.update(bq=draw(k), bk=draw(k), bv=draw(v))
-        heads.append(head)
-    params = {"heads": heads}
-    if spec.biases:
-        params["bo"] = draw(o)
+            lay["bo"] = draw(out_dim)
+        return lay
+
+    if spec.layers <= 1 and not spec.has_ffn:
+        return one_layer(o)
+    params = {"layers": [one_layer(d) for _ in range(spec.layers - 1)] +
+              [one_layer(o)]}
+    if spec.has_ffn:
+        params["ffn"] = {"w1": draw(o, spec.ffn_hidden),
+                         "w2": draw(spec.ffn_hidden, spec.ffn_out_dim)}
+        if spec.ffn_biases:
+            params["ffn"].update(b1=draw(spec.ffn_hidden),
+                                 b2=draw(spec.ffn_out_dim))
     return params
+
+
+def _drop_shared(spec, h, head):
+    """The head without the blocks it does not own (resolve_heads fills
+    them back from their owner)."""
+    drop = set()
+    if spec.tie_qk:
+        drop |= {"wk", "bk"}
+    if spec.kv_group_start(h) != h:
+        drop |= {"wk", "wv", "bk", "bv"}
+    return {name: value for name, value in head.items() if name not in drop}
