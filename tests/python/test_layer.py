@@ -115,6 +115,41 @@ def test_verify_catches_an_answer_the_secret_does_not_give():
         verify.verify(spec, revealed, [broken], "float64", 0.0)
 
 
+def test_verify_replays_sample_entries_and_their_seeded_inputs():
+    spec = ao.Spec(d_model=3, heads=1, head_dim=3, value_dim=3, out_dim=3,
+                   mask="none", readout="last", score_scale=0.5,
+                   biases=False)
+    secret = layer.random_params(spec, np.random.default_rng(13))
+    commitment = verify.sha256(verify.encode_params(spec, secret), b"n")
+    revealed = ao.Reveal(secret, b"n", 0, 99, commitment, commitment)
+    policy = verify.AnswerPolicy(answers="sign", access="examples",
+                                 example_tokens=2)
+
+    def sample_entry(x, answer):
+        e = type("Entry", (), {})()
+        e.index = e.first_query_index = 0
+        e.request = verify.struct.pack("<IIII", 0, 1, 2, 3) + x.tobytes()
+        e.response = verify.struct.pack("<III", 1, 1, 3) + answer.tobytes()
+        e.request_digest = verify.sha256(verify.struct.pack("<Q", 0),
+                                         e.request)
+        e.response_digest = verify.sha256(e.response)
+        e.chain_hash = verify.sha256(b"", e.request_digest, e.response_digest)
+        return e
+
+    x = verify.example_input(99, 0, 2, 3, "signs", 1.0)
+    y = verify.answer_form(layer.forward(spec, secret, x), "sign")
+    assert verify.verify(spec, revealed, [sample_entry(x, y)], "float64",
+                         0.0, policy)["answers"] == 1
+    with pytest.raises(ao.VerificationError, match="sample input 0"):
+        verify.verify(spec, revealed, [sample_entry(-x, y)], "float64", 0.0,
+                      policy)
+    with pytest.raises(ao.VerificationError, match="entry 0 sequence 0"):
+        verify.verify(spec, revealed, [sample_entry(x, -y)], "float64", 0.0,
+                      policy)
+    with pytest.raises(ao.VerificationError, match="without examples"):
+        verify.verify(spec, revealed, [sample_entry(x, y)], "float64", 0.0)
+
+
 def test_answer_forms_settle_zeros_ties_and_order():
     y = np.array([[-0.0, 0.0, -1e-300, 0.25, 0.75, -0.25]])
     np.testing.assert_array_equal(verify.answer_form(y, "sign"),

@@ -1,8 +1,9 @@
 """Checks a revealed challenge against what the server promised, after
 docs/VERIFICATION.md: the commitment opens with the revealed secret and
 nonce, every link of the learner's transcript hash chain holds, and every
-answer is the revealed layer's output on its query, with the seeded noise
-and the declared precision.
+answer is the revealed layer's output on its query (or on its seeded random
+example, redrawn bit for bit), with the seeded noise, the declared precision
+and the answer form (sign, top-k pairs, quantized).
 
 The seeded generator, the noise and the bytes are reproduced bit for bit;
 the forward pass is numpy's (``ao.layer``), whose last bits may differ from
