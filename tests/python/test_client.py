@@ -150,3 +150,15 @@ def test_top_k_answers_are_index_value_pairs(oracle):
     assert len(set(columns[0])) == 3
     assert np.all(np.diff(values[0]) <= 0), "largest first"
     np.testing.assert_array_equal(ch.query([X], stream=True)[0], unary)
+
+
+def test_score_carries_sign_disagreement_and_omitted_parameters(oracle):
+    rng = np.random.default_rng(14)
+    ch = oracle.challenge("sign-scalar-d8")
+    score = ch.submit(ao.layer.random_params(ch.spec, rng))
+    assert 0 < score.sign_disagreement <= 1, score
+    stack = oracle.challenge("tied-two-layer-d16")
+    score = stack.submit(ao.layer.random_params(stack.spec, rng))
+    assert score.theta_omitted and score.omega_omitted, score
+    assert score.theta_rel_err == score.omega_rel_err == 0
+    assert score.parameter_note, score
