@@ -7,9 +7,13 @@ import attnoracle as ao
 from attnoracle import model
 from attnoracle.learners import probe
 
+# configs/default.textproto, the server's built-in set.
 DEFAULT_CHALLENGES = {
     "float32-single-head-d16", "last-token-d16", "noisy-single-head-d16",
-    "single-head-causal-d16", "single-head-d16", "tiny-d4", "two-head-d16"}
+    "single-head-causal-d16", "single-head-d16", "tiny-d4", "two-head-d16",
+    "scalar-last-token-d16", "multihead-scalar-d8-h2", "transformer-ffn-d8",
+    "multi-query-d16-h4", "linear-attention-d16", "tied-two-layer-d16",
+    "chen-li-signs-d8-h2", "sign-scalar-d8", "top3-last-token-d16"}
 
 
 def test_stubs_are_generated_into_the_package():
@@ -132,3 +136,29 @@ def test_sequential_reveal_and_verify(contest_learner, admin):
     revealed.secret["heads"][0]["wo"] = revealed.secret["heads"][0]["wo"] * 2
     with pytest.raises(ao.VerificationError, match="commitment"):
         ch.verify()
+
+
+def test_top_k_answers_are_index_value_pairs(oracle):
+    ch = oracle.challenge("top3-last-token-d16")
+    assert ch.answers == "top_k" and ch.policy.top_k == 3
+    X = np.random.default_rng(12).standard_normal((5, 16))
+    unary = ch.query(X)
+    assert unary.shape == (1, 6)
+    columns, values = unary[:, 0::2], unary[:, 1::2]
+    assert np.all(columns == np.round(columns))
+    assert np.all((0 <= columns) & (columns < ch.spec.out_dim))
+    assert len(set(columns[0])) == 3
+    assert np.all(np.diff(values[0]) <= 0), "largest first"
+    np.testing.assert_array_equal(ch.query([X], stream=True)[0], unary)
+
+
+def test_score_carries_sign_disagreement_and_omitted_parameters(oracle):
+    rng = np.random.default_rng(14)
+    ch = oracle.challenge("sign-scalar-d8")
+    score = ch.submit(ao.layer.random_params(ch.spec, rng))
+    assert 0 < score.sign_disagreement <= 1, score
+    stack = oracle.challenge("tied-two-layer-d16")
+    score = stack.submit(ao.layer.random_params(stack.spec, rng))
+    assert score.theta_omitted and score.omega_omitted, score
+    assert score.theta_rel_err == score.omega_rel_err == 0
+    assert score.parameter_note, score

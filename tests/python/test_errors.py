@@ -60,12 +60,27 @@ def test_stream_refusal_raises_the_in_band_code(oracle):
         ch.query([np.ones((1, 4)), np.ones((1, 5))], stream=True)
 
 
-def test_sample_unimplemented_is_a_clear_exception(oracle):
+def test_sample_on_a_queries_only_challenge_is_failed_precondition(oracle):
     ch = oracle.challenge("tiny-d4")
-    with pytest.raises(ao.Unimplemented) as e:
+    with pytest.raises(ao.FailedPrecondition) as e:
         ch.sample(32)
-    assert e.value.code == "UNIMPLEMENTED"
-    assert "does not offer random examples" in e.value.message
+    assert e.value.code == "FAILED_PRECONDITION"
+    assert ch.usage.queries_used == 0
+
+
+def test_sample_returns_the_examples_and_their_answers(oracle):
+    ch = oracle.challenge("chen-li-signs-d8-h2")
+    assert ch.access == "examples"
+    inputs, outputs = ch.sample(3)
+    assert len(inputs) == len(outputs) == 3
+    for x, y in zip(inputs, outputs):
+        assert x.shape == (ch.policy.example_tokens, ch.spec.d_model)
+        assert set(np.unique(x)) <= {-1.0, 1.0}
+        assert y.shape == (ch.policy.example_tokens, ch.spec.output_dim)
+    assert not np.array_equal(inputs[0], inputs[1])
+    assert ch.usage.queries_used == 3
+    with pytest.raises(ao.FailedPrecondition):
+        ch.query(np.ones((1, ch.spec.d_model)))
 
 
 def test_missing_and_bad_tokens_are_unauthenticated(contest_server):

@@ -178,7 +178,10 @@ class Challenge:
 
     Attributes: ``id``, ``title``, ``spec`` (ao.Spec), ``budget``
     (ao.Budget), ``phase`` ("open", "closed", "revealed"), ``precision``,
-    ``noise_sigma``, ``commitment`` (bytes, as DescribeChallenge published
+    ``noise_sigma``, ``answers`` (the answer form: "values", "sign",
+    "top_k", "quantized"), ``access`` ("queries", "examples", "both"),
+    ``policy`` (ao.verify.AnswerPolicy, every answer-shaping setting),
+    ``commitment`` (bytes, as DescribeChallenge published
     it), ``info`` (the ChallengeInfo message). ``refresh()`` reads them
     again.
     """
@@ -199,6 +202,9 @@ class Challenge:
         self.phase = model.PHASES[info.phase]
         self.precision = model.PRECISIONS[info.policy.precision]
         self.noise_sigma = info.policy.noise_sigma
+        self.policy = verify_lib.AnswerPolicy.from_proto(info.policy)
+        self.answers = self.policy.answers
+        self.access = self.policy.access
         self.commitment = info.commitment
         self.limits = info.policy.limits
 
@@ -220,7 +226,12 @@ class Challenge:
         """The hidden layer's answers.
 
         X: one (n, d_model) array: returns one (n, out_dim) array ((1,
-        out_dim) under last-position readout). A list of arrays: returns a
+        out_dim) under last-position readout; spec.output_dim columns with
+        an FFN block). Under top-k answers each row is instead 2k numbers,
+        ``index_1, value_1, ..., index_k, value_k``, largest value first
+        (column indices as exact floats): an (n, 2k) array, the form the
+        transcript records (``ao.verify.answer_form``); ``Y[:, 0::2]`` are
+        the columns, ``Y[:, 1::2]`` their values. A list of arrays: returns a
         list, split into as few requests as the challenge's limits allow
         (each request answered whole or refused whole). stream=True sends
         one QueryStream message per sequence instead.
@@ -264,7 +275,7 @@ class Challenge:
                 self._oracle._oracle.Query,
                 oracle_pb2.QueryRequest(challenge_id=self.id, sequences=batch),
                 "Query")
-            answers += [model.from_matrix(m) for m in response.outputs]
+            answers += _answers(response)
         return answers
 
     def _query_stream(self, matrices):
@@ -283,21 +294,23 @@ class Challenge:
                     call.cancel()
                     raise errors.from_status(response.error.code,
                                              response.error.message)
-                answers[response.request_id] = model.from_matrix(
-                    response.outputs[0])
+                answers[response.request_id] = _answers(response)[0]
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, "QueryStream") from None
         return answers
 
     def sample(self, count, tokens=None):
-        """`count` random examples drawn by the server from the challenge's
-        declared distribution, as (inputs, outputs): two lists of arrays.
-        `tokens` is the length of each example (the server's default when
-        None).
+        """The learner's next `count` random examples, drawn by the server
+        from the challenge's declared distribution (policy.examples), as
+        (inputs, outputs): two lists of arrays, inputs (tokens, d_model),
+        outputs as ``query`` returns them (top-k pairs included). Charged
+        like a query of `count` sequences. `tokens` is the length of each
+        example: None (or the policy's own length); another is refused.
 
-        Raises ao.Unimplemented on a server that does not offer random
-        examples (this build's server does not yet), ao.FailedPrecondition
-        where the challenge's policy does not allow them.
+        Raises ao.FailedPrecondition where the challenge's policy allows
+        only queries, ao.InvalidArgument for a bad count or tokens,
+        ao.BudgetExhausted when the budget is spent, ao.Unimplemented on a
+        server without random examples.
         """
         request = oracle_pb2.SampleRequest(challenge_id=self.id, count=count,
                                            tokens=tokens or 0)
@@ -309,7 +322,7 @@ class Challenge:
                 "Sample: this server does not offer random examples "
                 f"(the server said: {e.message or 'UNIMPLEMENTED'})") from None
         return ([model.from_matrix(m) for m in response.inputs],
-                [model.from_matrix(m) for m in response.outputs])
+                _answers(response))
 
     @property
     def usage(self):
@@ -382,4 +395,22 @@ class Challenge:
         ao.VerificationError naming the first failed check."""
         revealed = self._revealed or self.reveal()
         return verify_lib.verify(self.spec, revealed, self.transcript(),
-                                 self.precision, self.noise_sigma)
+                                 self.precision, self.noise_sigma,
+                                 self.policy)
+
+
+def _answers(response):
+    """A Query/Sample response's answers as arrays: its outputs, or under
+    top-k answers each TopKAnswer as a rows x 2k array of (index, value)
+    pairs."""
+    if len(response.top_k):
+        answers = []
+        for t in response.top_k:
+            pairs = np.empty((t.rows, 2 * t.k))
+            pairs[:, 0::2] = np.array(t.indices, dtype=np.float64).reshape(
+                t.rows, t.k)
+            pairs[:, 1::2] = np.array(t.values, dtype=np.float64).reshape(
+                t.rows, t.k)
+            answers.append(pairs)
+        return answers
+    return [model.from_matrix(m) for m in response.outputs]
