@@ -69,17 +69,17 @@ absl::StatusOr<ChallengeConfig> ResolveChallenge(const ChallengeConfig& raw) {
   if (c.policy.answers == Answers::kTopK &&
       c.policy.top_k > OutputDim(c.spec)) {
     return Prefix(
-        raw.id,
-        absl::InvalidArgumentError(absl::StrCat(
-            "policy.top_k = ", c.policy.top_k, " is over ",
-            c.spec.has_ffn ? "spec.ffn.out_dim = " : "spec.out_dim = ",
-            OutputDim(c.spec), " (the entries of a returned row)")));
+        raw.id, absl::InvalidArgumentError(absl::StrCat(
+                    "policy.top_k = ", c.policy.top_k, " is over ",
+                    c.spec.has_ffn ? "spec.ffn.out_dim = " : "spec.out_dim = ",
+                    OutputDim(c.spec), " (the entries of a returned row)")));
   }
   // Sign answers do not identify the output's scale, so scoring compares
   // both layers scaled to unit output norm (server/core/scorer.h), by
   // dividing the last attention layer's wo and bo. A residual or an FFN
   // block puts a part of the output beyond that division.
-  if (c.policy.answers == Answers::kSign && (c.spec.residual || c.spec.has_ffn)) {
+  if (c.policy.answers == Answers::kSign &&
+      (c.spec.residual || c.spec.has_ffn)) {
     return Prefix(raw.id,
                   absl::InvalidArgumentError(absl::StrCat(
                       "policy.answers = ANSWERS_SIGN is not offered with ",

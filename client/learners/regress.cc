@@ -567,12 +567,12 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   // Query design and answers, or random examples where queries are not
   // offered.
   const Usage before = oracle.usage();
-  const uint64_t tokens = std::min(
-      options.max_tokens > 0 ? options.max_tokens
-      : policy.answers == Answers::kTopK
-          ? std::max(kDefaultTopKTokens, DefaultTokens(spec))
-          : DefaultTokens(spec),
-      before.tokens_left);
+  const uint64_t tokens =
+      std::min(options.max_tokens > 0 ? options.max_tokens
+               : policy.answers == Answers::kTopK
+                   ? std::max(kDefaultTopKTokens, DefaultTokens(spec))
+                   : DefaultTokens(spec),
+               before.tokens_left);
   std::vector<Matrix> inputs, answers;
   if (AllowsQueries(policy)) {
     inputs = DesignQueries(

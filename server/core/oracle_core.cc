@@ -308,8 +308,8 @@ absl::StatusOr<OracleCore::Answered> OracleCore::AnswerSample(
   const std::shared_ptr<const Secret> secret =
       challenge->SecretFor(caller.name);
   const uint64_t noise_seed = challenge->NoiseSeedFor(caller.name);
-  Answered answered{nullptr, std::move(key), reservation, "", "", {}, {},
-                    total_tokens};
+  Answered answered{nullptr, std::move(key), reservation, "", "", {},
+                    {},      total_tokens};
   answered.inputs.reserve(count);
   answered.outputs.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {

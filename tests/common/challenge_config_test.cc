@@ -50,14 +50,14 @@ TEST(DefaultChallengesTest, HasTheDocumentedChallenges) {
   std::vector<std::string> ids;
   for (const ChallengeConfig& c : BuiltIn()) ids.push_back(c.id);
   EXPECT_THAT(
-      ids, ElementsAre("tiny-d4", "single-head-d16", "single-head-causal-d16",
-                       "last-token-d16", "two-head-d16",
-                       "noisy-single-head-d16", "float32-single-head-d16",
-                       "scalar-last-token-d16", "multihead-scalar-d8-h2",
-                       "transformer-ffn-d8", "multi-query-d16-h4",
-                       "linear-attention-d16", "tied-two-layer-d16",
-                       "chen-li-signs-d8-h2", "sign-scalar-d8",
-                       "top3-last-token-d16"));
+      ids,
+      ElementsAre("tiny-d4", "single-head-d16", "single-head-causal-d16",
+                  "last-token-d16", "two-head-d16", "noisy-single-head-d16",
+                  "float32-single-head-d16", "scalar-last-token-d16",
+                  "multihead-scalar-d8-h2", "transformer-ffn-d8",
+                  "multi-query-d16-h4", "linear-attention-d16",
+                  "tied-two-layer-d16", "chen-li-signs-d8-h2", "sign-scalar-d8",
+                  "top3-last-token-d16"));
 }
 
 TEST(DefaultChallengesTest, SeedPaperSettingsHaveTheirSpecs) {

@@ -23,6 +23,7 @@
 #include "common/layer_comparison.h"
 #include "common/layer_params.h"
 #include "common/prior.h"
+#include "common/rng.h"
 #include "common/tensor.h"
 #include "common/transcript.h"
 #include "server/core/scorer.h"
@@ -103,7 +104,6 @@ inline const std::vector<FuzzChallenge>& FuzzChallenges() {
 
 inline constexpr absl::string_view kTightChallengeId = "tight-limits-d4";
 inline constexpr absl::string_view kRevealNonce = "fuzz-nonce";
-inline constexpr uint64_t kRevealNoiseSeed = 99;
 
 // The reveal of the tight challenge that transcripts are verified against;
 // its commitment is the one "published" before any query.
@@ -112,12 +112,12 @@ inline const RevealedChallenge& FuzzReveal() {
     for (const FuzzChallenge& c : FuzzChallenges()) {
       if (c.config.id != kTightChallengeId) continue;
       const std::string nonce(kRevealNonce);
-      return new RevealedChallenge{c.config,
-                                   c.secret,
-                                   nonce,
-                                   c.config.prior.seed,
-                                   kRevealNoiseSeed,
-                                   Commitment(c.secret, nonce)};
+      return new RevealedChallenge{
+          c.config, c.secret, nonce, c.config.prior.seed,
+          // as verify requires: the seed's
+          // derivation for stream index 0
+          DeriveSeed(c.config.prior.seed, RngStream::kNoise, 0),
+          Commitment(c.secret, nonce)};
     }
     std::abort();
   }();

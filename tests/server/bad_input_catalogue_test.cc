@@ -56,8 +56,8 @@ constexpr char kRated[] = "rated";             // 2 requests, then 1 per second
 constexpr char kOnce[] = "once";               // 1 submission per learner
 constexpr char kSlowSubmit[] = "slow-submit";  // 1 submission a minute
 constexpr char kDrawn[] = "drawn";             // random examples only
-const char* const kChallenges[] = {kMain, kShut,       kTight,
-                                   kRated, kOnce, kSlowSubmit, kDrawn};
+const char* const kChallenges[] = {kMain, kShut,       kTight, kRated,
+                                   kOnce, kSlowSubmit, kDrawn};
 
 constexpr int kMaxStreams = 2;
 constexpr int kMaxMessageBytes = 1 << 20;
@@ -652,531 +652,543 @@ std::vector<Row> MalformedRows() {
 
 std::vector<Row> Rows() {
   using C = absl::StatusCode;
-  std::vector<Row> rows =
-      {
-          // Query: shapes and values.
-          {"QueryNoSequences", C::kInvalidArgument, "no sequences",
-           Query([](auto& r) { r.clear_sequences(); })},
-          {"QueryEmptySequence", C::kInvalidArgument, "sequences[1]",
-           Query([](auto& r) { SetSeq(r, 1, 0, 4, 0); })},
-          {"QueryWrongWidth", C::kInvalidArgument, "sequences[0]",
-           Query([](auto& r) { SetSeq(r, 0, 2, 5, 0.5); })},
-          {"QueryZeroWidth", C::kInvalidArgument, "sequences[0]",
-           Query([](auto& r) { SetSeq(r, 0, 2, 0, 0); })},
-          {"QueryRaggedData", C::kInvalidArgument, "sequences[1]",
-           Query([](auto& r) { r.mutable_sequences(1)->add_values(1); })},
-          {"QueryDataShort", C::kInvalidArgument, "sequences[0]",
-           Query([](auto& r) {
-             r.mutable_sequences(0)->mutable_values()->RemoveLast();
-           })},
-          {"QueryOverflowingShape", C::kInvalidArgument, "sequences[0]",
-           Query([](auto& r) {
-             r.mutable_sequences(0)->set_rows(1u << 31);
-             r.mutable_sequences(0)->set_cols(1u << 31);
-           })},
-          {"QueryNaN", C::kInvalidArgument, "sequences[1]",
-           Query([](auto& r) { r.mutable_sequences(1)->set_values(3, kNaN); })},
-          {"QueryInfinity", C::kInvalidArgument, "sequences[0]",
-           Query(
-               [](auto& r) { r.mutable_sequences(0)->set_values(0, -kInf); })},
-          {"QueryHugeValue", C::kInvalidArgument, "sequences[0]",
-           Query(
-               [](auto& r) { r.mutable_sequences(0)->set_values(1, 1e300); })},
-          {"QueryOverMaxAbsInput", C::kInvalidArgument, "max_abs_input",
-           Query([](auto& r) { r.mutable_sequences(1)->set_values(2, 10.5); })},
-          // Query: every limit.
-          {"QueryTooManyTokensPerSequence", C::kInvalidArgument, "sequences[0]",
-           Query([](auto& r) {
-             SetSeq(r, 0, kMaxTokensPerSequence + 1, 4, 0.1);
-           })},
-          {"QueryTooManySequences", C::kInvalidArgument, "sequences",
-           Query([](auto& r) {
-             r = CatalogueTest::Good(kMain, kMaxSequencesPerRequest + 1, 1);
-           })},
-          {"QueryTooManyTokensPerRequest", C::kInvalidArgument,
-           "max_tokens_per_request", Query([](auto& r) {
-             r = CatalogueTest::Good(kMain, 3, kMaxTokensPerSequence);
-           })},
-          {"QueryMessageOverMaxReceiveSize", C::kResourceExhausted,
-           "larger than max", Query([](auto& r) {
-             SetSeq(r, 0, 1, kMaxMessageBytes / 8 + 16, 0.25);
-           })},
-          // Query: who, where and when.
-          {"QueryUnknownChallenge", C::kNotFound, "no-such",
-           Query([](auto&) {}, "no-such")},
-          {"QueryEmptyChallengeId", C::kNotFound, "challenge",
-           Query([](auto&) {}, "")},
-          {"QueryClosedChallenge", C::kFailedPrecondition, "closed",
-           Query([](auto&) {}, kShut)},
-          {"QueryBudgetSpent", C::kResourceExhausted, "budget",
-           Query([](auto&) {}, kTight),
-           [](CatalogueTest& t) {
-             ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kTight, 2, 1)).ok());
-           }},
-          {"QueryOverTheBudgetByOne", C::kResourceExhausted, "budget",
-           Query([](auto&) {}, kTight),  // 2 sequences, 1 query left
-           [](CatalogueTest& t) {
-             ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kTight, 1, 1)).ok());
-           }},
-          {"QueryRateLimited", C::kResourceExhausted, "retry after",
-           [](CatalogueTest& t) {
-             grpc::ClientContext context;
-             t.Authorize(&context);
-             v1::QueryResponse response;
-             grpc::Status s = t.OracleStub()->Query(
-                 &context, CatalogueTest::Good(kRated), &response);
-             auto hint = context.GetServerTrailingMetadata().find(
-                 kRetryAfterMsMetadata);
-             if (hint == context.GetServerTrailingMetadata().end()) {
-               return OutcomeOf(absl::InternalError("no retry-after-ms"));
-             }
-             return OutcomeOf(FromGrpcStatus(s));
-           },
-           [](CatalogueTest& t) {
-             for (int i = 0; i < 2; ++i) {
-               ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kRated)).ok());
-             }
-           }},
-          // Tokens and metadata.
-          {"QueryNoToken", C::kUnauthenticated, "token",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.As("").Query(kMain, SmallSequences(1, 1, 1)));
-           }},
-          {"QueryGarbageToken", C::kUnauthenticated, "token",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.As(Bearer("ao_0123 not-hex ~!@#$%^&*()"))
-                                  .Query(kMain, SmallSequences(1, 1, 1)));
-           }},
-          {"QueryEmptyBearerToken", C::kUnauthenticated, "token",
-           [](CatalogueTest& t) {
-             return OutcomeOf(
-                 t.As("Bearer ").Query(kMain, SmallSequences(1, 1, 1)));
-           }},
-          {"QueryNotBearer", C::kUnauthenticated, "Bearer",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.As(absl::StrCat("Basic ", t.alice_token()))
-                                  .Query(kMain, SmallSequences(1, 1, 1)));
-           }},
-          {"QueryRevokedToken", C::kUnauthenticated, "revoked",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.As(Bearer(t.mallory_token()))
-                                  .Query(kMain, SmallSequences(1, 1, 1)));
-           }},
-          {"QueryWithAdminToken", C::kPermissionDenied, "learner token",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Query(kMain, SmallSequences(1, 1, 1)));
-           }},
-          {"QueryOversizedMetadata", C::kResourceExhausted, "metadata",
-           WithMetadata("x-padding", std::string(4 * kMaxMetadataBytes, 'a')),
-           nullptr, 0, 0, /*closes_connection=*/true},
-          {"QueryOversizedToken", C::kResourceExhausted, "metadata",
-           WithMetadata("authorization",
-                        Bearer(std::string(4 * kMaxMetadataBytes, 'f'))),
-           nullptr, 0, 0, /*closes_connection=*/true},
-          // Streams.
-          {"StreamBadMessageBetweenGoodOnes", C::kInvalidArgument,
-           "sequences[0]",
-           [](CatalogueTest& t) {
-             grpc::ClientContext context;
-             t.Authorize(&context);
-             auto stream = t.OracleStub()->QueryStream(&context);
-             v1::QueryRequest bad = CatalogueTest::Good();
-             bad.mutable_sequences(0)->set_values(0, kNaN);
-             std::vector<v1::QueryResponse> answers(3);
-             const bool ok = stream->Write(CatalogueTest::Good()) &&
-                             stream->Read(&answers[0]) && stream->Write(bad) &&
-                             stream->Read(&answers[1]) &&
-                             stream->Write(CatalogueTest::Good()) &&
-                             stream->Read(&answers[2]);
-             stream->WritesDone();
-             absl::Status finished = FromGrpcStatus(stream->Finish());
-             std::string said;
-             for (const auto& a : answers) said += a.SerializeAsString();
-             if (!ok || !finished.ok()) {
-               return Outcome{absl::InternalError(absl::StrCat(
-                                  "stream broke: ", finished.ToString())),
-                              said};
-             }
-             if (answers[0].has_error() || answers[2].has_error()) {
-               return Outcome{absl::InternalError("a good message was refused"),
-                              said};
-             }
-             return Outcome{StatusFromProto(answers[1].error()), said};
-           },
-           nullptr, /*good_queries=*/2, /*good_tokens=*/4},
-          {"StreamGarbageToken", C::kUnauthenticated, "token",
-           [](CatalogueTest& t) {
-             grpc::ClientContext context;
-             context.AddMetadata("authorization", Bearer("nonsense"));
-             auto stream = t.OracleStub()->QueryStream(&context);
-             stream->Write(CatalogueTest::Good());
-             stream->WritesDone();
-             v1::QueryResponse r;
-             while (stream->Read(&r)) {
-             }
-             return OutcomeOf(FromGrpcStatus(stream->Finish()));
-           }},
-          {"StreamsOverTheCap", C::kResourceExhausted,
-           "concurrent QueryStreams",
-           [](CatalogueTest& t) {
-             std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-             std::vector<std::unique_ptr<
-                 grpc::ClientReaderWriter<v1::QueryRequest, v1::QueryResponse>>>
-                 open;
-             auto stub = t.OracleStub();
-             // Hold kMaxStreams streams open (each proven open by an answer
-             // to a zero-budget-cost request: an unknown challenge).
-             for (int i = 0; i < kMaxStreams; ++i) {
-               contexts.push_back(std::make_unique<grpc::ClientContext>());
-               t.Authorize(contexts.back().get());
-               open.push_back(stub->QueryStream(contexts.back().get()));
-               v1::QueryResponse r;
-               if (!open.back()->Write(CatalogueTest::Good("no-such")) ||
-                   !open.back()->Read(&r)) {
+  std::vector<Row>
+      rows =
+          {
+              // Query: shapes and values.
+              {"QueryNoSequences", C::kInvalidArgument, "no sequences",
+               Query([](auto& r) { r.clear_sequences(); })},
+              {"QueryEmptySequence", C::kInvalidArgument, "sequences[1]",
+               Query([](auto& r) { SetSeq(r, 1, 0, 4, 0); })},
+              {"QueryWrongWidth", C::kInvalidArgument, "sequences[0]",
+               Query([](auto& r) { SetSeq(r, 0, 2, 5, 0.5); })},
+              {"QueryZeroWidth", C::kInvalidArgument, "sequences[0]",
+               Query([](auto& r) { SetSeq(r, 0, 2, 0, 0); })},
+              {"QueryRaggedData", C::kInvalidArgument, "sequences[1]",
+               Query([](auto& r) { r.mutable_sequences(1)->add_values(1); })},
+              {"QueryDataShort", C::kInvalidArgument, "sequences[0]",
+               Query([](auto& r) {
+                 r.mutable_sequences(0)->mutable_values()->RemoveLast();
+               })},
+              {"QueryOverflowingShape", C::kInvalidArgument, "sequences[0]",
+               Query([](auto& r) {
+                 r.mutable_sequences(0)->set_rows(1u << 31);
+                 r.mutable_sequences(0)->set_cols(1u << 31);
+               })},
+              {"QueryNaN", C::kInvalidArgument, "sequences[1]",
+               Query([](auto& r) {
+                 r.mutable_sequences(1)->set_values(3, kNaN);
+               })},
+              {"QueryInfinity", C::kInvalidArgument, "sequences[0]",
+               Query([](auto& r) {
+                 r.mutable_sequences(0)->set_values(0, -kInf);
+               })},
+              {"QueryHugeValue", C::kInvalidArgument, "sequences[0]",
+               Query([](auto& r) {
+                 r.mutable_sequences(0)->set_values(1, 1e300);
+               })},
+              {"QueryOverMaxAbsInput", C::kInvalidArgument, "max_abs_input",
+               Query([](auto& r) {
+                 r.mutable_sequences(1)->set_values(2, 10.5);
+               })},
+              // Query: every limit.
+              {"QueryTooManyTokensPerSequence", C::kInvalidArgument,
+               "sequences[0]", Query([](auto& r) {
+                 SetSeq(r, 0, kMaxTokensPerSequence + 1, 4, 0.1);
+               })},
+              {"QueryTooManySequences", C::kInvalidArgument, "sequences",
+               Query([](auto& r) {
+                 r = CatalogueTest::Good(kMain, kMaxSequencesPerRequest + 1, 1);
+               })},
+              {"QueryTooManyTokensPerRequest", C::kInvalidArgument,
+               "max_tokens_per_request", Query([](auto& r) {
+                 r = CatalogueTest::Good(kMain, 3, kMaxTokensPerSequence);
+               })},
+              {"QueryMessageOverMaxReceiveSize", C::kResourceExhausted,
+               "larger than max", Query([](auto& r) {
+                 SetSeq(r, 0, 1, kMaxMessageBytes / 8 + 16, 0.25);
+               })},
+              // Query: who, where and when.
+              {"QueryUnknownChallenge", C::kNotFound, "no-such",
+               Query([](auto&) {}, "no-such")},
+              {"QueryEmptyChallengeId", C::kNotFound, "challenge",
+               Query([](auto&) {}, "")},
+              {"QueryClosedChallenge", C::kFailedPrecondition, "closed",
+               Query([](auto&) {}, kShut)},
+              {"QueryBudgetSpent", C::kResourceExhausted, "budget",
+               Query([](auto&) {}, kTight),
+               [](CatalogueTest& t) {
+                 ASSERT_TRUE(
+                     t.RawQuery(CatalogueTest::Good(kTight, 2, 1)).ok());
+               }},
+              {"QueryOverTheBudgetByOne", C::kResourceExhausted, "budget",
+               Query([](auto&) {}, kTight),  // 2 sequences, 1 query left
+               [](CatalogueTest& t) {
+                 ASSERT_TRUE(
+                     t.RawQuery(CatalogueTest::Good(kTight, 1, 1)).ok());
+               }},
+              {"QueryRateLimited", C::kResourceExhausted, "retry after",
+               [](CatalogueTest& t) {
+                 grpc::ClientContext context;
+                 t.Authorize(&context);
+                 v1::QueryResponse response;
+                 grpc::Status s = t.OracleStub()->Query(
+                     &context, CatalogueTest::Good(kRated), &response);
+                 auto hint = context.GetServerTrailingMetadata().find(
+                     kRetryAfterMsMetadata);
+                 if (hint == context.GetServerTrailingMetadata().end()) {
+                   return OutcomeOf(absl::InternalError("no retry-after-ms"));
+                 }
+                 return OutcomeOf(FromGrpcStatus(s));
+               },
+               [](CatalogueTest& t) {
+                 for (int i = 0; i < 2; ++i) {
+                   ASSERT_TRUE(t.RawQuery(CatalogueTest::Good(kRated)).ok());
+                 }
+               }},
+              // Tokens and metadata.
+              {"QueryNoToken", C::kUnauthenticated, "token",
+               [](CatalogueTest& t) {
                  return OutcomeOf(
-                     absl::InternalError("could not open a stream"));
-               }
-             }
-             grpc::ClientContext extra;
-             t.Authorize(&extra);
-             auto refused = stub->QueryStream(&extra);
-             refused->WritesDone();
-             v1::QueryResponse r;
-             while (refused->Read(&r)) {
-             }
-             Outcome out = OutcomeOf(FromGrpcStatus(refused->Finish()));
-             for (auto& s : open) {
-               s->WritesDone();
-               s->Finish().ok();
-             }
-             return out;
-           }},
-          {"StreamClientDisconnects", C::kCancelled, "",
-           [](CatalogueTest& t) {
-             grpc::ClientContext context;
-             t.Authorize(&context);
-             auto stream = t.OracleStub()->QueryStream(&context);
-             v1::QueryResponse r;
-             // A request in flight, never read, then the client goes away.
-             stream->Write(CatalogueTest::Good("no-such"));
-             stream->Read(&r);
-             context.TryCancel();
-             return OutcomeOf(FromGrpcStatus(stream->Finish()));
-           }},
-          {"StreamDeadlineExpiresMidStream", C::kDeadlineExceeded, "",
-           [](CatalogueTest& t) {
-             grpc::ClientContext context;
-             t.Authorize(&context);
-             context.set_deadline(std::chrono::system_clock::now() +
-                                  std::chrono::milliseconds(300));
-             auto stream = t.OracleStub()->QueryStream(&context);
-             v1::QueryResponse r;
-             stream->Write(CatalogueTest::Good("no-such"));
-             stream->Read(&r);
-             // Reading on blocks until the deadline ends the call.
-             while (stream->Read(&r)) {
-             }
-             return OutcomeOf(FromGrpcStatus(stream->Finish()));
-           }},
-          {"QueryDeadlineAlreadyPassed", C::kDeadlineExceeded, "",
-           [](CatalogueTest& t) {
-             grpc::ClientContext context;
-             t.Authorize(&context);
-             context.set_deadline(std::chrono::system_clock::now() -
-                                  std::chrono::milliseconds(1));
-             v1::QueryResponse response;
-             return OutcomeOf(FromGrpcStatus(t.OracleStub()->Query(
-                 &context, CatalogueTest::Good(), &response)));
-           }},
-          // Submit: hypotheses.
-          {"SubmitWrongShape", C::kInvalidArgument, "wq", Submit([](auto& h) {
-             h.mutable_heads(0)->mutable_wq()->set_rows(3);
-           })},
-          {"SubmitNaN", C::kInvalidArgument, "hypothesis", Submit([](auto& h) {
-             h.mutable_heads(0)->mutable_wo()->set_values(0, kNaN);
-           })},
-          {"SubmitInfinity", C::kInvalidArgument, "hypothesis",
-           Submit([](auto& h) {
-             h.mutable_heads(0)->mutable_wk()->set_values(1, kInf);
-           })},
-          {"SubmitNoHeads", C::kInvalidArgument, "heads",
-           Submit([](auto& h) { h.clear_heads(); })},
-          {"SubmitTooManyHeads", C::kInvalidArgument, "heads",
-           Submit([](auto& h) { *h.add_heads() = h.heads(0); })},
-          {"SubmitUnknownChallenge", C::kNotFound, "no-such",
-           Submit([](auto&) {}, "no-such")},
-          {"SubmitClosedChallenge", C::kFailedPrecondition, "closed",
-           Submit([](auto&) {}, kShut)},
-          {"SubmitOverTheLimit", C::kResourceExhausted, "submission limit",
-           Submit([](auto&) {}, kOnce),
-           [](CatalogueTest& t) {
-             ASSERT_TRUE(Submit([](auto&) {}, kOnce)(t).status.ok());
-           }},
-          // Submit: bounded work (widths, bytes, rate).
-          {"SubmitKeyWiderThanDModel", C::kInvalidArgument, "heads[0].wq",
-           Submit([](auto& h) {
-             for (pb::Matrix* m : {h.mutable_heads(0)->mutable_wq(),
-                                   h.mutable_heads(0)->mutable_wk()}) {
-               m->set_cols(5);
-               m->clear_values();
-               for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
-             }
-           })},
-          {"SubmitValueWiderThanDModel", C::kInvalidArgument, "heads[0].wv",
-           Submit([](auto& h) {
-             pb::Matrix* wv = h.mutable_heads(0)->mutable_wv();
-             pb::Matrix* wo = h.mutable_heads(0)->mutable_wo();
-             wv->set_cols(5);
-             wo->set_rows(5);
-             for (pb::Matrix* m : {wv, wo}) {
-               m->clear_values();
-               for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
-             }
-           })},
-          {"SubmitTooManyBytes", C::kInvalidArgument, "SubmitRequest is",
-           Submit([](auto& h) {
-             for (size_t i = 0; i < kMaxSubmissionBytes / 8; ++i) {
-               h.add_bo(1);
-             }
-           })},
-          {"SubmitOverTheRate", C::kResourceExhausted,
-           "1 submissions per minute", Submit([](auto&) {}, kSlowSubmit),
-           [](CatalogueTest& t) {
-             ASSERT_TRUE(Submit([](auto&) {}, kSlowSubmit)(t).status.ok());
-           }},
-          // The other learner RPCs.
-          {"DescribeUnknownChallenge", C::kNotFound, "no-such",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().Describe("no-such"));
-           }},
-          {"UsageUnknownChallenge", C::kNotFound, "no-such",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().GetUsage("no-such"));
-           }},
-          {"LeaderboardUnknownChallenge", C::kNotFound, "no-such",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().Leaderboard("no-such"));
-           }},
-          {"TranscriptUnknownChallenge", C::kNotFound, "no-such",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().Transcript("no-such"));
-           }},
-          {"RevealBeforeRevealed", C::kFailedPrecondition, "revealed",
-           [](CatalogueTest& t) { return OutcomeOf(t.Alice().Reveal(kMain)); }},
-          {"RevealOfAnotherLearner", C::kPermissionDenied, "another learner",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().Reveal(kShut, "bob"));
-           },
-           [](CatalogueTest& t) {
-             ASSERT_TRUE(t.Admin().SetPhase(kShut, v1::PHASE_REVEALED).ok());
-           }},
-          // Random examples (Sample) and the access they need.
-          {"SampleOnQueriesOnlyChallenge", C::kFailedPrecondition,
-           "answers queries only (policy.access ACCESS_QUERIES)",
-           SampleCall(kMain, 1, 0)},
-          {"QueryOnExamplesOnlyChallenge", C::kFailedPrecondition,
-           "answers random examples only (policy.access ACCESS_EXAMPLES)",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.RawQuery(t.Good(kDrawn)));
-           }},
-          {"SampleZeroCount", C::kInvalidArgument,
-           "count = 0: ask for at least one example", SampleCall(kDrawn, 0, 0)},
-          {"SampleOverSequencesPerRequest", C::kInvalidArgument,
-           "count = 9 is over policy.limits.max_sequences_per_request = 8",
-           SampleCall(kDrawn, 9, 0)},
-          {"SampleOverTokensPerRequest", C::kInvalidArgument,
-           "48 tokens, over policy.limits.max_tokens_per_request = 32",
-           SampleCall(kDrawn, 3, 0)},
-          {"SampleOtherLength", C::kInvalidArgument,
-           "tokens = 5: the examples of challenge \"drawn\" have 16 tokens "
-           "(policy.examples.tokens)",
-           SampleCall(kDrawn, 1, 5)},
-          {"SampleUnknownChallenge", C::kNotFound, "no-such",
-           SampleCall("no-such", 1, 0)},
-          {"SampleClosedChallenge", C::kFailedPrecondition, "closed",
-           SampleCall(kShut, 1, 0)},
-          // Admin calls.
-          {"AdminCallByLearner", C::kPermissionDenied, "admin token",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Alice().Register("eve"));
-           }},
-          {"GrantOverflowingQueries", C::kInvalidArgument, "overflow",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Grant(
-                 kMain, "alice", std::numeric_limits<uint64_t>::max(), 0));
-           }},
-          {"GrantOverflowingTokens", C::kInvalidArgument, "overflow",
-           [](CatalogueTest& t) {
-             return OutcomeOf(
-                 t.Admin().Grant(kMain, "alice", 0,
-                                 std::numeric_limits<uint64_t>::max() - 100));
-           }},
-          {"GrantUnknownLearner", C::kNotFound, "nobody",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Grant(kMain, "nobody", 1, 1));
-           }},
-          {"GrantUnknownChallenge", C::kNotFound, "no-such",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Grant("no-such", "alice", 1, 1));
-           }},
-          {"RegisterBadName", C::kInvalidArgument, "name",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Register("no spaces/or\nnewlines"));
-           }},
-          {"RegisterTwice", C::kAlreadyExists, "alice",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Register("alice"));
-           }},
-          {"CreateZeroDModel", C::kInvalidArgument, "d_model",
-           CreateChallenge([](auto& c) { c.mutable_spec()->set_d_model(0); })},
-          {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
-           CreateChallenge([](auto& c) {
-             c.mutable_spec()->set_d_model(4096);
-             c.mutable_spec()->set_heads(256);
-             c.mutable_spec()->set_head_dim(4096);
-           })},
-          {"CreateKvHeadsNotDividing", C::kInvalidArgument, "spec.kv_heads",
-           CreateChallenge([](auto& c) {
-             c.mutable_spec()->set_heads(4);
-             c.mutable_spec()->set_kv_heads(3);
-           })},
-          {"CreateResidualWidths", C::kInvalidArgument, "spec.residual",
-           CreateChallenge([](auto& c) {
-             c.mutable_spec()->set_out_dim(c.spec().d_model() + 1);
-             c.mutable_spec()->set_residual(true);
-           })},
-          {"CreateTiedSharedKeys", C::kInvalidArgument, "spec.tie_qk",
-           CreateChallenge([](auto& c) {
-             c.mutable_spec()->set_heads(2);
-             c.mutable_spec()->set_head_dim(2);
-             c.mutable_spec()->set_kv_heads(1);
-             c.mutable_spec()->set_tie_qk(true);
-           })},
-          {"CreateTooManyLayers", C::kInvalidArgument, "spec.layers",
-           CreateChallenge(
-               [](auto& c) { c.mutable_spec()->set_layers(kMaxLayers + 1); })},
-          {"CreateFfnNoHidden", C::kInvalidArgument, "spec.ffn.hidden",
-           CreateChallenge(
-               [](auto& c) {
+                     t.As("").Query(kMain, SmallSequences(1, 1, 1)));
+               }},
+              {"QueryGarbageToken", C::kUnauthenticated, "token",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.As(Bearer("ao_0123 not-hex ~!@#$%^&*()"))
+                                      .Query(kMain, SmallSequences(1, 1, 1)));
+               }},
+              {"QueryEmptyBearerToken", C::kUnauthenticated, "token",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(
+                     t.As("Bearer ").Query(kMain, SmallSequences(1, 1, 1)));
+               }},
+              {"QueryNotBearer", C::kUnauthenticated, "Bearer",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.As(absl::StrCat("Basic ", t.alice_token()))
+                                      .Query(kMain, SmallSequences(1, 1, 1)));
+               }},
+              {"QueryRevokedToken", C::kUnauthenticated, "revoked",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.As(Bearer(t.mallory_token()))
+                                      .Query(kMain, SmallSequences(1, 1, 1)));
+               }},
+              {"QueryWithAdminToken", C::kPermissionDenied, "learner token",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(
+                     t.Admin().Query(kMain, SmallSequences(1, 1, 1)));
+               }},
+              {"QueryOversizedMetadata", C::kResourceExhausted, "metadata",
+               WithMetadata("x-padding",
+                            std::string(4 * kMaxMetadataBytes, 'a')),
+               nullptr, 0, 0, /*closes_connection=*/true},
+              {"QueryOversizedToken", C::kResourceExhausted, "metadata",
+               WithMetadata("authorization",
+                            Bearer(std::string(4 * kMaxMetadataBytes, 'f'))),
+               nullptr, 0, 0, /*closes_connection=*/true},
+              // Streams.
+              {"StreamBadMessageBetweenGoodOnes", C::kInvalidArgument,
+               "sequences[0]",
+               [](CatalogueTest& t) {
+                 grpc::ClientContext context;
+                 t.Authorize(&context);
+                 auto stream = t.OracleStub()->QueryStream(&context);
+                 v1::QueryRequest bad = CatalogueTest::Good();
+                 bad.mutable_sequences(0)->set_values(0, kNaN);
+                 std::vector<v1::QueryResponse> answers(3);
+                 const bool ok = stream->Write(CatalogueTest::Good()) &&
+                                 stream->Read(&answers[0]) &&
+                                 stream->Write(bad) &&
+                                 stream->Read(&answers[1]) &&
+                                 stream->Write(CatalogueTest::Good()) &&
+                                 stream->Read(&answers[2]);
+                 stream->WritesDone();
+                 absl::Status finished = FromGrpcStatus(stream->Finish());
+                 std::string said;
+                 for (const auto& a : answers) said += a.SerializeAsString();
+                 if (!ok || !finished.ok()) {
+                   return Outcome{absl::InternalError(absl::StrCat(
+                                      "stream broke: ", finished.ToString())),
+                                  said};
+                 }
+                 if (answers[0].has_error() || answers[2].has_error()) {
+                   return Outcome{
+                       absl::InternalError("a good message was refused"), said};
+                 }
+                 return Outcome{StatusFromProto(answers[1].error()), said};
+               },
+               nullptr, /*good_queries=*/2, /*good_tokens=*/4},
+              {"StreamGarbageToken", C::kUnauthenticated, "token",
+               [](CatalogueTest& t) {
+                 grpc::ClientContext context;
+                 context.AddMetadata("authorization", Bearer("nonsense"));
+                 auto stream = t.OracleStub()->QueryStream(&context);
+                 stream->Write(CatalogueTest::Good());
+                 stream->WritesDone();
+                 v1::QueryResponse r;
+                 while (stream->Read(&r)) {
+                 }
+                 return OutcomeOf(FromGrpcStatus(stream->Finish()));
+               }},
+              {"StreamsOverTheCap", C::kResourceExhausted,
+               "concurrent QueryStreams",
+               [](CatalogueTest& t) {
+                 std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+                 std::vector<std::unique_ptr<grpc::ClientReaderWriter<
+                     v1::QueryRequest, v1::QueryResponse>>>
+                     open;
+                 auto stub = t.OracleStub();
+                 // Hold kMaxStreams streams open (each proven open by an answer
+                 // to a zero-budget-cost request: an unknown challenge).
+                 for (int i = 0; i < kMaxStreams; ++i) {
+                   contexts.push_back(std::make_unique<grpc::ClientContext>());
+                   t.Authorize(contexts.back().get());
+                   open.push_back(stub->QueryStream(contexts.back().get()));
+                   v1::QueryResponse r;
+                   if (!open.back()->Write(CatalogueTest::Good("no-such")) ||
+                       !open.back()->Read(&r)) {
+                     return OutcomeOf(
+                         absl::InternalError("could not open a stream"));
+                   }
+                 }
+                 grpc::ClientContext extra;
+                 t.Authorize(&extra);
+                 auto refused = stub->QueryStream(&extra);
+                 refused->WritesDone();
+                 v1::QueryResponse r;
+                 while (refused->Read(&r)) {
+                 }
+                 Outcome out = OutcomeOf(FromGrpcStatus(refused->Finish()));
+                 for (auto& s : open) {
+                   s->WritesDone();
+                   s->Finish().ok();
+                 }
+                 return out;
+               }},
+              {"StreamClientDisconnects", C::kCancelled, "",
+               [](CatalogueTest& t) {
+                 grpc::ClientContext context;
+                 t.Authorize(&context);
+                 auto stream = t.OracleStub()->QueryStream(&context);
+                 v1::QueryResponse r;
+                 // A request in flight, never read, then the client goes away.
+                 stream->Write(CatalogueTest::Good("no-such"));
+                 stream->Read(&r);
+                 context.TryCancel();
+                 return OutcomeOf(FromGrpcStatus(stream->Finish()));
+               }},
+              {"StreamDeadlineExpiresMidStream", C::kDeadlineExceeded, "",
+               [](CatalogueTest& t) {
+                 grpc::ClientContext context;
+                 t.Authorize(&context);
+                 context.set_deadline(std::chrono::system_clock::now() +
+                                      std::chrono::milliseconds(300));
+                 auto stream = t.OracleStub()->QueryStream(&context);
+                 v1::QueryResponse r;
+                 stream->Write(CatalogueTest::Good("no-such"));
+                 stream->Read(&r);
+                 // Reading on blocks until the deadline ends the call.
+                 while (stream->Read(&r)) {
+                 }
+                 return OutcomeOf(FromGrpcStatus(stream->Finish()));
+               }},
+              {"QueryDeadlineAlreadyPassed", C::kDeadlineExceeded, "",
+               [](CatalogueTest& t) {
+                 grpc::ClientContext context;
+                 t.Authorize(&context);
+                 context.set_deadline(std::chrono::system_clock::now() -
+                                      std::chrono::milliseconds(1));
+                 v1::QueryResponse response;
+                 return OutcomeOf(FromGrpcStatus(t.OracleStub()->Query(
+                     &context, CatalogueTest::Good(), &response)));
+               }},
+              // Submit: hypotheses.
+              {"SubmitWrongShape", C::kInvalidArgument, "wq",
+               Submit([](auto& h) {
+                 h.mutable_heads(0)->mutable_wq()->set_rows(3);
+               })},
+              {"SubmitNaN", C::kInvalidArgument, "hypothesis",
+               Submit([](auto& h) {
+                 h.mutable_heads(0)->mutable_wo()->set_values(0, kNaN);
+               })},
+              {"SubmitInfinity", C::kInvalidArgument, "hypothesis",
+               Submit([](auto& h) {
+                 h.mutable_heads(0)->mutable_wk()->set_values(1, kInf);
+               })},
+              {"SubmitNoHeads", C::kInvalidArgument, "heads",
+               Submit([](auto& h) { h.clear_heads(); })},
+              {"SubmitTooManyHeads", C::kInvalidArgument, "heads",
+               Submit([](auto& h) { *h.add_heads() = h.heads(0); })},
+              {"SubmitUnknownChallenge", C::kNotFound, "no-such",
+               Submit([](auto&) {}, "no-such")},
+              {"SubmitClosedChallenge", C::kFailedPrecondition, "closed",
+               Submit([](auto&) {}, kShut)},
+              {"SubmitOverTheLimit", C::kResourceExhausted, "submission limit",
+               Submit([](auto&) {}, kOnce),
+               [](CatalogueTest& t) {
+                 ASSERT_TRUE(Submit([](auto&) {}, kOnce)(t).status.ok());
+               }},
+              // Submit: bounded work (widths, bytes, rate).
+              {"SubmitKeyWiderThanDModel", C::kInvalidArgument, "heads[0].wq",
+               Submit([](auto& h) {
+                 for (pb::Matrix* m : {h.mutable_heads(0)->mutable_wq(),
+                                       h.mutable_heads(0)->mutable_wk()}) {
+                   m->set_cols(5);
+                   m->clear_values();
+                   for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
+                 }
+               })},
+              {"SubmitValueWiderThanDModel", C::kInvalidArgument, "heads[0].wv",
+               Submit([](auto& h) {
+                 pb::Matrix* wv = h.mutable_heads(0)->mutable_wv();
+                 pb::Matrix* wo = h.mutable_heads(0)->mutable_wo();
+                 wv->set_cols(5);
+                 wo->set_rows(5);
+                 for (pb::Matrix* m : {wv, wo}) {
+                   m->clear_values();
+                   for (int i = 0; i < 4 * 5; ++i) m->add_values(0.1);
+                 }
+               })},
+              {"SubmitTooManyBytes", C::kInvalidArgument, "SubmitRequest is",
+               Submit([](auto& h) {
+                 for (size_t i = 0; i < kMaxSubmissionBytes / 8; ++i) {
+                   h.add_bo(1);
+                 }
+               })},
+              {"SubmitOverTheRate", C::kResourceExhausted,
+               "1 submissions per minute", Submit([](auto&) {}, kSlowSubmit),
+               [](CatalogueTest& t) {
+                 ASSERT_TRUE(Submit([](auto&) {}, kSlowSubmit)(t).status.ok());
+               }},
+              // The other learner RPCs.
+              {"DescribeUnknownChallenge", C::kNotFound, "no-such",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().Describe("no-such"));
+               }},
+              {"UsageUnknownChallenge", C::kNotFound, "no-such",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().GetUsage("no-such"));
+               }},
+              {"LeaderboardUnknownChallenge", C::kNotFound, "no-such",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().Leaderboard("no-such"));
+               }},
+              {"TranscriptUnknownChallenge", C::kNotFound, "no-such",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().Transcript("no-such"));
+               }},
+              {"RevealBeforeRevealed", C::kFailedPrecondition, "revealed",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().Reveal(kMain));
+               }},
+              {"RevealOfAnotherLearner", C::kPermissionDenied,
+               "another learner",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().Reveal(kShut, "bob"));
+               },
+               [](CatalogueTest& t) {
+                 ASSERT_TRUE(
+                     t.Admin().SetPhase(kShut, v1::PHASE_REVEALED).ok());
+               }},
+              // Random examples (Sample) and the access they need.
+              {"SampleOnQueriesOnlyChallenge", C::kFailedPrecondition,
+               "answers queries only (policy.access ACCESS_QUERIES)",
+               SampleCall(kMain, 1, 0)},
+              {"QueryOnExamplesOnlyChallenge", C::kFailedPrecondition,
+               "answers random examples only (policy.access ACCESS_EXAMPLES)",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.RawQuery(t.Good(kDrawn)));
+               }},
+              {"SampleZeroCount", C::kInvalidArgument,
+               "count = 0: ask for at least one example",
+               SampleCall(kDrawn, 0, 0)},
+              {"SampleOverSequencesPerRequest", C::kInvalidArgument,
+               "count = 9 is over policy.limits.max_sequences_per_request = 8",
+               SampleCall(kDrawn, 9, 0)},
+              {"SampleOverTokensPerRequest", C::kInvalidArgument,
+               "48 tokens, over policy.limits.max_tokens_per_request = 32",
+               SampleCall(kDrawn, 3, 0)},
+              {"SampleOtherLength", C::kInvalidArgument,
+               "tokens = 5: the examples of challenge \"drawn\" have 16 tokens "
+               "(policy.examples.tokens)",
+               SampleCall(kDrawn, 1, 5)},
+              {"SampleUnknownChallenge", C::kNotFound, "no-such",
+               SampleCall("no-such", 1, 0)},
+              {"SampleClosedChallenge", C::kFailedPrecondition, "closed",
+               SampleCall(kShut, 1, 0)},
+              // Admin calls.
+              {"AdminCallByLearner", C::kPermissionDenied, "admin token",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Alice().Register("eve"));
+               }},
+              {"GrantOverflowingQueries", C::kInvalidArgument, "overflow",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Grant(
+                     kMain, "alice", std::numeric_limits<uint64_t>::max(), 0));
+               }},
+              {"GrantOverflowingTokens", C::kInvalidArgument, "overflow",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Grant(
+                     kMain, "alice", 0,
+                     std::numeric_limits<uint64_t>::max() - 100));
+               }},
+              {"GrantUnknownLearner", C::kNotFound, "nobody",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Grant(kMain, "nobody", 1, 1));
+               }},
+              {"GrantUnknownChallenge", C::kNotFound, "no-such",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Grant("no-such", "alice", 1, 1));
+               }},
+              {"RegisterBadName", C::kInvalidArgument, "name",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Register("no spaces/or\nnewlines"));
+               }},
+              {"RegisterTwice", C::kAlreadyExists, "alice",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Register("alice"));
+               }},
+              {"CreateZeroDModel", C::kInvalidArgument, "d_model",
+               CreateChallenge(
+                   [](auto& c) { c.mutable_spec()->set_d_model(0); })},
+              {"CreateSecretTooLarge", C::kInvalidArgument, "parameters",
+               CreateChallenge([](auto& c) {
+                 c.mutable_spec()->set_d_model(4096);
+                 c.mutable_spec()->set_heads(256);
+                 c.mutable_spec()->set_head_dim(4096);
+               })},
+              {"CreateKvHeadsNotDividing", C::kInvalidArgument, "spec.kv_heads",
+               CreateChallenge([](auto& c) {
+                 c.mutable_spec()->set_heads(4);
+                 c.mutable_spec()->set_kv_heads(3);
+               })},
+              {"CreateResidualWidths", C::kInvalidArgument, "spec.residual",
+               CreateChallenge([](auto& c) {
+                 c.mutable_spec()->set_out_dim(c.spec().d_model() + 1);
+                 c.mutable_spec()->set_residual(true);
+               })},
+              {"CreateTiedSharedKeys", C::kInvalidArgument, "spec.tie_qk",
+               CreateChallenge([](auto& c) {
+                 c.mutable_spec()->set_heads(2);
+                 c.mutable_spec()->set_head_dim(2);
+                 c.mutable_spec()->set_kv_heads(1);
+                 c.mutable_spec()->set_tie_qk(true);
+               })},
+              {"CreateTooManyLayers", C::kInvalidArgument, "spec.layers",
+               CreateChallenge([](auto& c) {
+                 c.mutable_spec()->set_layers(kMaxLayers + 1);
+               })},
+              {"CreateFfnNoHidden", C::kInvalidArgument, "spec.ffn.hidden",
+               CreateChallenge([](auto& c) {
                  c.mutable_spec()->mutable_ffn()->set_out_dim(1);
                })},
-          {"CreateFfnResidualWidths", C::kInvalidArgument, "spec.ffn.residual",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateFfnResidualWidths", C::kInvalidArgument,
+               "spec.ffn.residual", CreateChallenge([](auto& c) {
                  v1::FfnSpec* f = c.mutable_spec()->mutable_ffn();
                  f->set_hidden(4);
                  f->set_out_dim(1);
                  f->set_residual(true);
                })},
-          {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
-           CreateChallenge(
-               [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
-          {"CreateNaNRate", C::kInvalidArgument, "max_requests_per_second",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateNegativeNoise", C::kInvalidArgument, "noise_sigma",
+               CreateChallenge(
+                   [](auto& c) { c.mutable_policy()->set_noise_sigma(-1); })},
+              {"CreateNaNRate", C::kInvalidArgument, "max_requests_per_second",
+               CreateChallenge([](auto& c) {
                  c.mutable_policy()
                      ->mutable_limits()
                      ->set_max_requests_per_second(kNaN);
                })},
-          {"CreateExamplesWithoutTokens", C::kInvalidArgument,
-           "policy.examples.tokens = 0",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateExamplesWithoutTokens", C::kInvalidArgument,
+               "policy.examples.tokens = 0", CreateChallenge([](auto& c) {
                  c.mutable_policy()->set_access(v1::ACCESS_EXAMPLES);
                })},
-          {"CreateExampleScaleZero", C::kInvalidArgument,
-           "policy.examples.scale = 0",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateExampleScaleZero", C::kInvalidArgument,
+               "policy.examples.scale = 0", CreateChallenge([](auto& c) {
                  c.mutable_policy()->set_access(v1::ACCESS_BOTH);
                  c.mutable_policy()->mutable_examples()->set_tokens(2);
                  c.mutable_policy()->mutable_examples()->set_scale(0);
                })},
-          {"CreateTopKZero", C::kInvalidArgument, "policy.top_k = 0",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateTopKZero", C::kInvalidArgument, "policy.top_k = 0",
+               CreateChallenge([](auto& c) {
                  c.mutable_policy()->set_answers(v1::ANSWERS_TOP_K);
                })},
-          {"CreateTopKOverOutDim", C::kInvalidArgument, "is over spec.out_dim",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateTopKOverOutDim", C::kInvalidArgument,
+               "is over spec.out_dim", CreateChallenge([](auto& c) {
                  c.mutable_policy()->set_answers(v1::ANSWERS_TOP_K);
                  c.mutable_policy()->set_top_k(1000);
                })},
-          {"CreateQuantizeStepNaN", C::kInvalidArgument,
-           "policy.quantize_step = nan",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateQuantizeStepNaN", C::kInvalidArgument,
+               "policy.quantize_step = nan", CreateChallenge([](auto& c) {
                  c.mutable_policy()->set_answers(v1::ANSWERS_QUANTIZED);
                  c.mutable_policy()->set_quantize_step(kNaN);
                })},
-          {"CreateQuantizeStepNegative", C::kInvalidArgument,
-           "policy.quantize_step = -1",
-           CreateChallenge(
-               [](auto& c) {
+              {"CreateQuantizeStepNegative", C::kInvalidArgument,
+               "policy.quantize_step = -1", CreateChallenge([](auto& c) {
                  c.mutable_policy()->set_answers(v1::ANSWERS_QUANTIZED);
                  c.mutable_policy()->set_quantize_step(-1);
                })},
-          {"CreateDuplicateId", C::kAlreadyExists, kMain,
-           CreateChallenge([](auto& c) { c.set_id(kMain); })},
-          {"PhaseBackwards", C::kFailedPrecondition, "closed",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().SetPhase(kShut, v1::PHASE_OPEN));
-           }},
-          {"ExportUnknownChallenge", C::kNotFound, "no-such",
-           [](CatalogueTest& t) {
-             return OutcomeOf(t.Admin().Export("no-such"));
-           }},
-          // Files.
-          {"ConfigFileNotTextFormat", C::kInvalidArgument, "config.",
-           ConfigFile("challenge { id: \"x\" spec { d_model: }")},
-          {"ConfigFileUnknownField", C::kInvalidArgument, "colour",
-           ConfigFile("challenge { id: \"x\" colour: 3 spec { d_model: 4 } }")},
-          {"ConfigFileDuplicateIds", C::kInvalidArgument, "twice",
-           ConfigFile("challenge { id: \"x\" spec { d_model: 4 } }\n"
-                      "challenge { id: \"x\" spec { d_model: 4 } }")},
-          {"ConfigFileMissing", C::kNotFound, "no-such-dir",
-           [](CatalogueTest&) {
-             return OutcomeOf(LoadChallengeSet("/no-such-dir/set.textproto"));
-           }},
-          {"HypothesisFileLayersAndHeads", C::kInvalidArgument, "layers",
-           HypothesisFile(R"({"layers": [{"heads": []}], "heads": []})")},
-          {"HypothesisFileFfnNoW2", C::kInvalidArgument, "ffn",
-           HypothesisFile(R"({"heads": [], "ffn": {"w1": [[1]]}})")},
-          {"SubmitFfnWithoutBlock", C::kInvalidArgument, "ffn",
-           Submit([](auto& h) {
-             v1::FfnParams* f = h.mutable_ffn();
-             MatrixToProto(Matrix::Identity(1, 1), f->mutable_w1());
-             MatrixToProto(Matrix::Identity(1, 1), f->mutable_w2());
-           })},
-          {"SubmitLayersOnOneLayerSpecTwice", C::kInvalidArgument, "layers",
-           Submit([](auto& h) {
-             v1::AttentionLayerParams* a = h.add_layers();
-             *a->mutable_heads() = h.heads();
-             *h.add_layers() = *a;
-             h.clear_heads();
-             h.clear_bo();
-           })},
-          {"HypothesisFileNotJson", C::kInvalidArgument, "JSON",
-           HypothesisFile("{\"heads\": [")},
-          {"HypothesisFileWrongShape", C::kInvalidArgument, "wq",
-           HypothesisFile(R"({"heads": [{"wq": [[1, 2]], "wk": [[1]], )"
-                          R"("wv": [[1]], "wo": [[1]]}]})")},
-          {"HypothesisFileNotNumbers", C::kInvalidArgument, "heads[0]",
-           HypothesisFile(R"({"heads": [{"theta": "big", "omega": [[1]]}]})")},
-          {"HypothesisFileHugeNumber", C::kInvalidArgument, "hypothesis",
-           HypothesisFile(
-               R"({"heads": [{"theta": [[1e999]], "omega": [[1]]}]})")},
-          {"TranscriptFileBadDigest", C::kInvalidArgument, "request_digest",
-           TranscriptLine(
-               R"({"learner": "a", "index": 0, "first_query_index": 0, )"
-               R"("request": {"sequences": [[[1, 2, 3, 4]]]}, )"
-               R"("response": {"outputs": [[[1, 2, 3, 4]]]}, )"
-               R"("request_digest": "zz", "response_digest": "00", )"
-               R"("chain_hash": "00"})")},
-          {"TranscriptFileNotAnObject", C::kInvalidArgument, "entry",
-           TranscriptLine("[1, 2, 3]")},
-      };
+              {"CreateDuplicateId", C::kAlreadyExists, kMain,
+               CreateChallenge([](auto& c) { c.set_id(kMain); })},
+              {"PhaseBackwards", C::kFailedPrecondition, "closed",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().SetPhase(kShut, v1::PHASE_OPEN));
+               }},
+              {"ExportUnknownChallenge", C::kNotFound, "no-such",
+               [](CatalogueTest& t) {
+                 return OutcomeOf(t.Admin().Export("no-such"));
+               }},
+              // Files.
+              {"ConfigFileNotTextFormat", C::kInvalidArgument, "config.",
+               ConfigFile("challenge { id: \"x\" spec { d_model: }")},
+              {"ConfigFileUnknownField", C::kInvalidArgument, "colour",
+               ConfigFile(
+                   "challenge { id: \"x\" colour: 3 spec { d_model: 4 } }")},
+              {"ConfigFileDuplicateIds", C::kInvalidArgument, "twice",
+               ConfigFile("challenge { id: \"x\" spec { d_model: 4 } }\n"
+                          "challenge { id: \"x\" spec { d_model: 4 } }")},
+              {"ConfigFileMissing", C::kNotFound, "no-such-dir",
+               [](CatalogueTest&) {
+                 return OutcomeOf(
+                     LoadChallengeSet("/no-such-dir/set.textproto"));
+               }},
+              {"HypothesisFileLayersAndHeads", C::kInvalidArgument, "layers",
+               HypothesisFile(R"({"layers": [{"heads": []}], "heads": []})")},
+              {"HypothesisFileFfnNoW2", C::kInvalidArgument, "ffn",
+               HypothesisFile(R"({"heads": [], "ffn": {"w1": [[1]]}})")},
+              {"SubmitFfnWithoutBlock", C::kInvalidArgument, "ffn",
+               Submit([](auto& h) {
+                 v1::FfnParams* f = h.mutable_ffn();
+                 MatrixToProto(Matrix::Identity(1, 1), f->mutable_w1());
+                 MatrixToProto(Matrix::Identity(1, 1), f->mutable_w2());
+               })},
+              {"SubmitLayersOnOneLayerSpecTwice", C::kInvalidArgument, "layers",
+               Submit([](auto& h) {
+                 v1::AttentionLayerParams* a = h.add_layers();
+                 *a->mutable_heads() = h.heads();
+                 *h.add_layers() = *a;
+                 h.clear_heads();
+                 h.clear_bo();
+               })},
+              {"HypothesisFileNotJson", C::kInvalidArgument, "JSON",
+               HypothesisFile("{\"heads\": [")},
+              {"HypothesisFileWrongShape", C::kInvalidArgument, "wq",
+               HypothesisFile(R"({"heads": [{"wq": [[1, 2]], "wk": [[1]], )"
+                              R"("wv": [[1]], "wo": [[1]]}]})")},
+              {"HypothesisFileNotNumbers", C::kInvalidArgument, "heads[0]",
+               HypothesisFile(
+                   R"({"heads": [{"theta": "big", "omega": [[1]]}]})")},
+              {"HypothesisFileHugeNumber", C::kInvalidArgument, "hypothesis",
+               HypothesisFile(
+                   R"({"heads": [{"theta": [[1e999]], "omega": [[1]]}]})")},
+              {"TranscriptFileBadDigest", C::kInvalidArgument, "request_digest",
+               TranscriptLine(
+                   R"({"learner": "a", "index": 0, "first_query_index": 0, )"
+                   R"("request": {"sequences": [[[1, 2, 3, 4]]]}, )"
+                   R"("response": {"outputs": [[[1, 2, 3, 4]]]}, )"
+                   R"("request_digest": "zz", "response_digest": "00", )"
+                   R"("chain_hash": "00"})")},
+              {"TranscriptFileNotAnObject", C::kInvalidArgument, "entry",
+               TranscriptLine("[1, 2, 3]")},
+          };
   const std::vector<Row> malformed = MalformedRows();
   rows.insert(rows.end(), malformed.begin(), malformed.end());
   return rows;

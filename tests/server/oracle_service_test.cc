@@ -139,13 +139,13 @@ TEST_F(OracleServiceTest, ListsTheBuiltInChallengesById) {
   ASSERT_TRUE(list.ok()) << list.status();
   std::vector<std::string> ids;
   for (const ChallengeInfo& info : *list) ids.push_back(info.id);
-  EXPECT_THAT(ids, ElementsAre("chen-li-signs-d8-h2", kFloat32, kLast,
-                               "linear-attention-d16", "multi-query-d16-h4",
-                               "multihead-scalar-d8-h2", kNoisy,
-                               "scalar-last-token-d16", "sign-scalar-d8",
-                               kCausal, kSingle, "tied-two-layer-d16", kTiny,
-                               "top3-last-token-d16", "transformer-ffn-d8",
-                               kTwoHead));
+  EXPECT_THAT(
+      ids, ElementsAre("chen-li-signs-d8-h2", kFloat32, kLast,
+                       "linear-attention-d16", "multi-query-d16-h4",
+                       "multihead-scalar-d8-h2", kNoisy,
+                       "scalar-last-token-d16", "sign-scalar-d8", kCausal,
+                       kSingle, "tied-two-layer-d16", kTiny,
+                       "top3-last-token-d16", "transformer-ffn-d8", kTwoHead));
 }
 
 TEST_F(OracleServiceTest, DescribesAChallengeWithDefaultsFilledIn) {

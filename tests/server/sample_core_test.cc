@@ -371,7 +371,7 @@ TEST(VerifyAccessTest, AQueryEntryOnAnExamplesOnlyChallengeIsRefused) {
       h.core.GetTranscript(alice, "both", 0, 0);
   ASSERT_TRUE(page.ok());
   RevealedChallenge revealed{reveal->config,     reveal->secret,
-                             reveal->nonce,      0,
+                             reveal->nonce,      reveal->config.prior.seed,
                              reveal->noise_seed, reveal->commitment};
   ASSERT_TRUE(
       VerifyTranscript(revealed, reveal->commitment, page->entries).ok());
