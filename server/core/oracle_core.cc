@@ -55,6 +55,20 @@ double RoundSignificant(double x, int digits) {
 // The store keeps the metrics, not the verdict: it is derived from the
 // challenge's threshold wherever a score is shown. Sign answers are judged
 // by the sign disagreement, their headline score.
+// A charge's commit in the metrics (when counted): answered once durable,
+// else refused with the store's code. Queries and samples alike.
+void CountCommit(ServerMetrics* metrics, const std::string& challenge_id,
+                 const std::string& learner, uint64_t queries, uint64_t tokens,
+                 const absl::Status& committed) {
+  if (metrics == nullptr) return;
+  if (committed.ok()) {
+    metrics->CountAnswered(challenge_id, learner, queries, tokens);
+  } else {
+    metrics->CountRefused(challenge_id, learner,
+                          absl::StatusCodeToString(committed.code()));
+  }
+}
+
 bool Passed(const Score& score, const ChallengeConfig& config) {
   const double headline = config.policy.answers == Answers::kSign
                               ? score.sign_disagreement
@@ -181,15 +195,8 @@ void OracleCore::QueryAsync(const Principal& caller,
        reservation = answered->reservation, answers,
        done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
         challenge->EndAnswer();
-        if (metrics != nullptr) {
-          if (receipt.ok()) {
-            metrics->CountAnswered(challenge->id(), learner, queries, tokens);
-          } else {
-            metrics->CountRefused(
-                challenge->id(), learner,
-                absl::StatusCodeToString(receipt.status().code()));
-          }
-        }
+        CountCommit(metrics, challenge->id(), learner, queries, tokens,
+                    receipt.status());
         if (!receipt.ok()) {
           done(receipt.status());
           return;
@@ -238,16 +245,8 @@ void OracleCore::SampleAsync(const Principal& caller,
        reservation = answered->reservation, result = std::move(result),
        done = std::move(done)](absl::StatusOr<CommitReceipt> receipt) {
         challenge->EndAnswer();
-        if (metrics != nullptr) {
-          if (receipt.ok()) {
-            metrics->CountAnswered(challenge->id(), learner, queries,
-                                   charged_tokens);
-          } else {
-            metrics->CountRefused(
-                challenge->id(), learner,
-                absl::StatusCodeToString(receipt.status().code()));
-          }
-        }
+        CountCommit(metrics, challenge->id(), learner, queries, charged_tokens,
+                    receipt.status());
         if (!receipt.ok()) {
           done(receipt.status());
           return;
