@@ -15,11 +15,13 @@ scripts/deps.sh fuzz
 
 build_dir=build-fuzz
 # -O1 without NDEBUG: the assertions of the project and of Eigen (index
-# bounds) stay on, and the build stays quick. No -march=native: the
-# findings must replay on any machine.
+# bounds) stay on, and the build stays quick. The lock annotations are
+# checked on the way (-Wthread-safety, as in the sanitizer build). No
+# -march=native: the findings must replay on any machine.
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-  -DATTNORACLE_FUZZ=ON -DATTNORACLE_NATIVE=OFF >/dev/null
+  -DATTNORACLE_FUZZ=ON -DATTNORACLE_THREAD_SAFETY=ON -DATTNORACLE_NATIVE=OFF \
+  >/dev/null
 ninja -C "$build_dir" --quiet
 
 targets=(request challenge_config hypothesis transcript)
