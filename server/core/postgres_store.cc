@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/transcript.h"
 
 namespace attnoracle {
 namespace {
@@ -74,6 +76,34 @@ constexpr const char* kMigrations[] = {
     INSERT INTO generation(id, value) VALUES (1, 0);
     )sql",
 };
+
+// Runs `sql` and bumps the generation in one transaction: for every write
+// the other replicas must reload.
+absl::StatusOr<PgResult> ExecBumping(PgConnection& c, const char* sql,
+                                     const PgParams& params) {
+  absl::StatusOr<PgResult> result = absl::InternalError("not run");
+  absl::Status s = c.InTransaction([&]() -> absl::Status {
+    result = c.Exec(sql, params);
+    ATTN_RETURN_IF_ERROR(result.status());
+    return c.Run("UPDATE generation SET value = value + 1 WHERE id = 1");
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+constexpr char kUsageColumns[] =
+    "queries_used, tokens_used, extra_queries, extra_tokens, entries, "
+    "chain_head";
+
+// A usage row from columns `first`... in kUsageColumns' order.
+UsageRecord UsageFrom(const PgResult& r, int row, int first,
+                      const std::string& challenge_id,
+                      const std::string& learner) {
+  return UsageRecord{challenge_id,           learner,
+                     r.UInt(row, first),     r.UInt(row, first + 1),
+                     r.UInt(row, first + 2), r.UInt(row, first + 3),
+                     r.UInt(row, first + 4), r.Bytes(row, first + 5)};
+}
 
 constexpr char kTranscriptColumns[] =
     "SELECT challenge, learner, idx, first_query_index, request, response, "
@@ -168,15 +198,18 @@ absl::StatusOr<std::vector<ChallengeRecord>> PostgresStore::LoadChallenges() {
 
 absl::Status PostgresStore::InsertChallenge(const ChallengeRecord& r) {
   ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
-  absl::Status s = c->Run(
-      "INSERT INTO challenges(id, config, phase, nonce, created_ms) "
-      "VALUES ($1, $2, $3, $4, $5)",
-      PgParams()
-          .Text(r.id)
-          .Text(r.config_text)
-          .Int(PhaseToInt(r.phase))
-          .Bytes(r.nonce)
-          .Int(r.created_ms));
+  absl::Status s =
+      ExecBumping(
+          *c,
+          "INSERT INTO challenges(id, config, phase, nonce, created_ms) "
+          "VALUES ($1, $2, $3, $4, $5)",
+          PgParams()
+              .Text(r.id)
+              .Text(r.config_text)
+              .Int(PhaseToInt(r.phase))
+              .Bytes(r.nonce)
+              .Int(r.created_ms))
+          .status();
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(
         absl::StrCat("challenge \"", r.id, "\" already exists"));
@@ -187,8 +220,9 @@ absl::Status PostgresStore::InsertChallenge(const ChallengeRecord& r) {
 absl::Status PostgresStore::UpdatePhase(const std::string& id, Phase phase) {
   ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
   ATTN_ASSIGN_OR_RETURN(
-      PgResult r, c->Exec("UPDATE challenges SET phase = $1 WHERE id = $2",
-                          PgParams().Int(PhaseToInt(phase)).Text(id)));
+      PgResult r,
+      ExecBumping(*c, "UPDATE challenges SET phase = $1 WHERE id = $2",
+                  PgParams().Int(PhaseToInt(phase)).Text(id)));
   if (r.affected() == 0) {
     return absl::NotFoundError(absl::StrCat("no challenge \"", id, "\""));
   }
@@ -211,15 +245,18 @@ absl::StatusOr<std::vector<LearnerRecord>> PostgresStore::LoadLearners() {
 
 absl::Status PostgresStore::InsertLearner(const LearnerRecord& r) {
   ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
-  absl::Status s = c->Run(
-      "INSERT INTO learners(name, token_hash, role, revoked, created_ms) "
-      "VALUES ($1, $2, $3, $4, $5)",
-      PgParams()
-          .Text(r.name)
-          .Bytes(r.token_hash)
-          .Int(r.role == Role::kAdmin ? 1 : 0)
-          .Bool(r.revoked)
-          .Int(r.created_ms));
+  absl::Status s =
+      ExecBumping(
+          *c,
+          "INSERT INTO learners(name, token_hash, role, revoked, created_ms) "
+          "VALUES ($1, $2, $3, $4, $5)",
+          PgParams()
+              .Text(r.name)
+              .Bytes(r.token_hash)
+              .Int(r.role == Role::kAdmin ? 1 : 0)
+              .Bool(r.revoked)
+              .Int(r.created_ms))
+          .status();
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(
         absl::StrCat("learner \"", r.name, "\" already exists"));
@@ -231,8 +268,9 @@ absl::Status PostgresStore::UpdateRevoked(const std::string& name,
                                           bool revoked) {
   ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
   ATTN_ASSIGN_OR_RETURN(
-      PgResult r, c->Exec("UPDATE learners SET revoked = $1 WHERE name = $2",
-                          PgParams().Bool(revoked).Text(name)));
+      PgResult r,
+      ExecBumping(*c, "UPDATE learners SET revoked = $1 WHERE name = $2",
+                  PgParams().Bool(revoked).Text(name)));
   if (r.affected() == 0) {
     return absl::NotFoundError(absl::StrCat("no learner \"", name, "\""));
   }
@@ -242,7 +280,8 @@ absl::Status PostgresStore::UpdateRevoked(const std::string& name,
 absl::Status PostgresStore::ReissueLearner(const std::string& name,
                                            const std::string& token_hash) {
   ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
-  absl::StatusOr<PgResult> r = c->Exec(
+  absl::StatusOr<PgResult> r = ExecBumping(
+      *c,
       "UPDATE learners SET token_hash = $1, revoked = FALSE WHERE name = $2",
       PgParams().Bytes(token_hash).Text(name));
   if (absl::IsAlreadyExists(r.status())) {
@@ -363,26 +402,27 @@ absl::StatusOr<SubmissionRecord> PostgresStore::InsertSubmission(
   const Score& s = r.score;
   ATTN_ASSIGN_OR_RETURN(
       PgResult inserted,
-      c->Exec("INSERT INTO submissions(challenge, learner, "
-              "functional_rel_err, max_abs_err, bits, theta_rel_err, "
-              "omega_rel_err, queries_used, tokens_used, queries_to_bound, "
-              "tokens_to_bound, created_ms, sign_disagreement) "
-              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-              "$13) RETURNING id",
-              PgParams()
-                  .Text(r.challenge_id)
-                  .Text(r.learner)
-                  .Real(s.functional_rel_err)
-                  .Real(s.max_abs_err)
-                  .Real(s.bits)
-                  .Real(s.theta_rel_err)
-                  .Real(s.omega_rel_err)
-                  .UInt(s.queries_used)
-                  .UInt(s.tokens_used)
-                  .Real(s.queries_to_bound)
-                  .Real(s.tokens_to_bound)
-                  .Int(r.created_ms)
-                  .Real(s.sign_disagreement)));
+      ExecBumping(*c,
+                  "INSERT INTO submissions(challenge, learner, "
+                  "functional_rel_err, max_abs_err, bits, theta_rel_err, "
+                  "omega_rel_err, queries_used, tokens_used, queries_to_bound, "
+                  "tokens_to_bound, created_ms, sign_disagreement) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                  "$13) RETURNING id",
+                  PgParams()
+                      .Text(r.challenge_id)
+                      .Text(r.learner)
+                      .Real(s.functional_rel_err)
+                      .Real(s.max_abs_err)
+                      .Real(s.bits)
+                      .Real(s.theta_rel_err)
+                      .Real(s.omega_rel_err)
+                      .UInt(s.queries_used)
+                      .UInt(s.tokens_used)
+                      .Real(s.queries_to_bound)
+                      .Real(s.tokens_to_bound)
+                      .Int(r.created_ms)
+                      .Real(s.sign_disagreement)));
   SubmissionRecord out = r;
   out.id = inserted.UInt(0, 0);
   return out;
@@ -413,6 +453,214 @@ absl::StatusOr<std::vector<SubmissionRecord>> PostgresStore::LoadSubmissions(
     out.push_back(std::move(r));
   }
   return out;
+}
+
+absl::StatusOr<UsageRecord> PostgresStore::ReserveShared(
+    const std::string& challenge_id, const std::string& learner,
+    uint64_t budget_queries, uint64_t budget_tokens, uint64_t queries,
+    uint64_t tokens) {
+  ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
+  const std::string take = absl::StrCat(
+      "UPDATE usage SET queries_used = queries_used + $3, "
+      "tokens_used = tokens_used + $4 "
+      "WHERE challenge = $1 AND learner = $2 "
+      "AND queries_used + $3 <= $5 + extra_queries "
+      "AND tokens_used + $4 <= $6 + extra_tokens "
+      "AND EXISTS (SELECT 1 FROM challenges WHERE id = $1 AND phase = 0) "
+      "AND NOT EXISTS (SELECT 1 FROM learners WHERE name = $2 AND revoked) "
+      "RETURNING ",
+      kUsageColumns);
+  const PgParams params = PgParams()
+                              .Text(challenge_id)
+                              .Text(learner)
+                              .UInt(queries)
+                              .UInt(tokens)
+                              .UInt(budget_queries)
+                              .UInt(budget_tokens);
+  UsageRecord out;
+  ATTN_RETURN_IF_ERROR(c->InTransaction([&]() -> absl::Status {
+    // The answer waits for its entry's synchronous commit, which flushes
+    // the WAL past this one too (docs/ARCHITECTURE.md, "Replicas").
+    ATTN_RETURN_IF_ERROR(c->Run("SET LOCAL synchronous_commit = off"));
+    ATTN_ASSIGN_OR_RETURN(PgResult r, c->Exec(take.c_str(), params));
+    if (r.rows() == 0) {
+      ATTN_RETURN_IF_ERROR(c->Run(
+          "INSERT INTO usage(challenge, learner, queries_used, tokens_used, "
+          "extra_queries, extra_tokens, entries, chain_head) "
+          "VALUES ($1, $2, 0, 0, 0, 0, 0, ''::bytea) "
+          "ON CONFLICT DO NOTHING",
+          PgParams().Text(challenge_id).Text(learner)));
+      ATTN_ASSIGN_OR_RETURN(r, c->Exec(take.c_str(), params));
+    }
+    if (r.rows() == 1) {
+      out = UsageFrom(r, 0, 0, challenge_id, learner);
+      return absl::OkStatus();
+    }
+    // Nothing taken: say why, as the single-server path does.
+    const std::string why_sql = absl::StrCat(
+        "SELECT (SELECT phase FROM challenges WHERE id = $1), "
+        "EXISTS (SELECT 1 FROM learners WHERE name = $2 AND revoked), ",
+        kUsageColumns, " FROM usage WHERE challenge = $1 AND learner = $2");
+    ATTN_ASSIGN_OR_RETURN(
+        PgResult why,
+        c->Exec(why_sql.c_str(), PgParams().Text(challenge_id).Text(learner)));
+    if (why.rows() != 1) return absl::InternalError("the usage row vanished");
+    const Phase phase =
+        why.IsNull(0, 0) ? Phase::kClosed : PhaseFromInt(why.Int(0, 0));
+    if (phase != Phase::kOpen) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("challenge \"", challenge_id, "\" is ", PhaseName(phase),
+                       "; answering needs it open"));
+    }
+    if (why.Bool(0, 1)) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("the token of learner \"", learner, "\" was revoked"));
+    }
+    const UsageRecord u = UsageFrom(why, 0, 2, challenge_id, learner);
+    // Grants are bounded so that these sums fit in 64 bits.
+    const uint64_t cap_queries = budget_queries + u.extra_queries;
+    const uint64_t cap_tokens = budget_tokens + u.extra_tokens;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "budget exhausted: the request needs ", queries, " queries and ",
+        tokens, " tokens; ",
+        cap_queries - std::min(u.queries_used, cap_queries), " queries and ",
+        cap_tokens - std::min(u.tokens_used, cap_tokens), " tokens are left"));
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<absl::Status>> PostgresStore::CommitShared(
+    std::span<TranscriptEntry> entries) {
+  // The entries of each key, in order; keys sorted, so two replicas lock
+  // usage rows in the same order and never deadlock.
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> by_key;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    by_key[{entries[i].challenge_id, entries[i].learner}].push_back(i);
+  }
+  std::vector<absl::Status> results(entries.size());
+  ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
+  ATTN_RETURN_IF_ERROR(c->InTransaction([&]() -> absl::Status {
+    for (const auto& [key, indices] : by_key) {
+      const std::string& challenge_id = key.first;
+      const std::string& learner = key.second;
+      // A phase change waits for this transaction, and one committed
+      // before it is seen here.
+      ATTN_ASSIGN_OR_RETURN(
+          PgResult phase,
+          c->Exec("SELECT phase FROM challenges WHERE id = $1 FOR SHARE",
+                  PgParams().Text(challenge_id)));
+      const Phase now =
+          phase.rows() == 1 ? PhaseFromInt(phase.Int(0, 0)) : Phase::kClosed;
+      if (now != Phase::kOpen) {
+        for (size_t i : indices) {
+          results[i] = absl::FailedPreconditionError(
+              absl::StrCat("challenge \"", challenge_id, "\" is ",
+                           PhaseName(now), "; answering needs it open"));
+        }
+        continue;
+      }
+      ATTN_ASSIGN_OR_RETURN(
+          PgResult row, c->Exec("SELECT entries, chain_head FROM usage "
+                                "WHERE challenge = $1 AND learner = $2 "
+                                "FOR UPDATE",
+                                PgParams().Text(challenge_id).Text(learner)));
+      if (row.rows() != 1) {
+        return absl::InternalError(
+            absl::StrCat("no usage row for \"", learner, "\" on \"",
+                         challenge_id, "\": its reservation is missing"));
+      }
+      uint64_t next = row.UInt(0, 0);
+      std::string head = row.Bytes(0, 1);
+      for (size_t i : indices) {
+        TranscriptEntry& e = entries[i];
+        e.index = next++;
+        e.chain_hash = ChainHash(head, e.request_digest, e.response_digest);
+        head = e.chain_hash;
+        ATTN_RETURN_IF_ERROR(
+            c->Run("INSERT INTO transcripts(challenge, learner, idx, "
+                   "first_query_index, request, response, request_digest, "
+                   "response_digest, chain_hash, created_ms) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                   PgParams()
+                       .Text(e.challenge_id)
+                       .Text(e.learner)
+                       .UInt(e.index)
+                       .UInt(e.first_query_index)
+                       .Bytes(e.request)
+                       .Bytes(e.response)
+                       .Bytes(e.request_digest)
+                       .Bytes(e.response_digest)
+                       .Bytes(e.chain_hash)
+                       .Int(e.answered_unix_ms)));
+      }
+      ATTN_RETURN_IF_ERROR(c->Run(
+          "UPDATE usage SET entries = $3, chain_head = $4 "
+          "WHERE challenge = $1 AND learner = $2",
+          PgParams().Text(challenge_id).Text(learner).UInt(next).Bytes(head)));
+    }
+    return absl::OkStatus();
+  }));
+  return results;
+}
+
+absl::StatusOr<UsageRecord> PostgresStore::GrantShared(
+    const std::string& challenge_id, const std::string& learner,
+    uint64_t budget_queries, uint64_t budget_tokens, uint64_t queries,
+    uint64_t tokens) {
+  ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
+  const std::string grant = absl::StrCat(
+      "UPDATE usage SET extra_queries = extra_queries + $3, "
+      "extra_tokens = extra_tokens + $4 "
+      "WHERE challenge = $1 AND learner = $2 "
+      "AND extra_queries + $3 + $5 <= $7 "
+      "AND extra_tokens + $4 + $6 <= $7 RETURNING ",
+      kUsageColumns);
+  UsageRecord out;
+  ATTN_RETURN_IF_ERROR(c->InTransaction([&]() -> absl::Status {
+    ATTN_RETURN_IF_ERROR(c->Run(
+        "INSERT INTO usage(challenge, learner, queries_used, tokens_used, "
+        "extra_queries, extra_tokens, entries, chain_head) "
+        "VALUES ($1, $2, 0, 0, 0, 0, 0, ''::bytea) ON CONFLICT DO NOTHING",
+        PgParams().Text(challenge_id).Text(learner)));
+    ATTN_ASSIGN_OR_RETURN(
+        PgResult r, c->Exec(grant.c_str(),
+                            PgParams()
+                                .Text(challenge_id)
+                                .Text(learner)
+                                .UInt(queries)
+                                .UInt(tokens)
+                                .UInt(budget_queries)
+                                .UInt(budget_tokens)
+                                .UInt(std::numeric_limits<uint64_t>::max())));
+    if (r.rows() == 0) {
+      return absl::InvalidArgumentError(
+          "the grant would overflow the learner's budget counters");
+    }
+    out = UsageFrom(r, 0, 0, challenge_id, learner);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<UsageRecord> PostgresStore::LoadUsageOf(
+    const std::string& challenge_id, const std::string& learner) {
+  ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
+  const std::string sql =
+      absl::StrCat("SELECT ", kUsageColumns,
+                   " FROM usage WHERE challenge = $1 AND learner = $2");
+  ATTN_ASSIGN_OR_RETURN(
+      PgResult r,
+      c->Exec(sql.c_str(), PgParams().Text(challenge_id).Text(learner)));
+  if (r.rows() == 0)
+    return UsageRecord{challenge_id, learner, 0, 0, 0, 0, 0, ""};
+  return UsageFrom(r, 0, 0, challenge_id, learner);
+}
+
+absl::StatusOr<int64_t> PostgresStore::LoadGeneration() {
+  ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
+  ATTN_ASSIGN_OR_RETURN(PgResult r,
+                        c->Exec("SELECT value FROM generation WHERE id = 1"));
+  return r.Int(0, 0);
 }
 
 }  // namespace attnoracle

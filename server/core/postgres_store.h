@@ -42,6 +42,7 @@ class PostgresStore final : public Store {
       const std::string& uri);
 
   bool durable() const override { return true; }
+  bool shared() const override { return true; }
 
   absl::StatusOr<std::vector<ChallengeRecord>> LoadChallenges() override;
   absl::Status InsertChallenge(const ChallengeRecord& record) override;
@@ -65,6 +66,25 @@ class PostgresStore final : public Store {
       const SubmissionRecord& record) override;
   absl::StatusOr<std::vector<SubmissionRecord>> LoadSubmissions(
       const std::string& challenge_id) override;
+
+  absl::StatusOr<UsageRecord> ReserveShared(const std::string& challenge_id,
+                                            const std::string& learner,
+                                            uint64_t budget_queries,
+                                            uint64_t budget_tokens,
+                                            uint64_t queries,
+                                            uint64_t tokens) override;
+  absl::StatusOr<std::vector<absl::Status>> CommitShared(
+      std::span<TranscriptEntry> entries) override;
+  absl::StatusOr<UsageRecord> GrantShared(const std::string& challenge_id,
+                                          const std::string& learner,
+                                          uint64_t budget_queries,
+                                          uint64_t budget_tokens,
+                                          uint64_t queries,
+                                          uint64_t tokens) override;
+  absl::StatusOr<UsageRecord> LoadUsageOf(const std::string& challenge_id,
+                                          const std::string& learner) override;
+  absl::StatusOr<int64_t> LoadGeneration() override;
+
 
   // The schema version this build writes.
   static int SchemaVersion();
