@@ -85,7 +85,6 @@ class PostgresStore final : public Store {
                                           const std::string& learner) override;
   absl::StatusOr<int64_t> LoadGeneration() override;
 
-
   // The schema version this build writes.
   static int SchemaVersion();
 
