@@ -55,7 +55,16 @@ ABSL_FLAG(std::string, db, "./attnoracle.db",
           "SQLite database holding challenges, learners, usage, transcripts "
           "and submissions; created if missing, and held by this server "
           "alone while it runs. ':memory:' keeps nothing (records are held "
-          "in memory until the server stops).");
+          "in memory until the server stops). A postgresql:// (or "
+          "postgres://) URI selects a PostgreSQL database, which several "
+          "replicas may share; its password comes from PGPASSWORD or a "
+          "passfile, never from the URI.");
+ABSL_FLAG(int, refresh_ms, 250,
+          "With a PostgreSQL --db shared by several servers: how often, in "
+          "milliseconds, to look for what the others changed (challenges, "
+          "phases, learners, submissions); a change is applied here within "
+          "2 x this. Budgets and phases are checked in the database on "
+          "every answer whatever it is. 1 to 60000.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File whose first line is the admin token; turns on competition "
           "mode (every call needs a token). Default: $ATTNORACLE_ADMIN_TOKEN; "
@@ -121,8 +130,8 @@ constexpr attnoracle::FlagDoc kHttpFlags[] = {{"http", "HOST:PORT"},
                                               {"http_threads", "N"}};
 constexpr attnoracle::FlagDoc kTlsFlags[] = {
     {"tls_cert", "FILE"}, {"tls_key", "FILE"}, {"tls_client_ca", "FILE"}};
-constexpr attnoracle::FlagDoc kStorageFlags[] = {{"db", "FILE"},
-                                                 {"config", "FILE"}};
+constexpr attnoracle::FlagDoc kStorageFlags[] = {
+    {"db", "FILE|URI"}, {"refresh_ms", "MS"}, {"config", "FILE"}};
 constexpr attnoracle::FlagDoc kAccessFlags[] = {
     {"admin_token_file", "FILE"},
     {"max_requests_per_second", "RATE"},
@@ -248,6 +257,7 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.config_path = absl::GetFlag(FLAGS_config);
   options.db_path = absl::GetFlag(FLAGS_db);
+  options.refresh_ms = absl::GetFlag(FLAGS_refresh_ms);
   options.admin_token = AdminToken();
   options.open_learners.enabled = absl::GetFlag(FLAGS_open_learner_ids);
   options.open_learners.max_learners = absl::GetFlag(FLAGS_max_open_learners);

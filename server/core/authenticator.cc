@@ -89,6 +89,22 @@ absl::StatusOr<Principal> Authenticator::OpenLearner(
   return Principal{learner, Role::kLearner};
 }
 
+absl::Status Authenticator::Refresh() {
+  ATTN_ASSIGN_OR_RETURN(std::vector<LearnerRecord> learners,
+                        store_->LoadLearners());
+  std::map<std::string, LearnerRecord> by_token_hash;
+  std::map<std::string, std::string> hash_by_name;
+  for (LearnerRecord& r : learners) {
+    hash_by_name[r.name] = r.token_hash;
+    by_token_hash[r.token_hash] = std::move(r);
+  }
+  absl::MutexLock lock(&mu_);
+  // Replaced whole: a re-issued token's old hash must stop working.
+  by_token_hash_.swap(by_token_hash);
+  hash_by_name_.swap(hash_by_name);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Principal> Authenticator::Authenticate(
     absl::string_view token, std::optional<absl::string_view> learner) const {
   if (!competition_mode()) {

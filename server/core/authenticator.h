@@ -65,6 +65,9 @@ class Authenticator {
   // learner names are on in competition mode (learners are known by their
   // tokens there) or max_learners is below 1.
   [[nodiscard]] absl::Status Load();
+  // Reloads the registered learners from the store, for changes other
+  // servers sharing it made (new learners, revocations, re-issued tokens).
+  [[nodiscard]] absl::Status Refresh();
 
   bool competition_mode() const { return !admin_token_hash_.empty(); }
 

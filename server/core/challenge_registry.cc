@@ -64,7 +64,14 @@ absl::StatusOr<std::shared_ptr<Challenge>> ChallengeRegistry::Create(
 absl::Status ChallengeRegistry::Ensure(const ChallengeConfig& raw) {
   ATTN_ASSIGN_OR_RETURN(ChallengeConfig config, ResolveChallenge(raw));
   absl::StatusOr<std::shared_ptr<Challenge>> existing = Find(config.id);
-  if (!existing.ok()) return Create(config).status();
+  if (!existing.ok()) {
+    absl::Status created = Create(config).status();
+    if (!absl::IsAlreadyExists(created)) return created;
+    // Another server on a shared store stored it first: compare with its.
+    ATTN_RETURN_IF_ERROR(Refresh());
+    existing = Find(config.id);
+    if (!existing.ok()) return created;
+  }
   if (ChallengeConfigToText((*existing)->config()) !=
       ChallengeConfigToText(config)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -104,6 +111,38 @@ absl::Status ChallengeRegistry::SetPhase(const std::string& id, Phase phase) {
   challenge->WaitForAnswers();
   ATTN_RETURN_IF_ERROR(store_->UpdatePhase(id, phase));
   challenge->set_phase(phase);
+  return absl::OkStatus();
+}
+
+absl::Status ChallengeRegistry::Refresh() {
+  ATTN_ASSIGN_OR_RETURN(std::vector<ChallengeRecord> records,
+                        store_->LoadChallenges());
+  for (ChallengeRecord& r : records) {
+    absl::StatusOr<std::shared_ptr<Challenge>> known = Find(r.id);
+    if (!known.ok()) {
+      absl::StatusOr<ChallengeConfig> config =
+          ParseChallengeConfig(r.config_text);
+      if (!config.ok()) {
+        return absl::InternalError(
+            absl::StrCat("stored challenge \"", r.id,
+                         "\" does not parse: ", config.status().message()));
+      }
+      auto challenge = std::make_shared<Challenge>(
+          *std::move(config), std::move(r.nonce), r.created_ms, r.phase);
+      absl::MutexLock lock(&mu_);
+      challenges_.try_emplace(challenge->id(), std::move(challenge));
+      continue;
+    }
+    std::shared_ptr<Challenge> challenge = *std::move(known);
+    absl::MutexLock lock(&mu_);
+    if (static_cast<int>(r.phase) <= static_cast<int>(challenge->phase())) {
+      continue;
+    }
+    // As SetPhase, without writing: the store has it already.
+    absl::WriterMutexLock phase_lock(&challenge->phase_mutex());
+    challenge->WaitForAnswers();
+    challenge->set_phase(r.phase);
+  }
   return absl::OkStatus();
 }
 

@@ -31,6 +31,10 @@ class ChallengeRegistry {
   // Loads every challenge the store holds. INTERNAL when a stored config no
   // longer parses.
   [[nodiscard]] absl::Status Load();
+  // Applies what other servers sharing the store changed: adds challenges
+  // it holds that this registry lacks, and moves phases forward to the
+  // stored ones (waiting, as SetPhase does, for answers in flight).
+  [[nodiscard]] absl::Status Refresh();
 
   // Creates the challenge (fresh random nonce, phase open) and stores it.
   // INVALID_ARGUMENT for a bad config, ALREADY_EXISTS when the id is taken.

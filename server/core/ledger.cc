@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
@@ -22,7 +24,7 @@ bool AddChecked(uint64_t a, uint64_t b, uint64_t* sum) {
 
 }  // namespace
 
-Ledger::Ledger(Store* store) : store_(store) {
+Ledger::Ledger(Store* store) : store_(store), shared_(store->shared()) {
   if (store_->durable()) committer_ = std::thread([this] { CommitLoop(); });
 }
 
@@ -60,9 +62,25 @@ Usage Ledger::UsageOf(const Account& a, const Budget& budget) {
                tokens - std::min(a.tokens_used, tokens)};
 }
 
+Ledger::Account Ledger::AccountOf(const UsageRecord& r) {
+  return Account{r.queries_used, r.tokens_used, r.extra_queries,
+                 r.extra_tokens, r.entries,     r.chain_head};
+}
+
 absl::StatusOr<Reservation> Ledger::Reserve(const LedgerKey& key,
                                             const Budget& budget,
                                             uint64_t queries, uint64_t tokens) {
+  if (shared_) {
+    // The store takes the budget atomically; the memory only caches.
+    ATTN_ASSIGN_OR_RETURN(
+        UsageRecord row,
+        store_->ReserveShared(key.challenge_id, key.learner, budget.queries,
+                              budget.tokens, queries, tokens));
+    const Account after = AccountOf(row);
+    absl::MutexLock lock(&mu_);
+    accounts_[key] = after;
+    return Reservation{UsageOf(after, budget), after.queries_used - queries};
+  }
   absl::MutexLock lock(&mu_);
   Account& a = accounts_[key];
   const Usage before = UsageOf(a, budget);
@@ -112,6 +130,18 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
                                              uint64_t first_query_index,
                                              std::string request,
                                              std::string response) {
+  if (shared_) {
+    // The receipt exists only once the store has chained the entry.
+    absl::Notification done;
+    absl::StatusOr<CommitReceipt> result;
+    CommitAsync(key, first_query_index, std::move(request), std::move(response),
+                [&](absl::StatusOr<CommitReceipt> receipt) {
+                  result = std::move(receipt);
+                  done.Notify();
+                });
+    done.WaitForNotification();
+    return result;
+  }
   TranscriptEntry entry =
       NewEntry(key, first_query_index, std::move(request), std::move(response));
   absl::MutexLock lock(&mu_);
@@ -130,6 +160,14 @@ void Ledger::CommitAsync(const LedgerKey& key, uint64_t first_query_index,
   {
     absl::MutexLock lock(&mu_);
     failed = failed_;
+    if (failed.ok() && shared_) {
+      // Index and chain hash come from the store at commit (WriteBatch).
+      pending_entries_.push_back(std::move(entry));
+      pending_keys_.push_back(key);
+      pending_callbacks_.push_back(
+          PendingCallback{CommitReceipt{}, std::move(on_durable)});
+      return;
+    }
     if (failed.ok()) {
       CommitReceipt receipt = Append(key, std::move(entry));
       pending_callbacks_.push_back(
@@ -155,6 +193,16 @@ void Ledger::RunCallbacks(std::vector<PendingCallback>& callbacks,
 
 absl::StatusOr<Usage> Ledger::Grant(const LedgerKey& key, const Budget& budget,
                                     uint64_t queries, uint64_t tokens) {
+  if (shared_) {
+    ATTN_ASSIGN_OR_RETURN(
+        UsageRecord row,
+        store_->GrantShared(key.challenge_id, key.learner, budget.queries,
+                            budget.tokens, queries, tokens));
+    const Account after = AccountOf(row);
+    absl::MutexLock lock(&mu_);
+    accounts_[key] = after;
+    return UsageOf(after, budget);
+  }
   absl::MutexLock lock(&mu_);
   if (!failed_.ok()) return failed_;
   Account& a = accounts_[key];
@@ -174,6 +222,13 @@ absl::StatusOr<Usage> Ledger::Grant(const LedgerKey& key, const Budget& budget,
 }
 
 Usage Ledger::GetUsage(const LedgerKey& key, const Budget& budget) const {
+  if (shared_) {
+    // Exact across replicas; the cache answers only while the store does
+    // not.
+    absl::StatusOr<UsageRecord> row =
+        store_->LoadUsageOf(key.challenge_id, key.learner);
+    if (row.ok()) return UsageOf(AccountOf(*row), budget);
+  }
   absl::MutexLock lock(&mu_);
   auto it = accounts_.find(key);
   return UsageOf(it == accounts_.end() ? Account{} : it->second, budget);
@@ -238,6 +293,9 @@ void Ledger::WriteBatch() {
     pending_entries_.clear();
     pending_keys_.clear();
     result = failed_;
+  } else if (shared_) {
+    WriteSharedBatch(callbacks);
+    return;
   } else {
     const uint64_t batch = CutBatch(entries, usage);
     ServerMetrics* const metrics = metrics_;
@@ -254,6 +312,50 @@ void Ledger::WriteBatch() {
   }
   mu_.Unlock();
   RunCallbacks(callbacks, result);
+  mu_.Lock();
+}
+
+void Ledger::WriteSharedBatch(std::vector<PendingCallback>& callbacks) {
+  std::vector<TranscriptEntry> entries;
+  entries.swap(pending_entries_);
+  pending_keys_.clear();
+  const uint64_t batch = next_batch_++;
+  ServerMetrics* const metrics = metrics_;
+  mu_.Unlock();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<absl::Status>> written =
+      store_->CommitShared(std::span<TranscriptEntry>(entries));
+  if (metrics != nullptr) {
+    metrics->ObserveCommit(absl::ToDoubleSeconds(absl::Now() - start),
+                           entries.size());
+  }
+  mu_.Lock();
+  const absl::Status result = FinishBatch(batch, written.status());
+  if (result.ok()) {
+    // Keep the cache's chain heads near the store's (GetUsage reads the
+    // store itself).
+    for (const TranscriptEntry& e : entries) {
+      Account& a = accounts_[LedgerKey{e.challenge_id, e.learner}];
+      if (e.index + 1 > a.entries) {
+        a.entries = e.index + 1;
+        a.chain_head = e.chain_hash;
+      }
+    }
+  }
+  mu_.Unlock();
+  // One callback per entry, in the order both were queued.
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    if (!result.ok()) {
+      callbacks[i].on_durable(result);
+    } else if (!(*written)[i].ok()) {
+      callbacks[i].on_durable((*written)[i]);
+    } else {
+      callbacks[i].on_durable(
+          CommitReceipt{entries[i].index, std::move(entries[i].chain_hash)});
+    }
+  }
+  callbacks.clear();
+  entries.clear();  // their strings are freed outside the lock
   mu_.Lock();
 }
 

@@ -33,6 +33,14 @@
 // If the store ever fails, every later Commit fails with UNAVAILABLE (no
 // answer may leave without a durable charge); restart the server.
 //
+// On a shared store (several servers on one PostgreSQL database) the
+// store is the truth: Reserve takes the budget with one conditional update
+// in the store, the committer's transaction numbers and chains each entry
+// from the chain head stored for its key (so one learner's chain stays one
+// chain across servers) and refuses entries of a challenge that was closed
+// meanwhile (FAILED_PRECONDITION), Grant adds in the store and GetUsage
+// reads it. The memory only caches.
+//
 // Thread-safe. The store must outlive the ledger.
 #ifndef ATTNORACLE_SERVER_CORE_LEDGER_H_
 #define ATTNORACLE_SERVER_CORE_LEDGER_H_
@@ -142,6 +150,7 @@ class Ledger {
   };
 
   static Usage UsageOf(const Account& a, const Budget& budget);
+  static Account AccountOf(const UsageRecord& r);
   // Fills in and queues the entry for `key` (chain index and hash);
   // returns its receipt.
   CommitReceipt Append(const LedgerKey& key, TranscriptEntry entry)
@@ -164,12 +173,19 @@ class Ledger {
   // Writes one batch of what is pending (releasing mu_ meanwhile) and runs
   // its callbacks; work queued behind a failure is failed, not written.
   void WriteBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // WriteBatch on a shared store: the store numbers and chains the
+  // entries, and each callback gets its entry's receipt or refusal.
+  void WriteSharedBatch(std::vector<PendingCallback>& callbacks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // writes_inline(): unless another caller is writing, writes batches
   // until nothing is pending.
   void WriteUnlessWriting() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitLoop();
 
   Store* store_;
+  // store_->shared(): the store, not accounts_, holds budgets and chains;
+  // accounts_ is then a cache.
+  const bool shared_;
   mutable absl::Mutex mu_;
   std::map<LedgerKey, Account> accounts_ ABSL_GUARDED_BY(mu_);
   std::vector<TranscriptEntry> pending_entries_ ABSL_GUARDED_BY(mu_);

@@ -615,4 +615,10 @@ absl::Status OracleCore::ExportTranscripts(
   return absl::OkStatus();
 }
 
+absl::Status OracleCore::RefreshShared() {
+  ATTN_RETURN_IF_ERROR(registry_->Refresh());
+  ATTN_RETURN_IF_ERROR(authenticator_->Refresh());
+  return submissions_.Refresh();
+}
+
 }  // namespace attnoracle

@@ -116,6 +116,11 @@ class OracleCore {
              const RateLimiterOptions& rate_limits = {},
              const ScoringOptions& scoring = {});
 
+  // On a store shared with other servers: applies what they changed
+  // (challenges and phases, learners, submissions). The server calls it
+  // when the store's generation moves.
+  [[nodiscard]] absl::Status RefreshShared();
+
   // Counts answers, refusals and submissions into `metrics` (which must
   // outlive the core) from now on; nullptr stops counting. Call before
   // serving.

@@ -41,6 +41,30 @@ struct ChallengeRecord {
   int64_t created_ms = 0;
 };
 
+// A phase as the stores keep it: 0 open, 1 closed, 2 revealed.
+inline Phase PhaseFromInt(int64_t v) {
+  switch (v) {
+    case 1:
+      return Phase::kClosed;
+    case 2:
+      return Phase::kRevealed;
+    default:
+      return Phase::kOpen;
+  }
+}
+
+inline int64_t PhaseToInt(Phase phase) {
+  switch (phase) {
+    case Phase::kOpen:
+      return 0;
+    case Phase::kClosed:
+      return 1;
+    case Phase::kRevealed:
+      return 2;
+  }
+  return 0;
+}
+
 struct UsageRecord {
   std::string challenge_id;
   std::string learner;
@@ -77,6 +101,12 @@ class Store {
   // Whether an OK from a mutating call means the change survives a crash;
   // false for an in-memory database, which nothing survives.
   virtual bool durable() const = 0;
+
+  // Whether several servers may share this store at once (PostgreSQL). The
+  // ledger then keeps budgets and chains in the store, through the *Shared
+  // calls below, instead of in its memory; they are UNIMPLEMENTED on a
+  // store that is not shared.
+  virtual bool shared() const { return false; }
 
   [[nodiscard]] virtual absl::StatusOr<std::vector<ChallengeRecord>>
   LoadChallenges() = 0;
@@ -138,6 +168,37 @@ class Store {
   // Every submission to a challenge (every challenge when empty), by id.
   [[nodiscard]] virtual absl::StatusOr<std::vector<SubmissionRecord>>
   LoadSubmissions(const std::string& challenge_id) = 0;
+
+  // Shared stores: takes `queries` and `tokens` from the key's budget
+  // (`budget_*` plus its grants) in one atomic step and returns the usage
+  // row after it. RESOURCE_EXHAUSTED (taking nothing) when either does not
+  // fit, FAILED_PRECONDITION when the challenge is not open, UNAUTHENTICATED
+  // when the learner was revoked. Not durable by itself: the charge is
+  // durable once a later CommitShared of the same server is.
+  [[nodiscard]] virtual absl::StatusOr<UsageRecord> ReserveShared(
+      const std::string& challenge_id, const std::string& learner,
+      uint64_t budget_queries, uint64_t budget_tokens, uint64_t queries,
+      uint64_t tokens);
+  // Shared stores: appends `entries` (in order per key) to their keys'
+  // chains in one durable transaction, filling in each one's index and
+  // chain_hash from the chain head stored for its key. Returns one status
+  // per entry: FAILED_PRECONDITION (nothing of it written) when its
+  // challenge is no longer open. An error of the whole call wrote nothing.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<absl::Status>> CommitShared(
+      std::span<TranscriptEntry> entries);
+  // Shared stores: adds to the key's grants, durably; INVALID_ARGUMENT
+  // when budget_* plus the grants would overflow 64 bits.
+  [[nodiscard]] virtual absl::StatusOr<UsageRecord> GrantShared(
+      const std::string& challenge_id, const std::string& learner,
+      uint64_t budget_queries, uint64_t budget_tokens, uint64_t queries,
+      uint64_t tokens);
+  // Shared stores: the key's usage row (zero counters when it has none).
+  [[nodiscard]] virtual absl::StatusOr<UsageRecord> LoadUsageOf(
+      const std::string& challenge_id, const std::string& learner);
+  // Shared stores: a counter that every change of challenges, phases,
+  // learners and submissions increases, so a replica polling it knows when
+  // to reload them.
+  [[nodiscard]] virtual absl::StatusOr<int64_t> LoadGeneration();
 };
 
 }  // namespace attnoracle

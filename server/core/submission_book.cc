@@ -1,5 +1,6 @@
 #include "server/core/submission_book.h"
 
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -29,6 +30,8 @@ struct SubmissionBook::Page {
   }
 
   void Add(SubmissionRecord record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    // Once each: Refresh may read a record this server is about to Add.
+    if (!ids.insert(record.id).second) return;
     Learner& l = learners[record.learner];
     if (l.stored++ == 0 || BetterSubmission(record, l.best)) {
       l.best = std::move(record);
@@ -38,6 +41,7 @@ struct SubmissionBook::Page {
   absl::Mutex mu;
   bool loaded ABSL_GUARDED_BY(mu) = false;
   std::map<std::string, Learner> learners ABSL_GUARDED_BY(mu);
+  std::set<uint64_t> ids ABSL_GUARDED_BY(mu);  // of the records added
 };
 
 SubmissionBook::Slot::Slot(std::shared_ptr<Page> page, std::string challenge_id,
@@ -102,6 +106,22 @@ absl::StatusOr<std::shared_ptr<SubmissionBook::Page>> SubmissionBook::PageOf(
     page->Load(std::move(records));
   }
   return page;
+}
+
+absl::Status SubmissionBook::Refresh() {
+  std::vector<std::pair<std::string, std::shared_ptr<Page>>> pages;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, page] : pages_) pages.emplace_back(id, page);
+  }
+  for (const auto& [challenge_id, page] : pages) {
+    absl::MutexLock lock(&page->mu);
+    if (!page->loaded) continue;  // read whole when first needed
+    ATTN_ASSIGN_OR_RETURN(std::vector<SubmissionRecord> records,
+                          store_->LoadSubmissions(challenge_id));
+    page->Load(std::move(records));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SubmissionBook::Slot> SubmissionBook::Reserve(

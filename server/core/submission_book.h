@@ -84,6 +84,9 @@ class SubmissionBook {
   };
 
   explicit SubmissionBook(Store* store);
+  // Adds the submissions other servers sharing the store stored to the
+  // challenges this book has read.
+  [[nodiscard]] absl::Status Refresh();
   ~SubmissionBook();
   SubmissionBook(const SubmissionBook&) = delete;
   SubmissionBook& operator=(const SubmissionBook&) = delete;

@@ -9,13 +9,18 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/tls_files.h"
 #include "server/core/memory_store.h"
+#include "server/core/postgres_store.h"
 #include "server/core/sqlite_store.h"
 #include "server/service/metrics_interceptor.h"
 
@@ -188,6 +193,59 @@ bool IsLoopbackAddress(absl::string_view address) {
          IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+// Every `period`, reads the shared store's generation and, when another
+// server moved it, has the core apply what changed. A failed read or
+// refresh is retried at the next tick (and said once on stderr, without
+// the database's address).
+class OracleServer::SharedRefresher {
+ public:
+  SharedRefresher(Store* store, OracleCore* core, int64_t generation,
+                  absl::Duration period)
+      : store_(store),
+        core_(core),
+        seen_(generation),
+        period_(period),
+        thread_([this] { Run(); }) {}
+  ~SharedRefresher() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    bool failing = false;
+    absl::MutexLock lock(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), period_)) {
+      mu_.Unlock();
+      absl::StatusOr<int64_t> generation = store_->LoadGeneration();
+      absl::Status s = generation.status();
+      if (s.ok() && *generation != seen_) {
+        s = core_->RefreshShared();
+        if (s.ok()) seen_ = *generation;
+      }
+      if (!s.ok() && !failing) {
+        std::fprintf(stderr,
+                     "oracle-server: cannot refresh from the shared "
+                     "database (will retry): %s\n",
+                     s.ToString().c_str());
+      }
+      failing = !s.ok();
+      mu_.Lock();
+    }
+  }
+
+  Store* const store_;
+  OracleCore* const core_;
+  int64_t seen_;  // only the thread touches it
+  const absl::Duration period_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     const ServerOptions& options) {
   ATTN_RETURN_IF_ERROR(CheckListenAddress(options.listen_address));
@@ -211,8 +269,15 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     s->transport_security_ =
         options.tls.client_ca_path.empty() ? "tls" : "mutual tls";
   }
+  if (options.refresh_ms < 1 || options.refresh_ms > 60000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("refresh_ms = ", options.refresh_ms,
+                     " must be 1 to 60000 milliseconds"));
+  }
   if (options.db_path.empty() || options.db_path == ":memory:") {
     s->store_ = std::make_unique<MemoryStore>();
+  } else if (PostgresStore::IsUri(options.db_path)) {
+    ATTN_ASSIGN_OR_RETURN(s->store_, PostgresStore::Open(options.db_path));
   } else {
     ATTN_ASSIGN_OR_RETURN(s->store_, SqliteStore::Open(options.db_path));
   }
@@ -274,6 +339,13 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on \"", options.listen_address,
                      "\" (address in use or not valid)"));
+  }
+  if (s->store_->shared()) {
+    ATTN_ASSIGN_OR_RETURN(const int64_t generation,
+                          s->store_->LoadGeneration());
+    s->refresher_ = std::make_unique<SharedRefresher>(
+        s->store_.get(), s->core_.get(), generation,
+        absl::Milliseconds(options.refresh_ms));
   }
   return s;
 }

@@ -51,7 +51,8 @@ struct ServerOptions {
   // exactly the same configuration).
   std::string config_path;
   // SQLite database; empty or ":memory:": a MemoryStore (nothing
-  // survives).
+  // survives); a postgresql:// or postgres:// URI: a PostgresStore
+  // (INVALID_ARGUMENT when the URI carries a password).
   std::string db_path;
   // Competition mode when not empty: every call needs a token.
   std::string admin_token;
@@ -75,6 +76,10 @@ struct ServerOptions {
   // nothing is counted.
   bool collect_metrics = false;
   ServerMetricsOptions metrics;
+  // On a store shared with other servers (PostgreSQL): how often, in
+  // milliseconds, to look for their changes (challenges, phases, learners,
+  // submissions); each is applied within 2 x refresh_ms. 1 to 60000.
+  int refresh_ms = 250;
 };
 
 class OracleServer {
@@ -122,6 +127,9 @@ class OracleServer {
   std::unique_ptr<OracleServiceImpl> oracle_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  // Polls a shared store's generation; stopped first, before the core.
+  class SharedRefresher;
+  std::unique_ptr<SharedRefresher> refresher_;
   int port_ = 0;
   const char* transport_security_ = "insecure";
 };
