@@ -34,6 +34,7 @@
 #include "client/cli_common.h"
 #include "client/cli_reveal.h"
 #include "client/cli_verify.h"
+#include "client/health_check.h"
 #include "client/json_codec.h"
 #include "client/learners/learner.h"
 #include "client/oracle_client.h"
@@ -580,6 +581,20 @@ int RunLeaderboard(Context& ctx) {
   return 0;
 }
 
+// Exit 0 when the server answers SERVING, 1 otherwise: container
+// healthchecks run this.
+int RunHealth(Context& ctx) {
+  const absl::Status status =
+      CheckHealth(NewChannel(ctx.options), ctx.options, "");
+  if (!status.ok()) return Fail(status);
+  if (ctx.json) {
+    PrintJson(nlohmann::ordered_json{{"status", "SERVING"}});
+  } else {
+    std::cout << ctx.options.server << ": SERVING\n";
+  }
+  return 0;
+}
+
 constexpr FlagDoc kQueryFlags[] = {{"input", "FILE"}};
 constexpr FlagDoc kSubmitFlags[] = {{"params", "FILE"}};
 constexpr FlagDoc kSampleFlags[] = {{"count", "N"}};
@@ -667,6 +682,12 @@ const Command kCommands[] = {
      "  {challenge, entries: [{rank, learner, score, submission_id,\n"
      "   submitted_unix_ms, submissions}]}",
      1, RunLeaderboard},
+    {"health", "health",
+     "Ask the server's grpc.health.v1 service whether it serves.\n"
+     "Exit 0 when it answers SERVING, 1 when it answers otherwise or\n"
+     "cannot be reached within --timeout (container healthchecks and load\n"
+     "balancers ask the same). Needs no token. With --json: {status}.",
+     0, RunHealth},
     VerifyCommand(),
     RevealCommand(),
     {"admin", "admin SUBCOMMAND ...",
