@@ -68,7 +68,8 @@ esac
 [ -n "$build_dir" ] || { [ "$portable" = 1 ] && build_dir=build-portable || build_dir=build; }
 case "$build_dir" in /*) ;; *) build_dir=$root/$build_dir ;; esac
 
-step() { echo "up.sh: $*" >&2; }
+up_start=$(date +%s)
+step() { echo "up.sh: [$(($(date +%s) - up_start)) s] $*" >&2; }
 mkdir -p "$state"
 log=$state/compose.log
 : >"$log"
