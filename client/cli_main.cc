@@ -45,7 +45,9 @@
 #include "common/hashing.h"
 #include "common/layer_comparison.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Oracle server, host:port.");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "Oracle server, host:port; several replicas as "
+          "ipv4:HOST:PORT,HOST:PORT (calls spread round robin).");
 ABSL_FLAG(bool, json, false,
           "Print one JSON document on stdout instead of tables.");
 ABSL_FLAG(std::string, input, "",
@@ -867,6 +869,10 @@ int Main(int raw_argc, char** raw_argv) {
   const double timeout = absl::GetFlag(FLAGS_timeout);
   if (!(timeout > 0)) return UsageError("--timeout must be > 0 seconds");
   ctx.options.server = absl::GetFlag(FLAGS_server);
+  if (absl::Status target = CheckServerTarget(ctx.options.server);
+      !target.ok()) {
+    return UsageError(target.message());
+  }
   ctx.options.deadline =
       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
   ctx.token_flag = absl::GetFlag(FLAGS_token);

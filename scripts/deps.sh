@@ -20,6 +20,8 @@ packages=(
   # and the notebooks' execution by the tests.
   python3-grpcio python3-protobuf python3-numpy python3-matplotlib
   python3-pytest jupyter-nbconvert python3-nbclient python3-ipykernel
+  # The load balancer of docker/lb, started by the lb and fault tests.
+  haproxy
   # The browser test (tests/browser): chromium, driven by puppeteer-core
   # from npm.
   chromium nodejs
