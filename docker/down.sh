@@ -36,7 +36,7 @@ done
 ids=$("$engine" ps -aq --filter "label=com.docker.compose.project=$project")
 # podman without systemd reports it has no healthcheck timers to remove.
 quiet() { "$@" 2> >(grep -v "unable to get systemd connection" >&2); }
-[ -z "$ids" ] || quiet "$engine" rm -f -v -t 10 $ids >/dev/null
+[ -z "$ids" ] || quiet "$engine" rm -f -v -t 3 $ids >/dev/null
 for v in pgdata oracle-1-data oracle-2-data oracle-3-data; do
   "$engine" volume rm -f "${project}_$v" >/dev/null 2>&1 || true
 done

@@ -110,7 +110,7 @@ cp -l "$build_dir/bin/oracle-server" "$build_dir/bin/oracle-client" "$context/bi
 build_image server "$here/server.Containerfile" "$context"
 build_image client "$here/client.Containerfile" "$context"
 build_image postgres "$here/postgres/Containerfile" "$here/postgres"
-build_image lb "$here/placeholder-lb/Containerfile" "$here/placeholder-lb"
+build_image lb "$here/lb/Containerfile" "$here/lb"
 
 # 3. Secrets, made once per state directory (the PostgreSQL volume keeps the
 # password it was made with), readable only by the uid that needs them.
