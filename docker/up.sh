@@ -127,7 +127,9 @@ chmod 0400 "$secrets/admin-token" "$secrets/pgpass" "$secrets/pg-password"
 
 # 4. The store.
 if [ "$store" = auto ]; then
-  if "$build_dir/bin/oracle-server" --help 2>&1 | grep -q postgresql; then
+  # Read whole first: grep -q would close the pipe early (pipefail).
+  server_help=$("$build_dir/bin/oracle-server" --help 2>&1 || true)
+  if grep -q postgresql <<<"$server_help"; then
     store=postgres
   else
     store=sqlite
