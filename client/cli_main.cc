@@ -34,6 +34,7 @@
 #include "client/cli_common.h"
 #include "client/cli_reveal.h"
 #include "client/cli_verify.h"
+#include "client/health_check.h"
 #include "client/json_codec.h"
 #include "client/learners/learner.h"
 #include "client/oracle_client.h"
@@ -44,7 +45,9 @@
 #include "common/hashing.h"
 #include "common/layer_comparison.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Oracle server, host:port.");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "Oracle server, host:port; several replicas as "
+          "ipv4:HOST:PORT,HOST:PORT (calls spread round robin).");
 ABSL_FLAG(bool, json, false,
           "Print one JSON document on stdout instead of tables.");
 ABSL_FLAG(std::string, input, "",
@@ -580,6 +583,20 @@ int RunLeaderboard(Context& ctx) {
   return 0;
 }
 
+// Exit 0 when the server answers SERVING, 1 otherwise: container
+// healthchecks run this.
+int RunHealth(Context& ctx) {
+  const absl::Status status =
+      CheckHealth(NewChannel(ctx.options), ctx.options, "");
+  if (!status.ok()) return Fail(status);
+  if (ctx.json) {
+    PrintJson(nlohmann::ordered_json{{"status", "SERVING"}});
+  } else {
+    std::cout << ctx.options.server << ": SERVING\n";
+  }
+  return 0;
+}
+
 constexpr FlagDoc kQueryFlags[] = {{"input", "FILE"}};
 constexpr FlagDoc kSubmitFlags[] = {{"params", "FILE"}};
 constexpr FlagDoc kSampleFlags[] = {{"count", "N"}};
@@ -667,6 +684,12 @@ const Command kCommands[] = {
      "  {challenge, entries: [{rank, learner, score, submission_id,\n"
      "   submitted_unix_ms, submissions}]}",
      1, RunLeaderboard},
+    {"health", "health",
+     "Ask the server's grpc.health.v1 service whether it serves.\n"
+     "Exit 0 when it answers SERVING, 1 when it answers otherwise or\n"
+     "cannot be reached within --timeout (container healthchecks and load\n"
+     "balancers ask the same). Needs no token. With --json: {status}.",
+     0, RunHealth},
     VerifyCommand(),
     RevealCommand(),
     {"admin", "admin SUBCOMMAND ...",
@@ -846,6 +869,10 @@ int Main(int raw_argc, char** raw_argv) {
   const double timeout = absl::GetFlag(FLAGS_timeout);
   if (!(timeout > 0)) return UsageError("--timeout must be > 0 seconds");
   ctx.options.server = absl::GetFlag(FLAGS_server);
+  if (absl::Status target = CheckServerTarget(ctx.options.server);
+      !target.ok()) {
+    return UsageError(target.message());
+  }
   ctx.options.deadline =
       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
   ctx.token_flag = absl::GetFlag(FLAGS_token);

@@ -5,6 +5,9 @@
 // server alike.
 //
 //   ClientOptions options{.server = "127.0.0.1:50051", .token = token};
+//   // Or several replicas, calls spread round robin:
+//   //   .server = "ipv4:127.0.0.1:7001,127.0.0.1:7002"
+//   if (absl::Status ok = CheckServerTarget(options.server); !ok.ok()) ...
 //   std::shared_ptr<grpc::Channel> channel = NewChannel(options);
 //   auto stub = v1::Oracle::NewStub(channel);
 //   absl::StatusOr<v1::Usage> usage =
@@ -23,6 +26,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace attnoracle {
 
@@ -66,6 +70,10 @@ struct ClientTlsFiles {
     const ClientTlsFiles& files);
 
 struct ClientOptions {
+  // A gRPC target: host:port, or several addresses in gRPC's own syntax,
+  // "ipv4:127.0.0.1:7001,127.0.0.1:7002" (ipv6: "ipv6:[::1]:7001,..."),
+  // or any other scheme gRPC resolves (dns:, unix:). The channel balances
+  // its calls round robin over every address the target resolves to.
   std::string server = "127.0.0.1:50051";
   // Deadline of every call (of a whole stream for streaming calls).
   std::chrono::milliseconds deadline = std::chrono::seconds(30);
@@ -82,10 +90,37 @@ struct ClientOptions {
   ClientTlsOptions tls;
 };
 
+// OK when `target` is a gRPC target a channel can use (ClientOptions::server);
+// else INVALID_ARGUMENT naming --server: empty, blanks or control
+// characters, a host:port without a port or with one outside 1..65535, an
+// ipv4:/ipv6: list with no address, an empty entry or an entry that is not
+// an address of its family, and several addresses without the ipv4:/ipv6:
+// prefix gRPC needs to read them as a list. Other schemes (dns:, unix:) are
+// left to gRPC's resolver once their rest is not empty.
+[[nodiscard]] absl::Status CheckServerTarget(absl::string_view target);
+
+// Attempts of one idempotent read (the first and its retries) when a replica
+// answers UNAVAILABLE, and the backoff between them (gRPC's retry policy:
+// each wait is random in [0, min(initial * multiplier^(n-1), max)]).
+inline constexpr int kReadMaxAttempts = 4;
+inline constexpr char kReadInitialBackoff[] = "0.1s";
+inline constexpr char kReadMaxBackoff[] = "1s";
+
+// The service config every channel carries, as JSON: the round_robin
+// policy, and a retry policy on UNAVAILABLE for the reads that change
+// nothing (ListChallenges, DescribeChallenge, GetUsage, GetLeaderboard,
+// GetTranscript, GetReveal, grpc.health.v1.Health/Check). Query,
+// QueryStream, Sample, Submit and every Admin method are never retried:
+// each charges or changes, and a retry after a lost answer would charge
+// twice.
+const std::string& ChannelServiceConfigJson();
+
 // A channel to options.server (TLS when options.tls.enabled) with no limit
 // on the size of received messages (answers and transcript pages can be
-// large). Connects lazily: a refused handshake shows as UNAVAILABLE on the
-// first call.
+// large) and ChannelServiceConfigJson()'s balancing and retries. Connects
+// lazily: a refused handshake shows as UNAVAILABLE on the first call. A
+// target CheckServerTarget refuses gives a channel whose calls fail with
+// that check's INVALID_ARGUMENT (through CallStatus).
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 
 // Sets the deadline and, when there is a token, the authorization metadata,
@@ -98,7 +133,8 @@ void PrepareContext(const ClientOptions& options, grpc::ClientContext* context);
 // which the oracle server never sends; a proxy relaying gRPC's words would
 // get the hint too), the message says where it tried and what to check:
 // that a server runs there, and that the client's TLS setting matches the
-// server's (a TLS server closes a plaintext connection unexplained).
+// server's (a TLS server closes a plaintext connection unexplained). A
+// failed call on a target CheckServerTarget refuses returns that refusal.
 absl::Status CallStatus(const grpc::Status& status,
                         const grpc::ClientContext& context,
                         const ClientOptions& options);

@@ -6,6 +6,8 @@
 #                            # scripts/thread_safety.sh
 #   scripts/deps.sh teaching # and the Jupyter notebook server, to open the
 #                            # lessons of docs/teaching/ in a browser
+#   scripts/deps.sh docker   # and podman, podman-compose and debootstrap, for
+#                            # docker/up.sh and the container test
 set -euo pipefail
 
 packages=(
@@ -20,6 +22,8 @@ packages=(
   # and the notebooks' execution by the tests.
   python3-grpcio python3-protobuf python3-numpy python3-matplotlib
   python3-pytest jupyter-nbconvert python3-nbclient python3-ipykernel
+  # The load balancer of docker/lb, started by the lb and fault tests.
+  haproxy
   # The browser test (tests/browser): chromium, driven by puppeteer-core
   # from npm.
   chromium nodejs
@@ -34,6 +38,13 @@ if [ "${1:-}" = "fuzz" ]; then
 fi
 if [ "${1:-}" = "teaching" ]; then
   packages+=(jupyter-notebook)
+fi
+# podman as root with runc (docker/containers.conf says why), its networking
+# (netavark, aardvark-dns for service names), and debootstrap for the base
+# image.
+if [ "${1:-}" = "docker" ]; then
+  packages+=(podman buildah podman-compose debootstrap runc slirp4netns uidmap
+    fuse-overlayfs netavark aardvark-dns containernetworking-plugins iptables)
 fi
 
 missing=()

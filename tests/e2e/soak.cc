@@ -48,6 +48,7 @@
 #include "common/grpc/grpc_status.h"
 #include "common/prior.h"
 #include "common/rng.h"
+#include "tests/e2e/server_process.h"
 #include "tests/secret_leak.h"
 
 ABSL_FLAG(std::string, server_bin, "", "The oracle-server binary.");
@@ -59,6 +60,9 @@ ABSL_FLAG(uint64_t, seed, 1, "Seeds every learner's choices.");
 
 namespace attnoracle {
 namespace {
+
+using ::attnoracle::test::ServerProcess;
+using ::attnoracle::test::ServerProcessOptions;
 
 constexpr char kChallenge[] = "soak";
 constexpr int kDModel = 8;
@@ -74,100 +78,6 @@ constexpr char kAdminToken[] = "soak-admin-token";
   std::cerr << "soak: " << what << std::endl;
   std::exit(1);
 }
-
-// The server process: started with a fixed set of flags, its stdout's
-// first line read for the port, its stderr appended to one log file.
-class ServerProcess {
- public:
-  ServerProcess(std::string bin, std::string dir)
-      : bin_(std::move(bin)), dir_(std::move(dir)) {
-    std::ofstream(token_file()) << kAdminToken << "\n";
-  }
-
-  void Start() {
-    int out[2];
-    if (pipe(out) != 0) Die("pipe");
-    const std::string listen = absl::StrCat("127.0.0.1:", port_);
-    const std::string db = dir_ + "/soak.db";
-    const std::string log = log_path();
-    std::vector<std::string> args = {
-        bin_,         "--listen",
-        listen,       "--db",
-        db,           "--admin-token-file",
-        token_file(), absl::StrCat("--max_streams_per_learner=", kMaxStreams)};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (posix_spawn(&pid_, bin_.c_str(), &actions, nullptr, argv.data(),
-                    environ) != 0) {
-      Die("cannot start " + bin_);
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    stdout_ = fdopen(out[0], "r");
-    char* line = nullptr;
-    size_t size = 0;
-    if (getline(&line, &size, stdout_) <= 0) {
-      Die("the server did not start; see " + log);
-    }
-    const std::string text(line);
-    free(line);
-    const size_t at = text.find("listening on port ");
-    if (at == std::string::npos) Die("unexpected server output: " + text);
-    port_ = std::atoi(text.c_str() + at + 18);
-  }
-
-  // SIGKILL; returns the peak RSS (KiB) the process reached.
-  int64_t Kill() {
-    const int64_t peak = PeakRssKib();
-    kill(pid_, SIGKILL);
-    Reap();
-    return peak;
-  }
-
-  // SIGTERM and a clean exit; returns the peak RSS (KiB).
-  int64_t Stop() {
-    const int64_t peak = PeakRssKib();
-    kill(pid_, SIGTERM);
-    if (int status = Reap(); !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      Die("the server did not exit cleanly; see " + log_path());
-    }
-    return peak;
-  }
-
-  int port() const { return port_; }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::string log_path() const { return dir_ + "/server.log"; }
-  std::string token_file() const { return dir_ + "/admin.token"; }
-
- private:
-  int64_t PeakRssKib() const {
-    std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
-    }
-    return -1;
-  }
-  int Reap() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    fclose(stdout_);
-    return status;
-  }
-
-  std::string bin_;
-  std::string dir_;
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-  int port_ = 0;
-};
 
 // What one learner did and saw.
 struct Learner {
@@ -264,7 +174,9 @@ class Soak {
       peak_rss_kib_ = std::max(peak_rss_kib_, server_->Kill());
       std::cerr << "soak: killed the server (" << k + 1 << " of " << kills
                 << "), restarting on port " << server_->port() << std::endl;
-      server_->Start();
+      if (absl::Status started = server_->Start(); !started.ok()) {
+        Die(started.ToString());
+      }
       generation_.fetch_add(1);
     }
     std::this_thread::sleep_for(interval);
@@ -420,8 +332,17 @@ int Main() {
                            absl::StrCat("attnoracle-soak-", getpid()))
                               .string();
   std::filesystem::create_directories(dir);
-  ServerProcess server(bin, dir);
-  server.Start();
+  ServerProcessOptions server_options;
+  server_options.bin = bin;
+  server_options.dir = dir;
+  server_options.db = dir + "/soak.db";
+  server_options.admin_token = kAdminToken;
+  server_options.flags = {
+      absl::StrCat("--max_streams_per_learner=", kMaxStreams)};
+  ServerProcess server(std::move(server_options));
+  if (absl::Status started = server.Start(); !started.ok()) {
+    Die(started.ToString());
+  }
 
   auto admin = AdminClient::Connect(Options(server, kAdminToken));
   v1::ChallengeConfig config;
@@ -535,6 +456,9 @@ int Main() {
     entries += transcript->size();
   }
   const int64_t peak_kib = std::max(soak.peak_rss_kib(), server.Stop());
+  if (!server.exited_cleanly()) {
+    Die("the server did not exit cleanly; see " + server.log_path());
+  }
   if (peak_kib > int64_t{absl::GetFlag(FLAGS_max_rss_mib)} * 1024) {
     ++failures;
     std::cerr << "soak: FAIL peak RSS " << peak_kib / 1024 << " MiB\n";

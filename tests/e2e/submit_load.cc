@@ -49,6 +49,7 @@
 #include "common/retry_hint.h"
 #include "common/rng.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e/server_process.h"
 
 ABSL_FLAG(std::string, server_bin, "", "The oracle-server binary.");
 ABSL_FLAG(std::vector<std::string>, server_flags, {},
@@ -67,6 +68,9 @@ ABSL_FLAG(double, max_latency_factor, 0,
 namespace attnoracle {
 namespace {
 
+using ::attnoracle::test::ServerProcess;
+using ::attnoracle::test::ServerProcessOptions;
+
 constexpr char kChallenge[] = "submit-load";
 constexpr char kAdminToken[] = "submit-load-admin-token";
 constexpr int kQueryTokens = 4;
@@ -79,79 +83,6 @@ constexpr int kMaxRefusalsInARow = 2000;
   std::cerr << "submit-load: " << what << std::endl;
   std::exit(2);
 }
-
-// The server: started with --listen 127.0.0.1:0, its port read from the
-// first line of its stdout, its stderr in a log file.
-class ServerProcess {
- public:
-  ServerProcess(std::string bin, std::string dir)
-      : bin_(std::move(bin)), dir_(std::move(dir)) {
-    std::ofstream(token_file()) << kAdminToken << "\n";
-  }
-
-  void Start(const std::vector<std::string>& extra) {
-    int out[2];
-    if (pipe(out) != 0) Die("pipe");
-    std::vector<std::string> args = {
-        bin_,       "--listen",           "127.0.0.1:0", "--db",
-        ":memory:", "--admin-token-file", token_file()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log = dir_ + "/server.log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, bin_.c_str(), &actions, nullptr, argv.data(),
-                    environ) != 0) {
-      Die("cannot start " + bin_);
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    stdout_ = fdopen(out[0], "r");
-    char* line = nullptr;
-    size_t size = 0;
-    if (getline(&line, &size, stdout_) <= 0) {
-      Die("the server did not start; see " + log);
-    }
-    const std::string text(line);
-    free(line);
-    const size_t at = text.find("listening on port ");
-    if (at == std::string::npos) Die("unexpected server output: " + text);
-    port_ = std::atoi(text.c_str() + at + 18);
-  }
-
-  // VmHWM: the peak resident set, KiB.
-  int64_t PeakRssKib() const {
-    std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
-    }
-    return -1;
-  }
-
-  void Stop() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    fclose(stdout_);
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::string token_file() const { return dir_ + "/admin.token"; }
-
- private:
-  std::string bin_;
-  std::string dir_;
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-  int port_ = 0;
-};
 
 ClientOptions Options(const ServerProcess& server, const std::string& token) {
   ClientOptions options;
@@ -245,8 +176,15 @@ int Main() {
                            absl::StrCat("attnoracle-submit-load-", getpid()))
                               .string();
   std::filesystem::create_directories(dir);
-  ServerProcess server(bin, dir);
-  server.Start(absl::GetFlag(FLAGS_server_flags));
+  ServerProcessOptions server_options;
+  server_options.bin = bin;
+  server_options.dir = dir;
+  server_options.admin_token = kAdminToken;
+  server_options.flags = absl::GetFlag(FLAGS_server_flags);
+  ServerProcess server(std::move(server_options));
+  if (absl::Status started = server.Start(); !started.ok()) {
+    Die(started.ToString());
+  }
   const int64_t start_rss_kib = server.PeakRssKib();
 
   auto admin = AdminClient::Connect(Options(server, kAdminToken));

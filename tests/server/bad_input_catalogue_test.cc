@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/connection.h"
 #include "client/json_codec.h"
 #include "common/challenge_config.h"
 #include "common/codec.h"
@@ -353,6 +354,12 @@ RowCall HypothesisFile(std::string json) {
     if (!proto.ok()) return OutcomeOf(proto.status());
     return OutcomeOf(ParamsFromProto(*proto, t.ConfigOf(kMain).spec).status());
   };
+}
+
+// A --server target a client is handed, checked as the client does.
+RowCall ServerTarget(std::string target) {
+  return
+      [target](CatalogueTest&) { return OutcomeOf(CheckServerTarget(target)); };
 }
 
 RowCall TranscriptLine(std::string json) {
@@ -1188,6 +1195,19 @@ std::vector<Row> Rows() {
                    R"("chain_hash": "00"})")},
               {"TranscriptFileNotAnObject", C::kInvalidArgument, "entry",
                TranscriptLine("[1, 2, 3]")},
+              // Client targets (--server).
+              {"ServerTargetEmpty", C::kInvalidArgument, "--server",
+               ServerTarget("")},
+              {"ServerTargetEmptyList", C::kInvalidArgument, "--server",
+               ServerTarget("ipv4:")},
+              {"ServerTargetListEmptyEntry", C::kInvalidArgument, "--server",
+               ServerTarget("ipv4:127.0.0.1:7001,")},
+              {"ServerTargetListNotAnAddress", C::kInvalidArgument, "--server",
+               ServerTarget("ipv4:oracle:7001,127.0.0.1:7002")},
+              {"ServerTargetListWithoutScheme", C::kInvalidArgument, "--server",
+               ServerTarget("127.0.0.1:7001,127.0.0.1:7002")},
+              {"ServerTargetGarbage", C::kInvalidArgument, "--server",
+               ServerTarget("%%garbage%%")},
           };
   const std::vector<Row> malformed = MalformedRows();
   rows.insert(rows.end(), malformed.begin(), malformed.end());
