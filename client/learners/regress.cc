@@ -19,6 +19,7 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <utility>
@@ -66,7 +67,8 @@ constexpr double kProgressIntervalSeconds = 1.0;
 // Seed indices of the learner's random streams.
 constexpr uint64_t kDesignStream = 0;
 constexpr uint64_t kInitStreamBase = 1000;  // + restart number
-constexpr uint64_t kFfnUnitsStream = 1;
+constexpr uint64_t kFfnUnitsStream = 1;     // + attempt
+constexpr uint64_t kFfnLocateAttempts = 3;
 
 // L-BFGS.
 constexpr int kLbfgsMemory = 20;
@@ -736,16 +738,22 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   // basin, leaving attention to the fit.
   std::optional<FfnUnits> ffn_units;
   if (CanLocateFfnUnits(spec, policy)) {
-    ATTN_ASSIGN_OR_RETURN(
-        ffn_units,
-        LocateFfnUnits(oracle, DeriveSeed(options.seed, RngStream::kLearner,
-                                          kFfnUnitsStream)));
+    // A kink pair too close to tell apart on every circle can spoil one
+    // attempt (the odd part then does not match): then circles from
+    // another seed.
+    for (uint64_t attempt = 0; attempt < kFfnLocateAttempts && !ffn_units;
+         ++attempt) {
+      ATTN_ASSIGN_OR_RETURN(
+          ffn_units,
+          LocateFfnUnits(oracle, DeriveSeed(options.seed, RngStream::kLearner,
+                                            kFfnUnitsStream + attempt)));
+    }
     if (options.progress != nullptr) {
       *options.progress << "regress: "
                         << (ffn_units ? "located the FFN units"
                                       : "could not locate the FFN units")
-                        << " with " << oracle.usage().queries_used -
-                                            before.queries_used
+                        << " with "
+                        << oracle.usage().queries_used - before.queries_used
                         << " one-token queries" << std::endl;
     }
   }
@@ -765,9 +773,8 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   const uint64_t per_example =
       static_cast<uint64_t>(std::max(1, policy.examples.tokens));
   const uint64_t examples =
-      AllowsQueries(policy)
-          ? 0
-          : std::min(tokens / per_example, left.queries_left);
+      AllowsQueries(policy) ? 0
+                            : std::min(tokens / per_example, left.queries_left);
   if (inputs.empty() && examples == 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat("regress needs at least one ",

@@ -17,7 +17,7 @@ namespace {
 // neighbour within three samples and is skipped, but its antipodal twin
 // rarely does too.
 constexpr int kCirclePoints = 512;
-constexpr int kMaxCircles = 3;
+constexpr int kMaxCircles = 6;
 // A sample's three-point sinusoid test flags a kink when its residual
 // exceeds this times the largest |g| on the circle (rounding leaves about
 // 1e-15).
