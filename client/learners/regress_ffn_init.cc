@@ -114,7 +114,9 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
     ATTN_ASSIGN_OR_RETURN(Vector g, Ask(oracle, points));
     const double scale = g.cwiseAbs().maxCoeff();
     if (!(scale > 0)) continue;
-    auto at = [&](int k) { return (k % kCirclePoints + kCirclePoints) % kCirclePoints; };
+    auto at = [&](int k) {
+      return (k % kCirclePoints + kCirclePoints) % kCirclePoints;
+    };
     std::vector<bool> flag(kCirclePoints);
     for (int k = 0; k < kCirclePoints; ++k) {
       const double e = g(at(k + 1)) + g(at(k - 1)) - 2 * std::cos(h) * g(k);
@@ -172,11 +174,10 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
     Eigen::Index next = 0;
     for (const Kink& k : measured) {
       const double tk = std::floor(k.t / h) * h;
-      bool ok =
-          std::abs(ans(next) - Eval(k.left, 0.5 * (tk + k.t))) <=
-              kCheckTolerance * scale &&
-          std::abs(ans(next + 1) - Eval(k.right, 0.5 * (k.t + tk + h))) <=
-              kCheckTolerance * scale;
+      bool ok = std::abs(ans(next) - Eval(k.left, 0.5 * (tk + k.t))) <=
+                    kCheckTolerance * scale &&
+                std::abs(ans(next + 1) - Eval(k.right, 0.5 * (k.t + tk + h))) <=
+                    kCheckTolerance * scale;
       next += 2;
       Vector w[2];
       for (int s = 0; s < 2; ++s) {
@@ -192,7 +193,8 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
       if (!ok || !(jump.norm() > kCheckTolerance * scale / radius)) continue;
       bool seen = false;
       for (const Vector& j : jumps) {
-        seen |= std::abs(j.dot(jump)) > kSameUnitCosine * j.norm() * jump.norm();
+        seen |=
+            std::abs(j.dot(jump)) > kSameUnitCosine * j.norm() * jump.norm();
       }
       if (seen) continue;
       const Vector tangent =
