@@ -379,12 +379,19 @@ int RunUsage(Context& ctx) {
 
 // The score as the challenge's feedback setting shows it, and the
 // submissions left where they are limited (`max_submissions` > 0).
-void PrintScore(const Score& s, uint32_t submissions_left,
+void PrintScore(const Score& s, Headline headline, uint32_t submissions_left,
                 int max_submissions) {
   if (s.feedback == Feedback::kPassFail) {
     std::cout << "  " << (s.passed ? "PASS" : "FAIL")
               << " (this challenge shows only pass or fail)\n";
   } else {
+    // The headline first: what the leaderboard ranks by.
+    if (headline == Headline::kSignDisagreement) {
+      std::cout << absl::StrFormat(
+          "  sign_disagreement  %.3e   (the headline: share of probe outputs "
+          "whose sign differs; errors below at unit output scale)\n",
+          s.sign_disagreement);
+    }
     std::cout << absl::StrFormat(
         "  functional_rel_err %.3e   max_abs_err %.3e   bits %.1f\n"
         "  theta_rel_err      %.3e   omega_rel_err %.3e\n",
@@ -393,11 +400,6 @@ void PrintScore(const Score& s, uint32_t submissions_left,
     if (!s.parameter_note.empty()) {
       std::cout << "  (" << (s.theta_omitted ? "theta and omega" : "omega")
                 << " omitted: " << s.parameter_note << ")\n";
-    }
-    if (s.sign_disagreement > 0) {
-      std::cout << absl::StrFormat(
-          "  sign_disagreement  %.3e   (errors above at unit output scale)\n",
-          s.sign_disagreement);
     }
     if (s.feedback == Feedback::kRounded) {
       std::cout << "  (errors rounded to 2 significant digits)\n";
@@ -443,16 +445,18 @@ int RunSubmit(Context& ctx) {
   if (!result.ok()) return Fail(result.status());
   const int max_submissions = info->scoring.max_submissions;
   if (ctx.json) {
-    nlohmann::ordered_json doc = {{"challenge", ctx.args[0]},
-                                  {"submission_id", result->submission_id},
-                                  {"score", ScoreToJson(result->score)}};
+    nlohmann::ordered_json doc = {
+        {"challenge", ctx.args[0]},
+        {"submission_id", result->submission_id},
+        {"score", ScoreToJson(result->score, HeadlineOf(info->policy))}};
     if (max_submissions > 0) doc["submissions_left"] = result->submissions_left;
     PrintJson(doc);
     return 0;
   }
   std::cout << "submission " << result->submission_id << " to " << ctx.args[0]
             << ":\n";
-  PrintScore(result->score, result->submissions_left, max_submissions);
+  PrintScore(result->score, HeadlineOf(info->policy), result->submissions_left,
+             max_submissions);
   return 0;
 }
 
@@ -526,6 +530,7 @@ int RunLearn(Context& ctx) {
       if (oracle.info().policy.answers == Answers::kSign) {
         doc["sign_disagreement"] = score.sign_disagreement;
       }
+      doc["headline"] = HeadlineName(HeadlineOf(oracle.info().policy));
     }
     doc["seconds"] = seconds;
     doc["submission_id"] = result->submission_id;
@@ -541,7 +546,8 @@ int RunLearn(Context& ctx) {
   std::cout << algo << " on " << ctx.args[0] << " ("
             << absl::StrFormat("%.1f", seconds) << " s), submission "
             << result->submission_id << ":\n";
-  PrintScore(score, result->submissions_left, max_submissions);
+  PrintScore(score, HeadlineOf(oracle.info().policy), result->submissions_left,
+             max_submissions);
   return 0;
 }
 
@@ -549,10 +555,13 @@ int RunLeaderboard(Context& ctx) {
   absl::StatusOr<std::vector<LeaderboardEntry>> board =
       ctx.client->GetLeaderboard(ctx.args[0]);
   if (!board.ok()) return Fail(board.status());
+  absl::StatusOr<ChallengeInfo> info = ctx.client->Describe(ctx.args[0]);
+  if (!info.ok()) return Fail(info.status());
+  const Headline headline = HeadlineOf(info->policy);
   if (ctx.json) {
     nlohmann::ordered_json entries = nlohmann::ordered_json::array();
     for (const LeaderboardEntry& e : *board) {
-      entries.push_back(LeaderboardEntryToJson(e));
+      entries.push_back(LeaderboardEntryToJson(e, headline));
     }
     PrintJson({{"challenge", ctx.args[0]}, {"entries", entries}});
     return 0;
@@ -561,16 +570,17 @@ int RunLeaderboard(Context& ctx) {
     std::cout << "no submissions on " << ctx.args[0] << " yet\n";
     return 0;
   }
-  std::cout << absl::StrFormat("%4s  %-20s %10s %6s %9s %8s %5s  %s\n", "RANK",
-                               "LEARNER", "FUNC_ERR", "BITS", "TOKENS",
-                               "QUERIES", "SUBS", "SUBMITTED (UTC)");
+  std::cout << absl::StrFormat(
+      "%4s  %-20s %10s %6s %9s %8s %5s  %s\n", "RANK", "LEARNER",
+      headline == Headline::kSignDisagreement ? "SIGN_DIS" : "FUNC_ERR", "BITS",
+      "TOKENS", "QUERIES", "SUBS", "SUBMITTED (UTC)");
   bool rounded = false;
   for (const LeaderboardEntry& e : *board) {
     const Score& s = e.score;
     const bool pass_fail = s.feedback == Feedback::kPassFail;
     const std::string error =
         pass_fail ? std::string(s.passed ? "PASS" : "FAIL")
-                  : absl::StrFormat("%.3e", s.functional_rel_err);
+                  : absl::StrFormat("%.3e", HeadlineValue(s, headline));
     const std::string bits =
         pass_fail ? std::string("-") : absl::StrFormat("%.1f", s.bits);
     rounded = rounded || s.feedback == Feedback::kRounded;

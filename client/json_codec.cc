@@ -204,7 +204,7 @@ nlohmann::ordered_json UsageToJson(const Usage& u) {
           {"tokens_left", u.tokens_left}};
 }
 
-nlohmann::ordered_json ScoreToJson(const Score& s) {
+nlohmann::ordered_json ScoreToJson(const Score& s, Headline headline) {
   nlohmann::ordered_json doc = nlohmann::ordered_json::object();
   if (s.feedback != Feedback::kPassFail) {
     doc["functional_rel_err"] = s.functional_rel_err;
@@ -224,7 +224,9 @@ nlohmann::ordered_json ScoreToJson(const Score& s) {
   doc["tokens_to_bound"] = s.tokens_to_bound;
   doc["feedback"] = FeedbackName(s.feedback);
   doc["passed"] = s.passed;
-  if (s.feedback != Feedback::kPassFail && s.sign_disagreement > 0) {
+  doc["headline"] = HeadlineName(headline);
+  if (s.feedback != Feedback::kPassFail &&
+      headline == Headline::kSignDisagreement) {
     doc["sign_disagreement"] = s.sign_disagreement;
   }
   return doc;
@@ -251,10 +253,11 @@ nlohmann::ordered_json AnswersToJson(const std::vector<Matrix>& answers,
   return list;
 }
 
-nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& e) {
+nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& e,
+                                              Headline headline) {
   return {{"rank", e.rank},
           {"learner", e.learner},
-          {"score", ScoreToJson(e.score)},
+          {"score", ScoreToJson(e.score, headline)},
           {"submission_id", e.submission_id},
           {"submitted_unix_ms", e.submitted_unix_ms},
           {"submissions", e.submissions}};

@@ -42,12 +42,17 @@ nlohmann::ordered_json UsageToJson(const Usage& usage);
 // With the commitment in hex, the scoring settings and whether secrets are
 // per learner.
 nlohmann::ordered_json InfoToJson(const ChallengeInfo& info);
-// Always "feedback", "passed" and the spend; the error metrics only when the
-// feedback shows them (not for pass/fail, where the server sends zeros).
-nlohmann::ordered_json ScoreToJson(const Score& score);
+// Always "feedback", "passed", "headline" (the field the challenge ranks
+// by: HeadlineName) and the spend; the error metrics only when the feedback
+// shows them (not for pass/fail, where the server sends zeros), with
+// "sign_disagreement" on sign challenges (0 included).
+nlohmann::ordered_json ScoreToJson(
+    const Score& score, Headline headline = Headline::kFunctionalRelErr);
 // {"rank", "learner", "score": ScoreToJson, "submission_id",
 //  "submitted_unix_ms", "submissions"}
-nlohmann::ordered_json LeaderboardEntryToJson(const LeaderboardEntry& entry);
+nlohmann::ordered_json LeaderboardEntryToJson(
+    const LeaderboardEntry& entry,
+    Headline headline = Headline::kFunctionalRelErr);
 
 // One line of a transcript export (JSONL):
 //   {"learner", "index", "first_query_index",

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "common/score.h"
 #include "common/tensor.h"
 
 namespace attnoracle {
@@ -77,6 +78,12 @@ struct AccessPolicy {
   double quantize_step = 0;  // kQuantized: finite and > 0
   friend bool operator==(const AccessPolicy&, const AccessPolicy&) = default;
 };
+
+// Scores of challenges answering signs are ranked by sign disagreement.
+inline Headline HeadlineOf(const AccessPolicy& p) {
+  return p.answers == Answers::kSign ? Headline::kSignDisagreement
+                                     : Headline::kFunctionalRelErr;
+}
 
 inline bool AllowsQueries(const AccessPolicy& p) {
   return p.access != Access::kExamples;

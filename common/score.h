@@ -43,6 +43,23 @@ struct Score {
   std::string parameter_note = {};
 };
 
+// The number a challenge ranks and judges scores by, lower is better: the
+// sign disagreement where the answers are signs (ANSWERS_SIGN: the scale of
+// the outputs is not identifiable, so the functional error of a right
+// hypothesis need not be small), the functional error otherwise.
+enum class Headline { kFunctionalRelErr, kSignDisagreement };
+
+inline double HeadlineValue(const Score& s, Headline headline) {
+  return headline == Headline::kSignDisagreement ? s.sign_disagreement
+                                                 : s.functional_rel_err;
+}
+
+// The score field's name: "functional_rel_err" or "sign_disagreement".
+inline const char* HeadlineName(Headline headline) {
+  return headline == Headline::kSignDisagreement ? "sign_disagreement"
+                                                 : "functional_rel_err";
+}
+
 // What Submit returns, on the server (OracleCore) and in the client
 // (OracleClient) alike.
 struct SubmitResult {

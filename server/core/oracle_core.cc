@@ -70,10 +70,8 @@ void CountCommit(ServerMetrics* metrics, const std::string& challenge_id,
 }
 
 bool Passed(const Score& score, const ChallengeConfig& config) {
-  const double headline = config.policy.answers == Answers::kSign
-                              ? score.sign_disagreement
-                              : score.functional_rel_err;
-  return headline <= config.scoring.pass_threshold;
+  return HeadlineValue(score, HeadlineOf(config.policy)) <=
+         config.scoring.pass_threshold;
 }
 
 }  // namespace
@@ -457,7 +455,8 @@ absl::Status OracleCore::ScheduleSubmission(const Principal& caller,
     // leaderboard read needs.
     const auto limit = static_cast<uint32_t>(config.scoring.max_submissions);
     ATTN_ASSIGN_OR_RETURN(
-        slot, submissions_.Reserve(challenge_id, caller.name, limit));
+        slot, submissions_.Reserve(challenge_id, HeadlineOf(config.policy),
+                                   caller.name, limit));
   }
   // Refused when the queue is full: the task, and with it the slot, is
   // dropped, which gives the place back.
@@ -494,8 +493,9 @@ absl::StatusOr<SubmitResult> OracleCore::ScoreQueued(
 absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
     const Principal& caller, const std::string& id) const {
   ATTN_ASSIGN_OR_RETURN(auto challenge, registry_->Find(id));
+  const Headline headline = HeadlineOf(challenge->config().policy);
   ATTN_ASSIGN_OR_RETURN(std::vector<Standing> ranked,
-                        submissions_.Standings(id));
+                        submissions_.Standings(id, headline));
   const Scoring& scoring = challenge->config().scoring;
   for (Standing& s : ranked) {
     s.best.score.passed = Passed(s.best.score, challenge->config());
@@ -507,7 +507,7 @@ absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
       ranked.begin(), ranked.end(), [&](const Standing& x, const Standing& y) {
         const SubmissionRecord& a = x.best;
         const SubmissionRecord& b = y.best;
-        if (!pass_fail_view) return BetterSubmission(a, b);
+        if (!pass_fail_view) return BetterSubmission(a, b, headline);
         return std::tie(b.score.passed, a.score.tokens_used, a.created_ms,
                         a.id) < std::tie(a.score.passed, b.score.tokens_used,
                                          b.created_ms, b.id);

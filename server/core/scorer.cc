@@ -10,7 +10,9 @@ namespace {
 
 std::vector<Matrix> ProbesFor(const LayerSpec& spec, const AccessPolicy& policy,
                               uint64_t prior_seed) {
-  if (policy.access == Access::kExamples) {
+  // Examples-only and both: the challenge's declared input distribution is
+  // the examples'; only a queries-only challenge has none and gets gaussians.
+  if (policy.access != Access::kQueries) {
     return DrawExampleProbeSet(spec, policy.examples, prior_seed,
                                kProbeSequencesPerLength);
   }

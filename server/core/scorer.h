@@ -34,11 +34,11 @@ class Scorer {
   // Draws the probe set with DrawProbeSet(spec, prior_seed, ...) (stream
   // kProbeSet) and caches the secret's outputs on it and its canonical
   // form. `spec` must be resolved and `secret` fit it.
-  // On an examples-only `policy` the probes come from its example
-  // distribution; under ANSWERS_SIGN the score also carries the sign
-  // disagreement, and the functional and parameter errors compare both
-  // layers scaled to unit output norm (UnitOutputScale), since signs do not
-  // show the scale.
+  // Where `policy` offers examples (ACCESS_EXAMPLES or ACCESS_BOTH) the
+  // probes come from its example distribution (DrawExampleProbeSet); under
+  // ANSWERS_SIGN the score also carries the sign disagreement, and the
+  // functional and parameter errors compare both layers scaled to unit output
+  // norm (UnitOutputScale), since signs do not show the scale.
   Scorer(const LayerSpec& spec, uint64_t prior_seed, const LayerParams& secret,
          const AccessPolicy& policy = {});
 

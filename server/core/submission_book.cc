@@ -9,13 +9,17 @@
 
 namespace attnoracle {
 
-bool BetterSubmission(const SubmissionRecord& a, const SubmissionRecord& b) {
-  return std::tie(a.score.functional_rel_err, a.score.tokens_used, a.created_ms,
-                  a.id) < std::tie(b.score.functional_rel_err,
-                                   b.score.tokens_used, b.created_ms, b.id);
+bool BetterSubmission(const SubmissionRecord& a, const SubmissionRecord& b,
+                      Headline headline) {
+  const double ha = HeadlineValue(a.score, headline);
+  const double hb = HeadlineValue(b.score, headline);
+  return std::tie(ha, a.score.tokens_used, a.created_ms, a.id) <
+         std::tie(hb, b.score.tokens_used, b.created_ms, b.id);
 }
 
 struct SubmissionBook::Page {
+  explicit Page(Headline h) : headline(h) {}
+
   struct Learner {
     uint32_t stored = 0;
     uint32_t reserved = 0;  // by Slots not yet stored or given back
@@ -33,11 +37,12 @@ struct SubmissionBook::Page {
     // Once each: Refresh may read a record this server is about to Add.
     if (!ids.insert(record.id).second) return;
     Learner& l = learners[record.learner];
-    if (l.stored++ == 0 || BetterSubmission(record, l.best)) {
+    if (l.stored++ == 0 || BetterSubmission(record, l.best, headline)) {
       l.best = std::move(record);
     }
   }
 
+  const Headline headline;  // set at creation
   absl::Mutex mu;
   bool loaded ABSL_GUARDED_BY(mu) = false;
   std::map<std::string, Learner> learners ABSL_GUARDED_BY(mu);
@@ -81,7 +86,7 @@ SubmissionBook::SubmissionBook(Store* store) : store_(store) {}
 SubmissionBook::~SubmissionBook() = default;
 
 absl::StatusOr<std::shared_ptr<SubmissionBook::Page>> SubmissionBook::PageOf(
-    const std::string& challenge_id) const {
+    const std::string& challenge_id, Headline headline) const {
   if (challenge_id.empty()) {
     // The store reads every challenge's submissions for an empty id.
     return absl::InvalidArgumentError("a submission needs a challenge id");
@@ -90,7 +95,7 @@ absl::StatusOr<std::shared_ptr<SubmissionBook::Page>> SubmissionBook::PageOf(
   {
     absl::MutexLock lock(&mu_);
     std::shared_ptr<Page>& kept = pages_[challenge_id];
-    if (kept == nullptr) kept = std::make_shared<Page>();
+    if (kept == nullptr) kept = std::make_shared<Page>(headline);
     page = kept;
   }
   {
@@ -125,9 +130,10 @@ absl::Status SubmissionBook::Refresh() {
 }
 
 absl::StatusOr<SubmissionBook::Slot> SubmissionBook::Reserve(
-    const std::string& challenge_id, const std::string& learner,
-    uint32_t max_submissions) {
-  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Page> page, PageOf(challenge_id));
+    const std::string& challenge_id, Headline headline,
+    const std::string& learner, uint32_t max_submissions) {
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Page> page,
+                        PageOf(challenge_id, headline));
   absl::MutexLock lock(&page->mu);
   Page::Learner& l = page->learners[learner];
   const uint32_t earlier = l.stored + l.reserved;
@@ -163,8 +169,9 @@ absl::StatusOr<SubmissionRecord> SubmissionBook::Insert(Slot slot,
 }
 
 absl::StatusOr<std::vector<Standing>> SubmissionBook::Standings(
-    const std::string& challenge_id) const {
-  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Page> page, PageOf(challenge_id));
+    const std::string& challenge_id, Headline headline) const {
+  ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Page> page,
+                        PageOf(challenge_id, headline));
   absl::ReaderMutexLock lock(&page->mu);
   std::vector<Standing> out;
   out.reserve(page->learners.size());

@@ -7,11 +7,13 @@
 //
 //   SubmissionBook book(&store);
 //   absl::StatusOr<SubmissionBook::Slot> slot =
-//       book.Reserve("tiny-d4", "alice", max_submissions);
+//       book.Reserve("tiny-d4", Headline::kFunctionalRelErr, "alice",
+//                    max_submissions);
 //   ... score the hypothesis, with no lock held ...
 //   absl::StatusOr<SubmissionRecord> stored =
 //       book.Insert(*std::move(slot), score, NowUnixMs());
-//   absl::StatusOr<std::vector<Standing>> board = book.Standings("tiny-d4");
+//   absl::StatusOr<std::vector<Standing>> board = book.Standings("tiny-d4",
+//       Headline::kFunctionalRelErr);
 //
 // The limit is exact under any concurrency: Reserve counts the learner's
 // stored submissions and those reserved but not yet stored, so racing
@@ -42,9 +44,11 @@
 
 namespace attnoracle {
 
-// Best first: lower functional error, then fewer tokens, then earlier, then
-// the lower id (so two submissions are never equal).
-bool BetterSubmission(const SubmissionRecord& a, const SubmissionRecord& b);
+// Best first: lower headline (functional error, or sign disagreement on a
+// sign challenge), then fewer tokens, then earlier, then the lower id (so
+// two submissions are never equal).
+bool BetterSubmission(const SubmissionRecord& a, const SubmissionRecord& b,
+                      Headline headline);
 
 // One learner's place on a challenge's leaderboard, before ranking.
 struct Standing {
@@ -95,7 +99,10 @@ class SubmissionBook {
   // empty). RESOURCE_EXHAUSTED when `max_submissions` > 0 and the learner
   // has that many stored or reserved; the store's error when the
   // challenge's page cannot be read (a later call tries again).
+  // `headline` is the challenge's (HeadlineOf its policy), the same on
+  // every call for one challenge: each learner's best is kept by it.
   [[nodiscard]] absl::StatusOr<Slot> Reserve(const std::string& challenge_id,
+                                             Headline headline,
                                              const std::string& learner,
                                              uint32_t max_submissions);
 
@@ -110,12 +117,12 @@ class SubmissionBook {
   // the best one and how many, in no particular order. The store's error
   // when the page cannot be read.
   [[nodiscard]] absl::StatusOr<std::vector<Standing>> Standings(
-      const std::string& challenge_id) const;
+      const std::string& challenge_id, Headline headline) const;
 
  private:
   // The page of `challenge_id`, read from the store if it was not yet.
-  absl::StatusOr<std::shared_ptr<Page>> PageOf(
-      const std::string& challenge_id) const;
+  absl::StatusOr<std::shared_ptr<Page>> PageOf(const std::string& challenge_id,
+                                               Headline headline) const;
 
   Store* const store_;
   mutable absl::Mutex mu_;

@@ -36,10 +36,16 @@ std::vector<double> VectorJson(const Vector& v) {
 // The score as the feedback setting shows it: a pass/fail challenge has no
 // error fields at all (ApplyFeedback zeroes them; a zero would read as a
 // perfect score).
-nlohmann::ordered_json ScoreJson(const Score& s) {
+// "headline" names the field the leaderboard ranks by (sign_disagreement
+// on challenges answering signs, functional_rel_err otherwise).
+nlohmann::ordered_json ScoreJson(const Score& s, Headline headline) {
   nlohmann::ordered_json j = {{"feedback", FeedbackName(s.feedback)},
-                              {"passed", s.passed}};
+                              {"passed", s.passed},
+                              {"headline", HeadlineName(headline)}};
   if (s.feedback != Feedback::kPassFail) {
+    if (headline == Headline::kSignDisagreement) {
+      j["sign_disagreement"] = s.sign_disagreement;
+    }
     j["functional_rel_err"] = s.functional_rel_err;
     j["max_abs_err"] = s.max_abs_err;
     j["bits"] = s.bits;
@@ -92,14 +98,16 @@ absl::Status CheckChallengeId(const std::string& id) {
 }
 
 absl::StatusOr<nlohmann::ordered_json> PublicView::Rows(
-    const std::string& id) const {
+    const ChallengeInfo& info) const {
+  const std::string& id = info.id;
+  const Headline headline = HeadlineOf(info.policy);
   ATTN_ASSIGN_OR_RETURN(const std::vector<LeaderboardRow> rows,
                         core_->GetLeaderboard(PublicViewer(), id));
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const LeaderboardRow& row : rows) {
     out.push_back({{"rank", row.rank},
                    {"learner", row.learner},
-                   {"score", ScoreJson(row.score)},
+                   {"score", ScoreJson(row.score, headline)},
                    {"submission_id", row.submission_id},
                    {"submissions", row.submissions},
                    {"submitted_unix_ms", row.submitted_ms},
@@ -123,7 +131,7 @@ absl::StatusOr<nlohmann::ordered_json> PublicView::Describe(
         {"feedback", FeedbackName(info.scoring.feedback)},
         {"pass_threshold", info.scoring.pass_threshold}}},
       {"per_learner_secrets", info.per_learner_secrets}};
-  ATTN_ASSIGN_OR_RETURN(j["leaderboard"], Rows(info.id));
+  ATTN_ASSIGN_OR_RETURN(j["leaderboard"], Rows(info));
   if (info.phase == Phase::kRevealed) {
     ATTN_ASSIGN_OR_RETURN(const attnoracle::Reveal reveal,
                           core_->GetReveal(PublicViewer(), info.id, ""));
@@ -169,7 +177,7 @@ absl::StatusOr<nlohmann::ordered_json> PublicView::Leaderboard(
       {"challenge", id},
       {"phase", PhaseName(info.phase)},
       {"feedback", FeedbackName(info.scoring.feedback)}};
-  ATTN_ASSIGN_OR_RETURN(j["leaderboard"], Rows(id));
+  ATTN_ASSIGN_OR_RETURN(j["leaderboard"], Rows(info));
   return j;
 }
 

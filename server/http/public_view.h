@@ -47,7 +47,7 @@ class PublicView {
 
  private:
   // The leaderboard rows of `id` as JSON, or the core's error.
-  absl::StatusOr<nlohmann::ordered_json> Rows(const std::string& id) const;
+  absl::StatusOr<nlohmann::ordered_json> Rows(const ChallengeInfo& info) const;
   // The public description of `info`, leaderboard and reveal check added.
   absl::StatusOr<nlohmann::ordered_json> Describe(
       const ChallengeInfo& info) const;

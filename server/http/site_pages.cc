@@ -48,7 +48,8 @@ constexpr char kScript[] = R"js(
   }
   function error(s) {
     if (s.feedback === 'pass_fail') return s.passed ? 'pass' : 'fail';
-    return s.functional_rel_err == null ? 'n/a' : s.functional_rel_err.toExponential(2);
+    const e = s[s.headline || 'functional_rel_err'];
+    return e == null ? 'n/a' : e.toExponential(2);
   }
   function bits(s) {
     if (s.feedback === 'pass_fail' || s.bits == null) return '\u2014';
@@ -127,7 +128,9 @@ std::string ErrorCell(const Json& score) {
   if (Str(score, "feedback") == "pass_fail") {
     return score.value("passed", false) ? "pass" : "fail";
   }
-  const Json& e = score["functional_rel_err"];
+  // The headline: sign_disagreement on sign challenges.
+  const Json& e =
+      score[score.value("headline", std::string("functional_rel_err"))];
   return e.is_number() ? absl::StrFormat("%.2e", e.get<double>()) : "n/a";
 }
 
@@ -349,7 +352,7 @@ std::string RenderLeaderboardChart(const Json& challenge) {
     if (pass_fail) {
       p.error = s.value("passed", false) ? 1 : 0;
     } else {
-      const Json& e = s["functional_rel_err"];
+      const Json& e = s[s.value("headline", std::string("functional_rel_err"))];
       p.error = e.is_number() ? e.get<double>() : 0;
       if (!std::isfinite(p.error) || p.error < kErrorFloor) {
         p.error = kErrorFloor;

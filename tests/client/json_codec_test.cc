@@ -198,6 +198,21 @@ TEST(ScoreJsonTest, FullAndRoundedShowTheErrors) {
   }
 }
 
+// A sign challenge's headline is its sign disagreement, shown even when 0
+// (a perfect score); elsewhere the functional error, and no sign field.
+TEST(ScoreJsonTest, HeadlineFollowsTheAnswerForm) {
+  Score s = FullScore();
+  s.sign_disagreement = 0;
+  const nlohmann::ordered_json sign =
+      ScoreToJson(s, Headline::kSignDisagreement);
+  EXPECT_EQ(sign["headline"], "sign_disagreement");
+  ASSERT_TRUE(sign.contains("sign_disagreement"));
+  EXPECT_EQ(sign["sign_disagreement"], 0.0);
+  const nlohmann::ordered_json values = ScoreToJson(s);
+  EXPECT_EQ(values["headline"], "functional_rel_err");
+  EXPECT_FALSE(values.contains("sign_disagreement"));
+}
+
 TEST(ScoreJsonTest, PassFailShowsOnlyTheVerdictAndTheSpend) {
   Score s;
   s.feedback = Feedback::kPassFail;

@@ -56,8 +56,10 @@ struct Seen {
 // Every learner's standing on `challenge`, by learner; fails the test when
 // they cannot be read.
 std::vector<Seen> StandingsOf(const SubmissionBook& book,
-                              const std::string& challenge) {
-  absl::StatusOr<std::vector<Standing>> standings = book.Standings(challenge);
+                              const std::string& challenge,
+                              Headline headline = Headline::kFunctionalRelErr) {
+  absl::StatusOr<std::vector<Standing>> standings =
+      book.Standings(challenge, headline);
   EXPECT_TRUE(standings.ok()) << standings.status();
   std::vector<Seen> out;
   for (const Standing& s : standings.value_or(std::vector<Standing>{})) {
@@ -72,9 +74,10 @@ std::vector<Seen> StandingsOf(const SubmissionBook& book,
 // fails the test).
 uint64_t Submit(SubmissionBook& book, const std::string& challenge,
                 const std::string& learner, const Score& score,
-                int64_t created_ms = 0, uint32_t max_submissions = 0) {
+                int64_t created_ms = 0, uint32_t max_submissions = 0,
+                Headline headline = Headline::kFunctionalRelErr) {
   absl::StatusOr<SubmissionBook::Slot> slot =
-      book.Reserve(challenge, learner, max_submissions);
+      book.Reserve(challenge, headline, learner, max_submissions);
   EXPECT_TRUE(slot.ok()) << slot.status();
   if (!slot.ok()) return 0;
   absl::StatusOr<SubmissionRecord> stored =
@@ -146,27 +149,27 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_P(SubmissionBookTest, LimitCountsStoredAndReservedSubmissions) {
   constexpr uint32_t kLimit = 2;
   absl::StatusOr<SubmissionBook::Slot> first =
-      book_.Reserve(kCh, "alice", kLimit);
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", kLimit);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->earlier(), 0u);
   {
     absl::StatusOr<SubmissionBook::Slot> second =
-        book_.Reserve(kCh, "alice", kLimit);
+        book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", kLimit);
     ASSERT_TRUE(second.ok()) << second.status();
     EXPECT_EQ(second->earlier(), 1u);
 
     absl::StatusOr<SubmissionBook::Slot> third =
-        book_.Reserve(kCh, "alice", kLimit);
+        book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", kLimit);
     EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
     EXPECT_EQ(MessageOf(third.status()),
               "submission limit reached: 2 submissions per learner on \"ch\"");
     // Other learners and other challenges have their own counts.
     absl::StatusOr<SubmissionBook::Slot> bob =
-        book_.Reserve(kCh, "bob", kLimit);
+        book_.Reserve(kCh, Headline::kFunctionalRelErr, "bob", kLimit);
     ASSERT_TRUE(bob.ok()) << bob.status();
     EXPECT_EQ(bob->earlier(), 0u);
     absl::StatusOr<SubmissionBook::Slot> elsewhere =
-        book_.Reserve(kOther, "alice", kLimit);
+        book_.Reserve(kOther, Headline::kFunctionalRelErr, "alice", kLimit);
     ASSERT_TRUE(elsewhere.ok()) << elsewhere.status();
     EXPECT_EQ(elsewhere->earlier(), 0u);
   }  // second, bob and elsewhere are dropped unused: their places come back
@@ -175,11 +178,13 @@ TEST_P(SubmissionBookTest, LimitCountsStoredAndReservedSubmissions) {
   EXPECT_THAT(StandingsOf(book_, kCh), ElementsAre(Seen{"alice", 1, 1}));
   EXPECT_THAT(StandingsOf(book_, kOther), IsEmpty());
   absl::StatusOr<SubmissionBook::Slot> again =
-      book_.Reserve(kCh, "alice", kLimit);
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", kLimit);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->earlier(), 1u);
   ASSERT_TRUE(book_.Insert(*std::move(again), ScoreOf(0.4), 2).ok());
-  EXPECT_EQ(book_.Reserve(kCh, "alice", kLimit).status().code(),
+  EXPECT_EQ(book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", kLimit)
+                .status()
+                .code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(StandingsOf(book_, kCh), ElementsAre(Seen{"alice", 2, 2}));
 }
@@ -187,7 +192,8 @@ TEST_P(SubmissionBookTest, LimitCountsStoredAndReservedSubmissions) {
 TEST_P(SubmissionBookTest, ZeroMaxSubmissionsIsUnlimited) {
   constexpr int kSubmissions = 5;
   for (int i = 0; i < kSubmissions; ++i) {
-    absl::StatusOr<SubmissionBook::Slot> slot = book_.Reserve(kCh, "alice", 0);
+    absl::StatusOr<SubmissionBook::Slot> slot =
+        book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 0);
     ASSERT_TRUE(slot.ok()) << slot.status();
     EXPECT_EQ(slot->earlier(), static_cast<uint32_t>(i));
     ASSERT_TRUE(book_.Insert(*std::move(slot), ScoreOf(1), i).ok());
@@ -218,6 +224,27 @@ TEST_P(SubmissionBookTest, StandingsKeepEachLearnersBestAndCount) {
   EXPECT_EQ(StandingsOf(fresh, kCh), expected);
 }
 
+// On a sign challenge the best is the lowest sign disagreement, whatever
+// the functional error (which the output scale, not identifiable from
+// signs, can make large for a right hypothesis).
+TEST_P(SubmissionBookTest, SignChallengesKeepTheLowestSignDisagreement) {
+  const Headline sign = Headline::kSignDisagreement;
+  Score agrees = ScoreOf(0.9);
+  agrees.sign_disagreement = 0.01;
+  Score disagrees = ScoreOf(0.1);
+  disagrees.sign_disagreement = 0.2;
+  EXPECT_EQ(Submit(book_, kCh, "alice", agrees, 10, 0, sign), 1u);
+  EXPECT_EQ(Submit(book_, kCh, "alice", disagrees, 11, 0, sign), 2u);
+  EXPECT_EQ(Submit(book_, kCh, "bob", disagrees, 12, 0, sign), 3u);
+  EXPECT_EQ(Submit(book_, kCh, "bob", agrees, 13, 0, sign), 4u);
+  EXPECT_THAT(StandingsOf(book_, kCh, sign),
+              ElementsAre(Seen{"alice", 1, 2}, Seen{"bob", 4, 2}));
+  SubmissionRecord a{1, kCh, "alice", agrees, 10};
+  SubmissionRecord b{2, kCh, "alice", disagrees, 11};
+  EXPECT_TRUE(BetterSubmission(a, b, sign));
+  EXPECT_FALSE(BetterSubmission(a, b, Headline::kFunctionalRelErr));
+}
+
 TEST_P(SubmissionBookTest, SubmissionsAlreadyStoredCountTowardsTheLimit) {
   for (const char* learner : {"alice", "alice", "bob"}) {
     ASSERT_TRUE(
@@ -225,9 +252,12 @@ TEST_P(SubmissionBookTest, SubmissionsAlreadyStoredCountTowardsTheLimit) {
             ->InsertSubmission(SubmissionRecord{0, kCh, learner, ScoreOf(1), 0})
             .ok());
   }
-  EXPECT_EQ(book_.Reserve(kCh, "alice", 2).status().code(),
+  EXPECT_EQ(book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 2)
+                .status()
+                .code(),
             absl::StatusCode::kResourceExhausted);
-  absl::StatusOr<SubmissionBook::Slot> bob = book_.Reserve(kCh, "bob", 2);
+  absl::StatusOr<SubmissionBook::Slot> bob =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "bob", 2);
   ASSERT_TRUE(bob.ok()) << bob.status();
   EXPECT_EQ(bob->earlier(), 1u);
 }
@@ -236,7 +266,9 @@ TEST_P(SubmissionBookTest, EachChallengeIsReadFromTheStoreOnce) {
   Submit(book_, kCh, "alice", ScoreOf(0.5));
   Submit(book_, kCh, "bob", ScoreOf(0.5));
   StandingsOf(book_, kCh);
-  EXPECT_EQ(book_.Reserve(kCh, "alice", 1).status().code(),
+  EXPECT_EQ(book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 1)
+                .status()
+                .code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(store_.loads.load(), 1);
   StandingsOf(book_, kOther);
@@ -249,20 +281,24 @@ TEST_P(SubmissionBookTest, AFailedReadIsTriedAgain) {
       inner_->InsertSubmission(SubmissionRecord{0, kCh, "alice", ScoreOf(1), 0})
           .ok());
   store_.fail_loads = 2;
-  absl::StatusOr<SubmissionBook::Slot> refused = book_.Reserve(kCh, "alice", 1);
+  absl::StatusOr<SubmissionBook::Slot> refused =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 1);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(MessageOf(refused.status()), HasSubstr("injected"));
-  EXPECT_EQ(book_.Standings(kCh).status().code(),
+  EXPECT_EQ(book_.Standings(kCh, Headline::kFunctionalRelErr).status().code(),
             absl::StatusCode::kUnavailable);
   // Nothing half-read was kept: the stored submission still counts.
-  EXPECT_EQ(book_.Reserve(kCh, "alice", 1).status().code(),
+  EXPECT_EQ(book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 1)
+                .status()
+                .code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(StandingsOf(book_, kCh), ElementsAre(Seen{"alice", 1, 1}));
   EXPECT_EQ(store_.loads.load(), 3);
 }
 
 TEST_P(SubmissionBookTest, AFailedInsertGivesThePlaceBack) {
-  absl::StatusOr<SubmissionBook::Slot> slot = book_.Reserve(kCh, "alice", 1);
+  absl::StatusOr<SubmissionBook::Slot> slot =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 1);
   ASSERT_TRUE(slot.ok()) << slot.status();
   store_.fail_inserts = true;
   absl::StatusOr<SubmissionRecord> failed =
@@ -270,29 +306,37 @@ TEST_P(SubmissionBookTest, AFailedInsertGivesThePlaceBack) {
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(StandingsOf(book_, kCh), IsEmpty());
   store_.fail_inserts = false;
-  absl::StatusOr<SubmissionBook::Slot> retry = book_.Reserve(kCh, "alice", 1);
+  absl::StatusOr<SubmissionBook::Slot> retry =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 1);
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_EQ(retry->earlier(), 0u);
 }
 
 TEST_P(SubmissionBookTest, AMovedSlotIsGivenBackOnce) {
-  absl::StatusOr<SubmissionBook::Slot> a = book_.Reserve(kCh, "alice", 2);
-  absl::StatusOr<SubmissionBook::Slot> b = book_.Reserve(kCh, "alice", 2);
+  absl::StatusOr<SubmissionBook::Slot> a =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 2);
+  absl::StatusOr<SubmissionBook::Slot> b =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 2);
   ASSERT_TRUE(a.ok() && b.ok());
   *b = *std::move(a);  // b's place comes back; a's moves into b
   EXPECT_EQ(book_.Insert(*std::move(a), ScoreOf(1), 0).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<SubmissionBook::Slot> c = book_.Reserve(kCh, "alice", 2);
+  absl::StatusOr<SubmissionBook::Slot> c =
+      book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 2);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->earlier(), 1u);
-  EXPECT_EQ(book_.Reserve(kCh, "alice", 2).status().code(),
+  EXPECT_EQ(book_.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 2)
+                .status()
+                .code(),
             absl::StatusCode::kResourceExhausted);
 }
 
 TEST_P(SubmissionBookTest, EmptyChallengeIdIsInvalidArgument) {
-  EXPECT_EQ(book_.Reserve("", "alice", 0).status().code(),
+  EXPECT_EQ(book_.Reserve("", Headline::kFunctionalRelErr, "alice", 0)
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(book_.Standings("").status().code(),
+  EXPECT_EQ(book_.Standings("", Headline::kFunctionalRelErr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -312,9 +356,12 @@ TEST(SubmissionBookFileTest, CountsAndBestSurviveARestart) {
   std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
   SubmissionBook book(store.get());
   EXPECT_EQ(StandingsOf(book, kCh), before);
-  EXPECT_EQ(book.Reserve(kCh, "alice", 3).status().code(),
+  EXPECT_EQ(book.Reserve(kCh, Headline::kFunctionalRelErr, "alice", 3)
+                .status()
+                .code(),
             absl::StatusCode::kResourceExhausted);
-  absl::StatusOr<SubmissionBook::Slot> bob = book.Reserve(kCh, "bob", 3);
+  absl::StatusOr<SubmissionBook::Slot> bob =
+      book.Reserve(kCh, Headline::kFunctionalRelErr, "bob", 3);
   ASSERT_TRUE(bob.ok()) << bob.status();
   EXPECT_EQ(bob->earlier(), 1u);
 }

@@ -274,6 +274,33 @@ TEST(ScorerTest, ProbeSetIsDrawnFromThePriorSeed) {
   EXPECT_EQ(scorer.bound().units, 12);  // 2 * 6 * 6 / 6
 }
 
+// Examples-only and both alike: the probes come from the example
+// distribution (here signs, 5 tokens), not the gaussian set.
+TEST(ScorerTest, ProbeSetFollowsTheExampleDistributionWhereThereIsOne) {
+  absl::StatusOr<ChallengeConfig> c =
+      ResolveChallenge(Config("probe", {.d_model = 6}, 42));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const LayerParams secret = DrawSecret(c->spec, c->prior);
+  for (Access access : {Access::kExamples, Access::kBoth}) {
+    AccessPolicy policy;
+    policy.access = access;
+    policy.examples.inputs = InputDistribution::kSigns;
+    policy.examples.tokens = 5;
+    policy.examples.scale = 2;
+    const Scorer scorer(c->spec, 42, secret, policy);
+    const std::vector<Matrix> expected = DrawExampleProbeSet(
+        c->spec, policy.examples, 42, kProbeSequencesPerLength);
+    ASSERT_EQ(scorer.probes().size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(BitwiseEqual(scorer.probes()[i], expected[i]));
+      EXPECT_EQ(scorer.probes()[i].rows(), 5);
+      EXPECT_TRUE((scorer.probes()[i].array().abs() == 2).all());
+    }
+  }
+  const Scorer queries(c->spec, 42, secret, AccessPolicy{});
+  EXPECT_EQ(queries.probes().front().rows(), 1);
+}
+
 TEST(OracleCoreSubmitTest, ErrorsAndConcurrentIds) {
   CoreHarness h;
   ASSERT_TRUE(
