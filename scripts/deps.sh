@@ -14,6 +14,8 @@ packages=(
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev openssl
   libcpp-httplib-dev
+  # The PostgreSQL store (libpq) and the throwaway clusters its tests start.
+  libpq-dev postgresql-15
   # The Python package (client/python), its tests, the budget studies' plots
   # and the notebooks' execution by the tests.
   python3-grpcio python3-protobuf python3-numpy python3-matplotlib

@@ -55,7 +55,10 @@ ABSL_FLAG(std::string, db, "./attnoracle.db",
           "SQLite database holding challenges, learners, usage, transcripts "
           "and submissions; created if missing, and held by this server "
           "alone while it runs. ':memory:' keeps nothing (records are held "
-          "in memory until the server stops).");
+          "in memory until the server stops). A postgresql:// (or "
+          "postgres://) URI selects a PostgreSQL database, which several "
+          "replicas may share; its password comes from PGPASSWORD or a "
+          "passfile, never from the URI.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File whose first line is the admin token; turns on competition "
           "mode (every call needs a token). Default: $ATTNORACLE_ADMIN_TOKEN; "
@@ -121,7 +124,7 @@ constexpr attnoracle::FlagDoc kHttpFlags[] = {{"http", "HOST:PORT"},
                                               {"http_threads", "N"}};
 constexpr attnoracle::FlagDoc kTlsFlags[] = {
     {"tls_cert", "FILE"}, {"tls_key", "FILE"}, {"tls_client_ca", "FILE"}};
-constexpr attnoracle::FlagDoc kStorageFlags[] = {{"db", "FILE"},
+constexpr attnoracle::FlagDoc kStorageFlags[] = {{"db", "FILE|URI"},
                                                  {"config", "FILE"}};
 constexpr attnoracle::FlagDoc kAccessFlags[] = {
     {"admin_token_file", "FILE"},

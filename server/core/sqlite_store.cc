@@ -187,29 +187,6 @@ class Stmt {
   absl::Status status_;
 };
 
-Phase PhaseFromInt(int64_t v) {
-  switch (v) {
-    case 1:
-      return Phase::kClosed;
-    case 2:
-      return Phase::kRevealed;
-    default:
-      return Phase::kOpen;
-  }
-}
-
-int64_t PhaseToInt(Phase phase) {
-  switch (phase) {
-    case Phase::kOpen:
-      return 0;
-    case Phase::kClosed:
-      return 1;
-    case Phase::kRevealed:
-      return 2;
-  }
-  return 0;
-}
-
 // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
 template <typename F>
 absl::Status InTransaction(sqlite3* db, F body) {

@@ -41,6 +41,30 @@ struct ChallengeRecord {
   int64_t created_ms = 0;
 };
 
+// A phase as the stores keep it: 0 open, 1 closed, 2 revealed.
+inline Phase PhaseFromInt(int64_t v) {
+  switch (v) {
+    case 1:
+      return Phase::kClosed;
+    case 2:
+      return Phase::kRevealed;
+    default:
+      return Phase::kOpen;
+  }
+}
+
+inline int64_t PhaseToInt(Phase phase) {
+  switch (phase) {
+    case Phase::kOpen:
+      return 0;
+    case Phase::kClosed:
+      return 1;
+    case Phase::kRevealed:
+      return 2;
+  }
+  return 0;
+}
+
 struct UsageRecord {
   std::string challenge_id;
   std::string learner;

@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "common/tls_files.h"
 #include "server/core/memory_store.h"
+#include "server/core/postgres_store.h"
 #include "server/core/sqlite_store.h"
 #include "server/service/metrics_interceptor.h"
 
@@ -213,6 +214,8 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   }
   if (options.db_path.empty() || options.db_path == ":memory:") {
     s->store_ = std::make_unique<MemoryStore>();
+  } else if (PostgresStore::IsUri(options.db_path)) {
+    ATTN_ASSIGN_OR_RETURN(s->store_, PostgresStore::Open(options.db_path));
   } else {
     ATTN_ASSIGN_OR_RETURN(s->store_, SqliteStore::Open(options.db_path));
   }

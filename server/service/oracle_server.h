@@ -51,7 +51,8 @@ struct ServerOptions {
   // exactly the same configuration).
   std::string config_path;
   // SQLite database; empty or ":memory:": a MemoryStore (nothing
-  // survives).
+  // survives); a postgresql:// or postgres:// URI: a PostgresStore
+  // (INVALID_ARGUMENT when the URI carries a password).
   std::string db_path;
   // Competition mode when not empty: every call needs a token.
   std::string admin_token;
