@@ -12,10 +12,10 @@
 // wall time.
 //
 //   fault --server_bin build/bin/oracle-server
-//         --lb_render docker/lb/render.sh
-//         --db postgresql://app@127.0.0.1:PORT/oracle --replicas 3
+//         --lb_render docker/lb/render.sh --postgres --replicas 3
 //
-// --db must be one ledger every replica shares (PostgreSQL). With SQLite
+// --postgres starts a throwaway cluster as the PostgreSQL tests do; --db
+// names one instead. The ledger must be one every replica shares. With SQLite
 // (the default: a file in the temporary directory) only --replicas 1 is
 // meaningful: a SQLite file serves one server at a time.
 #include <arpa/inet.h>
@@ -55,6 +55,7 @@
 #include "common/rng.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/e2e/server_process.h"
+#include "tests/postgres_cluster.h"
 
 ABSL_FLAG(std::string, server_bin, "", "The oracle-server binary.");
 ABSL_FLAG(std::string, lb_render, "", "docker/lb/render.sh.");
@@ -62,6 +63,9 @@ ABSL_FLAG(std::string, haproxy, "haproxy", "The HAProxy binary.");
 ABSL_FLAG(std::string, db, "",
           "The ledger every replica shares (a postgresql:// URI); empty: a "
           "SQLite file in the temporary directory (--replicas 1 only).");
+ABSL_FLAG(bool, postgres, false,
+          "Start a throwaway PostgreSQL cluster (tests/postgres_cluster.h) "
+          "and share a new database of it as --db.");
 ABSL_FLAG(int, replicas, 3, "oracle-server replicas behind the balancer.");
 ABSL_FLAG(int, learners, 32, "Concurrent learners, one thread each.");
 ABSL_FLAG(double, seconds, 30, "Length of the run under load.");
@@ -362,6 +366,16 @@ int Main() {
                               .string();
   std::filesystem::create_directories(dir);
   std::string db = absl::GetFlag(FLAGS_db);
+  // Declared before the replicas: stopped after them.
+  std::unique_ptr<test::PostgresCluster> cluster;
+  if (absl::GetFlag(FLAGS_postgres)) {
+    if (!db.empty()) Die("--postgres and --db exclude each other");
+    absl::StatusOr<std::unique_ptr<test::PostgresCluster>> started =
+        test::PostgresCluster::Start();
+    if (!started.ok()) Die(started.status().ToString());
+    cluster = *std::move(started);
+    db = cluster->NewDatabase();
+  }
   if (db.empty()) {
     if (replicas != 1) Die("--replicas > 1 needs a shared --db");
     db = dir + "/fault.db";
