@@ -87,9 +87,13 @@ absl::Status ExplainUnreachable(absl::Status converted,
   if (absl::Status target = CheckServerTarget(options.server); !target.ok()) {
     return target;
   }
+  // pick_first's words and round_robin's (every channel balances round
+  // robin, NewChannel).
   if (converted.code() != absl::StatusCode::kUnavailable ||
-      !absl::StartsWith(converted.message(),
-                        "failed to connect to all addresses")) {
+      !(absl::StartsWith(converted.message(),
+                         "failed to connect to all addresses") ||
+        absl::StartsWith(converted.message(),
+                         "connections to all backends failing"))) {
     return converted;
   }
   const std::string hint =

@@ -262,8 +262,9 @@ TEST_F(TlsTest, MismatchedTlsIsExplainedToTheClient) {
   const absl::Status tls = Call(**plain_server, Files(ca_));
   EXPECT_EQ(tls.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(tls.message(), HasSubstr("a plaintext server fails"));
-  // gRPC's own words stay, for whoever needs the detail.
-  EXPECT_THAT(tls.message(), HasSubstr("failed to connect to all addresses"));
+  // gRPC's own words stay, for whoever needs the detail (round_robin's,
+  // the policy of every client channel).
+  EXPECT_THAT(tls.message(), HasSubstr("connections to all backends failing"));
 }
 
 // Only gRPC's failure to reach a server gets the hint: an UNAVAILABLE the
