@@ -11,9 +11,9 @@
 #   --publish ADDR     host address of the balancer (127.0.0.1:50051)
 #   --config FILE      the ChallengeSet every replica loads (configs/default.textproto)
 #   --state DIR        secrets, logs and the learner's result (docker/state)
-#   --store KIND       auto, postgres or sqlite (auto: postgres when the
-#                      server supports it; sqlite: each replica its own file
-#                      and the balancer sends every call to oracle-1)
+#   --store KIND       postgres (the default: the three replicas share one
+#                      PostgreSQL database) or sqlite (each replica its own
+#                      file and the balancer sends every call to oracle-1)
 #   --build-dir DIR    where the binaries are built ($ATTNORACLE_BUILD_DIR, build;
 #                      build-portable with --portable)
 #   --portable         build the binaries without -march=native, for images
@@ -32,7 +32,7 @@ project=attnoracle
 publish=127.0.0.1:50051
 config=$root/configs/default.textproto
 state=$here/state
-store=auto
+store=postgres
 build_dir=${ATTNORACLE_BUILD_DIR:-}
 portable=0
 rebuild_base=()
@@ -56,8 +56,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case "$store" in auto | postgres | sqlite) ;; *)
-  echo "up.sh: --store is auto, postgres or sqlite, not \"$store\"" >&2; exit 2 ;;
+case "$store" in postgres | sqlite) ;; *)
+  echo "up.sh: --store is postgres or sqlite, not \"$store\"" >&2; exit 2 ;;
 esac
 [ -r "$config" ] || { echo "up.sh: --config $config cannot be read" >&2; exit 2; }
 case "$engine" in
@@ -126,15 +126,6 @@ chown 10002:10002 "$secrets/pg-password"
 chmod 0400 "$secrets/admin-token" "$secrets/pgpass" "$secrets/pg-password"
 
 # 4. The store.
-if [ "$store" = auto ]; then
-  # Read whole first: grep -q would close the pipe early (pipefail).
-  server_help=$("$build_dir/bin/oracle-server" --help 2>&1 || true)
-  if grep -q postgresql <<<"$server_help"; then
-    store=postgres
-  else
-    store=sqlite
-  fi
-fi
 export ATTNORACLE_SECRETS=$secrets ATTNORACLE_CONFIG=$config ATTNORACLE_PUBLISH=$publish
 if [ "$store" = sqlite ]; then
   export ATTNORACLE_DB=/var/lib/attnoracle/attnoracle.db ORACLE_UPSTREAMS=oracle-1:50051

@@ -17,12 +17,12 @@ export CONTAINERS_CONF=$root/docker/containers.conf
 # 1e-21 here); 1e-9 leaves room for any machine's float64 and no more.
 challenge=single-head-d16
 max_functional_rel_err=1e-9
-# The replicas' store. PostgreSQL is the deployment's, but a learner
-# registered through one replica is not yet known to the others (each keeps
-# its learners in memory: UNAUTHENTICATED through the balancer), so the test
-# runs the SQLite layout (the balancer on oracle-1 alone) unless told
-# otherwise: ATTNORACLE_DOCKER_TEST_STORE=postgres runs the full stack.
-store=${ATTNORACLE_DOCKER_TEST_STORE:-sqlite}
+# The replicas' store: PostgreSQL shared by the three replicas behind the
+# balancer (the deployment's layout; the learner job waits until its
+# registration has reached every replica), or, with
+# ATTNORACLE_DOCKER_TEST_STORE=sqlite, one file per replica and the balancer
+# on oracle-1 alone.
+store=${ATTNORACLE_DOCKER_TEST_STORE:-postgres}
 
 project=attnoracle-test-$$
 state=$(mktemp -d /tmp/attnoracle-docker-test.XXXXXX)
