@@ -83,6 +83,31 @@ assert len(jobs) == 1, entries
 print(f"docker test: leaderboard through the balancer: {jobs[0]['learner']} ranked {jobs[0]['rank']}")
 PY
 
+# Each replica's own view: the job's submission, made through one replica,
+# is on every replica's leaderboard (the PostgreSQL layout only: with
+# SQLite, oracle-2 and oracle-3 have files of their own).
+if [ "$store" = postgres ]; then
+  for r in 1 2 3; do
+    podman exec -e ATTNORACLE_ADMIN_TOKEN="$(cat "$state/secrets/admin-token")" \
+      "${project}_oracle-${r}_1" oracle-client --server 127.0.0.1:50051 --json \
+      leaderboard "$challenge" >"$state/board-$r.json" || fail "leaderboard through oracle-$r"
+  done
+  python3 - "$state"/board.json "$state"/board-{1,2,3}.json <<'PY' || fail "replicas' leaderboards"
+import json, sys
+boards = [json.load(open(p))["entries"] for p in sys.argv[1:]]
+assert all(b == boards[0] for b in boards), boards
+print(f"docker test: the same leaderboard through the balancer and each of 3 replicas")
+PY
+fi
+
+# The balancer stops on its stop signal, well before podman's 3 s of
+# down.sh would kill it.
+stop_start=$(date +%s%N)
+podman stop -t 10 "${project}_lb_1" >/dev/null 2>&1 || fail "stopping the balancer"
+stop_ms=$((($(date +%s%N) - stop_start) / 1000000))
+echo "docker test: balancer stopped in $stop_ms ms"
+[ "$stop_ms" -lt 3000 ] || fail "the balancer took $stop_ms ms to stop (3000 at most)"
+
 # Down, then nothing of the project may be left.
 trap - EXIT
 teardown
