@@ -80,6 +80,7 @@ int VerifyOwn(Context& ctx, const std::optional<std::string>& recorded) {
                                   {"entries", v->entries},
                                   {"sequences", v->sequences},
                                   {"tokens", v->tokens},
+                                  {"unanswered_indices", v->unanswered_indices},
                                   {"chain_head", HexEncode(v->chain_head)}};
     if (charged.ok()) {
       doc["charged"] = {{"queries", charged->queries_used},
@@ -97,6 +98,12 @@ int VerifyOwn(Context& ctx, const std::optional<std::string>& recorded) {
             << ") replay bit for bit along the chain";
   if (!v->chain_head.empty()) {
     std::cout << "\n  chain head " << HexEncode(v->chain_head);
+  }
+  if (v->unanswered_indices > 0) {
+    std::cout << "\n  "
+              << Counted(v->unanswered_indices, "query index", "query indices")
+              << " reserved but never answered (a replica stopped before "
+                 "committing; not a failure)";
   }
   std::cout << "\n";
   if (charged.ok() && (charged->queries_used != v->sequences ||
@@ -184,6 +191,7 @@ int VerifyExport(Context& ctx, const std::optional<std::string>& recorded,
                         {"entries", v->entries},
                         {"sequences", v->sequences},
                         {"tokens", v->tokens},
+                        {"unanswered_indices", v->unanswered_indices},
                         {"chain_head", HexEncode(v->chain_head)}});
   }
   if (ctx.json) {

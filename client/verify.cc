@@ -1,6 +1,11 @@
 #include "client/verify.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -153,6 +158,12 @@ absl::StatusOr<VerifiedTranscript> VerifyTranscript(
   }
   VerifiedTranscript summary;
   std::string previous;  // h_{-1} is empty
+  struct Range {
+    uint64_t end;    // one past the last index
+    uint64_t entry;  // k of the entry that used it
+  };
+  std::map<uint64_t, Range> ranges;  // by first index
+  uint64_t max_end = 0;
   for (uint64_t k = 0; k < entries.size(); ++k) {
     const TranscriptEntry& e = entries[k];
     if (e.index != k) {
@@ -169,22 +180,46 @@ absl::StatusOr<VerifiedTranscript> VerifyTranscript(
         e.chain_hash) {
       return EntryError(k, "chain hash does not match");
     }
-    const uint64_t expected_first = summary.sequences;
+    const uint64_t sequences_before = summary.sequences;
     if (absl::Status s = Replay(reveal, k, e, summary); !s.ok()) return s;
-    // The server numbers queries as it charges them, so entry k starts
-    // where entry k - 1 ended. Checked after the replay, which already
-    // names a shifted index where the noise is keyed by it; without noise
-    // a re-chained gap replays cleanly and is caught only here.
-    if (e.first_query_index != expected_first) {
-      return EntryError(
-          k, absl::StrCat("first query index is ", e.first_query_index,
-                          ", not ", expected_first,
-                          "; query indices must run on without gaps"));
+    // Replicas on one database take indices at admission and commit in
+    // any order, so ranges may come out of order and a killed replica
+    // leaves a gap; what must hold is that no index answers twice.
+    // Checked after the replay, which already names a shifted index where
+    // the noise is keyed by it; without noise a re-used index replays
+    // cleanly and is caught only here.
+    const uint64_t first = e.first_query_index;
+    const uint64_t n = summary.sequences - sequences_before;
+    if (n > std::numeric_limits<uint64_t>::max() - first) {
+      return EntryError(k, absl::StrCat("first query index ", first,
+                                        " overflows with ", n, " sequences"));
+    }
+    if (n > 0) {
+      // The neighbours by first index are the only ranges that can meet
+      // [first, first + n), since the ranges held are disjoint.
+      auto next = ranges.lower_bound(first);
+      std::optional<uint64_t> overlapped;
+      if (next != ranges.begin() && std::prev(next)->second.end > first) {
+        overlapped = std::prev(next)->second.entry;
+      } else if (next != ranges.end() && next->first < first + n) {
+        overlapped = next->second.entry;
+      }
+      if (overlapped.has_value()) {
+        return EntryError(
+            k, absl::StrCat("query indices [", first, ", ", first + n,
+                            ") overlap those of entry ", *overlapped,
+                            "; an index answers at most one sequence"));
+      }
+      ranges.emplace(first, Range{first + n, k});
+      max_end = std::max(max_end, first + n);
     }
     previous = e.chain_hash;
   }
   summary.entries = entries.size();
   summary.chain_head = previous;
+  // Disjoint ranges inside [0, max_end): the rest were reserved, never
+  // answered.
+  summary.unanswered_indices = max_end - summary.sequences;
   return summary;
 }
 

@@ -30,6 +30,10 @@ struct VerifiedTranscript {
   uint64_t sequences = 0;
   uint64_t tokens = 0;
   std::string chain_head;  // raw; empty for an empty transcript
+  // Query indices below the highest one used that no entry answers:
+  // reserved by a replica that died before committing. Information, not
+  // a failure (docs/VERIFICATION.md section 3).
+  uint64_t unanswered_indices = 0;
 };
 
 // Checks, in this order:
@@ -49,8 +53,10 @@ struct VerifiedTranscript {
 //     DrawExample(policy.examples, d_model, reveal.noise_seed,
 //     first_query_index + i), every answer equals AnswerTo(spec, secret,
 //     policy, reveal.noise_seed, first_query_index + i, x_i) (forward pass,
-//     noise, precision, answer form), and first_query_index
-//     equals the sequences of entries 0..k-1 (no gaps, noisy or not).
+//     noise, precision, answer form), and the index range
+//     [first_query_index, first_query_index + sequences) is disjoint from
+//     every earlier entry's (any order; gaps are counted in
+//     unanswered_indices, noisy or not).
 //     DATA_LOSS "entry k: ..." for the first entry that fails.
 // A prefix of a valid chain is valid: compare the returned chain_head with
 // the head the last answer carried. The bytes and derivations are specified

@@ -5,11 +5,15 @@
 //   - no learner was answered beyond its budget;
 //   - answers received <= usage charged <= answers + the sequences that
 //     were in flight at the kills;
-//   - after the reveal the whole transcript verifies and adds up to the
-//     usage;
-// and the leaderboard is the same through every replica. Prints one JSON
-// line: answered, charged, in flight at each kill, transcripts verified,
-// wall time.
+//   - after the reveal the whole transcript verifies, holds at least the
+//     answers received, and falls short of the usage by at most the
+//     sequences in flight at the kills (indices reserved by a killed
+//     replica stay unanswered: gaps, which verify reports);
+// and the leaderboard is the same through every replica. Changes made
+// through one replica (challenge, learners, reveal, submissions) are waited
+// for on every replica, a few seconds at most, before they are relied on.
+// Prints one JSON line: answered, charged, in flight at each kill, transcripts
+// verified, wall time.
 //
 //   fault --server_bin build/bin/oracle-server
 //         --lb_render docker/lb/render.sh --postgres --replicas 3
@@ -17,7 +21,8 @@
 // --postgres starts a throwaway cluster as the PostgreSQL tests do; --db
 // names one instead. The ledger must be one every replica shares. With SQLite
 // (the default: a file in the temporary directory) only --replicas 1 is
-// meaningful: a SQLite file serves one server at a time.
+// meaningful: a SQLite file serves one server at a time. ctest's e2e.fault
+// runs the three-replica PostgreSQL form.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -33,6 +38,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -89,6 +95,23 @@ constexpr auto kCallDeadline = std::chrono::seconds(10);
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "fault: " << what << std::endl;
   std::exit(1);
+}
+
+// How long a change made through one replica may take to reach the others:
+// a few of the replicas' --refresh-ms periods (default 250 ms).
+constexpr auto kPropagationBound = std::chrono::seconds(5);
+
+// Polls `check` until it is OK or kPropagationBound has passed; its last
+// status.
+absl::Status PollUntilOk(const std::function<absl::Status()>& check) {
+  const auto deadline = std::chrono::steady_clock::now() + kPropagationBound;
+  for (;;) {
+    absl::Status status = check();
+    if (status.ok() || std::chrono::steady_clock::now() >= deadline) {
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 // HAProxy in the foreground with the rendered configuration, its output in
@@ -418,11 +441,26 @@ int Main() {
     if (!creds.ok()) Die(creds.status().ToString());
     l->name = creds->learner;
     l->token = creds->token;
-    absl::StatusOr<ChallengeInfo> info =
-        OracleClient::Connect(Options(lb, l->token))->Describe(kChallenge);
-    if (!info.ok()) Die(info.status().ToString());
-    l->commitment = info->commitment;
     learners.push_back(std::move(l));
+  }
+  // The challenge and the learners were made through whichever replica the
+  // balancer chose; the others learn of them at their next refresh. The
+  // load starts only once every replica accepts every token.
+  for (const auto& server : servers) {
+    for (auto& l : learners) {
+      absl::StatusOr<ChallengeInfo> info;
+      const absl::Status s = PollUntilOk([&] {
+        info = OracleClient::Connect(Options(server->address(), l->token))
+                   ->Describe(kChallenge);
+        return info.status();
+      });
+      if (!s.ok()) {
+        Die(absl::StrCat("replica ", server->address(), " does not accept ",
+                         l->name, "'s token for ", kChallenge, " after ",
+                         kPropagationBound.count(), " s: ", s.ToString()));
+      }
+      l->commitment = info->commitment;
+    }
   }
 
   std::cerr << "fault: " << learners.size() << " learners, " << replicas
@@ -451,13 +489,28 @@ int Main() {
       Die(s.status().ToString());
     }
   }
+  // Every replica must see the reveal before the checks read through the
+  // balancer.
+  for (const auto& server : servers) {
+    const absl::Status s = PollUntilOk([&] {
+      return OracleClient::Connect(
+                 Options(server->address(), learners[0]->token))
+          ->GetReveal(kChallenge)
+          .status();
+    });
+    if (!s.ok()) {
+      Die(absl::StrCat("replica ", server->address(),
+                       " does not serve the reveal after ",
+                       kPropagationBound.count(), " s: ", s.ToString()));
+    }
+  }
   int failures = 0;
   auto fail = [&](const std::string& who, const std::string& what) {
     ++failures;
     std::cerr << "fault: FAIL " << who << ": " << what << std::endl;
   };
   uint64_t answered = 0, charged = 0, in_flight = 0, verified_count = 0,
-           transport = 0, submissions = 0;
+           transport = 0, submissions = 0, unanswered = 0;
   for (const auto& l : learners) {
     auto client = OracleClient::Connect(Options(lb, l->token));
     absl::StatusOr<Usage> usage = client->GetUsage(kChallenge);
@@ -486,11 +539,21 @@ int Main() {
         VerifyTranscript(*reveal, l->commitment, *transcript);
     if (!verified.ok()) {
       fail(l->name, "transcript: " + verified.status().ToString());
-    } else if (verified->sequences != usage->queries_used) {
+    } else if (verified->sequences < l->answered_queries ||
+               verified->sequences + verified->unanswered_indices >
+                   usage->queries_used ||
+               usage->queries_used - verified->sequences >
+                   l->in_flight_at_kills) {
+      // A replica killed between reserving and committing leaves charged
+      // indices without an entry: at most what was in flight at the kills.
       fail(l->name,
            absl::StrCat("transcript holds ", verified->sequences,
-                        " sequences, usage says ", usage->queries_used));
+                        " sequences (", verified->unanswered_indices,
+                        " indices unanswered), usage says ",
+                        usage->queries_used, ", answered ", l->answered_queries,
+                        ", in flight at kills ", l->in_flight_at_kills));
     } else {
+      unanswered += verified->unanswered_indices;
       ++verified_count;
     }
     answered += l->answered_queries;
@@ -500,28 +563,44 @@ int Main() {
     submissions += l->submissions;
   }
 
-  // The leaderboard through each replica directly.
+  // The leaderboard through each replica directly; submissions made through
+  // one replica reach the others at their next refresh.
   std::vector<v1::GetLeaderboardResponse> boards;
-  for (const auto& server : servers) {
-    ClientOptions options = Options(server->address(), learners[0]->token);
-    auto stub = v1::Oracle::NewStub(NewChannel(options));
-    grpc::ClientContext context;
-    PrepareContext(options, &context);
-    v1::GetLeaderboardRequest request;
-    request.set_challenge_id(kChallenge);
-    v1::GetLeaderboardResponse response;
-    if (!stub->GetLeaderboard(&context, request, &response).ok()) {
-      fail(server->address(), "no leaderboard");
+  size_t differing = 0;
+  const absl::Status boards_agree = PollUntilOk([&] {
+    boards.clear();
+    for (const auto& server : servers) {
+      ClientOptions options = Options(server->address(), learners[0]->token);
+      auto stub = v1::Oracle::NewStub(NewChannel(options));
+      grpc::ClientContext context;
+      PrepareContext(options, &context);
+      v1::GetLeaderboardRequest request;
+      request.set_challenge_id(kChallenge);
+      v1::GetLeaderboardResponse response;
+      if (!stub->GetLeaderboard(&context, request, &response).ok()) {
+        return absl::UnavailableError(server->address() + ": no leaderboard");
+      }
+      boards.push_back(response);
     }
-    boards.push_back(response);
-  }
-  for (size_t i = 1; i < boards.size(); ++i) {
-    if (!google::protobuf::util::MessageDifferencer::Equals(boards[0],
-                                                            boards[i])) {
-      fail(addresses[i], "its leaderboard differs from replica 1's");
+    for (size_t i = 1; i < boards.size(); ++i) {
+      if (!google::protobuf::util::MessageDifferencer::Equals(boards[0],
+                                                              boards[i])) {
+        differing = i;
+        return absl::AbortedError("leaderboards differ");
+      }
     }
+    return absl::OkStatus();
+  });
+  if (!boards_agree.ok()) {
+    fail(boards_agree.code() == absl::StatusCode::kAborted
+             ? addresses[differing]
+             : std::string("leaderboard"),
+         absl::StrCat(boards_agree.message(), " (against replica 1) after ",
+                      kPropagationBound.count(), " s"));
   }
-  if (boards[0].entries_size() == 0) fail("leaderboard", "empty");
+  if (boards.empty() || boards[0].entries_size() == 0) {
+    fail("leaderboard", "empty");
+  }
 
   for (auto& server : servers) {
     server->Stop();
@@ -543,6 +622,7 @@ int Main() {
             << ", \"transport_failures\": " << transport
             << ", \"submissions\": " << submissions
             << ", \"transcripts_verified\": " << verified_count
+            << ", \"unanswered_indices\": " << unanswered
             << ", \"wall_seconds\": " << wall << ", \"failures\": " << failures
             << "}" << std::endl;
   if (failures == 0) std::filesystem::remove_all(dir);

@@ -115,6 +115,43 @@ def test_verify_catches_an_answer_the_secret_does_not_give():
         verify.verify(spec, revealed, [broken], "float64", 0.0)
 
 
+def test_verify_accepts_disjoint_ranges_in_any_order_and_counts_gaps():
+    # Replicas on one database commit in any order and a killed one leaves
+    # reserved indices unanswered; only a reused index fails.
+    spec = ao.Spec(d_model=3, heads=1, head_dim=3, value_dim=3, out_dim=3,
+                   mask="none", readout="all", score_scale=0.5, biases=False)
+    secret = layer.random_params(spec, np.random.default_rng(1))
+    commitment = verify.sha256(verify.encode_params(spec, secret), b"n")
+    revealed = ao.Reveal(secret, b"n", 0, 0, commitment, commitment)
+    x = np.ones((2, 3))
+    y = layer.forward(spec, secret, x)
+
+    def chain(firsts):
+        entries, previous = [], b""
+        for k, first in enumerate(firsts):
+            e = type("Entry", (), {})()
+            e.index, e.first_query_index = k, first
+            e.request = verify.struct.pack("<III", 1, 2, 3) + x.tobytes()
+            e.response = verify.struct.pack("<III", 1, 2, 3) + y.tobytes()
+            e.request_digest = verify.sha256(verify.struct.pack("<Q", first),
+                                             e.request)
+            e.response_digest = verify.sha256(e.response)
+            e.chain_hash = verify.sha256(previous, e.request_digest,
+                                         e.response_digest)
+            previous = e.chain_hash
+            entries.append(e)
+        return entries
+
+    report = verify.verify(spec, revealed, chain([2, 0, 1]), "float64", 0.0)
+    assert (report["answers"], report["unanswered_indices"]) == (3, 0)
+    report = verify.verify(spec, revealed, chain([0, 4, 1]), "float64", 0.0)
+    assert (report["answers"], report["unanswered_indices"]) == (3, 2)
+    with pytest.raises(ao.VerificationError,
+                       match=r"entry 2: query indices \[1, 2\) overlap "
+                             r"those of entry 1"):
+        verify.verify(spec, revealed, chain([0, 1, 1]), "float64", 0.0)
+
+
 def test_verify_replays_sample_entries_and_their_seeded_inputs():
     spec = ao.Spec(d_model=3, heads=1, head_dim=3, value_dim=3, out_dim=3,
                    mask="none", readout="last", score_scale=0.5,
