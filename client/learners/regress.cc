@@ -737,6 +737,11 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   // units located from one-token answers start every restart in the right
   // basin, leaving attention to the fit.
   std::optional<FfnUnits> ffn_units;
+  // Under a cap of the caller's, the search takes at most half of it and
+  // the fit what the search left.
+  const uint64_t search_cap = options.max_tokens > 0
+                                  ? options.max_tokens / 2
+                                  : std::numeric_limits<uint64_t>::max();
   if (CanLocateFfnUnits(spec, policy)) {
     // A kink pair too close to tell apart on every circle can spoil one
     // attempt (the odd part then does not match): then circles from
@@ -745,8 +750,11 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
          ++attempt) {
       ATTN_ASSIGN_OR_RETURN(
           ffn_units,
-          LocateFfnUnits(oracle, DeriveSeed(options.seed, RngStream::kLearner,
-                                            kFfnUnitsStream + attempt)));
+          LocateFfnUnits(
+              oracle,
+              DeriveSeed(options.seed, RngStream::kLearner,
+                         kFfnUnitsStream + attempt),
+              search_cap - (oracle.usage().tokens_used - before.tokens_used)));
     }
     if (options.progress != nullptr) {
       *options.progress << "regress: "
@@ -758,8 +766,9 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
     }
   }
   const Usage left = oracle.usage();
+  const uint64_t searched = left.tokens_used - before.tokens_used;
   const uint64_t tokens =
-      std::min(options.max_tokens > 0 ? options.max_tokens
+      std::min(options.max_tokens > 0 ? options.max_tokens - searched
                : policy.answers == Answers::kTopK
                    ? std::max(kDefaultTopKTokens, DefaultTokens(spec))
                    : DefaultTokens(spec),

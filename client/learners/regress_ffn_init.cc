@@ -86,7 +86,9 @@ bool CanLocateFfnUnits(const LayerSpec& spec, const AccessPolicy& policy) {
 }
 
 absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
-                                                       uint64_t seed) {
+                                                       uint64_t seed,
+                                                       uint64_t max_tokens) {
+  const uint64_t tokens_before = oracle.usage().tokens_used;
   const LayerSpec& spec = oracle.info().spec;
   const int d = spec.d_model, hidden = spec.ffn.hidden;
   const double radius =
@@ -100,7 +102,10 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
        ++circle) {
     const Usage usage = oracle.usage();
     const uint64_t cost = kCirclePoints + 2ull * hidden * (2 * (d + 1) + 2);
-    if (usage.queries_left < cost || usage.tokens_left < cost) break;
+    if (usage.queries_left < cost || usage.tokens_left < cost ||
+        usage.tokens_used - tokens_before + cost > max_tokens) {
+      break;
+    }
     Circle c;
     c.radius = radius;
     c.a.resize(d), c.b.resize(d);

@@ -45,11 +45,12 @@ struct FfnUnits {
 bool CanLocateFfnUnits(const LayerSpec& spec, const AccessPolicy& policy);
 
 // Spends one-token queries (about 1,000 per circle, at most
-// kMaxCircles circles; none beyond what is left of the budget) and returns
-// the units, or nullopt when it could not find ffn.hidden distinct ones
-// (then the caller starts at random). Errors are the oracle's.
+// kMaxCircles circles; none beyond what is left of the budget, nor, in
+// all, beyond `max_tokens`) and returns the units, or nullopt when it
+// could not find ffn.hidden distinct ones (then the caller starts at
+// random). Errors are the oracle's.
 [[nodiscard]] absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(
-    QueryOracle& oracle, uint64_t seed);
+    QueryOracle& oracle, uint64_t seed, uint64_t max_tokens);
 
 // Overwrites the first head's wv and wo with the identity (the other heads'
 // with 0) and the FFN block with the units: the hypothesis then computes g

@@ -126,7 +126,7 @@ TEST(RegressFfnTest, LocatesEveryUnitOfTheBlock) {
     SCOPED_TRACE(seed);
     LocalOracle oracle = OracleFor(c);
     absl::StatusOr<std::optional<FfnUnits>> units =
-        LocateFfnUnits(oracle, seed);
+        LocateFfnUnits(oracle, seed, std::numeric_limits<uint64_t>::max());
     ASSERT_TRUE(units.ok()) << units.status();
     if (!units->has_value()) continue;
     ++located;
