@@ -17,7 +17,8 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 # Only the executables of the tests labelled concurrency in
 # tests/CMakeLists.txt: the rest of the tree is not built.
 ninja -C "$build_dir" --quiet ledger_test oracle_core_test \
-  competition_service_test submit_service_test
+  competition_service_test submit_service_test work_pool_test \
+  postgres_ledger_test
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 cd "$build_dir"
 ctest -L concurrency --output-on-failure --timeout 600 -j2 "$@"
