@@ -21,4 +21,6 @@ ninja -C "$build_dir" --quiet ledger_test oracle_core_test \
   postgres_ledger_test
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 cd "$build_dir"
-ctest -L concurrency --output-on-failure --timeout 600 -j2 "$@"
+# Of the tests labelled postgres only the shared-store ledger's is built
+# here.
+ctest -L 'concurrency|postgres' --output-on-failure --timeout 600 -j2 "$@"

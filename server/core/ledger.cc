@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <span>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
@@ -131,16 +131,25 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
                                              std::string request,
                                              std::string response) {
   if (shared_) {
-    // The receipt exists only once the store has chained the entry.
-    absl::Notification done;
-    absl::StatusOr<CommitReceipt> result;
+    // The receipt exists only once the store has chained the entry. The
+    // hand-over is an absl::Mutex (ThreadSanitizer is told about it,
+    // tests/tsan_absl_mutex.cc; absl::Notification's wait is not seen), held
+    // by both sides so the callback may outlive this call.
+    struct Handover {
+      absl::Mutex mu;
+      bool done ABSL_GUARDED_BY(mu) = false;
+      absl::StatusOr<CommitReceipt> result ABSL_GUARDED_BY(mu);
+    };
+    auto handover = std::make_shared<Handover>();
     CommitAsync(key, first_query_index, std::move(request), std::move(response),
-                [&](absl::StatusOr<CommitReceipt> receipt) {
-                  result = std::move(receipt);
-                  done.Notify();
+                [handover](absl::StatusOr<CommitReceipt> receipt) {
+                  absl::MutexLock lock(&handover->mu);
+                  handover->result = std::move(receipt);
+                  handover->done = true;
                 });
-    done.WaitForNotification();
-    return result;
+    absl::MutexLock lock(&handover->mu);
+    handover->mu.Await(absl::Condition(&handover->done));
+    return std::move(handover->result);
   }
   TranscriptEntry entry =
       NewEntry(key, first_query_index, std::move(request), std::move(response));
