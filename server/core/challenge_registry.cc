@@ -11,6 +11,19 @@ namespace {
 
 constexpr size_t kNonceBytes = 32;
 
+// The challenge a stored record describes; INTERNAL when its configuration
+// no longer parses.
+absl::StatusOr<std::shared_ptr<Challenge>> FromRecord(ChallengeRecord& r) {
+  absl::StatusOr<ChallengeConfig> config = ParseChallengeConfig(r.config_text);
+  if (!config.ok()) {
+    return absl::InternalError(
+        absl::StrCat("stored challenge \"", r.id,
+                     "\" does not parse: ", config.status().message()));
+  }
+  return std::make_shared<Challenge>(*std::move(config), std::move(r.nonce),
+                                     r.created_ms, r.phase);
+}
+
 }  // namespace
 
 ChallengeRegistry::ChallengeRegistry(Store* store) : store_(store) {}
@@ -19,15 +32,7 @@ absl::Status ChallengeRegistry::Load() {
   ATTN_ASSIGN_OR_RETURN(std::vector<ChallengeRecord> records,
                         store_->LoadChallenges());
   for (ChallengeRecord& r : records) {
-    absl::StatusOr<ChallengeConfig> config =
-        ParseChallengeConfig(r.config_text);
-    if (!config.ok()) {
-      return absl::InternalError(
-          absl::StrCat("stored challenge \"", r.id,
-                       "\" does not parse: ", config.status().message()));
-    }
-    auto challenge = std::make_shared<Challenge>(
-        *std::move(config), std::move(r.nonce), r.created_ms, r.phase);
+    ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Challenge> challenge, FromRecord(r));
     absl::MutexLock lock(&mu_);
     challenges_[challenge->id()] = std::move(challenge);
   }
@@ -120,15 +125,8 @@ absl::Status ChallengeRegistry::Refresh() {
   for (ChallengeRecord& r : records) {
     absl::StatusOr<std::shared_ptr<Challenge>> known = Find(r.id);
     if (!known.ok()) {
-      absl::StatusOr<ChallengeConfig> config =
-          ParseChallengeConfig(r.config_text);
-      if (!config.ok()) {
-        return absl::InternalError(
-            absl::StrCat("stored challenge \"", r.id,
-                         "\" does not parse: ", config.status().message()));
-      }
-      auto challenge = std::make_shared<Challenge>(
-          *std::move(config), std::move(r.nonce), r.created_ms, r.phase);
+      ATTN_ASSIGN_OR_RETURN(std::shared_ptr<Challenge> challenge,
+                            FromRecord(r));
       absl::MutexLock lock(&mu_);
       challenges_.try_emplace(challenge->id(), std::move(challenge));
       continue;
