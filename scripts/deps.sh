@@ -8,7 +8,19 @@
 #                            # lessons of docs/teaching/ in a browser
 #   scripts/deps.sh docker   # and podman, podman-compose and debootstrap, for
 #                            # docker/up.sh and the container test
+#   scripts/deps.sh fuzz docker   # several sets at once, in one apt-get
 set -euo pipefail
+for set in "$@"; do
+  case "$set" in fuzz | teaching | docker) ;; *)
+    echo "deps.sh: unknown set \"$set\" (fuzz, teaching or docker)" >&2; exit 2 ;;
+  esac
+done
+sets=("$@")
+wants() {  # SET: was it asked for?
+  local s
+  for s in "${sets[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
 
 packages=(
   build-essential cmake ninja-build pkg-config git python3 clang-format
@@ -33,16 +45,16 @@ packages=(
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 # clang 14 with its sanitizer and libFuzzer runtimes, and llvm-symbolizer
 # for readable stacks in crash reports.
-if [ "${1:-}" = "fuzz" ]; then
+if wants fuzz; then
   packages+=(clang libclang-rt-14-dev llvm-14)
 fi
-if [ "${1:-}" = "teaching" ]; then
+if wants teaching; then
   packages+=(jupyter-notebook)
 fi
 # podman as root with runc (docker/containers.conf says why), its networking
 # (netavark, aardvark-dns for service names), and debootstrap for the base
 # image.
-if [ "${1:-}" = "docker" ]; then
+if wants docker; then
   packages+=(podman buildah podman-compose debootstrap runc slirp4netns uidmap
     fuse-overlayfs netavark aardvark-dns containernetworking-plugins iptables)
 fi
