@@ -23,6 +23,10 @@ for arg in "$@"; do
   esac
 done
 
+# One maker at a time: a second caller (the container test while
+# docker/prepare.sh is still at work) waits here, then finds the image.
+exec 9>/var/tmp/attnoracle-base.lock
+flock 9
 if [ "$rebuild" = 0 ] && "$engine" image inspect "$image" >/dev/null 2>&1; then
   echo "base image $image exists (--rebuild makes it again)"
   exit 0

@@ -101,6 +101,9 @@ build_image() {  # NAME CONTAINERFILE CONTEXT
   step "image attnoracle-$1"
   "$engine" "${args[@]}" >>"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
 }
+# Image builds wait for a docker/prepare.sh at work on the same images.
+exec 9>/var/tmp/attnoracle-images.lock
+flock 9
 "$here/base.sh" "${rebuild_base[@]}"
 context=$build_dir/image-context
 rm -rf "$context"
@@ -111,6 +114,7 @@ build_image server "$here/server.Containerfile" "$context"
 build_image client "$here/client.Containerfile" "$context"
 build_image postgres "$here/postgres/Containerfile" "$here/postgres"
 build_image lb "$here/lb/Containerfile" "$here/lb"
+exec 9>&-
 
 # 3. Secrets, made once per state directory (the PostgreSQL volume keeps the
 # password it was made with), readable only by the uid that needs them.
