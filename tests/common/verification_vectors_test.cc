@@ -179,6 +179,35 @@ TEST(VerificationVectorsServerTest, CoreRecordsTheVectorsTranscript) {
   }
 }
 
+// The server core's Sample draws the vectors' example inputs: alice's
+// signs at indices 0 and 1 on the vectors' challenge made examples-only.
+TEST(VerificationVectorsServerTest, CoreSamplesTheVectorsExamples) {
+  const Json file = CheckedInVectors();
+  ASSERT_FALSE(file.is_discarded());
+  CoreHarness h;
+  ChallengeConfig config = vectors::SmallChallenge();
+  config.policy.access = Access::kExamples;
+  config.policy.examples = {
+      .inputs = InputDistribution::kSigns, .tokens = 3, .scale = 1.0};
+  ASSERT_TRUE(h.registry.Create(*ResolveChallenge(config)).ok());
+  absl::StatusOr<SampleResult> r = h.core.Sample(
+      LearnerPrincipal(vectors::kTranscriptLearner), config.id, 2, 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->inputs.size(), 2u);
+  int compared = 0;
+  for (const Json& e : file["examples"]) {
+    if (e["learner"] != vectors::kTranscriptLearner ||
+        e["inputs"] != "INPUTS_SIGNS" || e["index"].get<uint64_t>() > 1) {
+      continue;
+    }
+    const Matrix& got = r->inputs[e["index"].get<size_t>()];
+    EXPECT_EQ(vectors::Doubles(got)["bits"], e["input"]["bits"])
+        << "example " << e["index"];
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2);
+}
+
 RevealedChallenge VectorReveal(const Json& file) {
   RevealedChallenge reveal;
   reveal.config = vectors::SmallChallenge();

@@ -301,22 +301,22 @@ inline Json SpecJson(const LayerSpec& s) {
            {"biases", s.ffn.biases},
            {"residual", s.ffn.residual}};
   }
-  return Json{{"d_model", s.d_model},
-              {"heads", s.heads},
-              {"head_dim", s.head_dim},
-              {"value_dim", s.value_dim},
-              {"out_dim", s.out_dim},
-              {"mask", s.mask == Mask::kCausal ? "causal" : "none"},
-              {"readout", s.readout == Readout::kLast ? "last" : "all"},
-              {"score_scale", Doubles(&s.score_scale, 1)},
-              {"biases", s.biases},
-              {"kv_heads", s.kv_heads},
-              {"attention",
-               s.attention == Attention::kLinear ? "linear" : "softmax"},
-              {"layers", s.layers},
-              {"residual", s.residual},
-              {"tie_qk", s.tie_qk},
-              {"ffn", ffn}};
+  return Json{
+      {"d_model", s.d_model},
+      {"heads", s.heads},
+      {"head_dim", s.head_dim},
+      {"value_dim", s.value_dim},
+      {"out_dim", s.out_dim},
+      {"mask", s.mask == Mask::kCausal ? "causal" : "none"},
+      {"readout", s.readout == Readout::kLast ? "last" : "all"},
+      {"score_scale", Doubles(&s.score_scale, 1)},
+      {"biases", s.biases},
+      {"kv_heads", s.kv_heads},
+      {"attention", s.attention == Attention::kLinear ? "linear" : "softmax"},
+      {"layers", s.layers},
+      {"residual", s.residual},
+      {"tie_qk", s.tie_qk},
+      {"ffn", ffn}};
 }
 
 inline Json MatrixJson(const Matrix& m) {
@@ -389,16 +389,16 @@ inline Json LayerClassesSection() {
     const LayerSpec spec = *ResolveSpec(c.spec);
     const LayerParams secret = DrawSecret(spec, prior, 0);
     const Matrix x = LayerClassInput(c.tokens, spec.d_model);
-    out.push_back({{"name", c.name},
-                   {"spec", SpecJson(spec)},
-                   {"prior",
-                    {{"seed", U64Hex(prior.seed)},
-                     {"scale", Doubles(&prior.scale, 1)}}},
-                   {"stream_index", U64Hex(0)},
-                   {"encode_params", HexEncode(EncodeParams(secret))},
-                   {"commitment", HexEncode(Commitment(secret, nonce))},
-                   {"input", MatrixJson(x)},
-                   {"output", MatrixJson(Forward(spec, secret, x))}});
+    out.push_back(
+        {{"name", c.name},
+         {"spec", SpecJson(spec)},
+         {"prior",
+          {{"seed", U64Hex(prior.seed)}, {"scale", Doubles(&prior.scale, 1)}}},
+         {"stream_index", U64Hex(0)},
+         {"encode_params", HexEncode(EncodeParams(secret))},
+         {"commitment", HexEncode(Commitment(secret, nonce))},
+         {"input", MatrixJson(x)},
+         {"output", MatrixJson(Forward(spec, secret, x))}});
   }
   return out;
 }
@@ -423,16 +423,15 @@ inline Json ExamplesSection() {
     const ExampleDistribution dist{
         .inputs = e.inputs, .tokens = e.tokens, .scale = e.scale};
     const uint64_t seed = challenge.NoiseSeedFor(e.learner);
-    out.push_back(
-        {{"learner", e.learner},
-         {"noise_seed", U64Hex(seed)},
-         {"inputs", InputDistributionName(e.inputs)},
-         {"scale", Doubles(&e.scale, 1)},
-         {"tokens", e.tokens},
-         {"d_model", c.spec.d_model},
-         {"index", e.index},
-         {"input",
-          MatrixJson(DrawExample(dist, c.spec.d_model, seed, e.index))}});
+    out.push_back({{"learner", e.learner},
+                   {"noise_seed", U64Hex(seed)},
+                   {"inputs", InputDistributionName(e.inputs)},
+                   {"scale", Doubles(&e.scale, 1)},
+                   {"tokens", e.tokens},
+                   {"d_model", c.spec.d_model},
+                   {"index", e.index},
+                   {"input", MatrixJson(DrawExample(dist, c.spec.d_model, seed,
+                                                    e.index))}});
   }
   return out;
 }
