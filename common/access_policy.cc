@@ -165,10 +165,17 @@ void TopKInto(ConstMatrixRef values, int k, MatrixRef pairs) {
   std::vector<int> order(static_cast<size_t>(values.cols()));
   for (Eigen::Index r = 0; r < values.rows(); ++r) {
     std::iota(order.begin(), order.end(), 0);
+    // A strict weak order even with NaN (which only an overflowing forward
+    // pass makes): numbers by value, largest first, then NaNs; equal values
+    // (-0 and +0 included) and NaNs by lower column.
     std::partial_sort(order.begin(), order.begin() + k, order.end(),
                       [&](int a, int b) {
                         const double va = values(r, a), vb = values(r, b);
-                        return va > vb || (va == vb && a < b);
+                        const bool nan_a = std::isnan(va);
+                        const bool nan_b = std::isnan(vb);
+                        if (nan_a != nan_b) return nan_b;
+                        if (!nan_a && va != vb) return va > vb;
+                        return a < b;
                       });
     for (int i = 0; i < k; ++i) {
       pairs(r, 2 * i) = order[static_cast<size_t>(i)];

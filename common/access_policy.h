@@ -126,7 +126,8 @@ void DegradeAnswer(const AccessPolicy& policy, uint64_t noise_seed,
 void ApplyAnswerForm(const AccessPolicy& policy, MatrixRef answer);
 
 // For each row of `values`, its k largest entries, largest first (equal
-// values: lower column first), written to row r of `pairs` (rows x 2k) as
+// values, -0 and +0 among them: lower column first; NaNs rank below every
+// number), written to row r of `pairs` (rows x 2k) as
 // index, value, index, value, ... (indices as exact doubles). k must be
 // 1 to values.cols().
 void TopKInto(ConstMatrixRef values, int k, MatrixRef pairs);

@@ -82,6 +82,27 @@ TEST_P(VerificationVectorsTest, SectionMatchesThisBuild) {
       want = nullptr;
     }
   }
+  if (std::string(GetParam()) == "layer_classes") {
+    // The same holds for each layer class's forward output; the secret's
+    // bytes and commitment above it are exact.
+    ASSERT_EQ(computed.size(), expected.size());
+    for (size_t k = 0; k < computed.size(); ++k) {
+      Json& got = computed[k]["output"];
+      Json& want = expected[k]["output"];
+      ASSERT_EQ(got["bits"].size(), want["bits"].size()) << "case " << k;
+      for (size_t j = 0; j < got["bits"].size(); ++j) {
+        const double a = BitsToDouble(got["bits"][j]);
+        const double b = BitsToDouble(want["bits"][j]);
+        EXPECT_LE(std::abs(a - b),
+                  kForwardAgreement * std::max(1.0, std::abs(b)))
+            << computed[k]["name"] << ", value " << j;
+      }
+      got["bits"] = nullptr;
+      got["decimal"] = nullptr;
+      want["bits"] = nullptr;
+      want["decimal"] = nullptr;
+    }
+  }
   // Dumped, so a failure shows both sides.
   EXPECT_EQ(computed.dump(1), expected.dump(1));
 }
@@ -90,7 +111,8 @@ INSTANTIATE_TEST_SUITE_P(Sections, VerificationVectorsTest,
                          ::testing::Values("derive_seed", "rng", "portable_log",
                                            "learner_stream_index", "challenge",
                                            "secrets", "noise", "transcript",
-                                           "probe_set"));
+                                           "probe_set", "layer_classes",
+                                           "examples", "answer_forms"));
 
 std::string Unhex(const std::string& hex) {
   std::string out;
@@ -155,6 +177,35 @@ TEST(VerificationVectorsServerTest, CoreRecordsTheVectorsTranscript) {
               HexEncode(expected[k].response_digest));
     EXPECT_EQ(HexEncode(got.chain_hash), HexEncode(expected[k].chain_hash));
   }
+}
+
+// The server core's Sample draws the vectors' example inputs: alice's
+// signs at indices 0 and 1 on the vectors' challenge made examples-only.
+TEST(VerificationVectorsServerTest, CoreSamplesTheVectorsExamples) {
+  const Json file = CheckedInVectors();
+  ASSERT_FALSE(file.is_discarded());
+  CoreHarness h;
+  ChallengeConfig config = vectors::SmallChallenge();
+  config.policy.access = Access::kExamples;
+  config.policy.examples = {
+      .inputs = InputDistribution::kSigns, .tokens = 3, .scale = 1.0};
+  ASSERT_TRUE(h.registry.Create(*ResolveChallenge(config)).ok());
+  absl::StatusOr<SampleResult> r = h.core.Sample(
+      LearnerPrincipal(vectors::kTranscriptLearner), config.id, 2, 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->inputs.size(), 2u);
+  int compared = 0;
+  for (const Json& e : file["examples"]) {
+    if (e["learner"] != vectors::kTranscriptLearner ||
+        e["inputs"] != "INPUTS_SIGNS" || e["index"].get<uint64_t>() > 1) {
+      continue;
+    }
+    const Matrix& got = r->inputs[e["index"].get<size_t>()];
+    EXPECT_EQ(vectors::Doubles(got)["bits"], e["input"]["bits"])
+        << "example " << e["index"];
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2);
 }
 
 RevealedChallenge VectorReveal(const Json& file) {

@@ -16,7 +16,7 @@ import struct
 import sys
 
 MASK64 = (1 << 64) - 1
-STREAM_SECRET, STREAM_NOISE, STREAM_PROBE_SET = 1, 2, 3
+STREAM_SECRET, STREAM_NOISE, STREAM_PROBE_SET, STREAM_EXAMPLES = 1, 2, 3, 5
 
 
 # --- The generator -----------------------------------------------------------
@@ -228,6 +228,132 @@ def forward(spec, heads, bo, x):
     return out
 
 
+# --- Layer classes (section 2's draw order, section 4's forward pass) ---------
+
+def draw_layer_classes(spec, scale, seed, stream_index):
+    """The secret of any layer class: (layers, ffn), layers first layer
+    first, each (heads, bo) with every block written out (copies where a
+    head does not own one)."""
+    d, k, v = spec['d_model'], spec['head_dim'], spec['value_dim']
+    if scale == 0:
+        scale = 1.0 / math.sqrt(d)
+    rng = Rng(derive_seed(seed, STREAM_SECRET, stream_index))
+    empty = (0, 0, [])
+
+    def draw(rows, cols):
+        return (rows, cols, [scale * rng.next_gaussian() for _ in range(rows * cols)])
+
+    group = spec['heads'] // spec['kv_heads']
+    layers = []
+    for l in range(spec['layers']):
+        o = spec['out_dim'] if l == spec['layers'] - 1 else d
+        heads = []
+        for h in range(spec['heads']):
+            first = heads[h - h % group] if h % group else None
+            head = {'wq': draw(d, k)}
+            head['wk'] = head['wq'] if spec['tie_qk'] else first['wk'] if first else draw(d, k)
+            head['wv'] = first['wv'] if first else draw(d, v)
+            head['wo'] = draw(v, o)
+            if spec['biases']:
+                head['bq'] = draw(1, k)
+                head['bk'] = head['bq'] if spec['tie_qk'] else first['bk'] if first else draw(1, k)
+                head['bv'] = first['bv'] if first else draw(1, v)
+            else:
+                head['bq'] = head['bk'] = head['bv'] = empty
+            heads.append(head)
+        layers.append((heads, draw(1, o) if spec['biases'] else empty))
+    ffn = None
+    if spec['ffn']:
+        f = spec['ffn']
+        ffn = {'w1': draw(spec['out_dim'], f['hidden'])}
+        ffn['b1'] = draw(1, f['hidden']) if f['biases'] else empty
+        ffn['w2'] = draw(f['hidden'], f['out_dim'])
+        ffn['b2'] = draw(1, f['out_dim']) if f['biases'] else empty
+    return layers, ffn
+
+
+def encode_layer_classes(layers, ffn):
+    out = b''.join(encode_params(heads, bo) for heads, bo in layers)
+    if ffn:
+        out += b''.join(put_matrix(*ffn[name]) for name in ('w1', 'b1', 'w2', 'b2'))
+    return out
+
+
+def attention_layer(spec, heads, bo, x, last_only):
+    """One layer on x: every row, or the last only (no mask then)."""
+    n, d = x[0], x[1]
+    queries = (1, d, x[2][(n - 1) * d:]) if last_only else x
+    rows, causal = queries[0], spec['mask'] == 'causal' and not last_only
+    cols = bo[1] if bo[2] else heads[0]['wo'][1]
+    out = [0.0] * (rows * cols)
+    for h in heads:
+        q = add_row(matmul(queries, h['wq']), h['bq'])
+        k = add_row(matmul(x, h['wk']), h['bk'])
+        val = add_row(matmul(x, h['wv']), h['bv'])
+        kt = (k[1], k[0], [k[2][j * k[1] + i] for i in range(k[1]) for j in range(k[0])])
+        scores = matmul(q, kt)[2]
+        weights = []
+        for i in range(rows):
+            row = [s * spec['score_scale'] for s in scores[i * n:(i + 1) * n]]
+            visible = [not causal or j <= i for j in range(n)]
+            if spec['attention'] == 'linear':
+                weights += [s if ok else 0.0 for s, ok in zip(row, visible)]
+                continue
+            top = max(s for s, ok in zip(row, visible) if ok)
+            e = [math.exp(s - top) if ok else 0.0 for s, ok in zip(row, visible)]
+            total = sum(e)
+            weights += [w / total for w in e]
+        y = matmul(matmul((rows, n, weights), val), h['wo'])
+        out = [a + b for a, b in zip(out, y[2])]
+    y = add_row((rows, cols, out), bo)
+    if spec['residual']:
+        y = (rows, cols, [a + b for a, b in zip(y[2], queries[2])])
+    return y
+
+
+def forward_layer_classes(spec, layers, ffn, x):
+    for heads, bo in layers[:-1]:
+        x = attention_layer(spec, heads, bo, x, last_only=False)
+    z = attention_layer(spec, *layers[-1], x, last_only=spec['readout'] == 'last')
+    if not ffn:
+        return z
+    hidden = add_row(matmul(z, ffn['w1']), ffn['b1'])
+    hidden = (hidden[0], hidden[1], [max(0.0, a) for a in hidden[2]])
+    y = add_row(matmul(hidden, ffn['w2']), ffn['b2'])
+    if spec['ffn']['residual']:
+        y = (y[0], y[1], [a + b for a, b in zip(y[2], z[2])])
+    return y
+
+
+# --- Random examples and answer forms (section 2) ------------------------------
+
+def example_input(seed, index, tokens, d_model, inputs, scale):
+    rng = Rng(derive_seed(seed, STREAM_EXAMPLES, index))
+    if inputs == 'INPUTS_GAUSSIAN':
+        return [scale * rng.next_gaussian() for _ in range(tokens * d_model)]
+    return [-scale if rng.next_u64() >> 63 else scale for _ in range(tokens * d_model)]
+
+
+def answer_form(policy, rows, cols, y):
+    """Step 3 on the degraded values y (row-major)."""
+    form = policy['answers']
+    if form == 'ANSWERS_SIGN':
+        return [1.0 if a >= 0 else -1.0 for a in y]
+    if form == 'ANSWERS_QUANTIZED':
+        q = doubles(policy['quantize_step'])[0]
+        # round() of a float rounds half to even, as nearbyint does.
+        return [q * float(round(a / q)) + 0.0 for a in y]
+    if form == 'ANSWERS_TOP_K':
+        out = []
+        for r in range(rows):
+            row = y[r * cols:(r + 1) * cols]
+            # Largest first, equal values (-0 and +0 too) by lower column.
+            for j in sorted(range(cols), key=lambda j: (-row[j], j))[:policy['top_k']]:
+                out += [float(j), row[j]]
+        return out
+    return y
+
+
 # --- The checks -----------------------------------------------------------------
 
 FAILURES = []
@@ -337,6 +463,44 @@ def main(path):
     check('probe 0', hexs(probes[0]), p['probe_0']['bits'])
     check('probe 1', hexs(probes[1]), p['probe_1']['bits'])
     check('last probe', hexs(probes[-1][:p['d_model']]), p['last_probe_first_token']['bits'])
+
+    for case in v['layer_classes']:
+        cspec = dict(case['spec'])
+        cspec['score_scale'] = doubles(cspec['score_scale'])[0]
+        layers, ffn = draw_layer_classes(cspec, doubles(case['prior']['scale'])[0],
+                                         int(case['prior']['seed'], 16),
+                                         int(case['stream_index'], 16))
+        encoded = encode_layer_classes(layers, ffn)
+        check(case['name'] + ' secret bytes', encoded.hex(), case['encode_params'])
+        check(case['name'] + ' commitment', sha256(encoded, nonce).hex(), case['commitment'])
+        x = (case['input']['rows'], case['input']['cols'], doubles(case['input']))
+        y = forward_layer_classes(cspec, layers, ffn, x)
+        want = doubles(case['output'])
+        check(case['name'] + ' output shape', [y[0], y[1]],
+              [case['output']['rows'], case['output']['cols']])
+        worst = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(y[2], want))
+        if len(y[2]) != len(want) or worst > 1e-12:
+            FAILURES.append('%s: forward differs by %g' % (case['name'], worst))
+
+    for e in v['examples']:
+        s = noise_seed(challenge_seed, e['learner'])
+        check('example noise seed of "%s"' % e['learner'], '%016x' % s, e['noise_seed'])
+        check('example %s of "%s" at %d' % (e['inputs'], e['learner'], e['index']),
+              hexs(example_input(s, e['index'], e['tokens'], e['d_model'], e['inputs'],
+                                 doubles(e['scale'])[0])),
+              e['input']['bits'])
+
+    for a in v['answer_forms']:
+        p, rows, cols = a['policy'], a['values']['rows'], a['values']['cols']
+        y = doubles(a['values'])
+        sigma_a = doubles(p['noise_sigma'])[0]
+        if sigma_a > 0:
+            s = noise_seed(challenge_seed, a['learner'])
+            y = [b + n for b, n in zip(y, noise(s, a['query_index'], sigma_a, len(y)))]
+        if p['precision'] == 'float32':
+            y = [to_float32(b) for b in y]
+        check('answer form ' + a['name'], hexs(answer_form(p, rows, cols, y)),
+              a['answer']['bits'])
 
     for failure in FAILURES:
         print('MISMATCH', failure)

@@ -1,7 +1,9 @@
 // The test vectors of docs/VERIFICATION.md, computed with this build:
 // generator words, gaussians and logarithms, seed derivations, a small
 // challenge's secrets, commitments and noise, two answered requests of a
-// transcript with their digests and chain heads, and the hidden probe set.
+// transcript with their digests and chain heads, the hidden probe set, one
+// small secret of each layer class with its output, random-example inputs,
+// and the answer forms on chosen values (signed zeros, exact ties).
 // write-verification-vectors writes them to tests/vectors/verification.json;
 // verification_vectors_test recomputes them and compares with that file, so
 // the specification, the checked-in vectors and the code cannot drift apart.
@@ -14,6 +16,7 @@
 #ifndef ATTNORACLE_TESTS_VECTORS_VERIFICATION_VECTORS_H_
 #define ATTNORACLE_TESTS_VECTORS_VERIFICATION_VECTORS_H_
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -25,6 +28,7 @@
 #include "common/access_policy.h"
 #include "common/attention.h"
 #include "common/challenge_config.h"
+#include "common/examples.h"
 #include "common/hashing.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
@@ -288,6 +292,263 @@ inline Json ChallengeJson() {
       {"nonce", HexEncode(Nonce())}};
 }
 
+// A spec with every field resolved, as the layer-class vectors give it.
+inline Json SpecJson(const LayerSpec& s) {
+  Json ffn = nullptr;
+  if (s.has_ffn) {
+    ffn = {{"hidden", s.ffn.hidden},
+           {"out_dim", s.ffn.out_dim},
+           {"biases", s.ffn.biases},
+           {"residual", s.ffn.residual}};
+  }
+  return Json{
+      {"d_model", s.d_model},
+      {"heads", s.heads},
+      {"head_dim", s.head_dim},
+      {"value_dim", s.value_dim},
+      {"out_dim", s.out_dim},
+      {"mask", s.mask == Mask::kCausal ? "causal" : "none"},
+      {"readout", s.readout == Readout::kLast ? "last" : "all"},
+      {"score_scale", Doubles(&s.score_scale, 1)},
+      {"biases", s.biases},
+      {"kv_heads", s.kv_heads},
+      {"attention", s.attention == Attention::kLinear ? "linear" : "softmax"},
+      {"layers", s.layers},
+      {"residual", s.residual},
+      {"tie_qk", s.tie_qk},
+      {"ffn", ffn}};
+}
+
+inline Json MatrixJson(const Matrix& m) {
+  Json out = Doubles(m);
+  out["rows"] = m.rows();
+  out["cols"] = m.cols();
+  return out;
+}
+
+// The layer-class vectors' input of n tokens of width d: entry k (row-major)
+// is ((5 k) mod 11 - 5) / 4, so every value is exact and small.
+inline Matrix LayerClassInput(int n, int d) {
+  Matrix x(n, d);
+  for (int k = 0; k < n * d; ++k) x.data()[k] = ((5 * k) % 11 - 5) / 4.0;
+  return x;
+}
+
+struct LayerClassCase {
+  const char* name;
+  LayerSpec spec;  // raw: ResolveSpec fills the defaults
+  int tokens;
+};
+
+// One small secret of each layer class, drawn from the vectors' seed and
+// scale (stream 0), and its output on LayerClassInput.
+inline std::vector<LayerClassCase> LayerClassCases() {
+  return {
+      {"grouped_heads",
+       {.d_model = 4, .heads = 4, .head_dim = 2, .biases = true, .kv_heads = 2},
+       3},
+      {"ffn_biases",
+       {.d_model = 4,
+        .heads = 2,
+        .head_dim = 2,
+        .mask = Mask::kCausal,
+        .has_ffn = true,
+        .ffn = {.hidden = 6, .out_dim = 3, .biases = true}},
+       3},
+      {"ffn_biases_residual",
+       {.d_model = 4,
+        .readout = Readout::kLast,
+        .biases = true,
+        .has_ffn = true,
+        .ffn = {.hidden = 5, .biases = true, .residual = true}},
+       3},
+      {"linear_causal",
+       {.d_model = 4,
+        .heads = 2,
+        .head_dim = 2,
+        .mask = Mask::kCausal,
+        .attention = Attention::kLinear},
+       4},
+      {"tied_residual_stack",
+       {.d_model = 4,
+        .heads = 2,
+        .head_dim = 2,
+        .biases = true,
+        .layers = 2,
+        .residual = true,
+        .tie_qk = true},
+       3},
+  };
+}
+
+inline Json LayerClassesSection() {
+  const Prior prior{.scale = kPriorScale, .seed = kChallengeSeed};
+  const std::string nonce = Nonce();
+  Json out = Json::array();
+  for (const LayerClassCase& c : LayerClassCases()) {
+    const LayerSpec spec = *ResolveSpec(c.spec);
+    const LayerParams secret = DrawSecret(spec, prior, 0);
+    const Matrix x = LayerClassInput(c.tokens, spec.d_model);
+    out.push_back(
+        {{"name", c.name},
+         {"spec", SpecJson(spec)},
+         {"prior",
+          {{"seed", U64Hex(prior.seed)}, {"scale", Doubles(&prior.scale, 1)}}},
+         {"stream_index", U64Hex(0)},
+         {"encode_params", HexEncode(EncodeParams(secret))},
+         {"commitment", HexEncode(Commitment(secret, nonce))},
+         {"input", MatrixJson(x)},
+         {"output", MatrixJson(Forward(spec, secret, x))}});
+  }
+  return out;
+}
+
+// Random-example inputs of the vectors' challenge seed for two learners.
+inline Json ExamplesSection() {
+  const ChallengeConfig c = SmallChallenge();
+  const Challenge challenge(c, Nonce(), 0, Phase::kOpen);
+  const struct {
+    const char* learner;
+    InputDistribution inputs;
+    double scale;
+    int tokens;
+    uint64_t index;
+  } kCases[] = {{"alice", InputDistribution::kSigns, 1.0, 3, 0},
+                {"alice", InputDistribution::kSigns, 1.0, 3, 1},
+                {"bob", InputDistribution::kSigns, 0.5, 2, 7},
+                {"alice", InputDistribution::kGaussian, 1.0, 2, 0},
+                {"bob", InputDistribution::kGaussian, 2.0, 2, 3}};
+  Json out = Json::array();
+  for (const auto& e : kCases) {
+    const ExampleDistribution dist{
+        .inputs = e.inputs, .tokens = e.tokens, .scale = e.scale};
+    const uint64_t seed = challenge.NoiseSeedFor(e.learner);
+    out.push_back({{"learner", e.learner},
+                   {"noise_seed", U64Hex(seed)},
+                   {"inputs", InputDistributionName(e.inputs)},
+                   {"scale", Doubles(&e.scale, 1)},
+                   {"tokens", e.tokens},
+                   {"d_model", c.spec.d_model},
+                   {"index", e.index},
+                   {"input", MatrixJson(DrawExample(dist, c.spec.d_model, seed,
+                                                    e.index))}});
+  }
+  return out;
+}
+
+struct AnswerFormCase {
+  const char* name;
+  AccessPolicy policy;  // answers, top_k, quantize_step, precision, noise
+  int rows;
+  int cols;
+  std::vector<double> values;  // the forward output, row-major
+};
+
+// Answer forms on chosen forward outputs: signed zeros, exact ties and
+// ties that only the float32 rounding makes. The noisy case uses alice's
+// noise seed at query index 0.
+inline std::vector<AnswerFormCase> AnswerFormCases() {
+  auto policy = [](Answers answers, Precision precision, double sigma = 0,
+                   int top_k = 0, double step = 0) {
+    AccessPolicy p;
+    p.answers = answers;
+    p.precision = precision;
+    p.noise_sigma = sigma;
+    p.top_k = top_k;
+    p.quantize_step = step;
+    return *ResolvePolicy(p);
+  };
+  constexpr double kTiny = 4.9406564584124654e-324;  // the least subnormal
+  return {
+      {"sign",
+       policy(Answers::kSign, Precision::kFloat64),
+       2,
+       4,
+       {-2.5, -0.0, 0.0, 3.0, 1e-300, -1e-300, kTiny, -kTiny}},
+      {"sign_float32",
+       policy(Answers::kSign, Precision::kFloat32),
+       1,
+       4,
+       {1e-50, -1e-50, -1e-40, -0.0}},
+      {"sign_noise",
+       policy(Answers::kSign, Precision::kFloat64, kNoiseSigma),
+       2,
+       3,
+       {0, 0, 0, -0.0, 1e-3, -1e-3}},
+      {"quantized_ties",
+       policy(Answers::kQuantized, Precision::kFloat64, 0, 0, 0.5),
+       2,
+       6,
+       {0.25, 0.75, 1.25, 1.75, -0.25, -0.75, -1.25, -1.75, -0.0, 0.0, 0.26,
+        -0.1}},
+      {"quantized_decimal_step",
+       policy(Answers::kQuantized, Precision::kFloat64, 0, 0, 0.1),
+       1,
+       5,
+       {0.15, 0.25, 0.35, -0.05, 0.05}},
+      {"quantized_float32",
+       policy(Answers::kQuantized, Precision::kFloat32, 0, 0, 0.1),
+       1,
+       3,
+       {0.15, 0.25, -0.05}},
+      {"top_k_ties",
+       policy(Answers::kTopK, Precision::kFloat64, 0, 3),
+       3,
+       5,
+       {1, 5, 5, -2, 5, -0.0, 0.0, -1, -3, -0.0, -4, -4, -4, -4, -4}},
+      {"top_k_float32",
+       policy(Answers::kTopK, Precision::kFloat32, 0, 2),
+       1,
+       3,
+       {1.0, 1.0000000001, 0.5}},
+  };
+}
+
+inline Json PolicyJson(const AccessPolicy& p) {
+  Json out{{"answers", AnswersName(p.answers)},
+           {"precision", PrecisionName(p.precision)},
+           {"noise_sigma", Doubles(&p.noise_sigma, 1)}};
+  if (p.answers == Answers::kTopK) out["top_k"] = p.top_k;
+  if (p.answers == Answers::kQuantized) {
+    out["quantize_step"] = Doubles(&p.quantize_step, 1);
+  }
+  return out;
+}
+
+// Each case's values degraded (noise, precision) and put in the answer form,
+// as AnswerInto does after the forward pass.
+inline Json AnswerFormsSection() {
+  const ChallengeConfig c = SmallChallenge();
+  const Challenge challenge(c, Nonce(), 0, Phase::kOpen);
+  const uint64_t noise_seed = challenge.NoiseSeedFor(kTranscriptLearner);
+  constexpr uint64_t kQueryIndex = 0;
+  Json out = Json::array();
+  for (const AnswerFormCase& a : AnswerFormCases()) {
+    Matrix values(a.rows, a.cols);
+    std::copy(a.values.begin(), a.values.end(), values.data());
+    Matrix degraded = values;
+    DegradeAnswer(a.policy, noise_seed, kQueryIndex, degraded);
+    Matrix answer;
+    if (a.policy.answers == Answers::kTopK) {
+      answer.resize(a.rows, 2 * a.policy.top_k);
+      TopKInto(degraded, a.policy.top_k, answer);
+    } else {
+      answer = degraded;
+      ApplyAnswerForm(a.policy, answer);
+    }
+    Json entry{{"name", a.name}, {"policy", PolicyJson(a.policy)}};
+    if (a.policy.noise_sigma > 0) {
+      entry["learner"] = kTranscriptLearner;
+      entry["noise_seed"] = U64Hex(noise_seed);
+      entry["query_index"] = kQueryIndex;
+    }
+    entry["values"] = MatrixJson(values);
+    entry["answer"] = MatrixJson(answer);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 inline Json ComputeVectors() {
   return Json{
       {"about",
@@ -302,6 +563,9 @@ inline Json ComputeVectors() {
       {"noise", NoiseSection()},
       {"transcript", TranscriptSection()},
       {"probe_set", ProbeSetSection()},
+      {"layer_classes", LayerClassesSection()},
+      {"examples", ExamplesSection()},
+      {"answer_forms", AnswerFormsSection()},
   };
 }
 
