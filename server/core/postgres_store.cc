@@ -129,6 +129,25 @@ constexpr char kTranscriptColumns[] =
     "SELECT challenge, learner, idx, first_query_index, request, response, "
     "request_digest, response_digest, chain_hash, created_ms FROM transcripts ";
 
+// Inserts one transcript row, in the caller's transaction.
+absl::Status InsertEntry(PgConnection& c, const TranscriptEntry& e) {
+  return c.Run(
+      "INSERT INTO transcripts(challenge, learner, idx, first_query_index, "
+      "request, response, request_digest, response_digest, chain_hash, "
+      "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      PgParams()
+          .Text(e.challenge_id)
+          .Text(e.learner)
+          .UInt(e.index)
+          .UInt(e.first_query_index)
+          .Bytes(e.request)
+          .Bytes(e.response)
+          .Bytes(e.request_digest)
+          .Bytes(e.response_digest)
+          .Bytes(e.chain_hash)
+          .Int(e.answered_unix_ms));
+}
+
 // The rows of `r` until one would take the entries' TranscriptPageBytes
 // past `max_bytes` (but at least one).
 std::vector<TranscriptEntry> ReadEntries(
@@ -364,22 +383,7 @@ absl::Status PostgresStore::CommitCharges(
                      .Bytes(u.chain_head)));
     }
     for (const TranscriptEntry& e : transcript) {
-      ATTN_RETURN_IF_ERROR(
-          c->Run("INSERT INTO transcripts(challenge, learner, idx, "
-                 "first_query_index, request, response, request_digest, "
-                 "response_digest, chain_hash, created_ms) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                 PgParams()
-                     .Text(e.challenge_id)
-                     .Text(e.learner)
-                     .UInt(e.index)
-                     .UInt(e.first_query_index)
-                     .Bytes(e.request)
-                     .Bytes(e.response)
-                     .Bytes(e.request_digest)
-                     .Bytes(e.response_digest)
-                     .Bytes(e.chain_hash)
-                     .Int(e.answered_unix_ms)));
+      ATTN_RETURN_IF_ERROR(InsertEntry(*c, e));
     }
     return absl::OkStatus();
   });
@@ -534,9 +538,7 @@ absl::StatusOr<UsageRecord> PostgresStore::ReserveShared(
     const Phase phase =
         why.IsNull(0, 0) ? Phase::kClosed : PhaseFromInt(why.Int(0, 0));
     if (phase != Phase::kOpen) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("challenge \"", challenge_id, "\" is ", PhaseName(phase),
-                       "; answering needs it open"));
+      return WrongPhaseError(challenge_id, phase, Phase::kOpen, kAnswering);
     }
     if (why.Bool(0, 1)) {
       return absl::UnauthenticatedError(
@@ -579,9 +581,8 @@ absl::StatusOr<std::vector<absl::Status>> PostgresStore::CommitShared(
           phase.rows() == 1 ? PhaseFromInt(phase.Int(0, 0)) : Phase::kClosed;
       if (now != Phase::kOpen) {
         for (size_t i : indices) {
-          results[i] = absl::FailedPreconditionError(
-              absl::StrCat("challenge \"", challenge_id, "\" is ",
-                           PhaseName(now), "; answering needs it open"));
+          results[i] =
+              WrongPhaseError(challenge_id, now, Phase::kOpen, kAnswering);
         }
         continue;
       }
@@ -613,22 +614,7 @@ absl::StatusOr<std::vector<absl::Status>> PostgresStore::CommitShared(
         e.index = next++;
         e.chain_hash = ChainHash(head, e.request_digest, e.response_digest);
         head = e.chain_hash;
-        ATTN_RETURN_IF_ERROR(
-            c->Run("INSERT INTO transcripts(challenge, learner, idx, "
-                   "first_query_index, request, response, request_digest, "
-                   "response_digest, chain_hash, created_ms) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                   PgParams()
-                       .Text(e.challenge_id)
-                       .Text(e.learner)
-                       .UInt(e.index)
-                       .UInt(e.first_query_index)
-                       .Bytes(e.request)
-                       .Bytes(e.response)
-                       .Bytes(e.request_digest)
-                       .Bytes(e.response_digest)
-                       .Bytes(e.chain_hash)
-                       .Int(e.answered_unix_ms)));
+        ATTN_RETURN_IF_ERROR(InsertEntry(*c, e));
       }
       ATTN_RETURN_IF_ERROR(c->Run(
           "UPDATE chains SET entries = $3, chain_head = $4 "
