@@ -150,7 +150,8 @@ int PostgresCluster::ReapOrphans(const std::string& tmp_dir) {
   return reaped;
 }
 
-absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
+absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
+    const PostgresClusterOptions& cluster_options) {
   const int reaped = ReapOrphans();
   if (reaped > 0) {
     std::fprintf(stderr,
@@ -198,11 +199,11 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
   }
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     const int port = FreePort();
-    // fsync off: a test cluster never outlives a crash, and the tests'
-    // commits then cost no disk flushes on a shared machine.
+    // fsync off by default: a test cluster never outlives a crash, and the
+    // tests' commits then cost no disk flushes on a shared machine.
     const std::string options = absl::StrCat(
-        "-p ", port, " -k ", dir,
-        " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200");
+        "-p ", port, " -k ", dir, " -c listen_addresses=127.0.0.1 -c fsync=",
+        cluster_options.fsync ? "on" : "off", " -c max_connections=200");
     if (RunProgram(AsClusterUser({bin + "/pg_ctl", "-D", data, "-l", log, "-o",
                                   options, "-w", "-t", "60", "start"}),
                    dir + "/pg_ctl.log")) {
@@ -221,6 +222,13 @@ PostgresCluster::~PostgresCluster() {
              dir_ + "/pg_ctl.log");
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+}
+
+int PostgresCluster::postmaster_pid() const {
+  std::ifstream in(data_dir() + "/postmaster.pid");
+  int pid = -1;
+  if (!(in >> pid)) return -1;
+  return pid;
 }
 
 std::string PostgresCluster::UriOf(const std::string& database) const {

@@ -34,11 +34,18 @@
 
 namespace attnoracle::test {
 
+struct PostgresClusterOptions {
+  // Off for tests (their commits then cost no disk flush); on for
+  // measurements of durable commits (replica-bench).
+  bool fsync = false;
+};
+
 class PostgresCluster {
  public:
   // FAILED_PRECONDITION naming scripts/deps.sh when the programs are
   // missing; INTERNAL with the server's log when it does not start.
-  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start();
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start(
+      const PostgresClusterOptions& options = {});
   ~PostgresCluster();
 
   // A URI for the maintenance database "postgres".
@@ -54,6 +61,8 @@ class PostgresCluster {
   static int ReapOrphans(const std::string& tmp_dir = "/tmp");
   // The data directory (postmaster.pid is in it).
   std::string data_dir() const { return dir_ + "/data"; }
+  // The postmaster's pid (from postmaster.pid), -1 when unknown.
+  int postmaster_pid() const;
 
   // Where Debian's postgresql-15 puts initdb and pg_ctl; the environment
   // variable ATTNORACLE_PG_BINDIR overrides it.
