@@ -262,8 +262,8 @@ Row Measure(Setup& setup, int in_flight, const QueryMethods& echo) {
   Row row;
   for (int r = 0; r < rounds; ++r) {
     const double server_before = ServersCpuSeconds(setup.servers);
-    const double pg_before = postgres ? PostgresCpuSeconds(setup.postmaster)
-                                      : 0;
+    const double pg_before =
+        postgres ? PostgresCpuSeconds(setup.postmaster) : 0;
     mine.Merge(RunUnary(oracle, request, options));
     row.server_cpu_s += ServersCpuSeconds(setup.servers) - server_before;
     if (postgres) {
@@ -354,9 +354,9 @@ nlohmann::json RowJson(const Row& r) {
 
 void PrintTable(const std::vector<Row>& rows) {
   std::cout << absl::StrFormat(
-      "%-8s %8s %6s %10s %8s %8s %10s %7s %11s %9s %10s\n", "STORE",
-      "REPLICAS", "FLIGHT", "ANSWERS/S", "P50_US", "P99_US", "ECHO_Q/S",
-      "X_ECHO", "SERVER_CPU", "PG_CPU", "ANS/FLUSH");
+      "%-8s %8s %6s %10s %8s %8s %10s %7s %11s %9s %10s\n", "STORE", "REPLICAS",
+      "FLIGHT", "ANSWERS/S", "P50_US", "P99_US", "ECHO_Q/S", "X_ECHO",
+      "SERVER_CPU", "PG_CPU", "ANS/FLUSH");
   for (const Row& r : rows) {
     const bool pg = r.store == "postgres";
     std::cout << absl::StrFormat(
@@ -378,11 +378,11 @@ void PrintTable(const std::vector<Row>& rows) {
 
 int Main() {
   if (absl::GetFlag(FLAGS_server_bin).empty()) {
-    absl::SetFlag(&FLAGS_server_bin,
-                  (std::filesystem::read_symlink("/proc/self/exe")
-                       .parent_path() /
-                   "oracle-server")
-                      .string());
+    absl::SetFlag(
+        &FLAGS_server_bin,
+        (std::filesystem::read_symlink("/proc/self/exe").parent_path() /
+         "oracle-server")
+            .string());
   }
   if (access(absl::GetFlag(FLAGS_server_bin).c_str(), X_OK) != 0) {
     Die(absl::StrCat("no oracle-server at ", absl::GetFlag(FLAGS_server_bin),
@@ -466,7 +466,8 @@ int Main() {
     for (const Row& r : rows) doc["rows"].push_back(RowJson(r));
     std::cout << doc.dump(2) << std::endl;
   } else {
-    std::cout << "small workload, unary calls, " << absl::GetFlag(FLAGS_learners)
+    std::cout << "small workload, unary calls, "
+              << absl::GetFlag(FLAGS_learners)
               << " learners, round-robin over the replicas\n";
     PrintTable(rows);
   }

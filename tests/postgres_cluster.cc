@@ -139,8 +139,8 @@ int PostgresCluster::ReapOrphans(const std::string& tmp_dir) {
     const std::string dir = entry.path().string();
     if (OwnerAlive(dir)) continue;
     if (std::filesystem::exists(dir + "/data/postmaster.pid", error)) {
-      RunProgram(AsClusterUser({BinDir() + "/pg_ctl", "-D", dir + "/data",
-                                "-m", "immediate", "-w", "stop"}),
+      RunProgram(AsClusterUser({BinDir() + "/pg_ctl", "-D", dir + "/data", "-m",
+                                "immediate", "-w", "stop"}),
                  "/dev/null");
     }
     std::error_code ignored;

@@ -151,10 +151,9 @@ TEST(PostgresStoreTest, Version1MigratesTheChainsToTheirOwnRows) {
             "tokens_used");
   absl::StatusOr<std::vector<UsageRecord>> usage = store->LoadUsage();
   ASSERT_TRUE(usage.ok()) << usage.status();
-  EXPECT_THAT(*usage,
-              ::testing::ElementsAre(
-                  UsageRecord{"c", "ann", 5, 40, 2, 0, 3, "\x0a\x0b"},
-                  UsageRecord{"c", "bob", kMaxU64, 7, 0, 9, 0, ""}));
+  EXPECT_THAT(*usage, ::testing::ElementsAre(
+                          UsageRecord{"c", "ann", 5, 40, 2, 0, 3, "\x0a\x0b"},
+                          UsageRecord{"c", "bob", kMaxU64, 7, 0, 9, 0, ""}));
 
   std::vector<TranscriptEntry> next = {Entry1("c", "ann", 0)};
   absl::StatusOr<std::vector<absl::Status>> committed =
@@ -162,9 +161,8 @@ TEST(PostgresStoreTest, Version1MigratesTheChainsToTheirOwnRows) {
   ASSERT_TRUE(committed.ok()) << committed.status();
   ASSERT_TRUE((*committed)[0].ok()) << (*committed)[0];
   EXPECT_EQ(next[0].index, 3u);
-  EXPECT_EQ(next[0].chain_hash,
-            ChainHash("\x0a\x0b", next[0].request_digest,
-                      next[0].response_digest));
+  EXPECT_EQ(next[0].chain_hash, ChainHash("\x0a\x0b", next[0].request_digest,
+                                          next[0].response_digest));
   absl::StatusOr<UsageRecord> ann = store->LoadUsageOf("c", "ann");
   ASSERT_TRUE(ann.ok()) << ann.status();
   EXPECT_EQ(ann->entries, 4u);
@@ -215,8 +213,8 @@ TEST(PostgresStoreTest, ReservationsDoNotWaitForACommitsChainLock) {
   EXPECT_TRUE(commit_waits) << "the commit did not wait for the chain row";
   // Meanwhile the same key reserves, twice, without waiting.
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<UsageRecord> r = store->ReserveShared("c", "l", 100, 1000,
-                                                         1, 1);
+    absl::StatusOr<UsageRecord> r =
+        store->ReserveShared("c", "l", 100, 1000, 1, 1);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->queries_used, 2u + i);
     EXPECT_EQ(r->entries, 1u);
