@@ -46,10 +46,17 @@ void NoteFailure(LoadResult* result, const std::string& what) {
   if (result->failures++ == 0) result->first_error = what;
 }
 
-std::unique_ptr<grpc::ClientContext> NewContext(const LoadOptions& options) {
+// `call` numbers the calls of a run, for the rotating entry.
+std::unique_ptr<grpc::ClientContext> NewContext(const LoadOptions& options,
+                                                uint64_t call = 0) {
   auto context = std::make_unique<grpc::ClientContext>();
   for (const auto& [key, value] : options.metadata) {
     context->AddMetadata(key, value);
+  }
+  if (!options.rotating_values.empty()) {
+    context->AddMetadata(
+        options.rotating_key,
+        options.rotating_values[call % options.rotating_values.size()]);
   }
   return context;
 }
@@ -118,8 +125,9 @@ LoadResult RunUnary(const QueryMethods& methods,
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
       start + absl::ToChronoNanoseconds(options.duration);
+  uint64_t calls = 0;
   auto start_call = [&](UnarySlot& slot) {
-    slot.context = NewContext(options);
+    slot.context = NewContext(options, calls++);
     slot.response.Clear();
     slot.sent = Clock::now();
     slot.reader = methods.prepare_unary(slot.context.get(), request, &cq);

@@ -78,6 +78,11 @@ struct LoadOptions {
   int streams = 4;
   absl::Duration duration = absl::Milliseconds(500);
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Unary calls only: when not empty, each call also carries the entry
+  // (rotating_key, v) with v the next of rotating_values, round and round,
+  // so that one client speaks as many callers (open-mode learner names).
+  std::string rotating_key;
+  std::vector<std::string> rotating_values;
 };
 
 // Unary calls: `in_flight` calls outstanding at all times until the

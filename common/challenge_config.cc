@@ -183,6 +183,13 @@ absl::StatusOr<ChallengeConfig> ParseChallengeConfig(absl::string_view text) {
   return ResolveChallenge(ConfigFromProto(proto));
 }
 
+absl::Status WrongPhaseError(absl::string_view challenge_id, Phase current,
+                             Phase needed, absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("challenge \"", challenge_id, "\" is ", PhaseName(current),
+                   "; ", what, " needs it ", PhaseName(needed)));
+}
+
 const char* FeedbackName(Feedback feedback) {
   switch (feedback) {
     case Feedback::kFull:

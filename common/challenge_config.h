@@ -88,6 +88,17 @@ std::string ChallengeConfigToText(const ChallengeConfig& config);
 absl::string_view DefaultChallengeSetText();
 
 const char* PhaseName(Phase phase);
+
+// What Query, QueryStream and Sample are called in a phase refusal: the
+// server core and a shared store's database refuse them alike.
+inline constexpr char kAnswering[] = "answering";
+
+// FAILED_PRECONDITION: `what` needs challenge `challenge_id` in phase
+// `needed`, and it is in `current`. The one wording of a phase refusal,
+// wherever the phase is checked (OracleCore, PostgresStore).
+[[nodiscard]] absl::Status WrongPhaseError(absl::string_view challenge_id,
+                                           Phase current, Phase needed,
+                                           absl::string_view what);
 const char* FeedbackName(Feedback feedback);
 
 // 1 to 64 characters of [a-z0-9._-]: challenge ids and learner names.

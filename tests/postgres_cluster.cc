@@ -86,6 +86,42 @@ std::string ReadAll(const std::string& path) {
 
 PostgresCluster* g_cluster = nullptr;
 
+// The fixture's directories: kDirPrefix + six characters from mkdtemp.
+constexpr char kDirPrefix[] = "attnoracle-pg-";
+// The file in a cluster's directory naming its owner: "PID STARTTIME".
+constexpr char kOwnerFile[] = "owner";
+
+// The start time of process `pid` (field 22 of /proc/PID/stat, in clock
+// ticks since boot), or empty when there is no such process.
+std::string StartTimeOf(pid_t pid) {
+  const std::string stat = ReadAll(absl::StrCat("/proc/", pid, "/stat"));
+  // The command (field 2) is in parentheses and may hold spaces.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+  }
+  return field;
+}
+
+// This process, as the owner file records it.
+std::string OwnerLine() {
+  return absl::StrCat(getpid(), " ", StartTimeOf(getpid()));
+}
+
+// Whether the owner recorded in `dir` still runs. A directory without an
+// owner file is taken to be alive: its owner may be between mkdtemp and
+// writing the file.
+bool OwnerAlive(const std::string& dir) {
+  std::ifstream in(dir + "/" + kOwnerFile);
+  if (!in) return true;
+  long pid = 0;
+  std::string start;
+  if (!(in >> pid >> start) || pid <= 0) return false;
+  return StartTimeOf(static_cast<pid_t>(pid)) == start;
+}
+
 }  // namespace
 
 std::string PostgresCluster::BinDir() {
@@ -93,7 +129,36 @@ std::string PostgresCluster::BinDir() {
   return dir != nullptr ? dir : "/usr/lib/postgresql/15/bin";
 }
 
-absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
+int PostgresCluster::ReapOrphans(const std::string& tmp_dir) {
+  int reaped = 0;
+  std::error_code error;
+  for (const std::filesystem::directory_entry& entry :
+       std::filesystem::directory_iterator(tmp_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kDirPrefix, 0) != 0 || !entry.is_directory(error)) continue;
+    const std::string dir = entry.path().string();
+    if (OwnerAlive(dir)) continue;
+    if (std::filesystem::exists(dir + "/data/postmaster.pid", error)) {
+      RunProgram(AsClusterUser({BinDir() + "/pg_ctl", "-D", dir + "/data", "-m",
+                                "immediate", "-w", "stop"}),
+                 "/dev/null");
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    ++reaped;
+  }
+  return reaped;
+}
+
+absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
+    const PostgresClusterOptions& cluster_options) {
+  const int reaped = ReapOrphans();
+  if (reaped > 0) {
+    std::fprintf(stderr,
+                 "stopped and removed %d PostgreSQL test cluster(s) whose "
+                 "owner had died\n",
+                 reaped);
+  }
   const std::string bin = BinDir();
   for (const char* program : {"initdb", "pg_ctl", "postgres"}) {
     if (access(absl::StrCat(bin, "/", program).c_str(), X_OK) != 0) {
@@ -103,11 +168,15 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
                        "scripts/deps.sh"));
     }
   }
-  char pattern[] = "/tmp/attnoracle-pg-XXXXXX";
+  char pattern[] = "/tmp/attnoracle-pg-XXXXXX";  // kDirPrefix
   if (mkdtemp(pattern) == nullptr) {
     return absl::InternalError("mkdtemp failed");
   }
   const std::string dir = pattern;
+  {
+    std::ofstream owner(dir + "/" + kOwnerFile);
+    owner << OwnerLine() << "\n";
+  }
   if (geteuid() == 0) {
     const passwd* user = getpwnam(kClusterUser);
     if (user == nullptr ||
@@ -130,11 +199,11 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
   }
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     const int port = FreePort();
-    // fsync off: a test cluster never outlives a crash, and the tests'
-    // commits then cost no disk flushes on a shared machine.
+    // fsync off by default: a test cluster never outlives a crash, and the
+    // tests' commits then cost no disk flushes on a shared machine.
     const std::string options = absl::StrCat(
-        "-p ", port, " -k ", dir,
-        " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200");
+        "-p ", port, " -k ", dir, " -c listen_addresses=127.0.0.1 -c fsync=",
+        cluster_options.fsync ? "on" : "off", " -c max_connections=200");
     if (RunProgram(AsClusterUser({bin + "/pg_ctl", "-D", data, "-l", log, "-o",
                                   options, "-w", "-t", "60", "start"}),
                    dir + "/pg_ctl.log")) {
@@ -153,6 +222,13 @@ PostgresCluster::~PostgresCluster() {
              dir_ + "/pg_ctl.log");
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+}
+
+int PostgresCluster::postmaster_pid() const {
+  std::ifstream in(data_dir() + "/postmaster.pid");
+  int pid = -1;
+  if (!(in >> pid)) return -1;
+  return pid;
 }
 
 std::string PostgresCluster::UriOf(const std::string& database) const {

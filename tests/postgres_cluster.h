@@ -6,6 +6,13 @@
 // given to the unprivileged user "postgres" (Debian's postgresql-15 makes
 // it) and the programs run through runuser.
 //
+// A test binary that dies (SIGKILL, a crash, ctest's timeout) runs no
+// destructor, and its cluster would run on. So each cluster's directory
+// records its owner (file "owner": the owner's pid and its start time from
+// /proc, which tells a reused pid apart), and Start first stops (pg_ctl
+// stop -m immediate) and removes every cluster of this fixture whose owner
+// is gone.
+//
 // One cluster per test binary (PostgresEnvironment, a gtest Environment),
 // a fresh database per test (NewDatabase):
 //
@@ -27,11 +34,18 @@
 
 namespace attnoracle::test {
 
+struct PostgresClusterOptions {
+  // Off for tests (their commits then cost no disk flush); on for
+  // measurements of durable commits (replica-bench).
+  bool fsync = false;
+};
+
 class PostgresCluster {
  public:
   // FAILED_PRECONDITION naming scripts/deps.sh when the programs are
   // missing; INTERNAL with the server's log when it does not start.
-  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start();
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start(
+      const PostgresClusterOptions& options = {});
   ~PostgresCluster();
 
   // A URI for the maintenance database "postgres".
@@ -41,6 +55,14 @@ class PostgresCluster {
   std::string NewDatabase();
   std::string UriOf(const std::string& database) const;
   int port() const { return port_; }
+
+  // Stops and removes the clusters under `tmp_dir` (attnoracle-pg-*) whose
+  // owner process is gone; returns how many. Start calls it on /tmp.
+  static int ReapOrphans(const std::string& tmp_dir = "/tmp");
+  // The data directory (postmaster.pid is in it).
+  std::string data_dir() const { return dir_ + "/data"; }
+  // The postmaster's pid (from postmaster.pid), -1 when unknown.
+  int postmaster_pid() const;
 
   // Where Debian's postgresql-15 puts initdb and pg_ctl; the environment
   // variable ATTNORACLE_PG_BINDIR overrides it.

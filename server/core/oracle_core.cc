@@ -40,9 +40,7 @@ absl::Status RequireLearner(const Principal& caller, absl::string_view what) {
 absl::Status RequirePhase(const Challenge& challenge, Phase phase,
                           absl::string_view what) {
   if (challenge.phase() == phase) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "challenge \"", challenge.id(), "\" is ", PhaseName(challenge.phase()),
-      "; ", what, " needs it ", PhaseName(phase)));
+  return WrongPhaseError(challenge.id(), challenge.phase(), phase, what);
 }
 
 double RoundSignificant(double x, int digits) {
@@ -263,7 +261,7 @@ absl::StatusOr<OracleCore::Answered> OracleCore::AnswerSample(
   ATTN_ASSIGN_OR_RETURN(std::shared_ptr<const Challenge> challenge,
                         registry_->Find(challenge_id));
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
-  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Sample"));
+  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, kAnswering));
   const ChallengeConfig& config = challenge->config();
   const AccessPolicy& policy = config.policy;
   if (!AllowsExamples(policy)) {
@@ -334,7 +332,7 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
   // Held until the answer is counted in flight; a phase change then waits
   // until its commit is durable.
   absl::ReaderMutexLock phase_lock(&challenge->phase_mutex());
-  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, "Query"));
+  ATTN_RETURN_IF_ERROR(RequirePhase(*challenge, Phase::kOpen, kAnswering));
   const ChallengeConfig& config = challenge->config();
   if (!AllowsQueries(config.policy)) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -75,6 +75,20 @@ constexpr const char* kMigrations[] = {
       value BIGINT NOT NULL);
     INSERT INTO generation(id, value) VALUES (1, 0);
     )sql",
+    // Version 2. A learner's chain (entries, chain_head) moves to its own
+    // row, so that a commit's lock on it (held through the commit's fsync)
+    // no longer holds up the next reservation, which updates the usage row.
+    R"sql(
+    CREATE TABLE chains(
+      challenge TEXT COLLATE "C" NOT NULL,
+      learner TEXT COLLATE "C" NOT NULL,
+      entries NUMERIC(20) NOT NULL,
+      chain_head BYTEA NOT NULL,
+      PRIMARY KEY(challenge, learner));
+    INSERT INTO chains(challenge, learner, entries, chain_head)
+      SELECT challenge, learner, entries, chain_head FROM usage;
+    ALTER TABLE usage DROP COLUMN entries, DROP COLUMN chain_head;
+    )sql",
 };
 
 // Runs `sql` and bumps the generation in one transaction: for every write
@@ -91,9 +105,15 @@ absl::StatusOr<PgResult> ExecBumping(PgConnection& c, const char* sql,
   return result;
 }
 
+// A usage row's columns, read in a statement on table usage (unaliased):
+// the counters, then the key's chain from table chains, read without a
+// lock (a key with no chain row yet has no entries).
 constexpr char kUsageColumns[] =
-    "queries_used, tokens_used, extra_queries, extra_tokens, entries, "
-    "chain_head";
+    "queries_used, tokens_used, extra_queries, extra_tokens, "
+    "COALESCE((SELECT entries FROM chains h WHERE h.challenge = "
+    "usage.challenge AND h.learner = usage.learner), 0), "
+    "COALESCE((SELECT chain_head FROM chains h WHERE h.challenge = "
+    "usage.challenge AND h.learner = usage.learner), ''::bytea)";
 
 // A usage row from columns `first`... in kUsageColumns' order.
 UsageRecord UsageFrom(const PgResult& r, int row, int first,
@@ -108,6 +128,25 @@ UsageRecord UsageFrom(const PgResult& r, int row, int first,
 constexpr char kTranscriptColumns[] =
     "SELECT challenge, learner, idx, first_query_index, request, response, "
     "request_digest, response_digest, chain_hash, created_ms FROM transcripts ";
+
+// Inserts one transcript row, in the caller's transaction.
+absl::Status InsertEntry(PgConnection& c, const TranscriptEntry& e) {
+  return c.Run(
+      "INSERT INTO transcripts(challenge, learner, idx, first_query_index, "
+      "request, response, request_digest, response_digest, chain_hash, "
+      "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      PgParams()
+          .Text(e.challenge_id)
+          .Text(e.learner)
+          .UInt(e.index)
+          .UInt(e.first_query_index)
+          .Bytes(e.request)
+          .Bytes(e.response)
+          .Bytes(e.request_digest)
+          .Bytes(e.response_digest)
+          .Bytes(e.chain_hash)
+          .Int(e.answered_unix_ms));
+}
 
 // The rows of `r` until one would take the entries' TranscriptPageBytes
 // past `max_bytes` (but at least one).
@@ -299,9 +338,9 @@ absl::StatusOr<std::vector<UsageRecord>> PostgresStore::LoadUsage() {
   ATTN_ASSIGN_OR_RETURN(PgPool::Lease c, pool_.Acquire());
   ATTN_ASSIGN_OR_RETURN(
       PgResult r,
-      c->Exec("SELECT challenge, learner, queries_used, tokens_used, "
-              "extra_queries, extra_tokens, entries, chain_head FROM usage "
-              "ORDER BY challenge, learner"));
+      c->Exec(absl::StrCat("SELECT challenge, learner, ", kUsageColumns,
+                           " FROM usage ORDER BY challenge, learner")
+                  .c_str()));
   std::vector<UsageRecord> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back({r.Text(i, 0), r.Text(i, 1), r.UInt(i, 2), r.UInt(i, 3),
@@ -318,41 +357,33 @@ absl::Status PostgresStore::CommitCharges(
     for (const UsageRecord& u : usage) {
       ATTN_RETURN_IF_ERROR(c->Run(
           "INSERT INTO usage(challenge, learner, queries_used, tokens_used, "
-          "extra_queries, extra_tokens, entries, chain_head) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+          "extra_queries, extra_tokens) "
+          "VALUES ($1, $2, $3, $4, $5, $6) "
           "ON CONFLICT (challenge, learner) DO UPDATE SET "
           "queries_used = EXCLUDED.queries_used, "
           "tokens_used = EXCLUDED.tokens_used, "
           "extra_queries = EXCLUDED.extra_queries, "
-          "extra_tokens = EXCLUDED.extra_tokens, "
-          "entries = EXCLUDED.entries, chain_head = EXCLUDED.chain_head",
+          "extra_tokens = EXCLUDED.extra_tokens",
           PgParams()
               .Text(u.challenge_id)
               .Text(u.learner)
               .UInt(u.queries_used)
               .UInt(u.tokens_used)
               .UInt(u.extra_queries)
-              .UInt(u.extra_tokens)
-              .UInt(u.entries)
-              .Bytes(u.chain_head)));
+              .UInt(u.extra_tokens)));
+      ATTN_RETURN_IF_ERROR(
+          c->Run("INSERT INTO chains(challenge, learner, entries, chain_head) "
+                 "VALUES ($1, $2, $3, $4) "
+                 "ON CONFLICT (challenge, learner) DO UPDATE SET "
+                 "entries = EXCLUDED.entries, chain_head = EXCLUDED.chain_head",
+                 PgParams()
+                     .Text(u.challenge_id)
+                     .Text(u.learner)
+                     .UInt(u.entries)
+                     .Bytes(u.chain_head)));
     }
     for (const TranscriptEntry& e : transcript) {
-      ATTN_RETURN_IF_ERROR(
-          c->Run("INSERT INTO transcripts(challenge, learner, idx, "
-                 "first_query_index, request, response, request_digest, "
-                 "response_digest, chain_hash, created_ms) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                 PgParams()
-                     .Text(e.challenge_id)
-                     .Text(e.learner)
-                     .UInt(e.index)
-                     .UInt(e.first_query_index)
-                     .Bytes(e.request)
-                     .Bytes(e.response)
-                     .Bytes(e.request_digest)
-                     .Bytes(e.response_digest)
-                     .Bytes(e.chain_hash)
-                     .Int(e.answered_unix_ms)));
+      ATTN_RETURN_IF_ERROR(InsertEntry(*c, e));
     }
     return absl::OkStatus();
   });
@@ -486,8 +517,7 @@ absl::StatusOr<UsageRecord> PostgresStore::ReserveShared(
     if (r.rows() == 0) {
       ATTN_RETURN_IF_ERROR(c->Run(
           "INSERT INTO usage(challenge, learner, queries_used, tokens_used, "
-          "extra_queries, extra_tokens, entries, chain_head) "
-          "VALUES ($1, $2, 0, 0, 0, 0, 0, ''::bytea) "
+          "extra_queries, extra_tokens) VALUES ($1, $2, 0, 0, 0, 0) "
           "ON CONFLICT DO NOTHING",
           PgParams().Text(challenge_id).Text(learner)));
       ATTN_ASSIGN_OR_RETURN(r, c->Exec(take.c_str(), params));
@@ -508,9 +538,7 @@ absl::StatusOr<UsageRecord> PostgresStore::ReserveShared(
     const Phase phase =
         why.IsNull(0, 0) ? Phase::kClosed : PhaseFromInt(why.Int(0, 0));
     if (phase != Phase::kOpen) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("challenge \"", challenge_id, "\" is ", PhaseName(phase),
-                       "; answering needs it open"));
+      return WrongPhaseError(challenge_id, phase, Phase::kOpen, kAnswering);
     }
     if (why.Bool(0, 1)) {
       return absl::UnauthenticatedError(
@@ -553,21 +581,31 @@ absl::StatusOr<std::vector<absl::Status>> PostgresStore::CommitShared(
           phase.rows() == 1 ? PhaseFromInt(phase.Int(0, 0)) : Phase::kClosed;
       if (now != Phase::kOpen) {
         for (size_t i : indices) {
-          results[i] = absl::FailedPreconditionError(
-              absl::StrCat("challenge \"", challenge_id, "\" is ",
-                           PhaseName(now), "; answering needs it open"));
+          results[i] =
+              WrongPhaseError(challenge_id, now, Phase::kOpen, kAnswering);
         }
         continue;
       }
-      ATTN_ASSIGN_OR_RETURN(
-          PgResult row, c->Exec("SELECT entries, chain_head FROM usage "
-                                "WHERE challenge = $1 AND learner = $2 "
-                                "FOR UPDATE",
-                                PgParams().Text(challenge_id).Text(learner)));
+      // The chain row, not the usage row: the reservations that update
+      // usage meanwhile do not wait for this transaction's fsync.
+      const PgParams key_params = PgParams().Text(challenge_id).Text(learner);
+      constexpr char kLockChain[] =
+          "SELECT entries, chain_head FROM chains "
+          "WHERE challenge = $1 AND learner = $2 FOR UPDATE";
+      ATTN_ASSIGN_OR_RETURN(PgResult row, c->Exec(kLockChain, key_params));
+      if (row.rows() == 0) {
+        // The key's first entry: make its chain row, then lock it (another
+        // replica may have made it first).
+        ATTN_RETURN_IF_ERROR(
+            c->Run("INSERT INTO chains(challenge, learner, entries, "
+                   "chain_head) VALUES ($1, $2, 0, ''::bytea) "
+                   "ON CONFLICT DO NOTHING",
+                   key_params));
+        ATTN_ASSIGN_OR_RETURN(row, c->Exec(kLockChain, key_params));
+      }
       if (row.rows() != 1) {
-        return absl::InternalError(
-            absl::StrCat("no usage row for \"", learner, "\" on \"",
-                         challenge_id, "\": its reservation is missing"));
+        return absl::InternalError(absl::StrCat(
+            "no chain row for \"", learner, "\" on \"", challenge_id, "\""));
       }
       uint64_t next = row.UInt(0, 0);
       std::string head = row.Bytes(0, 1);
@@ -576,25 +614,10 @@ absl::StatusOr<std::vector<absl::Status>> PostgresStore::CommitShared(
         e.index = next++;
         e.chain_hash = ChainHash(head, e.request_digest, e.response_digest);
         head = e.chain_hash;
-        ATTN_RETURN_IF_ERROR(
-            c->Run("INSERT INTO transcripts(challenge, learner, idx, "
-                   "first_query_index, request, response, request_digest, "
-                   "response_digest, chain_hash, created_ms) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                   PgParams()
-                       .Text(e.challenge_id)
-                       .Text(e.learner)
-                       .UInt(e.index)
-                       .UInt(e.first_query_index)
-                       .Bytes(e.request)
-                       .Bytes(e.response)
-                       .Bytes(e.request_digest)
-                       .Bytes(e.response_digest)
-                       .Bytes(e.chain_hash)
-                       .Int(e.answered_unix_ms)));
+        ATTN_RETURN_IF_ERROR(InsertEntry(*c, e));
       }
       ATTN_RETURN_IF_ERROR(c->Run(
-          "UPDATE usage SET entries = $3, chain_head = $4 "
+          "UPDATE chains SET entries = $3, chain_head = $4 "
           "WHERE challenge = $1 AND learner = $2",
           PgParams().Text(challenge_id).Text(learner).UInt(next).Bytes(head)));
     }
@@ -619,8 +642,8 @@ absl::StatusOr<UsageRecord> PostgresStore::GrantShared(
   ATTN_RETURN_IF_ERROR(c->InTransaction([&]() -> absl::Status {
     ATTN_RETURN_IF_ERROR(c->Run(
         "INSERT INTO usage(challenge, learner, queries_used, tokens_used, "
-        "extra_queries, extra_tokens, entries, chain_head) "
-        "VALUES ($1, $2, 0, 0, 0, 0, 0, ''::bytea) ON CONFLICT DO NOTHING",
+        "extra_queries, extra_tokens) VALUES ($1, $2, 0, 0, 0, 0) "
+        "ON CONFLICT DO NOTHING",
         PgParams().Text(challenge_id).Text(learner)));
     ATTN_ASSIGN_OR_RETURN(
         PgResult r, c->Exec(grant.c_str(),

@@ -62,6 +62,8 @@ class ServerProcess {
   int64_t PeakRssKib() const;
 
   bool running() const { return pid_ > 0; }
+  // The running server's process id, -1 when none runs.
+  pid_t pid() const { return pid_; }
   bool exited_cleanly() const { return exited_cleanly_; }
   int port() const { return port_; }
   std::string address() const;

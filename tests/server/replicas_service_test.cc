@@ -132,6 +132,13 @@ TEST_F(ReplicasTest, AfterACloseOnOneTheOtherAnswersNothingMore) {
   // At once, before any refresh: the database refuses the reservation.
   const absl::Status refused = bob_b.Query("rep", x).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  // Worded as A refuses it, from its own view of the phase.
+  const absl::Status refused_on_a =
+      OnA(Bearer(bob->token())).Query("rep", x).status();
+  EXPECT_EQ(refused_on_a.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(), refused_on_a.message());
+  EXPECT_EQ(refused.message(),
+            "challenge \"rep\" is closed; answering needs it open");
   // And B's own view of the phase follows.
   SeenWithin(
       [&] { return (*b_->registry().Find("rep"))->phase() == Phase::kClosed; },
