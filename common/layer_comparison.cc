@@ -329,6 +329,16 @@ ParameterIdentifiability IdentifiabilityOf(const LayerSpec& spec) {
   return out;
 }
 
+void MarkOmitted(const ParameterIdentifiability& which, Score* score) {
+  score->theta_omitted = !which.theta;
+  score->omega_omitted = !which.omega;
+  score->ffn_omitted = !which.ffn;
+  if (!which.theta) score->theta_rel_err = 0;
+  if (!which.omega) score->omega_rel_err = 0;
+  if (!which.ffn) score->ffn_rel_err = 0;
+  score->parameter_note = which.note;
+}
+
 CountingBound CountingBoundOf(const LayerSpec& spec) {
   const int d = spec.d_model;
   const int theta_rank = std::min(spec.head_dim, d);

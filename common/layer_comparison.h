@@ -102,6 +102,11 @@ struct ParameterIdentifiability {
 };
 ParameterIdentifiability IdentifiabilityOf(const LayerSpec& spec);
 
+// Sets the score's *_omitted flags and parameter_note from `which`, and
+// zeroes the omitted errors: what the scorer reports, and what a score read
+// back from a store (which keeps no flags) is given again.
+void MarkOmitted(const ParameterIdentifiability& which, Score* score);
+
 struct ParameterError {
   // sqrt(sum ||dtheta||_F^2 / sum ||theta_ref||_F^2) after matching heads by
   // an optimal assignment; an unmatched head counts with its whole norm.

@@ -75,6 +75,11 @@ constexpr const char* kMigrations[] = {
       value BIGINT NOT NULL);
     INSERT INTO generation(id, value) VALUES (1, 0);
     )sql",
+    // Version 2: the FFN units' parameter error.
+    R"sql(
+    ALTER TABLE submissions
+      ADD COLUMN ffn_rel_err DOUBLE PRECISION NOT NULL DEFAULT 0;
+    )sql",
 };
 
 // Runs `sql` and bumps the generation in one transaction: for every write
@@ -406,9 +411,10 @@ absl::StatusOr<SubmissionRecord> PostgresStore::InsertSubmission(
                   "INSERT INTO submissions(challenge, learner, "
                   "functional_rel_err, max_abs_err, bits, theta_rel_err, "
                   "omega_rel_err, queries_used, tokens_used, queries_to_bound, "
-                  "tokens_to_bound, created_ms, sign_disagreement) "
+                  "tokens_to_bound, created_ms, sign_disagreement, "
+                  "ffn_rel_err) "
                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                  "$13) RETURNING id",
+                  "$13, $14) RETURNING id",
                   PgParams()
                       .Text(r.challenge_id)
                       .Text(r.learner)
@@ -422,7 +428,8 @@ absl::StatusOr<SubmissionRecord> PostgresStore::InsertSubmission(
                       .Real(s.queries_to_bound)
                       .Real(s.tokens_to_bound)
                       .Int(r.created_ms)
-                      .Real(s.sign_disagreement)));
+                      .Real(s.sign_disagreement)
+                      .Real(s.ffn_rel_err)));
   SubmissionRecord out = r;
   out.id = inserted.UInt(0, 0);
   return out;
@@ -436,7 +443,7 @@ absl::StatusOr<std::vector<SubmissionRecord>> PostgresStore::LoadSubmissions(
       c->Exec("SELECT id, challenge, learner, functional_rel_err, "
               "max_abs_err, bits, theta_rel_err, omega_rel_err, queries_used, "
               "tokens_used, queries_to_bound, tokens_to_bound, created_ms, "
-              "sign_disagreement FROM submissions "
+              "sign_disagreement, ffn_rel_err FROM submissions "
               "WHERE $1 = '' OR challenge = $1 ORDER BY id",
               PgParams().Text(challenge_id)));
   std::vector<SubmissionRecord> out;
@@ -450,6 +457,7 @@ absl::StatusOr<std::vector<SubmissionRecord>> PostgresStore::LoadSubmissions(
                     q.UInt(i, 9), q.Real(i, 10), q.Real(i, 11)};
     r.created_ms = q.Int(i, 12);
     r.score.sign_disagreement = q.Real(i, 13);
+    r.score.ffn_rel_err = q.Real(i, 14);
     out.push_back(std::move(r));
   }
   return out;

@@ -72,7 +72,7 @@ TEST(PostgresStoreTest, NewDatabaseHasTheCurrentSchema) {
   const std::string uri = PostgresEnvironment::cluster().NewDatabase();
   std::unique_ptr<PostgresStore> store = OpenOrDie(uri);
   EXPECT_TRUE(store->durable());
-  EXPECT_EQ(PostgresStore::SchemaVersion(), 1);
+  EXPECT_EQ(PostgresStore::SchemaVersion(), 2);
   EXPECT_EQ(QueryText(uri, "SELECT version FROM schema_version"),
             absl::StrCat(PostgresStore::SchemaVersion()));
   EXPECT_EQ(QueryText(uri, "SELECT COUNT(*) FROM schema_version"), "1");
@@ -91,6 +91,29 @@ TEST(PostgresStoreTest, ReopeningKeepsEverything) {
       reopened->InsertSubmission(Submission1("a-ch", "bob", 0.4));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->id, 3u);
+}
+
+// A database of schema version 1 (before ffn_rel_err) is migrated on
+// open: its submissions keep every field and read ffn_rel_err as 0.
+TEST(PostgresStoreTest, VersionOneDatabaseGainsFfnRelErr) {
+  const std::string uri = PostgresEnvironment::cluster().NewDatabase();
+  {
+    std::unique_ptr<PostgresStore> store = OpenOrDie(uri);
+    ASSERT_NO_FATAL_FAILURE(Fill(*store));
+  }
+  QueryText(uri, "ALTER TABLE submissions DROP COLUMN ffn_rel_err");
+  QueryText(uri, "UPDATE schema_version SET version = 1");
+  std::unique_ptr<PostgresStore> migrated = OpenOrDie(uri);
+  EXPECT_EQ(QueryText(uri, "SELECT version FROM schema_version"),
+            absl::StrCat(PostgresStore::SchemaVersion()));
+  absl::StatusOr<std::vector<SubmissionRecord>> rows =
+      migrated->LoadSubmissions("a-ch");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  SubmissionRecord expected = Submission1("a-ch", "bob", 0.5);
+  expected.id = (*rows)[0].id;
+  expected.score.ffn_rel_err = 0;
+  EXPECT_EQ((*rows)[0], expected);
 }
 
 // Two stores on one database (two replicas) see each other's writes.
