@@ -156,8 +156,8 @@ double CompareFfn(const LayerSpec& spec, const LayerParams& reference,
       cand_slots[i] = head_match[i];
     }
   }
-  const std::vector<CanonicalFfnUnit> ref = CanonicalizeFfn(
-      spec, reference, ref_heads, ref_slots, unit_output_scale);
+  const std::vector<CanonicalFfnUnit> ref =
+      CanonicalizeFfn(spec, reference, ref_heads, ref_slots, unit_output_scale);
   const std::vector<CanonicalFfnUnit> cand = CanonicalizeFfn(
       spec, candidate, cand_heads, cand_slots, unit_output_scale);
   if (!std::all_of(cand.begin(), cand.end(), IsFinite)) return kInfinity;

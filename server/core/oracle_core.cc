@@ -84,9 +84,9 @@ Score ApplyFeedback(const Score& full, const Scoring& scoring) {
     case Feedback::kFull:
       break;
     case Feedback::kRounded:
-      for (double* v : {&s.functional_rel_err, &s.max_abs_err, &s.theta_rel_err,
-                        &s.omega_rel_err, &s.sign_disagreement,
-                        &s.ffn_rel_err}) {
+      for (double* v :
+           {&s.functional_rel_err, &s.max_abs_err, &s.theta_rel_err,
+            &s.omega_rel_err, &s.sign_disagreement, &s.ffn_rel_err}) {
         *v = RoundSignificant(*v, kRoundedSignificantDigits);
       }
       s.bits = std::round(s.bits);

@@ -60,9 +60,9 @@ TEST(HungarianTest, MatchesBruteForceOnRandomCosts) {
   Rng rng(20);
   for (int n = 1; n <= 7; ++n) {
     for (int trial = 0; trial < 20; ++trial) {
-      ExpectOptimalPermutation(RandomMatrix(rng, n, n).cwiseAbs(),
-                               "n " + std::to_string(n) + " trial " +
-                                   std::to_string(trial));
+      ExpectOptimalPermutation(
+          RandomMatrix(rng, n, n).cwiseAbs(),
+          "n " + std::to_string(n) + " trial " + std::to_string(trial));
     }
   }
 }
@@ -193,8 +193,8 @@ TEST(FfnComparisonTest, PerturbedUnitScoresTheExpectedError) {
   const Matrix composed = Omega(secret.heads[0]) * secret.ffn.w1;
   double total = 0;
   for (int k = 0; k < spec.ffn.hidden; ++k) {
-    total += 1 + composed.col(k).squaredNorm() *
-                     secret.ffn.w2.row(k).squaredNorm();
+    total +=
+        1 + composed.col(k).squaredNorm() * secret.ffn.w2.row(k).squaredNorm();
   }
   for (double delta : {1e-3, 1e-6}) {
     LayerParams h = secret;
@@ -221,8 +221,8 @@ TEST(FfnComparisonTest, NegativelyRescaledUnitDoesNotScoreZero) {
   const Matrix composed = Omega(secret.heads[0]) * secret.ffn.w1;
   double total = 0;
   for (int k = 0; k < spec.ffn.hidden; ++k) {
-    total += 1 + composed.col(k).squaredNorm() *
-                     secret.ffn.w2.row(k).squaredNorm();
+    total +=
+        1 + composed.col(k).squaredNorm() * secret.ffn.w2.row(k).squaredNorm();
   }
   EXPECT_LE(err, std::sqrt((4 + 4 * composed.col(2).squaredNorm() *
                                     secret.ffn.w2.row(2).squaredNorm()) /
@@ -285,10 +285,8 @@ TEST(FfnComparisonTest, IdentifiabilityByClass) {
   EXPECT_TRUE(plain.theta && plain.omega);
   EXPECT_EQ(plain.note, "no FFN block, so ffn_rel_err does not apply");
 
-  const ParameterIdentifiability residual = IdentifiabilityOf(
-      Resolved({.d_model = 8,
-                .has_ffn = true,
-                .ffn = {.hidden = 4, .residual = true}}));
+  const ParameterIdentifiability residual = IdentifiabilityOf(Resolved(
+      {.d_model = 8, .has_ffn = true, .ffn = {.hidden = 4, .residual = true}}));
   EXPECT_FALSE(residual.ffn);
   EXPECT_NE(residual.note.find("residual FFN block"), std::string::npos)
       << residual.note;

@@ -223,10 +223,10 @@ TEST(SqliteStoreFileTest, VersionTwoDatabaseGainsFfnRelErr) {
     std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
     ASSERT_NO_FATAL_FAILURE(Fill(*store));
   }
-  ASSERT_NO_FATAL_FAILURE(ExecSql(
-      path,
-      "ALTER TABLE submissions DROP COLUMN ffn_rel_err; "
-      "PRAGMA user_version=2"));
+  ASSERT_NO_FATAL_FAILURE(
+      ExecSql(path,
+              "ALTER TABLE submissions DROP COLUMN ffn_rel_err; "
+              "PRAGMA user_version=2"));
   std::unique_ptr<SqliteStore> migrated = OpenStoreOrDie(path);
   EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
   absl::StatusOr<std::vector<SubmissionRecord>> rows =

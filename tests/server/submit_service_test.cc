@@ -306,13 +306,13 @@ TEST(ScorerTest, ProbeSetFollowsTheExampleDistributionWhereThereIsOne) {
 // without an FFN block omits it and says why. Under signs the output scale
 // is not compared.
 TEST(ScorerTest, FfnRelErrWhereTheClassIdentifiesUnits) {
-  absl::StatusOr<ChallengeConfig> c = ResolveChallenge(
-      Config("ffn",
-             {.d_model = 8,
-              .readout = Readout::kLast,
-              .has_ffn = true,
-              .ffn = {.hidden = 16, .out_dim = 1}},
-             42));
+  absl::StatusOr<ChallengeConfig> c =
+      ResolveChallenge(Config("ffn",
+                              {.d_model = 8,
+                               .readout = Readout::kLast,
+                               .has_ffn = true,
+                               .ffn = {.hidden = 16, .out_dim = 1}},
+                              42));
   ASSERT_TRUE(c.ok()) << c.status();
   const LayerParams secret = DrawSecret(c->spec, c->prior);
   LayerParams regauged = secret;
