@@ -397,8 +397,18 @@ void PrintScore(const Score& s, Headline headline, uint32_t submissions_left,
         "  theta_rel_err      %.3e   omega_rel_err %.3e\n",
         s.functional_rel_err, s.max_abs_err, s.bits, s.theta_rel_err,
         s.omega_rel_err);
+    if (!s.ffn_omitted) {
+      std::cout << absl::StrFormat(
+          "  ffn_rel_err        %.3e   (FFN units up to permutation and "
+          "positive rescaling)\n",
+          s.ffn_rel_err);
+    }
     if (!s.parameter_note.empty()) {
-      std::cout << "  (" << (s.theta_omitted ? "theta and omega" : "omega")
+      std::vector<std::string> omitted;
+      if (s.theta_omitted) omitted.push_back("theta");
+      if (s.omega_omitted) omitted.push_back("omega");
+      if (s.ffn_omitted) omitted.push_back("ffn");
+      std::cout << "  (" << absl::StrJoin(omitted, ", ")
                 << " omitted: " << s.parameter_note << ")\n";
     }
     if (s.feedback == Feedback::kRounded) {
@@ -523,6 +533,9 @@ int RunLearn(Context& ctx) {
       doc["omega_rel_err"] = score.omega_omitted
                                  ? nlohmann::ordered_json(nullptr)
                                  : nlohmann::ordered_json(score.omega_rel_err);
+      doc["ffn_rel_err"] = score.ffn_omitted
+                               ? nlohmann::ordered_json(nullptr)
+                               : nlohmann::ordered_json(score.ffn_rel_err);
       if (!score.parameter_note.empty()) {
         doc["parameter_note"] = score.parameter_note;
       }
@@ -678,9 +691,9 @@ const Command kCommands[] = {
      "The learner works through the public API; the score is printed and\n"
      "progress goes to stderr. With --json: {challenge, algo, queries,\n"
      "tokens, budget_capped, functional_rel_err, theta_rel_err,\n"
-     "omega_rel_err, bits, seconds, ..., curve: [{tokens, queries,\n"
-     "est_functional_rel_err, heldout_answer_rel_err}]}; queries, tokens\n"
-     "and the curve count what this run spent.",
+     "omega_rel_err, ffn_rel_err, bits, seconds, ..., curve: [{tokens,\n"
+     "queries, est_functional_rel_err, heldout_answer_rel_err}]}; queries,\n"
+     "tokens and the curve count what this run spent.",
      1,
      RunLearn,
      {},

@@ -216,6 +216,8 @@ nlohmann::ordered_json ScoreToJson(const Score& s, Headline headline) {
     doc["omega_rel_err"] = s.omega_omitted
                                ? nlohmann::ordered_json(nullptr)
                                : nlohmann::ordered_json(s.omega_rel_err);
+    doc["ffn_rel_err"] = s.ffn_omitted ? nlohmann::ordered_json(nullptr)
+                                       : nlohmann::ordered_json(s.ffn_rel_err);
     if (!s.parameter_note.empty()) doc["parameter_note"] = s.parameter_note;
   }
   doc["queries_used"] = s.queries_used;

@@ -45,7 +45,9 @@ nlohmann::ordered_json InfoToJson(const ChallengeInfo& info);
 // Always "feedback", "passed", "headline" (the field the challenge ranks
 // by: HeadlineName) and the spend; the error metrics only when the feedback
 // shows them (not for pass/fail, where the server sends zeros), with
-// "sign_disagreement" on sign challenges (0 included).
+// "sign_disagreement" on sign challenges (0 included); an omitted parameter
+// error (theta_rel_err, omega_rel_err, ffn_rel_err) is null, with
+// "parameter_note" saying why.
 nlohmann::ordered_json ScoreToJson(
     const Score& score, Headline headline = Headline::kFunctionalRelErr);
 // {"rank", "learner", "score": ScoreToJson, "submission_id",

@@ -580,8 +580,10 @@ void ScoreToProto(const Score& s, pb::Score* out) {
   out->set_passed(s.passed);
   out->set_theta_omitted(s.theta_omitted);
   out->set_omega_omitted(s.omega_omitted);
+  out->set_ffn_omitted(s.ffn_omitted);
   out->set_parameter_note(s.parameter_note);
   out->set_sign_disagreement(s.sign_disagreement);
+  out->set_ffn_rel_err(s.ffn_rel_err);
 }
 
 Score ScoreFromProto(const pb::Score& p) {
@@ -599,8 +601,10 @@ Score ScoreFromProto(const pb::Score& p) {
   s.passed = p.passed();
   s.theta_omitted = p.theta_omitted();
   s.omega_omitted = p.omega_omitted();
+  s.ffn_omitted = p.ffn_omitted();
   s.parameter_note = p.parameter_note();
   s.sign_disagreement = p.sign_disagreement();
+  s.ffn_rel_err = p.ffn_rel_err();
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "absl/strings/str_join.h"
 #include "common/attention.h"
 #include "common/attention_grad.h"
 #include "common/rng.h"
@@ -61,56 +62,6 @@ std::vector<int> BruteForceAssignment(ConstMatrixRef cost) {
     }
   }
   return best;
-}
-
-// The Hungarian algorithm with potentials (Kuhn-Munkres, O(n^3)), 1-based
-// internally: row_of[j] is the row matched to column j, column 0 a sentinel.
-std::vector<int> HungarianAssignment(ConstMatrixRef cost) {
-  const int n = static_cast<int>(cost.rows());
-  std::vector<double> u(n + 1, 0), v(n + 1, 0);
-  std::vector<int> row_of(n + 1, 0), way(n + 1, 0);
-  for (int i = 1; i <= n; ++i) {
-    row_of[0] = i;
-    int j0 = 0;
-    std::vector<double> min_v(n + 1, kInfinity);
-    std::vector<bool> used(n + 1, false);
-    do {
-      used[j0] = true;
-      const int i0 = row_of[j0];
-      double delta = kInfinity;
-      int j1 = 0;
-      for (int j = 1; j <= n; ++j) {
-        if (used[j]) continue;
-        const double cur = cost(i0 - 1, j - 1) - u[i0] - v[j];
-        if (cur < min_v[j]) {
-          min_v[j] = cur;
-          way[j] = j0;
-        }
-        if (min_v[j] < delta) {
-          delta = min_v[j];
-          j1 = j;
-        }
-      }
-      assert(j1 != 0);
-      for (int j = 0; j <= n; ++j) {
-        if (used[j]) {
-          u[row_of[j]] += delta;
-          v[j] -= delta;
-        } else {
-          min_v[j] -= delta;
-        }
-      }
-      j0 = j1;
-    } while (row_of[j0] != 0);
-    do {
-      const int j1 = way[j0];
-      row_of[j0] = row_of[j1];
-      j0 = j1;
-    } while (j0 != 0);
-  }
-  std::vector<int> assignment(n);
-  for (int j = 1; j <= n; ++j) assignment[row_of[j] - 1] = j - 1;
-  return assignment;
 }
 
 bool AllFinite(std::span<const CanonicalHead> heads) {
@@ -284,6 +235,56 @@ ParameterError CompareCanonical(std::span<const CanonicalHead> reference,
                         std::sqrt(RelativeOrInfinite(omega_err, omega_total))};
 }
 
+// Potentials (Kuhn-Munkres), 1-based internally: row_of[j] is the row
+// matched to column j, column 0 a sentinel.
+std::vector<int> HungarianAssignment(ConstMatrixRef cost) {
+  const int n = static_cast<int>(cost.rows());
+  std::vector<double> u(n + 1, 0), v(n + 1, 0);
+  std::vector<int> row_of(n + 1, 0), way(n + 1, 0);
+  for (int i = 1; i <= n; ++i) {
+    row_of[0] = i;
+    int j0 = 0;
+    std::vector<double> min_v(n + 1, kInfinity);
+    std::vector<bool> used(n + 1, false);
+    do {
+      used[j0] = true;
+      const int i0 = row_of[j0];
+      double delta = kInfinity;
+      int j1 = 0;
+      for (int j = 1; j <= n; ++j) {
+        if (used[j]) continue;
+        const double cur = cost(i0 - 1, j - 1) - u[i0] - v[j];
+        if (cur < min_v[j]) {
+          min_v[j] = cur;
+          way[j] = j0;
+        }
+        if (min_v[j] < delta) {
+          delta = min_v[j];
+          j1 = j;
+        }
+      }
+      assert(j1 != 0);
+      for (int j = 0; j <= n; ++j) {
+        if (used[j]) {
+          u[row_of[j]] += delta;
+          v[j] -= delta;
+        } else {
+          min_v[j] -= delta;
+        }
+      }
+      j0 = j1;
+    } while (row_of[j0] != 0);
+    do {
+      const int j1 = way[j0];
+      row_of[j0] = row_of[j1];
+      j0 = j1;
+    } while (j0 != 0);
+  }
+  std::vector<int> assignment(n);
+  for (int j = 1; j <= n; ++j) assignment[row_of[j] - 1] = j - 1;
+  return assignment;
+}
+
 std::vector<int> MinCostAssignment(ConstMatrixRef cost) {
   assert(cost.rows() == cost.cols());
   if (cost.rows() <= kMaxBruteForceHeads) return BruteForceAssignment(cost);
@@ -292,23 +293,50 @@ std::vector<int> MinCostAssignment(ConstMatrixRef cost) {
 
 ParameterIdentifiability IdentifiabilityOf(const LayerSpec& spec) {
   ParameterIdentifiability out;
+  std::vector<std::string> notes;
   if (spec.layers > 1) {
     out.theta = out.omega = false;
-    out.note =
+    notes.push_back(
         "stacked layers: no canonical form of a stack's parameters is "
-        "known, so only the functional error is reported";
+        "known, so only the functional error is reported");
   } else if (spec.attention == Attention::kLinear) {
     out.theta = out.omega = false;
-    out.note =
+    notes.push_back(
         "linear attention: (c theta, omega / c) computes the same function "
-        "for every c != 0, so only the functional error is reported";
+        "for every c != 0, so only the functional error is reported");
   } else if (spec.has_ffn) {
     out.omega = false;
-    out.note =
+    notes.push_back(
         "FFN block: only omega w1 is identifiable (an invertible map "
-        "between omega and w1 cancels), so omega is not compared";
+        "between omega and w1 cancels), so omega is not compared");
   }
+  if (!spec.has_ffn) {
+    notes.push_back("no FFN block, so ffn_rel_err does not apply");
+  } else if (spec.layers > 1 || spec.attention == Attention::kLinear) {
+    notes.push_back(
+        "FFN units are compared only after one softmax layer, so "
+        "ffn_rel_err is omitted");
+  } else if (spec.ffn.residual) {
+    notes.push_back(
+        "residual FFN block: relu(-a) = relu(a) - a lets a unit flip its "
+        "sign while omega absorbs the linear difference through the "
+        "residual, so units are not identifiable up to positive rescaling "
+        "and ffn_rel_err is omitted");
+  } else {
+    out.ffn = true;
+  }
+  out.note = absl::StrJoin(notes, "; ");
   return out;
+}
+
+void MarkOmitted(const ParameterIdentifiability& which, Score* score) {
+  score->theta_omitted = !which.theta;
+  score->omega_omitted = !which.omega;
+  score->ffn_omitted = !which.ffn;
+  if (!which.theta) score->theta_rel_err = 0;
+  if (!which.omega) score->omega_rel_err = 0;
+  if (!which.ffn) score->ffn_rel_err = 0;
+  score->parameter_note = which.note;
 }
 
 CountingBound CountingBoundOf(const LayerSpec& spec) {

@@ -88,12 +88,24 @@ std::vector<CanonicalHead> Canonicalize(const LayerSpec& spec,
 // invertible map between them cancels): theta only. Linear attention:
 // neither ((c theta, omega / c) computes the same function for every c != 0).
 // Stacks: neither (no canonical form of a stack is known here).
+// The FFN units (common/ffn_comparison.h): after one softmax layer, in a
+// block without residual; with a residual, relu(-a) = relu(a) - a lets a
+// unit flip its sign while omega absorbs the linear difference through the
+// residual path, so units are not identifiable up to positive rescaling.
 struct ParameterIdentifiability {
   bool theta = true;
   bool omega = true;
-  std::string note;  // empty when both are identifiable
+  bool ffn = false;
+  // Why each omitted error is omitted, sentences joined by "; "; empty when
+  // all three are reported.
+  std::string note;
 };
 ParameterIdentifiability IdentifiabilityOf(const LayerSpec& spec);
+
+// Sets the score's *_omitted flags and parameter_note from `which`, and
+// zeroes the omitted errors: what the scorer reports, and what a score read
+// back from a store (which keeps no flags) is given again.
+void MarkOmitted(const ParameterIdentifiability& which, Score* score);
 
 struct ParameterError {
   // sqrt(sum ||dtheta||_F^2 / sum ||theta_ref||_F^2) after matching heads by
@@ -124,6 +136,12 @@ inline constexpr int kMaxBruteForceHeads = 8;
 // result[row] = column. Brute force up to kMaxBruteForceHeads rows, the
 // Hungarian algorithm (O(n^3)) beyond.
 std::vector<int> MinCostAssignment(ConstMatrixRef cost);
+
+// The Hungarian algorithm alone (O(n^3)), at any size: a minimum-cost
+// perfect matching of a square cost matrix (finite entries), result[row] =
+// column. MinCostAssignment's path beyond kMaxBruteForceHeads rows, and the
+// FFN units' matching (common/ffn_comparison.h) through it.
+std::vector<int> HungarianAssignment(ConstMatrixRef cost);
 
 // The counting bound: identifiable parameters (per head theta of rank
 // min(head_dim, d_model) and omega of rank min(value_dim, d_model,

@@ -34,12 +34,17 @@ struct Score {
   // ANSWERS_SIGN challenges only: the share of output numbers on the probe
   // set whose sign (>= 0 or < 0) the hypothesis gets wrong. 0 otherwise.
   double sign_disagreement = 0;
+  // The FFN block's units up to permutation and positive rescaling
+  // (common/ffn_comparison.h, CompareFfn); where signs are answered, at unit
+  // output scale.
+  double ffn_rel_err = 0;
   // Where the class does not identify them (common/layer_comparison.h,
-  // ParameterIdentifiability), theta or omega errors are omitted: left 0,
-  // flagged here, with the reason in parameter_note. Derived from the spec,
-  // so not stored.
+  // ParameterIdentifiability), theta, omega or FFN errors are omitted: left
+  // 0, flagged here, with the reason in parameter_note. Derived from the
+  // spec, so not stored.
   bool theta_omitted = false;
   bool omega_omitted = false;
+  bool ffn_omitted = false;
   std::string parameter_note = {};
 };
 

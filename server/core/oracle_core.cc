@@ -11,6 +11,7 @@
 #include "common/answer.h"
 #include "common/attention.h"
 #include "common/examples.h"
+#include "common/layer_comparison.h"
 #include "common/request_check.h"
 #include "common/status_macros.h"
 #include "common/transcript.h"
@@ -81,8 +82,9 @@ Score ApplyFeedback(const Score& full, const Scoring& scoring) {
     case Feedback::kFull:
       break;
     case Feedback::kRounded:
-      for (double* v : {&s.functional_rel_err, &s.max_abs_err, &s.theta_rel_err,
-                        &s.omega_rel_err, &s.sign_disagreement}) {
+      for (double* v :
+           {&s.functional_rel_err, &s.max_abs_err, &s.theta_rel_err,
+            &s.omega_rel_err, &s.sign_disagreement, &s.ffn_rel_err}) {
         *v = RoundSignificant(*v, kRoundedSignificantDigits);
       }
       s.bits = std::round(s.bits);
@@ -90,6 +92,7 @@ Score ApplyFeedback(const Score& full, const Scoring& scoring) {
     case Feedback::kPassFail:
       s.functional_rel_err = s.max_abs_err = s.bits = 0;
       s.theta_rel_err = s.omega_rel_err = s.sign_disagreement = 0;
+      s.ffn_rel_err = 0;
       break;
   }
   return s;
@@ -495,8 +498,12 @@ absl::StatusOr<std::vector<LeaderboardRow>> OracleCore::GetLeaderboard(
   ATTN_ASSIGN_OR_RETURN(std::vector<Standing> ranked,
                         submissions_.Standings(id, headline));
   const Scoring& scoring = challenge->config().scoring;
+  // The store keeps no omitted flags: they follow from the class.
+  const ParameterIdentifiability which =
+      IdentifiabilityOf(challenge->config().spec);
   for (Standing& s : ranked) {
     s.best.score.passed = Passed(s.best.score, challenge->config());
+    MarkOmitted(which, &s.best.score);
   }
   const bool pass_fail_view =
       !caller.is_admin() && scoring.feedback == Feedback::kPassFail;

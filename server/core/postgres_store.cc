@@ -89,6 +89,11 @@ constexpr const char* kMigrations[] = {
       SELECT challenge, learner, entries, chain_head FROM usage;
     ALTER TABLE usage DROP COLUMN entries, DROP COLUMN chain_head;
     )sql",
+    // Version 3: the FFN units' parameter error.
+    R"sql(
+    ALTER TABLE submissions
+      ADD COLUMN ffn_rel_err DOUBLE PRECISION NOT NULL DEFAULT 0;
+    )sql",
 };
 
 // Runs `sql` and bumps the generation in one transaction: for every write
@@ -437,9 +442,10 @@ absl::StatusOr<SubmissionRecord> PostgresStore::InsertSubmission(
                   "INSERT INTO submissions(challenge, learner, "
                   "functional_rel_err, max_abs_err, bits, theta_rel_err, "
                   "omega_rel_err, queries_used, tokens_used, queries_to_bound, "
-                  "tokens_to_bound, created_ms, sign_disagreement) "
+                  "tokens_to_bound, created_ms, sign_disagreement, "
+                  "ffn_rel_err) "
                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                  "$13) RETURNING id",
+                  "$13, $14) RETURNING id",
                   PgParams()
                       .Text(r.challenge_id)
                       .Text(r.learner)
@@ -453,7 +459,8 @@ absl::StatusOr<SubmissionRecord> PostgresStore::InsertSubmission(
                       .Real(s.queries_to_bound)
                       .Real(s.tokens_to_bound)
                       .Int(r.created_ms)
-                      .Real(s.sign_disagreement)));
+                      .Real(s.sign_disagreement)
+                      .Real(s.ffn_rel_err)));
   SubmissionRecord out = r;
   out.id = inserted.UInt(0, 0);
   return out;
@@ -467,7 +474,7 @@ absl::StatusOr<std::vector<SubmissionRecord>> PostgresStore::LoadSubmissions(
       c->Exec("SELECT id, challenge, learner, functional_rel_err, "
               "max_abs_err, bits, theta_rel_err, omega_rel_err, queries_used, "
               "tokens_used, queries_to_bound, tokens_to_bound, created_ms, "
-              "sign_disagreement FROM submissions "
+              "sign_disagreement, ffn_rel_err FROM submissions "
               "WHERE $1 = '' OR challenge = $1 ORDER BY id",
               PgParams().Text(challenge_id)));
   std::vector<SubmissionRecord> out;
@@ -481,6 +488,7 @@ absl::StatusOr<std::vector<SubmissionRecord>> PostgresStore::LoadSubmissions(
                     q.UInt(i, 9), q.Real(i, 10), q.Real(i, 11)};
     r.created_ms = q.Int(i, 12);
     r.score.sign_disagreement = q.Real(i, 13);
+    r.score.ffn_rel_err = q.Real(i, 14);
     out.push_back(std::move(r));
   }
   return out;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/examples.h"
+#include "common/ffn_comparison.h"
 #include "common/rng.h"
 
 namespace attnoracle {
@@ -70,6 +71,7 @@ Scorer::Scorer(const LayerSpec& spec, uint64_t prior_seed,
       probes_(ProbesFor(spec, policy, prior_seed)),
       secret_outputs_(
           ForwardAll(spec, signs_ ? UnitOutputScale(secret) : secret, probes_)),
+      secret_(IdentifiabilityOf(spec).ffn ? secret : LayerParams{}),
       secret_canonical_(
           Canonicalize(spec, signs_ ? UnitOutputScale(secret) : secret)),
       bound_(CountingBoundOf(spec)) {}
@@ -87,11 +89,15 @@ Score Scorer::ScoreHypothesis(const LayerParams& hypothesis,
   score.max_abs_err = f.max_abs_err;
   score.bits = f.bits;
   const ParameterIdentifiability which = IdentifiabilityOf(spec_);
-  score.theta_rel_err = which.theta ? p.theta_rel_err : 0;
-  score.omega_rel_err = which.omega ? p.omega_rel_err : 0;
-  score.theta_omitted = !which.theta;
-  score.omega_omitted = !which.omega;
-  score.parameter_note = which.note;
+  score.theta_rel_err = p.theta_rel_err;
+  score.omega_rel_err = p.omega_rel_err;
+  MarkOmitted(which, &score);
+  if (which.ffn) {
+    // The unscaled layers: UnitOutputScale scales omega, which would move
+    // the units' inputs against their biases; CompareFfn removes the
+    // output scale itself where signs hide it.
+    score.ffn_rel_err = CompareFfn(spec_, secret_, hypothesis, signs_);
+  }
   if (signs_) {
     // Positive rescaling keeps every sign, so the scaled layers suffice.
     score.sign_disagreement =

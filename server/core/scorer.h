@@ -43,7 +43,8 @@ class Scorer {
          const AccessPolicy& policy = {});
 
   // `hypothesis` must fit the spec (CheckParams OK). Full metrics: functional
-  // errors on the probe set, parameter errors after canonicalisation, the
+  // errors on the probe set, parameter errors after canonicalisation (the
+  // FFN units' where IdentifiabilityOf(spec).ffn), the
   // spend in `usage` and its ratio to the counting bound in the bound's unit
   // (tokens for full readout, sequences for last-position readout).
   Score ScoreHypothesis(const LayerParams& hypothesis,
@@ -57,6 +58,9 @@ class Scorer {
   bool signs_ = false;  // ANSWERS_SIGN
   std::vector<Matrix> probes_;
   std::vector<Matrix> secret_outputs_;
+  // A copy for CompareFfn where the class identifies FFN units; empty
+  // otherwise (a secret can take 128 MiB).
+  LayerParams secret_;
   std::vector<CanonicalHead> secret_canonical_;
   CountingBound bound_;
 };

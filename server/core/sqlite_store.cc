@@ -79,6 +79,11 @@ constexpr const char* kMigrations[] = {
     ALTER TABLE submissions
       ADD COLUMN sign_disagreement REAL NOT NULL DEFAULT 0;
     )sql",
+    // Version 3: the FFN units' parameter error.
+    R"sql(
+    ALTER TABLE submissions
+      ADD COLUMN ffn_rel_err REAL NOT NULL DEFAULT 0;
+    )sql",
 };
 
 // A connection to the database at `path` opened with `flags`, after
@@ -678,14 +683,15 @@ absl::StatusOr<SubmissionRecord> SqliteStore::InsertSubmission(
          "INSERT INTO submissions(challenge, learner, functional_rel_err, "
          "max_abs_err, bits, theta_rel_err, omega_rel_err, queries_used, "
          "tokens_used, queries_to_bound, tokens_to_bound, created_ms, "
-         "sign_disagreement) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "sign_disagreement, ffn_rel_err) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const Score& s = r.score;
   q.Bind(1, r.challenge_id).Bind(2, r.learner).Bind(3, s.functional_rel_err);
   q.Bind(4, s.max_abs_err).Bind(5, s.bits).Bind(6, s.theta_rel_err);
   q.Bind(7, s.omega_rel_err).Bind(8, s.queries_used).Bind(9, s.tokens_used);
   q.Bind(10, s.queries_to_bound).Bind(11, s.tokens_to_bound);
   q.Bind(12, r.created_ms).Bind(13, s.sign_disagreement);
+  q.Bind(14, s.ffn_rel_err);
   ATTN_RETURN_IF_ERROR(q.Run());
   SubmissionRecord out = r;
   out.id = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
@@ -698,8 +704,8 @@ absl::StatusOr<std::vector<SubmissionRecord>> SqliteStore::LoadSubmissions(
   Stmt q(db_,
          "SELECT id, challenge, learner, functional_rel_err, max_abs_err, "
          "bits, theta_rel_err, omega_rel_err, queries_used, tokens_used, "
-         "queries_to_bound, tokens_to_bound, created_ms, sign_disagreement "
-         "FROM submissions "
+         "queries_to_bound, tokens_to_bound, created_ms, sign_disagreement, "
+         "ffn_rel_err FROM submissions "
          "WHERE ? = '' OR challenge = ? ORDER BY id");
   q.Bind(1, challenge_id).Bind(2, challenge_id);
   std::vector<SubmissionRecord> out;
@@ -712,6 +718,7 @@ absl::StatusOr<std::vector<SubmissionRecord>> SqliteStore::LoadSubmissions(
                     q.UInt(8), q.UInt(9), q.Real(10), q.Real(11)};
     r.created_ms = q.Int(12);
     r.score.sign_disagreement = q.Real(13);
+    r.score.ffn_rel_err = q.Real(14);
     out.push_back(std::move(r));
   }
   ATTN_RETURN_IF_ERROR(q.status());

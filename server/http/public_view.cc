@@ -49,8 +49,16 @@ nlohmann::ordered_json ScoreJson(const Score& s, Headline headline) {
     j["functional_rel_err"] = s.functional_rel_err;
     j["max_abs_err"] = s.max_abs_err;
     j["bits"] = s.bits;
-    j["theta_rel_err"] = s.theta_rel_err;
-    j["omega_rel_err"] = s.omega_rel_err;
+    // An error the class does not identify is null (parameter_note says
+    // why), as in the client's --json.
+    const auto param = [](bool omitted, double v) {
+      return omitted ? nlohmann::ordered_json(nullptr)
+                     : nlohmann::ordered_json(v);
+    };
+    j["theta_rel_err"] = param(s.theta_omitted, s.theta_rel_err);
+    j["omega_rel_err"] = param(s.omega_omitted, s.omega_rel_err);
+    j["ffn_rel_err"] = param(s.ffn_omitted, s.ffn_rel_err);
+    if (!s.parameter_note.empty()) j["parameter_note"] = s.parameter_note;
   }
   j["queries_used"] = s.queries_used;
   j["tokens_used"] = s.tokens_used;

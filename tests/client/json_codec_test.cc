@@ -213,6 +213,26 @@ TEST(ScoreJsonTest, HeadlineFollowsTheAnswerForm) {
   EXPECT_FALSE(values.contains("sign_disagreement"));
 }
 
+// An identified FFN error is a number; an omitted one is null beside the
+// note, as theta and omega are.
+TEST(ScoreJsonTest, FfnRelErrIsANumberOrNullWithTheNote) {
+  Score s = FullScore();
+  s.ffn_rel_err = 3e-9;
+  s.omega_omitted = true;
+  s.parameter_note = "FFN block: only omega w1 is identifiable";
+  const nlohmann::ordered_json ffn = ScoreToJson(s);
+  EXPECT_EQ(ffn["ffn_rel_err"], 3e-9);
+  EXPECT_TRUE(ffn["omega_rel_err"].is_null());
+  EXPECT_EQ(ffn["parameter_note"], s.parameter_note);
+
+  s.ffn_omitted = true;
+  s.parameter_note = "no FFN block, so ffn_rel_err does not apply";
+  const nlohmann::ordered_json plain = ScoreToJson(s);
+  ASSERT_TRUE(plain.contains("ffn_rel_err"));
+  EXPECT_TRUE(plain["ffn_rel_err"].is_null());
+  EXPECT_EQ(plain["parameter_note"], s.parameter_note);
+}
+
 TEST(ScoreJsonTest, PassFailShowsOnlyTheVerdictAndTheSpend) {
   Score s;
   s.feedback = Feedback::kPassFail;
@@ -221,7 +241,7 @@ TEST(ScoreJsonTest, PassFailShowsOnlyTheVerdictAndTheSpend) {
   s.tokens_used = 9;
   const nlohmann::ordered_json doc = ScoreToJson(s);
   for (const char* hidden : {"functional_rel_err", "max_abs_err", "bits",
-                             "theta_rel_err", "omega_rel_err"}) {
+                             "theta_rel_err", "omega_rel_err", "ffn_rel_err"}) {
     EXPECT_FALSE(doc.contains(hidden)) << hidden;
   }
   EXPECT_EQ(doc["feedback"], "pass_fail");

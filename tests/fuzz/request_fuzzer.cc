@@ -24,6 +24,7 @@
 #include "common/answer.h"
 #include "common/attention.h"
 #include "common/codec.h"
+#include "common/ffn_comparison.h"
 #include "common/layer_comparison.h"
 #include "common/request_check.h"
 #include "common/transcript.h"
@@ -161,6 +162,10 @@ void CheckSubmit(const FuzzChallenge& c, const uint8_t* data, size_t size) {
       CompareCanonical(c.secret_canonical, Canonicalize(spec, *hypothesis));
   FUZZ_CHECK(!std::isnan(p.theta_rel_err) && p.theta_rel_err >= 0);
   FUZZ_CHECK(!std::isnan(p.omega_rel_err) && p.omega_rel_err >= 0);
+  if (IdentifiabilityOf(spec).ffn) {
+    const double ffn = CompareFfn(spec, c.secret, *hypothesis);
+    FUZZ_CHECK(!std::isnan(ffn) && ffn >= 0);
+  }
 }
 
 }  // namespace

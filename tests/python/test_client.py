@@ -162,3 +162,12 @@ def test_score_carries_sign_disagreement_and_omitted_parameters(oracle):
     assert score.theta_omitted and score.omega_omitted, score
     assert score.theta_rel_err == score.omega_rel_err == 0
     assert score.parameter_note, score
+    assert score.ffn_omitted and score.ffn_rel_err == 0, score
+
+
+def test_score_carries_ffn_rel_err_on_the_transformer_class(oracle):
+    rng = np.random.default_rng(15)
+    ch = oracle.challenge("transformer-ffn-d8")
+    score = ch.submit(ao.layer.random_params(ch.spec, rng))
+    assert not score.ffn_omitted and score.omega_omitted, score
+    assert score.ffn_rel_err > 0.01, score

@@ -159,6 +159,12 @@ TEST_F(HttpServerTest, LeaderboardIsGetLeaderboardsForALearner) {
               want.score.functional_rel_err);
     EXPECT_EQ(row["score"]["tokens_used"], want.score.tokens_used);
     EXPECT_EQ(row["submitted_unix_ms"], want.submitted_ms);
+    // No FFN block: ffn_rel_err is null, and the note says why.
+    EXPECT_TRUE(want.score.ffn_omitted);
+    ASSERT_TRUE(row["score"].contains("ffn_rel_err"));
+    EXPECT_TRUE(row["score"]["ffn_rel_err"].is_null());
+    EXPECT_EQ(row["score"]["parameter_note"], want.score.parameter_note);
+    EXPECT_TRUE(row["score"]["theta_rel_err"].is_number());
   }
   EXPECT_EQ(doc["leaderboard"][0]["learner"], "alice");
   EXPECT_EQ(doc["leaderboard"][1]["learner"], "bob");
@@ -178,8 +184,9 @@ TEST_F(HttpServerTest, PassFailChallengeShowsPassFailNeverErrors) {
     EXPECT_TRUE(doc["leaderboard"][0]["score"]["passed"]);
     EXPECT_FALSE(doc["leaderboard"][1]["score"]["passed"]);
     for (const Json& row : doc["leaderboard"]) {
-      for (const char* hidden : {"functional_rel_err", "max_abs_err", "bits",
-                                 "theta_rel_err", "omega_rel_err"}) {
+      for (const char* hidden :
+           {"functional_rel_err", "max_abs_err", "bits", "theta_rel_err",
+            "omega_rel_err", "ffn_rel_err"}) {
         EXPECT_FALSE(row["score"].contains(hidden)) << path << " " << hidden;
       }
     }

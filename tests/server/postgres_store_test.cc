@@ -83,7 +83,7 @@ TEST(PostgresStoreTest, NewDatabaseHasTheCurrentSchema) {
   const std::string uri = PostgresEnvironment::cluster().NewDatabase();
   std::unique_ptr<PostgresStore> store = OpenOrDie(uri);
   EXPECT_TRUE(store->durable());
-  EXPECT_EQ(PostgresStore::SchemaVersion(), 2);
+  EXPECT_EQ(PostgresStore::SchemaVersion(), 3);
   EXPECT_EQ(QueryText(uri, "SELECT version FROM schema_version"),
             absl::StrCat(PostgresStore::SchemaVersion()));
   EXPECT_EQ(QueryText(uri, "SELECT COUNT(*) FROM schema_version"), "1");
@@ -144,7 +144,8 @@ TEST(PostgresStoreTest, Version1MigratesTheChainsToTheirOwnRows) {
   const std::string uri = PostgresEnvironment::cluster().NewDatabase();
   QueryText(uri, kVersion1Usage);
   std::unique_ptr<PostgresStore> store = OpenOrDie(uri);
-  EXPECT_EQ(QueryText(uri, "SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(QueryText(uri, "SELECT version FROM schema_version"),
+            absl::StrCat(PostgresStore::SchemaVersion()));
   EXPECT_EQ(QueryText(uri, "SELECT COUNT(*) FROM chains"), "2");
   EXPECT_EQ(QueryText(uri, kColumnsOf + "'usage'"),
             "challenge,extra_queries,extra_tokens,learner,queries_used,"
@@ -240,6 +241,29 @@ TEST(PostgresStoreTest, ReopeningKeepsEverything) {
       reopened->InsertSubmission(Submission1("a-ch", "bob", 0.4));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->id, 3u);
+}
+
+// A database of schema version 2 (before ffn_rel_err) is migrated on
+// open: its submissions keep every field and read ffn_rel_err as 0.
+TEST(PostgresStoreTest, VersionTwoDatabaseGainsFfnRelErr) {
+  const std::string uri = PostgresEnvironment::cluster().NewDatabase();
+  {
+    std::unique_ptr<PostgresStore> store = OpenOrDie(uri);
+    ASSERT_NO_FATAL_FAILURE(Fill(*store));
+  }
+  QueryText(uri, "ALTER TABLE submissions DROP COLUMN ffn_rel_err");
+  QueryText(uri, "UPDATE schema_version SET version = 2");
+  std::unique_ptr<PostgresStore> migrated = OpenOrDie(uri);
+  EXPECT_EQ(QueryText(uri, "SELECT version FROM schema_version"),
+            absl::StrCat(PostgresStore::SchemaVersion()));
+  absl::StatusOr<std::vector<SubmissionRecord>> rows =
+      migrated->LoadSubmissions("a-ch");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  SubmissionRecord expected = Submission1("a-ch", "bob", 0.5);
+  expected.id = (*rows)[0].id;
+  expected.score.ffn_rel_err = 0;
+  EXPECT_EQ((*rows)[0], expected);
 }
 
 // Two stores on one database (two replicas) see each other's writes.

@@ -54,7 +54,8 @@ inline bool operator==(const Score& a, const Score& b) {
          a.queries_used == b.queries_used && a.tokens_used == b.tokens_used &&
          a.queries_to_bound == b.queries_to_bound &&
          a.tokens_to_bound == b.tokens_to_bound &&
-         a.sign_disagreement == b.sign_disagreement;
+         a.sign_disagreement == b.sign_disagreement &&
+         a.ffn_rel_err == b.ffn_rel_err;
 }
 inline bool operator==(const SubmissionRecord& a, const SubmissionRecord& b) {
   return a.id == b.id && a.challenge_id == b.challenge_id &&
@@ -139,6 +140,7 @@ inline SubmissionRecord Submission1(const std::string& challenge,
       Score{err, 2 * err, 64,    0.25, std::numeric_limits<double>::infinity(),
             9,   kMaxU64, 0.125, 1e300};
   r.score.sign_disagreement = 0.375;
+  r.score.ffn_rel_err = 0.0625;
   r.created_ms = 77;
   return r;
 }

@@ -88,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SqliteStoreFileTest, NewFileHasTheCurrentSchemaInWalMode) {
   const std::string path = TempDbPath();
   { OpenStoreOrDie(path); }
-  EXPECT_EQ(SqliteStore::SchemaVersion(), 2);
+  EXPECT_EQ(SqliteStore::SchemaVersion(), 3);
   EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
   EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(QueryText(path, "PRAGMA page_size"),
@@ -213,6 +213,36 @@ TEST(SqliteStoreFileTest, WalStaysBoundedUnderSteadyCommits) {
   EXPECT_LE(FileSize(path + "-wal"),
             2 * SqliteStore::kInlineCheckpointFrames * page_frame);
   EXPECT_EQ(store->LoadTranscript("c", "l")->size(), 2400u);
+}
+
+// A database of schema version 2 (before ffn_rel_err) is migrated on
+// open: its submissions keep every field and read ffn_rel_err as 0.
+TEST(SqliteStoreFileTest, VersionTwoDatabaseGainsFfnRelErr) {
+  const std::string path = TempDbPath();
+  {
+    std::unique_ptr<SqliteStore> store = OpenStoreOrDie(path);
+    ASSERT_NO_FATAL_FAILURE(Fill(*store));
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      ExecSql(path,
+              "ALTER TABLE submissions DROP COLUMN ffn_rel_err; "
+              "PRAGMA user_version=2"));
+  std::unique_ptr<SqliteStore> migrated = OpenStoreOrDie(path);
+  EXPECT_EQ(UserVersion(path), SqliteStore::SchemaVersion());
+  absl::StatusOr<std::vector<SubmissionRecord>> rows =
+      migrated->LoadSubmissions("");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  SubmissionRecord expected = Submission1("a-ch", "bob", 0.5);
+  expected.id = 1;
+  expected.score.ffn_rel_err = 0;
+  EXPECT_EQ((*rows)[0], expected);
+  // New rows carry it.
+  absl::StatusOr<SubmissionRecord> next =
+      migrated->InsertSubmission(Submission1("a-ch", "bob", 0.4));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(migrated->LoadSubmissions("a-ch")->back().score.ffn_rel_err,
+            0.0625);
 }
 
 TEST(SqliteStoreFileTest, NewerSchemaIsFailedPrecondition) {

@@ -301,6 +301,58 @@ TEST(ScorerTest, ProbeSetFollowsTheExampleDistributionWhereThereIsOne) {
   EXPECT_EQ(queries.probes().front().rows(), 1);
 }
 
+// transformer-ffn-d8's class reports ffn_rel_err: the secret with its
+// units permuted and rescaled scores 0, a perturbed unit does not; a class
+// without an FFN block omits it and says why. Under signs the output scale
+// is not compared.
+TEST(ScorerTest, FfnRelErrWhereTheClassIdentifiesUnits) {
+  absl::StatusOr<ChallengeConfig> c =
+      ResolveChallenge(Config("ffn",
+                              {.d_model = 8,
+                               .readout = Readout::kLast,
+                               .has_ffn = true,
+                               .ffn = {.hidden = 16, .out_dim = 1}},
+                              42));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const LayerParams secret = DrawSecret(c->spec, c->prior);
+  LayerParams regauged = secret;
+  for (int j = 0; j < 16; ++j) {
+    const int from = (j + 5) % 16;
+    const double scale = 0.5 + j;
+    regauged.ffn.w1.col(j) = scale * secret.ffn.w1.col(from);
+    regauged.ffn.w2.row(j) = secret.ffn.w2.row(from) / scale;
+  }
+  const Scorer scorer(c->spec, c->prior.seed, secret);
+  const Score same = scorer.ScoreHypothesis(regauged, Usage{});
+  EXPECT_FALSE(same.ffn_omitted);
+  EXPECT_TRUE(same.omega_omitted);
+  EXPECT_LE(same.ffn_rel_err, kPerfectParamRelErr);
+  EXPECT_LE(same.functional_rel_err, kPerfectFunctionalRelErr);
+  LayerParams perturbed = secret;
+  perturbed.ffn.w2(7, 0) += 0.01;
+  EXPECT_GT(scorer.ScoreHypothesis(perturbed, Usage{}).ffn_rel_err, 1e-4);
+
+  AccessPolicy signs;
+  signs.answers = Answers::kSign;
+  const Scorer sign_scorer(c->spec, c->prior.seed, secret, signs);
+  LayerParams doubled = regauged;
+  doubled.ffn.w2 *= 2;
+  EXPECT_LE(sign_scorer.ScoreHypothesis(doubled, Usage{}).ffn_rel_err,
+            kPerfectParamRelErr);
+  EXPECT_GT(scorer.ScoreHypothesis(doubled, Usage{}).ffn_rel_err, 0.1);
+
+  absl::StatusOr<ChallengeConfig> plain =
+      ResolveChallenge(Config("plain", {.d_model = 6}, 42));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  const Scorer plain_scorer(plain->spec, 42,
+                            DrawSecret(plain->spec, plain->prior));
+  const Score omitted = plain_scorer.ScoreHypothesis(
+      DrawSecret(plain->spec, plain->prior), Usage{});
+  EXPECT_TRUE(omitted.ffn_omitted);
+  EXPECT_EQ(omitted.ffn_rel_err, 0);
+  EXPECT_THAT(omitted.parameter_note, HasSubstr("no FFN block"));
+}
+
 TEST(OracleCoreSubmitTest, ErrorsAndConcurrentIds) {
   CoreHarness h;
   ASSERT_TRUE(

@@ -153,6 +153,10 @@ class Score:
     theta_omitted: bool = False
     omega_omitted: bool = False
     parameter_note: str = ""
+    # The FFN units up to permutation and positive rescaling; ffn_omitted
+    # where the class does not identify them (no FFN block included).
+    ffn_rel_err: float = 0.0
+    ffn_omitted: bool = False
 
     @classmethod
     def from_proto(cls, s, submission_id=0, submissions_left=0):
@@ -162,7 +166,8 @@ class Score:
                    s.tokens_used, s.queries_to_bound, s.tokens_to_bound,
                    feedback.removeprefix("FEEDBACK_").lower(), s.passed,
                    submission_id, submissions_left, s.sign_disagreement,
-                   s.theta_omitted, s.omega_omitted, s.parameter_note)
+                   s.theta_omitted, s.omega_omitted, s.parameter_note,
+                   s.ffn_rel_err, s.ffn_omitted)
 
 
 def to_matrix(array, name):
