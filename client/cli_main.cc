@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cli_admin.h"
@@ -77,8 +78,7 @@ ABSL_FLAG(uint32_t, count, 1,
           "sample: how many random examples to draw (1 to the challenge's "
           "max_sequences_per_request).");
 ABSL_FLAG(std::string, algo, "probe",
-          "learn: the learner: probe (exact, single head) or regress (any "
-          "spec).");
+          "learn: the learner (`oracle-client learn --help` lists them).");
 ABSL_FLAG(uint64_t, seed, 1, "learn: seed of the learner's random choices.");
 ABSL_FLAG(uint64_t, max_tokens, 0,
           "learn: tokens the learner may spend (0: its default: probe what "
@@ -86,6 +86,13 @@ ABSL_FLAG(uint64_t, max_tokens, 0,
           "2000, or 3 answered numbers per free parameter where that is "
           "more). More than is left is capped to what is left, with a line "
           "on stderr and \"budget_capped\": true in --json.");
+ABSL_FLAG(uint64_t, max_queries, 0,
+          "learn: queries (sequences) the learner may spend in this run (0: "
+          "no cap of its own). A request past it, or past --max_tokens, is "
+          "refused before it is sent.");
+ABSL_FLAG(bool, curve, false,
+          "learn: print a line on stdout after each round of queries: what "
+          "this run has spent and the learner's own error estimate.");
 ABSL_FLAG(double, time_limit, 60,
           "learn: seconds the learner may optimise (regress).");
 ABSL_FLAG(std::string, save, "",
@@ -472,19 +479,32 @@ int RunSubmit(Context& ctx) {
 
 int RunLearn(Context& ctx) {
   const std::string algo = absl::GetFlag(FLAGS_algo);
-  if (std::find(kLearnerNames.begin(), kLearnerNames.end(), algo) ==
-      kLearnerNames.end()) {
-    return UsageError(absl::StrCat(
-        "unknown learner \"", algo,
-        "\" for --algo; known: ", absl::StrJoin(kLearnerNames, ", ")));
+  if (FindLearner(algo) == nullptr) {
+    return UsageError(
+        absl::StrCat("unknown learner \"", algo,
+                     "\" for --algo; known: ", LearnerNameList()));
   }
   RemoteOracle oracle(ctx.client.get(), ctx.args[0]);
   if (absl::Status s = oracle.Init(); !s.ok()) return Fail(s);
   LearnOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
   options.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  options.max_queries = absl::GetFlag(FLAGS_max_queries);
   options.time_limit_seconds = absl::GetFlag(FLAGS_time_limit);
   options.progress = &std::cerr;
+  // With --json the points go into the document's "curve" instead.
+  if (absl::GetFlag(FLAGS_curve) && !ctx.json) {
+    options.curve_sink = [](const CurvePoint& p) {
+      std::cout << absl::StrFormat(
+          "curve: queries %d tokens %d est_functional_rel_err %.3e", p.queries,
+          p.tokens, p.est_functional_rel_err);
+      if (p.heldout_answer_rel_err) {
+        std::cout << absl::StrFormat(" heldout_answer_rel_err %.3e",
+                                     *p.heldout_answer_rel_err);
+      }
+      std::cout << std::endl;
+    };
+  }
   const Usage before = oracle.usage();
   const absl::Time start = absl::Now();
   absl::StatusOr<LearnResult> learned = RunLearner(algo, oracle, options);
@@ -623,11 +643,10 @@ int RunHealth(Context& ctx) {
 constexpr FlagDoc kQueryFlags[] = {{"input", "FILE"}};
 constexpr FlagDoc kSubmitFlags[] = {{"params", "FILE"}};
 constexpr FlagDoc kSampleFlags[] = {{"count", "N"}};
-constexpr FlagDoc kLearnFlags[] = {{"algo", "NAME"},
-                                   {"seed", "N"},
-                                   {"max_tokens", "N"},
-                                   {"time_limit", "SECONDS"},
-                                   {"save", "FILE"}};
+constexpr FlagDoc kLearnFlags[] = {
+    {"algo", "NAME"},     {"seed", "N"}, {"max_tokens", "N"},
+    {"max_queries", "N"}, {"curve", ""}, {"time_limit", "SECONDS"},
+    {"save", "FILE"}};
 
 const Command kCommands[] = {
     {"challenges", "challenges", "List the challenges the server hosts.", 0,
@@ -686,14 +705,16 @@ const Command kCommands[] = {
      false,
      kSubmitFlags},
     {"learn",
-     "learn CH [--algo probe|regress]",
+     "learn CH [--algo NAME]",
      "Run a reference learner against CH and submit its hypothesis.\n"
      "The learner works through the public API; the score is printed and\n"
      "progress goes to stderr. With --json: {challenge, algo, queries,\n"
      "tokens, budget_capped, functional_rel_err, theta_rel_err,\n"
      "omega_rel_err, ffn_rel_err, bits, seconds, ..., curve: [{tokens,\n"
      "queries, est_functional_rel_err, heldout_answer_rel_err}]}; queries,\n"
-     "tokens and the curve count what this run spent.",
+     "tokens and the curve count what this run spent. --curve prints each\n"
+     "point on stdout as it is reached: 'curve: queries Q tokens T\n"
+     "est_functional_rel_err E [heldout_answer_rel_err H]'.",
      1,
      RunLearn,
      {},
@@ -774,6 +795,15 @@ void PrintHelp(const Command* command) {
     if (!command->flags.empty()) {
       std::cout << "Flags:\n";
       PrintFlags(std::cout, command->flags);
+      std::cout << "\n";
+    }
+    if (command->run == RunLearn) {
+      std::cout << "Learners (--algo):\n";
+      for (const LearnerEntry& e : Learners()) {
+        PrintTwoColumns(std::cout, absl::StrCat("  ", e.name),
+                        std::vector<std::string>(
+                            absl::StrSplit(e.summary, ' ', absl::SkipEmpty())));
+      }
       std::cout << "\n";
     }
     if (!command->subcommands.empty()) {

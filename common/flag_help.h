@@ -53,6 +53,37 @@ inline std::string DashedFlagName(absl::string_view name) {
   return dashed;
 }
 
+// "head" then `words` wrapped in the second column (kFlagHelpColumn up to
+// kFlagHelpWidth); a head too wide for the first column gets its own line.
+inline void PrintTwoColumns(std::ostream& out, const std::string& head,
+                            const std::vector<std::string>& words) {
+  out << head;
+  size_t column = head.size();
+  if (column + 1 >= kFlagHelpColumn) {
+    out << "\n";
+    column = 0;
+  }
+  bool line_empty = true;
+  for (const std::string& word : words) {
+    if (!line_empty && column + 1 + word.size() > kFlagHelpWidth) {
+      out << "\n";
+      column = 0;
+      line_empty = true;
+    }
+    if (line_empty) {
+      out << std::string(kFlagHelpColumn - column, ' ');
+      column = kFlagHelpColumn;
+    } else {
+      out << ' ';
+      ++column;
+    }
+    out << word;
+    column += word.size();
+    line_empty = false;
+  }
+  out << "\n";
+}
+
 // One flag: "  --name VALUE" then its help text wrapped in the second
 // column, ending with "(default: X)" unless the default is empty or false.
 // A help text's leading "command: " (which tells --helpfull readers who
@@ -79,31 +110,7 @@ inline void PrintFlag(std::ostream& out, const FlagDoc& doc) {
       words.push_back("(default: " + fallback + ")");
     }
   }
-  out << head;
-  size_t column = head.size();
-  if (column + 1 >= kFlagHelpColumn) {
-    out << "\n";
-    column = 0;
-  }
-  bool line_empty = true;
-  for (const std::string& word : words) {
-    if (!line_empty && column + 1 + word.size() > kFlagHelpWidth) {
-      out << "\n";
-      column = 0;
-      line_empty = true;
-    }
-    if (line_empty) {
-      out << std::string(kFlagHelpColumn - column, ' ');
-      column = kFlagHelpColumn;
-    } else {
-      out << ' ';
-      ++column;
-    }
-    out << word;
-    column += word.size();
-    line_empty = false;
-  }
-  out << "\n";
+  PrintTwoColumns(out, head, words);
 }
 
 inline void PrintFlags(std::ostream& out, std::span<const FlagDoc> flags) {

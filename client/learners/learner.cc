@@ -1,21 +1,57 @@
 #include "client/learners/learner.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "client/learners/capped_oracle.h"
 
 namespace attnoracle {
+namespace {
+
+constexpr LearnerEntry kLearners[] = {
+    {"probe",
+     "exact algebraic recovery of one softmax head from designed queries "
+     "(averaging under noise); refuses several heads, biases, narrow "
+     "outputs",
+     LearnProbe},
+    {"regress",
+     "least squares on random queries with analytic gradients; fits any "
+     "spec",
+     LearnRegress},
+};
+
+}  // namespace
+
+std::span<const LearnerEntry> Learners() { return kLearners; }
+
+std::string LearnerNameList() {
+  std::string out;
+  for (const LearnerEntry& e : kLearners) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", e.name);
+  }
+  return out;
+}
+
+const LearnerEntry* FindLearner(const std::string& name) {
+  for (const LearnerEntry& e : kLearners) {
+    if (name == e.name) return &e;
+  }
+  return nullptr;
+}
+
+void ReportCurvePoint(const LearnOptions& options, const CurvePoint& point,
+                      LearnResult* result) {
+  result->curve.push_back(point);
+  if (options.curve_sink) options.curve_sink(point);
+}
 
 absl::StatusOr<LearnResult> RunLearner(const std::string& algo,
                                        QueryOracle& oracle,
                                        const LearnOptions& options) {
-  absl::StatusOr<LearnResult> (*learn)(QueryOracle&, const LearnOptions&) =
-      nullptr;
-  if (algo == "probe") learn = LearnProbe;
-  if (algo == "regress") learn = LearnRegress;
-  if (learn == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown learner \"", algo,
-                     "\"; known: ", absl::StrJoin(kLearnerNames, ", ")));
+  const LearnerEntry* entry = FindLearner(algo);
+  if (entry == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown learner \"", algo, "\"; known: ", LearnerNameList()));
   }
   // The learners never spend more than is left anyway; the cap is made
   // explicit so a budget study does not mistake it for the spend it asked.
@@ -33,7 +69,8 @@ absl::StatusOr<LearnResult> RunLearner(const std::string& algo,
                         << " left; this run spends at most " << left << "\n";
     }
   }
-  absl::StatusOr<LearnResult> result = learn(oracle, capped);
+  CappedOracle held(oracle, capped.max_queries, capped.max_tokens);
+  absl::StatusOr<LearnResult> result = entry->learn(held, capped);
   if (result.ok()) result->budget_capped = over;
   return result;
 }

@@ -8,10 +8,11 @@
 #ifndef ATTNORACLE_CLIENT_LEARNERS_LEARNER_H_
 #define ATTNORACLE_CLIENT_LEARNERS_LEARNER_H_
 
-#include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,18 +21,6 @@
 #include "common/layer_params.h"
 
 namespace attnoracle {
-
-struct LearnOptions {
-  uint64_t seed = 1;  // every random choice of the learner derives from it
-  // Tokens the learner may spend; 0 means the learner's default (probe:
-  // what its design needs, or under noise all that is left of the budget;
-  // regress: 2,000). Never more than is left of the budget: RunLearner caps
-  // a larger request and says so (LearnResult::budget_capped).
-  uint64_t max_tokens = 0;
-  // Wall-clock limit for optimisation, in seconds (regress).
-  double time_limit_seconds = 60;
-  std::ostream* progress = nullptr;  // null: silent
-};
 
 // One point of a learning curve, estimated on the learner's side.
 struct CurvePoint {
@@ -49,6 +38,30 @@ struct CurvePoint {
   std::optional<double> heldout_answer_rel_err;
 };
 
+// Called with each point of the curve as the learner reaches it (after each
+// round of queries), before the run ends: `learn --curve` prints them.
+using CurveSink = std::function<void(const CurvePoint&)>;
+
+struct LearnOptions {
+  uint64_t seed = 1;  // every random choice of the learner derives from it
+  // Tokens the learner may spend; 0 means the learner's default (probe:
+  // what its design needs, or under noise all that is left of the budget;
+  // regress: 2,000). Never more than is left of the budget: RunLearner caps
+  // a larger request and says so (LearnResult::budget_capped).
+  uint64_t max_tokens = 0;
+  // Queries (sequences) this run may spend; 0: no cap of its own. RunLearner
+  // enforces both caps: a request past either is refused before it is sent
+  // (RESOURCE_EXHAUSTED), so a learner that plans past them fails rather
+  // than overspends.
+  uint64_t max_queries = 0;
+  // Wall-clock limit for optimisation, in seconds (regress).
+  double time_limit_seconds = 60;
+  std::ostream* progress = nullptr;  // null: silent
+  // Receives each curve point as it is reached (null: none). Learners
+  // report through ReportCurvePoint rather than calling it.
+  CurveSink curve_sink = nullptr;
+};
+
 struct LearnResult {
   LayerParams hypothesis;
   std::vector<CurvePoint> curve;  // may be empty
@@ -57,9 +70,23 @@ struct LearnResult {
   bool budget_capped = false;
 };
 
-// The names RunLearner knows.
-inline constexpr std::array<const char*, 2> kLearnerNames = {"probe",
-                                                             "regress"};
+using LearnFunction = absl::StatusOr<LearnResult> (*)(QueryOracle&,
+                                                      const LearnOptions&);
+
+// A learner RunLearner knows: its --algo name, one line on what it does and
+// what it refuses, and its entry point.
+struct LearnerEntry {
+  const char* name;
+  const char* summary;
+  LearnFunction learn;
+};
+
+// Every learner, in the order `learn --help` lists them.
+std::span<const LearnerEntry> Learners();
+// Their names, for messages ("probe, regress, ...").
+std::string LearnerNameList();
+// The entry named `name`, or null.
+const LearnerEntry* FindLearner(const std::string& name);
 
 // Exact algebraic recovery of single-head softmax attention (full-sequence
 // or last-position readout, with or without causal mask; averaging under
@@ -72,11 +99,18 @@ inline constexpr std::array<const char*, 2> kLearnerNames = {"probe",
 [[nodiscard]] absl::StatusOr<LearnResult> LearnRegress(
     QueryOracle& oracle, const LearnOptions& options);
 
-// Dispatch by name (kLearnerNames). INVALID_ARGUMENT for an unknown name,
+// Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
-// capped to it, with a line on options.progress and budget_capped set.
+// capped to it, with a line on options.progress and budget_capped set. The
+// learner sees the oracle through a CappedOracle holding it to max_queries
+// and max_tokens.
 [[nodiscard]] absl::StatusOr<LearnResult> RunLearner(
     const std::string& algo, QueryOracle& oracle, const LearnOptions& options);
+
+// For learners: appends `point` to result->curve and passes it to the run's
+// sink, if any.
+void ReportCurvePoint(const LearnOptions& options, const CurvePoint& point,
+                      LearnResult* result);
 
 }  // namespace attnoracle
 

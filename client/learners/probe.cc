@@ -460,7 +460,7 @@ absl::StatusOr<Matrix> Prober::RepeatUnderNoise(const Design& design,
                          FromProducts(spec_, *theta_b, omega), probes)
             .rel_mse /
         4;
-    result.curve.push_back(point);
+    ReportCurvePoint(options_, point, &result);
     Say(absl::StrFormat(
         "%d repetitions, %d tokens spent, estimated functional error %.3g",
         done, point.tokens, point.est_functional_rel_err));

@@ -885,7 +885,7 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
     point.est_functional_rel_err = NoiseFreeRelErr(
         policy, sq_err, held->target_sq_norm(), NumbersIn(held_values));
   }
-  result.curve.push_back(point);
+  ReportCurvePoint(options, point, &result);
   if (options.progress != nullptr) {
     *options.progress << absl::StrFormat(
                              "regress: done, train rel_loss %.3e, estimated "

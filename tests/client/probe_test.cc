@@ -260,5 +260,51 @@ TEST(RunLearnerTest, ProbeCurveCountsThisRunOnly) {
   EXPECT_FALSE(result->curve.back().heldout_answer_rel_err.has_value());
 }
 
+TEST(RunLearnerTest, CurveSinkSeesEveryPointAsItIsReached) {
+  LocalOracle oracle = MakeOracle(LayerSpec{.d_model = 8, .heads = 1},
+                                  Policy(Precision::kFloat64, 1e-3, 8000), 32);
+  std::vector<CurvePoint> seen;
+  std::vector<uint64_t> spent_when_seen;
+  LearnOptions options;
+  options.curve_sink = [&](const CurvePoint& p) {
+    seen.push_back(p);
+    spent_when_seen.push_back(oracle.usage().tokens_used);
+  };
+  absl::StatusOr<LearnResult> result = RunLearner("probe", oracle, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GE(seen.size(), 2u);
+  ASSERT_EQ(seen.size(), result->curve.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].tokens, result->curve[i].tokens);
+    EXPECT_EQ(seen[i].est_functional_rel_err,
+              result->curve[i].est_functional_rel_err);
+    // Reported during the run, at the spend it names.
+    EXPECT_EQ(spent_when_seen[i], seen[i].tokens);
+  }
+  EXPECT_LT(seen.front().tokens, seen.back().tokens);
+}
+
+TEST(RunLearnerTest, MaxQueriesIsARefusalBeforeAnythingIsSent) {
+  // Probe on d = 8 sends d + 1 = 9 sequences (2d + 1 = 17 tokens); a cap of
+  // 5 refuses the request that would pass it, and nothing of it is spent.
+  LocalOracle oracle =
+      MakeOracle(LayerSpec{.d_model = 8, .heads = 1}, AccessPolicy{}, 33);
+  absl::StatusOr<LearnResult> result =
+      RunLearner("probe", oracle, LearnOptions{.max_queries = 5});
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("cap of 5 queries (--max_queries)"));
+  EXPECT_EQ(oracle.usage().queries_used, 0u);
+}
+
+TEST(RunLearnerTest, MaxQueriesAtTheDesignCostSucceeds) {
+  LocalOracle oracle =
+      MakeOracle(LayerSpec{.d_model = 8, .heads = 1}, AccessPolicy{}, 34);
+  absl::StatusOr<LearnResult> result =
+      RunLearner("probe", oracle, LearnOptions{.max_queries = 9});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(oracle.usage().queries_used, 9u);
+}
+
 }  // namespace
 }  // namespace attnoracle
