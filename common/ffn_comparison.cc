@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "common/canonical_merge.h"
+
 namespace attnoracle {
 namespace {
 
@@ -91,39 +93,27 @@ std::vector<CanonicalFfnUnit> CanonicalizeFfn(
   const Matrix input = UnitInputs(spec, params, heads, slot_heads);
   const Eigen::Index weight_rows =
       static_cast<Eigen::Index>(slot_heads.size()) * spec.d_model;
-  // A unit that overflowed is kept as it is, neither merged nor dropped, so
-  // that CompareFfn sees it and scores it.
-  std::vector<CanonicalFfnUnit> merged;
+  // A unit that overflowed is kept as it is (MergeAndPrune neither merges
+  // nor drops it), so that CompareFfn sees it and scores it.
+  std::vector<CanonicalFfnUnit> units;
   for (Eigen::Index j = 0; j < input.cols(); ++j) {
     const Vector u = input.col(j);
     const Vector w2 = params.ffn.w2.row(j).transpose();
     const double norm = u.stableNorm();
     if (!std::isfinite(norm) || !w2.allFinite()) {
-      merged.push_back({u, w2});
+      units.push_back({u, w2});
       continue;
     }
     if (!(u.head(weight_rows).stableNorm() > rel_tol * norm)) continue;
-    CanonicalFfnUnit unit{u / norm, w2 * norm};
-    auto same = std::find_if(
-        merged.begin(), merged.end(), [&](const CanonicalFfnUnit& m) {
-          return IsFinite(m) && (m.input - unit.input).stableNorm() <= rel_tol;
-        });
-    if (same != merged.end() && IsFinite(unit)) {
-      same->output += unit.output;
-    } else {
-      merged.push_back(std::move(unit));
-    }
+    units.push_back({u / norm, w2 * norm});
   }
-  double max_output = 0;
-  for (const CanonicalFfnUnit& m : merged) {
-    if (IsFinite(m)) max_output = std::max(max_output, m.output.stableNorm());
-  }
-  std::vector<CanonicalFfnUnit> out;
-  for (CanonicalFfnUnit& m : merged) {
-    if (!IsFinite(m) || m.output.stableNorm() > rel_tol * max_output) {
-      out.push_back(std::move(m));
-    }
-  }
+  std::vector<CanonicalFfnUnit> out = MergeAndPrune(
+      std::move(units), rel_tol,
+      [&](const CanonicalFfnUnit& a, const CanonicalFfnUnit& b) {
+        return (a.input - b.input).stableNorm() <= rel_tol;
+      },
+      [](CanonicalFfnUnit& m) -> Vector& { return m.output; },
+      [](const CanonicalFfnUnit& m) { return IsFinite(m); });
   if (unit_output_scale) {
     double sq = 0;
     for (const CanonicalFfnUnit& m : out) sq += m.output.squaredNorm();

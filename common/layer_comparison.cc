@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/attention.h"
 #include "common/attention_grad.h"
+#include "common/canonical_merge.h"
 #include "common/rng.h"
 
 namespace attnoracle {
@@ -147,34 +148,19 @@ FunctionalError CompareOutputs(const LayerSpec& spec,
 std::vector<CanonicalHead> Canonicalize(const LayerSpec& spec,
                                         const LayerParams& params,
                                         double rel_tol) {
-  // A head that overflowed (non-finite products) is kept as it is, neither
-  // merged nor dropped, so that CompareCanonical sees it and scores it.
-  std::vector<CanonicalHead> merged;
+  std::vector<CanonicalHead> heads;
   for (const HeadParams& head : params.heads) {
     CanonicalHead h{Theta(spec, head), Omega(head), Vector()};
     if (spec.biases) h.key_bias = spec.score_scale * (head.wk * head.bq);
-    const bool finite = IsFinite(h);
-    auto same =
-        std::find_if(merged.begin(), merged.end(), [&](const CanonicalHead& c) {
-          return finite && IsFinite(c) && SameHead(c, h, rel_tol);
-        });
-    if (same != merged.end()) {
-      same->omega += h.omega;
-    } else {
-      merged.push_back(std::move(h));
-    }
+    heads.push_back(std::move(h));
   }
-  double max_omega = 0;
-  for (const CanonicalHead& c : merged) {
-    if (IsFinite(c)) max_omega = std::max(max_omega, c.omega.stableNorm());
-  }
-  std::vector<CanonicalHead> out;
-  for (CanonicalHead& c : merged) {
-    if (!IsFinite(c) || c.omega.stableNorm() > rel_tol * max_omega) {
-      out.push_back(std::move(c));
-    }
-  }
-  return out;
+  return MergeAndPrune(
+      std::move(heads), rel_tol,
+      [&](const CanonicalHead& a, const CanonicalHead& b) {
+        return SameHead(a, b, rel_tol);
+      },
+      [](CanonicalHead& h) -> Matrix& { return h.omega; },
+      [](const CanonicalHead& h) { return IsFinite(h); });
 }
 
 ParameterError CompareParameters(const LayerSpec& spec,
