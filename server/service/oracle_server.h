@@ -70,7 +70,7 @@ struct ServerOptions {
   // The pool that scores submissions (1 to 64 threads) and its queue.
   ScoringOptions scoring;
   // Threads one large forward pass may use (ForwardOptions), 1 to 64; 0:
-  // one per core the process may run on.
+  // one per hardware thread (std::thread::hardware_concurrency()).
   int forward_threads = 0;
   // Largest SubmitRequest taken, in bytes (OracleServiceOptions).
   size_t max_submission_bytes = kDefaultMaxSubmissionBytes;
