@@ -67,10 +67,11 @@ void RunTasks(TaskRunner* runner, int count,
 
 // Row blocks [begin, end) of `rows` output rows for the tasks of a
 // row-parallel product. Every block but the last has a multiple of
-// kRowBlockAlign rows and none has fewer than kMinRowsPerBlock, so each output
-// entry goes through the same Eigen kernel, with the same order of sums, as
-// in one product over all rows (Eigen picks kernels by panels of 4 rows of
-// a row-major result, and changes method below a few rows).
+// kRowBlockAlign rows, and each has about rows / blocks >= kMinRowsPerBlock
+// - kRowBlockAlign rows, so each output entry goes through the same Eigen
+// kernel, with the same order of sums, as in one product over all rows
+// (Eigen picks kernels by panels of 4 rows of a row-major result, and
+// changes method for a single row or a tiny product).
 constexpr Eigen::Index kMinRowsPerBlock = 64;
 constexpr Eigen::Index kRowBlockAlign = 4;
 constexpr int kMaxRowBlocks = 4;
@@ -112,7 +113,7 @@ bool SharesKeysValues(const HeadParams& head, const HeadParams& first) {
 // of values C_h, then blocks of output rows, each summing bo + (residual)
 // + C_1 wo_1 + ... + C_H wo_H in head order. Every product has the shape
 // and operand layout of the single-thread formula, so the answers keep
-// their bits (docs/VERIFICATION.md, "Forward pass").
+// their bits (docs/VERIFICATION.md, "Threads do not change the bits").
 void AttentionLayerInto(const LayerSpec& spec,
                         const std::vector<HeadParams>& heads, const Vector& bo,
                         ConstMatrixRef x, bool last_only, MatrixRef out,
