@@ -30,6 +30,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -60,7 +61,9 @@ ABSL_FLAG(std::string, workloads, "small,batched,streaming,large",
           "Comma-separated workloads to run: small (d=16, 8 tokens, 1 "
           "sequence per unary request), batched (64 sequences per request), "
           "streaming (small over QueryStream), large (d=256, 256 tokens, 4 "
-          "heads), or none.");
+          "heads), large_grouped (large with 2 kv heads), large_ffn (large "
+          "and a ReLU block of width 1024), large_stack (2 residual layers "
+          "of large), or none.");
 ABSL_FLAG(std::string, in_flight, "1,64",
           "Comma-separated numbers of requests kept in flight.");
 ABSL_FLAG(std::string, ledger, "memory,sqlite",
@@ -75,6 +78,10 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(int, streams, 4,
           "Streaming workload: the in-flight requests are spread over this "
           "many QueryStreams (fewer when fewer are in flight).");
+ABSL_FLAG(int, forward_threads, 0,
+          "The in-process server's --forward_threads: threads one large "
+          "forward pass may use (1: each on its query's thread alone, as "
+          "before the helper pool; 0: one per core).");
 ABSL_FLAG(double, gemm_seconds, 1,
           "Seconds spent measuring the one-thread Eigen GEMM peak.");
 ABSL_FLAG(double, soak_seconds, 0,
@@ -110,6 +117,10 @@ struct Workload {
   int tokens;     // per sequence
   int sequences;  // per request
   bool streaming;
+  // The layer classes of the large workloads (LayerSpec's fields).
+  int kv_heads = 0;    // 0: one per head
+  int layers = 1;      // attention layers
+  int ffn_hidden = 0;  // width of the ReLU block; 0: none
 };
 
 const std::vector<Workload>& AllWorkloads() {
@@ -118,18 +129,25 @@ const std::vector<Workload>& AllWorkloads() {
       {"batched", "bench-d16", 16, 1, 8, 64, false},
       {"streaming", "bench-d16", 16, 1, 8, 1, true},
       {"large", "bench-d256-h4", 256, 4, 256, 1, false},
+      {"large_grouped", "bench-d256-h4-kv2", 256, 4, 256, 1, false, 2},
+      {"large_ffn", "bench-d256-h4-ffn", 256, 4, 256, 1, false, 0, 1, 1024},
+      {"large_stack", "bench-d256-h4-l2", 256, 4, 256, 1, false, 0, 2},
   };
   return *kAll;
 }
 
-// Multiply-adds count 2 FLOPs. Per head: Q, K, V projections, scores, the
-// weighted sum of values and the output projection (head_dim = value_dim =
-// d / heads, out_dim = d, all positions read out).
+// Multiply-adds count 2 FLOPs. Per head: the Q projection, scores, the
+// weighted sum of values and the output projection; per kv head (one per
+// head unless grouped): the K and V projections (head_dim = value_dim =
+// d / heads, out_dim = d, all positions read out); times the layers; plus
+// the FFN block's two products.
 double FlopsPerSequence(const Workload& w) {
   const double n = w.tokens, d = w.d_model, hd = d / w.heads;
-  const double per_head =
-      2 * n * d * hd * 3 + 2 * n * n * hd * 2 + 2 * n * hd * d;
-  return per_head * w.heads;
+  const double kv_heads = w.kv_heads > 0 ? w.kv_heads : w.heads;
+  const double per_head = 2 * n * d * hd + 2 * n * n * hd * 2 + 2 * n * hd * d;
+  const double per_kv_head = 2 * n * d * hd * 2;
+  const double ffn = 2 * n * d * w.ffn_hidden * 2;
+  return (per_head * w.heads + per_kv_head * kv_heads) * w.layers + ffn;
 }
 
 v1::QueryRequest BuildRequest(const Workload& w) {
@@ -345,7 +363,7 @@ Row Measure(const Workload& w, const std::string& ledger, int in_flight,
   row.echo_cpu_us = per_query(1e6 * base.cpu_seconds, base);
   row.switches = per_query(mine.context_switches, mine);
   row.echo_switches = per_query(base.context_switches, base);
-  if (w.name == "large") {
+  if (absl::StartsWith(w.name, "large")) {
     row.gflops = row.qps * FlopsPerSequence(w) / 1e9;
     row.ratio_to_gemm_peak = row.gflops / gemm_peak_gflops;
   }
@@ -449,6 +467,7 @@ absl::StatusOr<OracleTarget> StartOracle(const std::string& ledger,
   options.listen_address = "127.0.0.1:0";
   options.config_path = config.path();
   options.max_receive_message_bytes = kMaxMessageBytes;
+  options.forward_threads = absl::GetFlag(FLAGS_forward_threads);
   if (ledger == "sqlite") {
     target.database = std::make_unique<TempFile>();
     options.db_path = target.database->path();

@@ -16,6 +16,8 @@ import sys
 WORKLOADS = ["small", "batched", "streaming", "large"]
 LEDGERS = ["memory", "sqlite"]
 IN_FLIGHT = [1, 64]
+# Not in the default list: the large layer classes, run once each here.
+LAYER_CLASSES = ["large_grouped", "large_ffn", "large_stack"]
 FLOOR_STEPS = ["shape", "forward", "digests", "kept", "durable"]
 REQUIRED = ["name", "ledger", "in_flight", "qps", "tokens_per_s", "p50_us",
             "p99_us", "echo_qps", "echo_p99_us", "ratio_to_echo",
@@ -27,6 +29,26 @@ def no_cost(row):
     """A row whose run cost no CPU time was not measured."""
     return (row.get("cpu_us_per_query", 0) <= 0 or
             row.get("echo_cpu_us_per_query", 0) <= 0)
+
+
+def check_layer_classes(bench):
+    """The large layer classes' rows, each with a positive FLOP rate."""
+    run = subprocess.run(
+        [bench, "--json", "--seconds=0.1", "--round_seconds=0.1",
+         "--gemm_seconds=0.1", "--in_flight=1", "--ledger=memory",
+         "--workloads=" + ",".join(LAYER_CLASSES)],
+        stdout=subprocess.PIPE, check=False, timeout=100)
+    if run.returncode != 0:
+        return [f"oracle-bench (layer classes) exited {run.returncode}"]
+    rows = {w["name"]: w for w in json.loads(run.stdout)["workloads"]}
+    problems = []
+    for name in LAYER_CLASSES:
+        row = rows.get(name)
+        if row is None:
+            problems.append(f"missing {name}")
+        elif row.get("gflops", 0) <= 0 or row.get("ratio_to_gemm_peak", 0) <= 0:
+            problems.append(f"{name} has no gflops: {row}")
+    return problems
 
 
 def main():
@@ -77,6 +99,7 @@ def main():
             problems.append(f"floor {key} has no throughput: {row}")
         if no_cost(row):
             problems.append(f"floor {key} has no CPU time: {row}")
+    problems += check_layer_classes(bench)
     if problems:
         sys.exit("\n".join(problems))
     print(f"oracle-bench smoke: {len(rows)} measurements and "

@@ -26,6 +26,7 @@
 #include "common/layer_spec.h"
 #include "common/prior.h"
 #include "common/rng.h"
+#include "common/task_pool.h"
 #include "common/transcript.h"
 #include "server/core/authenticator.h"
 #include "server/core/challenge_registry.h"
@@ -89,6 +90,29 @@ BENCHMARK_CAPTURE(BM_Forward, small_d16_8tokens, "bench-d16", kSmallTokens);
 BENCHMARK_CAPTURE(BM_Forward, large_d256_256tokens_4heads, "bench-d256-h4",
                   kLargeTokens)
     ->Unit(benchmark::kMillisecond);
+
+// The large layer on a TaskPool with one helper (--forward_threads 2): the
+// FLOP rate counts wall time, so two idle cores show as up to twice one.
+void BM_ForwardTwoThreads(benchmark::State& state, const std::string& id,
+                          int tokens) {
+  const ChallengeConfig& config = BenchConfig(id);
+  const LayerParams secret = DrawSecret(config.spec, config.prior);
+  const Matrix x = RandomInput(tokens, config.spec.d_model);
+  Matrix out(OutputRows(config.spec, tokens), config.spec.out_dim);
+  TaskPool pool(/*helpers=*/1);
+  for (auto _ : state) {
+    ForwardInto(config.spec, secret, x, out, &pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["FLOPS"] =
+      benchmark::Counter(ForwardFlops(config.spec, tokens) * state.iterations(),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK_CAPTURE(BM_ForwardTwoThreads, large_d256_256tokens_4heads,
+                  "bench-d256-h4", kLargeTokens)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // How the forward pass grows with d_model (args 0) and tokens (args 1),
 // one head.

@@ -10,24 +10,25 @@ int AnswerCols(const LayerSpec& spec, const AccessPolicy& policy) {
 
 void AnswerInto(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,
-                uint64_t query_index, ConstMatrixRef x, MatrixRef out) {
+                uint64_t query_index, ConstMatrixRef x, MatrixRef out,
+                TaskRunner* runner) {
   if (policy.answers != Answers::kTopK) {
-    ForwardInto(spec, params, x, out);
+    ForwardInto(spec, params, x, out, runner);
     DegradeAnswer(policy, noise_seed, query_index, out);
     ApplyAnswerForm(policy, out);
     return;
   }
-  Matrix values = Forward(spec, params, x);
+  Matrix values = Forward(spec, params, x, runner);
   DegradeAnswer(policy, noise_seed, query_index, values);
   TopKInto(values, policy.top_k, out);
 }
 
 Matrix AnswerTo(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,
-                uint64_t query_index, ConstMatrixRef x) {
+                uint64_t query_index, ConstMatrixRef x, TaskRunner* runner) {
   Matrix out(OutputRows(spec, static_cast<int>(x.rows())),
              AnswerCols(spec, policy));
-  AnswerInto(spec, params, policy, noise_seed, query_index, x, out);
+  AnswerInto(spec, params, policy, noise_seed, query_index, x, out, runner);
   return out;
 }
 

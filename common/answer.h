@@ -19,6 +19,7 @@
 #include "common/access_policy.h"
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
+#include "common/task_pool.h"
 #include "common/tensor.h"
 
 namespace attnoracle {
@@ -28,14 +29,17 @@ int AnswerCols(const LayerSpec& spec, const AccessPolicy& policy);
 
 // Writes the answer to `x`, the sequence at the learner's index
 // `query_index`, into `out` (OutputRows(spec, n) x AnswerCols). Same
-// preconditions as ForwardInto; `policy` resolved.
+// preconditions as ForwardInto; `policy` resolved. `runner` as in
+// ForwardInto: the same answer, bit for bit, with or without one.
 void AnswerInto(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,
-                uint64_t query_index, ConstMatrixRef x, MatrixRef out);
+                uint64_t query_index, ConstMatrixRef x, MatrixRef out,
+                TaskRunner* runner = nullptr);
 
 Matrix AnswerTo(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,
-                uint64_t query_index, ConstMatrixRef x);
+                uint64_t query_index, ConstMatrixRef x,
+                TaskRunner* runner = nullptr);
 
 }  // namespace attnoracle
 

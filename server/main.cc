@@ -100,6 +100,10 @@ ABSL_FLAG(int, submission_burst, 0,
 ABSL_FLAG(int, scoring_threads, 1,
           "Threads that score submissions, beside those answering queries "
           "(which never wait behind scoring); 1 to 64.");
+ABSL_FLAG(int, forward_threads, 0,
+          "Threads one large forward pass (a layer of 4 million "
+          "multiply-adds or more) may use, its query's own included, when "
+          "they are idle; 1 to 64, 0: one per core.");
 ABSL_FLAG(int, max_queued_submissions, 4,
           "Submissions that may wait for a scoring thread; one more is "
           "RESOURCE_EXHAUSTED with a retry-after-ms hint.");
@@ -136,7 +140,8 @@ constexpr attnoracle::FlagDoc kAccessFlags[] = {
     {"admin_token_file", "FILE"},
     {"max_requests_per_second", "RATE"},
     {"request_burst", "N"},
-    {"max_streams_per_learner", "N"}};
+    {"max_streams_per_learner", "N"},
+    {"forward_threads", "N"}};
 constexpr attnoracle::FlagDoc kSubmissionFlags[] = {
     {"max_submissions_per_minute", "RATE"},
     {"submission_burst", "N"},
@@ -276,6 +281,7 @@ int main(int argc, char** argv) {
   options.rate_limits.default_submission_burst =
       absl::GetFlag(FLAGS_submission_burst);
   options.scoring.threads = absl::GetFlag(FLAGS_scoring_threads);
+  options.forward_threads = absl::GetFlag(FLAGS_forward_threads);
   options.scoring.max_queued = absl::GetFlag(FLAGS_max_queued_submissions);
   const int max_submission_mib = absl::GetFlag(FLAGS_max_submission_mib);
   if (max_submission_mib < 1 || max_submission_mib > 1024) {

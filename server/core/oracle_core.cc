@@ -126,7 +126,8 @@ absl::Status CheckHypothesisWidths(const LayerSpec& spec,
 OracleCore::OracleCore(ChallengeRegistry* registry, Ledger* ledger,
                        Authenticator* authenticator, Store* store,
                        const RateLimiterOptions& rate_limits,
-                       const ScoringOptions& scoring)
+                       const ScoringOptions& scoring,
+                       const ForwardOptions& forward)
     : registry_(registry),
       ledger_(ledger),
       authenticator_(authenticator),
@@ -134,7 +135,8 @@ OracleCore::OracleCore(ChallengeRegistry* registry, Ledger* ledger,
       limiter_(rate_limits),
       submissions_(store),
       scoring_pool_(
-          {.threads = scoring.threads, .max_queued = scoring.max_queued}) {}
+          {.threads = scoring.threads, .max_queued = scoring.max_queued}),
+      forward_pool_(forward.threads - 1) {}
 
 absl::StatusOr<StreamSlot> OracleCore::OpenStream(const Principal& caller) {
   return limiter_.OpenStream(caller.name);
@@ -314,9 +316,9 @@ absl::StatusOr<OracleCore::Answered> OracleCore::AnswerSample(
     const uint64_t index = reservation.first_query_index + i;
     answered.inputs.push_back(
         DrawExample(policy.examples, config.spec.d_model, noise_seed, index));
-    answered.outputs.push_back(AnswerTo(config.spec, secret->params, policy,
-                                        noise_seed, index,
-                                        answered.inputs.back()));
+    answered.outputs.push_back(
+        AnswerTo(config.spec, secret->params, policy, noise_seed, index,
+                 answered.inputs.back(), &forward_pool_));
   }
   answered.request = EncodeSampleRequest(answered.inputs);
   answered.response = EncodeMatrices(answered.outputs);
@@ -363,7 +365,8 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
     MatrixMap out =
         allocate_output(i, rows, AnswerCols(config.spec, config.policy));
     AnswerInto(config.spec, secret->params, config.policy, noise_seed,
-               reservation.first_query_index + i, sequences[i], out);
+               reservation.first_query_index + i, sequences[i], out,
+               &forward_pool_);
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
   challenge->BeginAnswer();

@@ -28,6 +28,7 @@
 #include "common/challenge_config.h"
 #include "common/layer_params.h"
 #include "common/score.h"
+#include "common/task_pool.h"
 #include "common/tensor.h"
 #include "server/core/authenticator.h"
 #include "server/core/challenge_registry.h"
@@ -102,6 +103,14 @@ struct ScoringOptions {
   int max_queued = 4;
 };
 
+// Threads one large forward pass may use, its own included: the core lends
+// it forward_threads - 1 helper threads whenever they are idle (TaskPool),
+// so a lone query uses several cores and, under load, each query runs on
+// its own thread. 1: every forward pass on its query's thread alone.
+struct ForwardOptions {
+  int threads = 1;
+};
+
 // Most transcript entries one GetTranscript page returns.
 inline constexpr uint32_t kTranscriptPageEntries = 1000;
 // Most bytes of entries (requests, responses, digests, names, plus a
@@ -114,7 +123,8 @@ class OracleCore {
   OracleCore(ChallengeRegistry* registry, Ledger* ledger,
              Authenticator* authenticator, Store* store,
              const RateLimiterOptions& rate_limits = {},
-             const ScoringOptions& scoring = {});
+             const ScoringOptions& scoring = {},
+             const ForwardOptions& forward = {});
 
   // On a store shared with other servers: applies what they changed
   // (challenges and phases, learners, submissions). The server calls it
@@ -272,6 +282,8 @@ class OracleCore {
   // Last: destroyed first, so the scoring still queued finishes while
   // everything it uses is there.
   WorkPool scoring_pool_;
+  // Helpers of the forward passes (ForwardOptions).
+  TaskPool forward_pool_;
 };
 
 // OK when every head of `hypothesis` has inner widths (wq's and wk's

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -93,6 +94,14 @@ absl::Status CheckAddressFree(const std::string& address) {
 }
 
 constexpr int kMaxScoringThreads = 64;
+constexpr int kMaxForwardThreads = 64;
+
+// forward_threads 0 means one per core (at least 1, at most the cap).
+int ForwardThreads(int option) {
+  if (option > 0) return option;
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1,
+                    kMaxForwardThreads);
+}
 
 absl::Status CheckLimits(const ServerOptions& o) {
   if (o.max_receive_message_bytes <= 0 || o.max_metadata_bytes <= 0) {
@@ -114,6 +123,11 @@ absl::Status CheckLimits(const ServerOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("scoring threads = ", o.scoring.threads, " must be 1 to ",
                      kMaxScoringThreads));
+  }
+  if (o.forward_threads < 0 || o.forward_threads > kMaxForwardThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("forward threads = ", o.forward_threads,
+                     " must be 0 (one per core) to ", kMaxForwardThreads));
   }
   if (o.scoring.max_queued < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -297,7 +311,8 @@ absl::StatusOr<std::unique_ptr<OracleServer>> OracleServer::BuildAndStart(
   ATTN_RETURN_IF_ERROR(s->authenticator_->Load());
   s->core_ = std::make_unique<OracleCore>(
       s->registry_.get(), s->ledger_.get(), s->authenticator_.get(),
-      s->store_.get(), options.rate_limits, options.scoring);
+      s->store_.get(), options.rate_limits, options.scoring,
+      ForwardOptions{.threads = ForwardThreads(options.forward_threads)});
   s->core_->set_metrics(s->metrics_.get());
   s->oracle_service_ = std::make_unique<OracleServiceImpl>(
       s->core_.get(), s->authenticator_.get(),

@@ -69,6 +69,9 @@ struct ServerOptions {
   RateLimiterOptions rate_limits;
   // The pool that scores submissions (1 to 64 threads) and its queue.
   ScoringOptions scoring;
+  // Threads one large forward pass may use (ForwardOptions), 1 to 64; 0:
+  // one per hardware thread (std::thread::hardware_concurrency()).
+  int forward_threads = 0;
   // Largest SubmitRequest taken, in bytes (OracleServiceOptions).
   size_t max_submission_bytes = kDefaultMaxSubmissionBytes;
   // Counts calls, answers, refusals, submissions and store commits into

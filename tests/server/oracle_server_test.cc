@@ -57,6 +57,26 @@ TEST(OracleServerPortTest, SecondServerOnTakenPortIsRefusedAndFirstServes) {
   EXPECT_FALSE(list->empty());
 }
 
+TEST(OracleServerOptionsTest, ForwardThreadsOutOfRangeAreRefused) {
+  for (int threads : {-1, 65}) {
+    ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.forward_threads = threads;
+    absl::StatusOr<std::unique_ptr<OracleServer>> server =
+        OracleServer::BuildAndStart(options);
+    ASSERT_FALSE(server.ok()) << threads;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(MessageOf(server.status()),
+                HasSubstr(absl::StrCat("forward threads = ", threads)));
+  }
+  for (int threads : {0, 1, 64}) {
+    ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.forward_threads = threads;
+    EXPECT_TRUE(OracleServer::BuildAndStart(options).ok()) << threads;
+  }
+}
+
 // gRPC listens with SO_REUSEPORT unless told not to; then any process of the
 // same user could bind the port with SO_REUSEPORT too and take half the
 // connections. The server must refuse to share.
