@@ -55,6 +55,11 @@ constexpr int kLastReadoutLengths[] = {2, 3, 4, 8};
 // Every kHoldOutStride-th sequence is held out to estimate the error of the
 // fit (the learning curve), when there are at least that many sequences.
 constexpr int kHoldOutStride = 10;
+// With a curve sink, the tokens are spent in rounds ending at these
+// fractions of them, with a fit and a curve point after each; a round
+// before the last may use kCurveRoundTimeShare of the time then left.
+constexpr double kCurveRoundFractions[] = {0.25, 0.5, 1.0};
+constexpr double kCurveRoundTimeShare = 0.25;
 // Stop when sum ||r||^2 / sum ||t||^2 on the training set falls below this.
 constexpr double kTargetRelLoss = 1e-26;
 // The masked fit of top-k answers converges linearly near the end (measured
@@ -129,6 +134,8 @@ class Monitor {
     return std::chrono::duration<double>(Clock::now() - start_).count();
   }
   bool OutOfTime() const { return Elapsed() >= limit_seconds_; }
+  // Seconds since construction at which OutOfTime turns true.
+  void set_limit(double limit_seconds) { limit_seconds_ = limit_seconds; }
 
   // Prints at most once per kProgressIntervalSeconds unless `force`.
   void Report(int restart, int iteration, double rel_loss, bool force) {
@@ -175,6 +182,31 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec, const Limits& limits,
     tokens -= n;
   }
   return sequences;
+}
+
+// Where each round of a curve ends, in items (sequences or examples) of
+// `item_tokens` tokens each: after the first item that reaches each of
+// kCurveRoundFractions of the tokens, the last round taking every item.
+// Without a curve, one round.
+std::vector<size_t> RoundEnds(std::span<const size_t> item_tokens, bool curve) {
+  std::vector<size_t> ends;
+  if (curve) {
+    size_t total = 0;
+    for (size_t n : item_tokens) total += n;
+    size_t spent = 0, i = 0;
+    for (double fraction : kCurveRoundFractions) {
+      while (i < item_tokens.size() &&
+             static_cast<double>(spent) <
+                 fraction * static_cast<double>(total)) {
+        spent += item_tokens[i++];
+      }
+      if (i > 0 && (ends.empty() || ends.back() < i)) ends.push_back(i);
+    }
+  }
+  if (ends.empty() || ends.back() < item_tokens.size()) {
+    ends.push_back(item_tokens.size());
+  }
+  return ends;
 }
 
 // kDefaultTokens, or enough for kNumbersPerParameter answered numbers per
@@ -773,9 +805,9 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
                    ? std::max(kDefaultTopKTokens, DefaultTokens(spec))
                    : DefaultTokens(spec),
                left.tokens_left);
-  std::vector<Matrix> inputs, answers;
+  std::vector<Matrix> design;
   if (AllowsQueries(policy)) {
-    inputs = DesignQueries(
+    design = DesignQueries(
         spec, policy.limits, tokens, left.queries_left,
         DeriveSeed(options.seed, RngStream::kLearner, kDesignStream));
   }
@@ -784,7 +816,7 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   const uint64_t examples =
       AllowsQueries(policy) ? 0
                             : std::min(tokens / per_example, left.queries_left);
-  if (inputs.empty() && examples == 0) {
+  if (design.empty() && examples == 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat("regress needs at least one ",
                      AllowsQueries(policy)
@@ -793,105 +825,155 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
                      " and one query; ", left.tokens_left, " tokens and ",
                      left.queries_left, " queries are left"));
   }
+  // Items are sequences (queries) or examples; round r ends after
+  // round_ends[r] of them. The rounds' prefixes of the one design keep the
+  // last round's queries those of a run without rounds.
+  std::vector<size_t> item_tokens;
   if (AllowsQueries(policy)) {
-    ATTN_ASSIGN_OR_RETURN(answers, QueryInBatches(oracle, inputs));
+    for (const Matrix& x : design) {
+      item_tokens.push_back(static_cast<size_t>(x.rows()));
+    }
   } else {
-    ATTN_ASSIGN_OR_RETURN(Examples drawn, SampleInBatches(oracle, examples));
-    inputs = std::move(drawn.inputs);
-    answers = std::move(drawn.outputs);
+    item_tokens.assign(examples, per_example);
   }
-  const Usage after = oracle.usage();
-  if (options.progress != nullptr) {
-    *options.progress << "regress: "
-                      << (AllowsQueries(policy) ? "asked " : "sampled ")
-                      << inputs.size()
-                      << (AllowsQueries(policy) ? " sequences, "
-                                                : " examples, ")
-                      << after.tokens_used - before.tokens_used << " tokens"
-                      << std::endl;
-  }
+  const std::vector<size_t> round_ends =
+      RoundEnds(item_tokens, options.curve_sink != nullptr);
 
-  // Training and held-out split.
-  std::vector<Matrix> train_x, train_y, held_x, held_y;
-  const bool hold_out = inputs.size() >= static_cast<size_t>(kHoldOutStride);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const bool held = hold_out && i % kHoldOutStride == kHoldOutStride - 1;
-    (held ? held_x : train_x).push_back(std::move(inputs[i]));
-    (held ? held_y : train_y).push_back(std::move(answers[i]));
-  }
-  const std::vector<Matrix> train_values = AnsweredValues(policy, train_y);
-  const std::vector<Matrix> held_values = AnsweredValues(policy, held_y);
-  // LM needs every number of the answers (not top-k) and an affordable
-  // Jacobian; it keeps its own copy of the training set.
-  const bool use_lm = policy.answers != Answers::kTopK &&
-                      LevenbergMarquardt::Affordable(spec, train_values);
-  std::vector<Matrix> lm_x, lm_y;
-  if (use_lm) lm_x = train_x, lm_y = train_y;
-  const std::unique_ptr<FitLoss> loss =
-      MakeLoss(spec, policy, std::move(train_x), std::move(train_y));
-  const double promising = PromisingRelLoss(policy, train_values);
-
-  // Random restarts until one is promising (then it ran to the target or to
-  // convergence) or time runs out.
   Monitor monitor(options.time_limit_seconds, options.progress);
   const double init_scale = 1 / std::sqrt(static_cast<double>(spec.d_model));
+  const double target =
+      policy.answers == Answers::kTopK ? kTopKTargetRelLoss : kTargetRelLoss;
+  std::vector<Matrix> inputs, answers;
+  LearnResult result;
   Fit best;
   int iterations = 0;
-  for (int restart = 0;; ++restart) {
-    Rng rng(DeriveSeed(options.seed, RngStream::kLearner,
-                       kInitStreamBase + restart));
-    Vector x0(ParamCount(spec));
-    for (Eigen::Index i = 0; i < x0.size(); ++i) {
-      x0(i) = init_scale * rng.NextGaussian();
+  double rel_err = 0;
+  for (size_t round = 0; round < round_ends.size(); ++round) {
+    const size_t from = inputs.size(), to = round_ends[round];
+    if (AllowsQueries(policy)) {
+      ATTN_ASSIGN_OR_RETURN(
+          std::vector<Matrix> got,
+          QueryInBatches(oracle, std::span<const Matrix>(design).subspan(
+                                     from, to - from)));
+      inputs.insert(inputs.end(), design.begin() + from, design.begin() + to);
+      std::move(got.begin(), got.end(), std::back_inserter(answers));
+    } else {
+      ATTN_ASSIGN_OR_RETURN(Examples drawn, SampleInBatches(oracle, to - from));
+      std::move(drawn.inputs.begin(), drawn.inputs.end(),
+                std::back_inserter(inputs));
+      std::move(drawn.outputs.begin(), drawn.outputs.end(),
+                std::back_inserter(answers));
     }
-    if (ffn_units) {
-      LayerParams start = UnflattenParams(spec, x0);
-      SeedFfnBlock(spec, *ffn_units, &start);
-      x0 = FlattenParams(spec, start);
+    const Usage after = oracle.usage();
+    if (options.progress != nullptr) {
+      *options.progress << "regress: "
+                        << (AllowsQueries(policy) ? "asked " : "sampled ")
+                        << inputs.size()
+                        << (AllowsQueries(policy) ? " sequences, "
+                                                  : " examples, ")
+                        << after.tokens_used - before.tokens_used << " tokens"
+                        << std::endl;
     }
-    const double target =
-        policy.answers == Answers::kTopK ? kTopKTargetRelLoss : kTargetRelLoss;
-    Lbfgs lbfgs(loss.get(), &monitor, restart, promising, target, use_lm);
-    Fit fit = lbfgs.Run(std::move(x0));
-    iterations += fit.iterations;
-    if (fit.handed_off) {
-      LevenbergMarquardt lm(spec, lm_x, lm_y, loss->target_sq_norm(), &monitor,
-                            restart, target);
-      Fit polished = lm.Run(fit.theta, fit.iterations);
-      iterations += polished.iterations;
-      if (polished.rel_loss < fit.rel_loss) fit = std::move(polished);
+
+    // Training and held-out split, by position in the whole design, so a
+    // sequence stays on its side from round to round.
+    std::vector<Matrix> train_x, train_y, held_x, held_y;
+    const bool hold_out = inputs.size() >= static_cast<size_t>(kHoldOutStride);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const bool held = hold_out && i % kHoldOutStride == kHoldOutStride - 1;
+      (held ? held_x : train_x).push_back(inputs[i]);
+      (held ? held_y : train_y).push_back(answers[i]);
     }
-    if (fit.rel_loss < best.rel_loss) best = std::move(fit);
-    if (best.rel_loss < promising || monitor.OutOfTime()) break;
+    const std::vector<Matrix> train_values = AnsweredValues(policy, train_y);
+    const std::vector<Matrix> held_values = AnsweredValues(policy, held_y);
+    // LM needs every number of the answers (not top-k) and an affordable
+    // Jacobian; it keeps its own copy of the training set.
+    const bool use_lm = policy.answers != Answers::kTopK &&
+                        LevenbergMarquardt::Affordable(spec, train_values);
+    std::vector<Matrix> lm_x, lm_y;
+    if (use_lm) lm_x = train_x, lm_y = train_y;
+    const std::unique_ptr<FitLoss> loss =
+        MakeLoss(spec, policy, std::move(train_x), std::move(train_y));
+    const double promising = PromisingRelLoss(policy, train_values);
+
+    // A round before the last may use kCurveRoundTimeShare of what is left
+    // of the time, the last round all of it.
+    const bool last_round = round + 1 == round_ends.size();
+    const double round_limit =
+        last_round
+            ? options.time_limit_seconds
+            : monitor.Elapsed() + kCurveRoundTimeShare *
+                                      std::max(0.0, options.time_limit_seconds -
+                                                        monitor.Elapsed());
+    monitor.set_limit(round_limit);
+
+    // Restarts until one is promising (then it ran to the target or to
+    // convergence) or time runs out. After the first round the first
+    // restart continues from the previous round's fit, whose loss on the
+    // grown training set is the new round's starting point.
+    const std::optional<Vector> warm =
+        round > 0 ? std::optional<Vector>(best.theta) : std::nullopt;
+    best = Fit();
+    for (int restart = 0;; ++restart) {
+      Vector x0(ParamCount(spec));
+      if (restart == 0 && warm) {
+        x0 = *warm;
+      } else {
+        Rng rng(DeriveSeed(options.seed, RngStream::kLearner,
+                           kInitStreamBase + restart));
+        for (Eigen::Index i = 0; i < x0.size(); ++i) {
+          x0(i) = init_scale * rng.NextGaussian();
+        }
+        if (ffn_units) {
+          LayerParams start = UnflattenParams(spec, x0);
+          SeedFfnBlock(spec, *ffn_units, &start);
+          x0 = FlattenParams(spec, start);
+        }
+      }
+      Lbfgs lbfgs(loss.get(), &monitor, restart, promising, target, use_lm);
+      Fit fit = lbfgs.Run(std::move(x0));
+      iterations += fit.iterations;
+      if (fit.handed_off) {
+        LevenbergMarquardt lm(spec, lm_x, lm_y, loss->target_sq_norm(),
+                              &monitor, restart, target);
+        Fit polished = lm.Run(fit.theta, fit.iterations);
+        iterations += polished.iterations;
+        if (polished.rel_loss < fit.rel_loss) fit = std::move(polished);
+      }
+      if (fit.rel_loss < best.rel_loss) best = std::move(fit);
+      if (best.rel_loss < promising || monitor.OutOfTime()) break;
+    }
+
+    // The round's point, at this run's spend so far. Without held-out
+    // sequences (fewer than kHoldOutStride) the estimate falls back to the
+    // training set, which the fit has partly absorbed: an optimistic
+    // estimate.
+    CurvePoint point;
+    point.tokens = after.tokens_used - before.tokens_used;
+    point.queries = after.queries_used - before.queries_used;
+    if (held_x.empty()) {
+      point.est_functional_rel_err =
+          NoiseFreeRelErr(policy, best.rel_loss * loss->target_sq_norm(),
+                          loss->target_sq_norm(), NumbersIn(train_values));
+    } else {
+      const std::unique_ptr<FitLoss> held =
+          MakeLoss(spec, policy, std::move(held_x), std::move(held_y));
+      const double sq_err = 2 * held->Evaluate(best.theta, nullptr);
+      point.heldout_answer_rel_err = RelLoss(*held, sq_err / 2);
+      point.est_functional_rel_err = NoiseFreeRelErr(
+          policy, sq_err, held->target_sq_norm(), NumbersIn(held_values));
+    }
+    rel_err = point.est_functional_rel_err;
+    ReportCurvePoint(options, point, &result);
   }
 
-  LearnResult result;
   result.hypothesis = UnflattenParams(spec, best.theta);
-  // The curve's one point, at this run's spend. Without held-out sequences
-  // (fewer than kHoldOutStride) the estimate falls back to the training
-  // set, which the fit has partly absorbed: an optimistic estimate.
-  CurvePoint point;
-  point.tokens = after.tokens_used - before.tokens_used;
-  point.queries = after.queries_used - before.queries_used;
-  if (held_x.empty()) {
-    point.est_functional_rel_err =
-        NoiseFreeRelErr(policy, best.rel_loss * loss->target_sq_norm(),
-                        loss->target_sq_norm(), NumbersIn(train_values));
-  } else {
-    const std::unique_ptr<FitLoss> held =
-        MakeLoss(spec, policy, std::move(held_x), std::move(held_y));
-    const double sq_err = 2 * held->Evaluate(best.theta, nullptr);
-    point.heldout_answer_rel_err = RelLoss(*held, sq_err / 2);
-    point.est_functional_rel_err = NoiseFreeRelErr(
-        policy, sq_err, held->target_sq_norm(), NumbersIn(held_values));
-  }
-  ReportCurvePoint(options, point, &result);
   if (options.progress != nullptr) {
     *options.progress << absl::StrFormat(
                              "regress: done, train rel_loss %.3e, estimated "
                              "functional rel_err %.3e, %d iterations, %.1fs",
-                             best.rel_loss, point.est_functional_rel_err,
-                             iterations, monitor.Elapsed())
+                             best.rel_loss, rel_err, iterations,
+                             monitor.Elapsed())
                       << std::endl;
   }
   return result;
