@@ -48,9 +48,12 @@ constexpr double kNumbersPerParameter = 3;
 // numbers for 1,024 parameters).
 constexpr uint64_t kDefaultTopKTokens = 4000;
 // Query lengths, cycled. Full readout pays per token, so longer sequences
-// cost nothing extra and mix more tokens per answer; last-position readout
-// answers once per sequence, so short sequences get more answers per token.
-constexpr int kFullReadoutLengths[] = {8, 8, 4, 16};
+// cost nothing extra and mix more tokens per answer, but sequences of 8 fit
+// two-head-d16 near its counting bound more often than a mix of 4, 8 and 16
+// (docs/REPRODUCTION.md, "Beyond the papers: regress"); last-position
+// readout answers once per sequence, so short sequences get more answers
+// per token.
+constexpr int kFullReadoutLengths[] = {8};
 constexpr int kLastReadoutLengths[] = {2, 3, 4, 8};
 // Every kHoldOutStride-th sequence is held out to estimate the error of the
 // fit (the learning curve), when there are at least that many sequences.
@@ -93,8 +96,12 @@ constexpr double kNoiseFloorFactor = 4;
 // Variance of float32 rounding relative to the squared value, bounded above
 // (half an ulp is at most 2^-24 of the value).
 constexpr double kFloat32RelVariance = 0x1p-48;
-// Input entries are N(0, sigma^2) with sigma = min(1, max_abs_input /
-// kInputBoundSigmas), then clipped to max_abs_input.
+// Input entries are N(0, sigma^2) with sigma = min(kQuerySigma,
+// max_abs_input / kInputBoundSigmas), then clipped to max_abs_input. A
+// standard deviation of 0.5 rather than 1 keeps the softmax away from
+// saturation, where random starts fall into more local minima near the
+// counting bound (docs/REPRODUCTION.md, "Beyond the papers: regress").
+constexpr double kQuerySigma = 0.5;
 constexpr double kInputBoundSigmas = 4;
 
 // Levenberg-Marquardt on the last phase. A ReLU block makes the loss only
@@ -119,6 +126,12 @@ constexpr double kLmGrow = 4;
 constexpr double kLmMaxDamping = 1e8;
 constexpr int kLmStallSteps = 10;
 constexpr double kLmStallFactor = 0.5;
+// A start in the global minimum's basin converges in tens of LM steps; one
+// still above the promising level after kLmMaxSteps steps (accepted or not)
+// is in a valley where factors grow and cancel, and gives way to a fresh
+// restart (two-head-d16 at 96 tokens: such fits creep by a few percent a
+// step for minutes).
+constexpr int kLmMaxSteps = 60;
 
 using Clock = std::chrono::steady_clock;
 
@@ -168,7 +181,7 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec, const Limits& limits,
           ? std::span<const int>(kLastReadoutLengths)
           : std::span<const int>(kFullReadoutLengths);
   const double bound = limits.max_abs_input;
-  const double sigma = std::min(1.0, bound / kInputBoundSigmas);
+  const double sigma = std::min(kQuerySigma, bound / kInputBoundSigmas);
   std::vector<Matrix> sequences;
   for (size_t i = 0; tokens > 0 && sequences.size() < queries; ++i) {
     const uint64_t n = std::min<uint64_t>(
@@ -595,14 +608,16 @@ class LevenbergMarquardt {
  public:
   LevenbergMarquardt(const LayerSpec& spec, std::span<const Matrix> inputs,
                      std::span<const Matrix> targets, double target_sq_norm,
-                     Monitor* monitor, int restart, double target_rel_loss)
+                     Monitor* monitor, int restart, double target_rel_loss,
+                     double promising_rel_loss)
       : spec_(spec),
         inputs_(inputs),
         targets_(targets),
         target_sq_norm_(target_sq_norm),
         monitor_(monitor),
         restart_(restart),
-        target_rel_loss_(target_rel_loss) {
+        target_rel_loss_(target_rel_loss),
+        promising_rel_loss_(promising_rel_loss) {
     for (const Matrix& t : targets_) numbers_ += t.size();
   }
 
@@ -626,7 +641,9 @@ class LevenbergMarquardt {
       monitor_->Report(restart_, iter, RelLoss(f), false);
       if (need_jacobian) {
         Jacobian(x, r, &jac);
-        a.noalias() = jac.transpose() * jac;
+        // Only the lower triangle: what LDLT reads.
+        a.setZero(jac.cols(), jac.cols());
+        a.selfadjointView<Eigen::Lower>().rankUpdate(jac.transpose());
         g.noalias() = jac.transpose() * r;
         need_jacobian = false;
         if (lambda < 0) {
@@ -636,6 +653,10 @@ class LevenbergMarquardt {
         }
       }
       if (lambda > lambda_cap) break;
+      if (iter - lbfgs_iterations >= kLmMaxSteps &&
+          RelLoss(f) >= promising_rel_loss_) {
+        break;
+      }
       Matrix damped = a;
       damped.diagonal().array() += lambda;
       step = damped.ldlt().solve(-g);
@@ -685,8 +706,83 @@ class LevenbergMarquardt {
     return 0.5 * r->squaredNorm();
   }
 
+  // Whether AnalyticJacobian covers the spec: one softmax layer whose heads
+  // own every block, without biases, residual or FFN block.
+  static bool HasAnalyticJacobian(const LayerSpec& spec) {
+    return std::max(spec.layers, 1) == 1 && !spec.biases && !spec.residual &&
+           !spec.has_ffn && !spec.tie_qk &&
+           spec.attention == Attention::kSoftmax && KvGroupSize(spec) == 1;
+  }
+
+  // The Jacobian in closed form, rows in Residuals' order, columns in the
+  // flat layout (per head wq, wk, wv, wo, row-major). For output row i of a
+  // head with weights p = softmax row i, U = X wv wo and
+  // W = diag(p) (U - 1 p^T U):
+  //   dY(i,o)/dwq(a,c) = scale X(i,a) (K^T W)(c,o)
+  //   dY(i,o)/dwk(a,c) = scale Q(i,c) (X^T W)(a,o)
+  //   dY(i,o)/dwv(a,c) = (p^T X)(a) wo(c,o)
+  //   dY(i,o)/dwo(c,o') = [o = o'] (p^T X wv)(c)
+  // One pass over the tokens instead of one gradient per answered number.
+  void AnalyticJacobian(const Vector& x, Matrix* jac) {
+    UnflattenParamsInto(spec_, x, &params_);
+    const Eigen::Index d = spec_.d_model, k = spec_.head_dim,
+                       v = spec_.value_dim, out = spec_.out_dim;
+    const double scale = spec_.score_scale;
+    const bool last_only = spec_.readout == Readout::kLast;
+    jac->setZero();
+    Eigen::Index row0 = 0;
+    Matrix q, kk, vv, u, w, m, nn;
+    Vector p;
+    RowVector px, pv, ubar;
+    for (const Matrix& xs : inputs_) {
+      const Eigen::Index n = xs.rows();
+      const Eigen::Index first = last_only ? n - 1 : 0;
+      Eigen::Index col0 = 0;
+      for (const HeadParams& h : params_.heads) {
+        q.noalias() = xs * h.wq;
+        kk.noalias() = xs * h.wk;
+        vv.noalias() = xs * h.wv;
+        u.noalias() = vv * h.wo;
+        for (Eigen::Index i = first; i < n; ++i) {
+          const Eigen::Index visible =
+              spec_.mask == Mask::kCausal && !last_only ? i + 1 : n;
+          p = (kk.topRows(visible) * q.row(i).transpose()) * scale;
+          p = (p.array() - p.maxCoeff()).exp().matrix();
+          p /= p.sum();
+          ubar.noalias() = p.transpose() * u.topRows(visible);
+          w = u.topRows(visible);
+          w.rowwise() -= ubar;
+          w = p.asDiagonal() * w;
+          m.noalias() = kk.topRows(visible).transpose() * w;   // k x out
+          nn.noalias() = xs.topRows(visible).transpose() * w;  // d x out
+          px.noalias() = p.transpose() * xs.topRows(visible);  // 1 x d
+          pv.noalias() = p.transpose() * vv.topRows(visible);  // 1 x v
+          const Eigen::Index r = row0 + (i - first) * out;
+          for (Eigen::Index o = 0; o < out; ++o) {
+            auto jr = jac->row(r + o);
+            for (Eigen::Index a = 0; a < d; ++a) {
+              jr.segment(col0 + a * k, k) = scale * xs(i, a) * m.col(o);
+              jr.segment(col0 + d * k + a * k, k) =
+                  scale * nn(a, o) * q.row(i).transpose();
+              jr.segment(col0 + 2 * d * k + a * v, v) = px(a) * h.wo.col(o);
+            }
+            for (Eigen::Index c = 0; c < v; ++c) {
+              jr(col0 + 2 * d * k + d * v + c * out + o) = pv(c);
+            }
+          }
+        }
+        col0 += 2 * d * k + d * v + v * out;
+      }
+      row0 += (n - first) * out;
+    }
+  }
+
   void Jacobian(const Vector& x, const Vector& r, Matrix* jac) {
     jac->resize(r.size(), x.size());
+    if (HasAnalyticJacobian(spec_)) {
+      AnalyticJacobian(x, jac);
+      return;
+    }
     Eigen::Index at = 0;
     Vector row;
     for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -711,6 +807,7 @@ class LevenbergMarquardt {
   Monitor* monitor_;
   int restart_;
   double target_rel_loss_;
+  double promising_rel_loss_;
   double numbers_ = 0;
   LayerParams params_;
 };
@@ -935,7 +1032,7 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
       iterations += fit.iterations;
       if (fit.handed_off) {
         LevenbergMarquardt lm(spec, lm_x, lm_y, loss->target_sq_norm(),
-                              &monitor, restart, target);
+                              &monitor, restart, target, promising);
         Fit polished = lm.Run(fit.theta, fit.iterations);
         iterations += polished.iterations;
         if (polished.rel_loss < fit.rel_loss) fit = std::move(polished);
