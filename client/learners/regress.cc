@@ -659,10 +659,19 @@ class LevenbergMarquardt {
       }
       Matrix damped = a;
       damped.diagonal().array() += lambda;
-      step = damped.ldlt().solve(-g);
+      // J^T J + lambda I is positive definite for lambda > 0: Cholesky,
+      // whose blocked factorisation is several times faster than LDLT's at
+      // a thousand parameters. Rounding can still break it; then more
+      // damping.
+      const Eigen::LLT<Matrix> llt(damped);
+      ++iter;
+      if (llt.info() != Eigen::Success) {
+        lambda *= kLmGrow;
+        continue;
+      }
+      step = llt.solve(-g);
       x_new = x + step;
       const double f_new = Residuals(x_new, &r_new);
-      ++iter;
       if (std::isfinite(f_new) && f_new < f) {
         x.swap(x_new);
         r.swap(r_new);
