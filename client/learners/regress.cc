@@ -58,6 +58,12 @@ constexpr int kLastReadoutLengths[] = {2, 3, 4, 8};
 // Every kHoldOutStride-th sequence is held out to estimate the error of the
 // fit (the learning curve), when there are at least that many sequences.
 constexpr int kHoldOutStride = 10;
+// ... and only when the answers hold at least kHoldOutNumbersPerParameter
+// numbers per free parameter: nearer the counting bound every answer is
+// needed for the fit (multihead-scalar-d8-h2 at 158 queries: 142 training
+// answers for 144 identifiable parameters fit exactly and wrongly), and
+// the estimate then comes from the training set.
+constexpr double kHoldOutNumbersPerParameter = 2;
 // With a curve sink, the tokens are spent in rounds ending at these
 // fractions of them, with a fit and a curve point after each; a round
 // before the last may use kCurveRoundTimeShare of the time then left.
@@ -984,7 +990,13 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
     // Training and held-out split, by position in the whole design, so a
     // sequence stays on its side from round to round.
     std::vector<Matrix> train_x, train_y, held_x, held_y;
-    const bool hold_out = inputs.size() >= static_cast<size_t>(kHoldOutStride);
+    double numbers = 0;
+    for (const Matrix& a : answers) {
+      numbers += static_cast<double>(a.rows()) * OutputDim(spec);
+    }
+    const bool hold_out =
+        inputs.size() >= static_cast<size_t>(kHoldOutStride) &&
+        numbers >= kHoldOutNumbersPerParameter * ParamCount(spec);
     for (size_t i = 0; i < inputs.size(); ++i) {
       const bool held = hold_out && i % kHoldOutStride == kHoldOutStride - 1;
       (held ? held_x : train_x).push_back(inputs[i]);
@@ -1051,7 +1063,8 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
     }
 
     // The round's point, at this run's spend so far. Without held-out
-    // sequences (fewer than kHoldOutStride) the estimate falls back to the
+    // sequences (fewer than kHoldOutStride, or too few answers per
+    // parameter) the estimate falls back to the
     // training set, which the fit has partly absorbed: an optimistic
     // estimate.
     CurvePoint point;
