@@ -42,10 +42,13 @@ struct Outcome {
   double functional_rel_err = 0;
   double seconds = 0;
   uint64_t tokens = 0;
+  uint64_t queries = 0;
 };
 
+// max_queries 0: no cap of its own.
 inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
-                   uint64_t max_tokens, std::ostream* progress) {
+                   uint64_t max_tokens, std::ostream* progress,
+                   uint64_t max_queries = 0) {
   ChallengeInfo info;
   info.id = "local";
   info.spec = spec;
@@ -55,10 +58,12 @@ inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
                      /*noise_seed=*/secret_seed);
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<LearnResult> result =
-      LearnRegress(oracle, {.seed = seed,
-                            .max_tokens = max_tokens,
-                            .time_limit_seconds = kTimeLimitSeconds,
-                            .progress = progress});
+      RunLearner("regress", oracle,
+                 {.seed = seed,
+                  .max_tokens = max_tokens,
+                  .max_queries = max_queries,
+                  .time_limit_seconds = kTimeLimitSeconds,
+                  .progress = progress});
   Outcome out;
   out.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -66,6 +71,7 @@ inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
   EXPECT_TRUE(result.ok()) << result.status();
   if (!result.ok()) return out;
   out.tokens = oracle.usage().tokens_used;
+  out.queries = oracle.usage().queries_used;
   out.functional_rel_err =
       CompareFunctions(spec, oracle.secret(), result->hypothesis,
                        DrawProbeSet(spec, 12345, 8, 8))
