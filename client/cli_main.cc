@@ -504,6 +504,10 @@ int RunLearn(Context& ctx) {
       }
       std::cout << std::endl;
     };
+  } else if (absl::GetFlag(FLAGS_curve)) {
+    // A sink all the same, so learners that spend in rounds only when asked
+    // for a curve (regress) do; the points reach the document's "curve".
+    options.curve_sink = [](const CurvePoint&) {};
   }
   const Usage before = oracle.usage();
   const absl::Time start = absl::Now();

@@ -48,13 +48,27 @@ constexpr double kNumbersPerParameter = 3;
 // numbers for 1,024 parameters).
 constexpr uint64_t kDefaultTopKTokens = 4000;
 // Query lengths, cycled. Full readout pays per token, so longer sequences
-// cost nothing extra and mix more tokens per answer; last-position readout
-// answers once per sequence, so short sequences get more answers per token.
-constexpr int kFullReadoutLengths[] = {8, 8, 4, 16};
+// cost nothing extra and mix more tokens per answer, but sequences of 8 fit
+// two-head-d16 near its counting bound more often than a mix of 4, 8 and 16
+// (docs/REPRODUCTION.md, "Beyond the papers: regress"); last-position
+// readout answers once per sequence, so short sequences get more answers
+// per token.
+constexpr int kFullReadoutLengths[] = {8};
 constexpr int kLastReadoutLengths[] = {2, 3, 4, 8};
 // Every kHoldOutStride-th sequence is held out to estimate the error of the
 // fit (the learning curve), when there are at least that many sequences.
 constexpr int kHoldOutStride = 10;
+// ... and only when the answers hold at least kHoldOutNumbersPerParameter
+// numbers per free parameter: nearer the counting bound every answer is
+// needed for the fit (multihead-scalar-d8-h2 at 158 queries: 142 training
+// answers for 144 identifiable parameters fit exactly and wrongly), and
+// the estimate then comes from the training set.
+constexpr double kHoldOutNumbersPerParameter = 2;
+// With a curve sink, the tokens are spent in rounds ending at these
+// fractions of them, with a fit and a curve point after each; a round
+// before the last may use kCurveRoundTimeShare of the time then left.
+constexpr double kCurveRoundFractions[] = {0.25, 0.5, 1.0};
+constexpr double kCurveRoundTimeShare = 0.25;
 // Stop when sum ||r||^2 / sum ||t||^2 on the training set falls below this.
 constexpr double kTargetRelLoss = 1e-26;
 // The masked fit of top-k answers converges linearly near the end (measured
@@ -88,8 +102,12 @@ constexpr double kNoiseFloorFactor = 4;
 // Variance of float32 rounding relative to the squared value, bounded above
 // (half an ulp is at most 2^-24 of the value).
 constexpr double kFloat32RelVariance = 0x1p-48;
-// Input entries are N(0, sigma^2) with sigma = min(1, max_abs_input /
-// kInputBoundSigmas), then clipped to max_abs_input.
+// Input entries are N(0, sigma^2) with sigma = min(kQuerySigma,
+// max_abs_input / kInputBoundSigmas), then clipped to max_abs_input. A
+// standard deviation of 0.5 rather than 1 keeps the softmax away from
+// saturation, where random starts fall into more local minima near the
+// counting bound (docs/REPRODUCTION.md, "Beyond the papers: regress").
+constexpr double kQuerySigma = 0.5;
 constexpr double kInputBoundSigmas = 4;
 
 // Levenberg-Marquardt on the last phase. A ReLU block makes the loss only
@@ -114,6 +132,12 @@ constexpr double kLmGrow = 4;
 constexpr double kLmMaxDamping = 1e8;
 constexpr int kLmStallSteps = 10;
 constexpr double kLmStallFactor = 0.5;
+// A start in the global minimum's basin converges in tens of LM steps; one
+// still above the promising level after kLmMaxSteps steps (accepted or not)
+// is in a valley where factors grow and cancel, and gives way to a fresh
+// restart (two-head-d16 at 96 tokens: such fits creep by a few percent a
+// step for minutes).
+constexpr int kLmMaxSteps = 60;
 
 using Clock = std::chrono::steady_clock;
 
@@ -129,6 +153,8 @@ class Monitor {
     return std::chrono::duration<double>(Clock::now() - start_).count();
   }
   bool OutOfTime() const { return Elapsed() >= limit_seconds_; }
+  // Seconds since construction at which OutOfTime turns true.
+  void set_limit(double limit_seconds) { limit_seconds_ = limit_seconds; }
 
   // Prints at most once per kProgressIntervalSeconds unless `force`.
   void Report(int restart, int iteration, double rel_loss, bool force) {
@@ -161,7 +187,7 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec, const Limits& limits,
           ? std::span<const int>(kLastReadoutLengths)
           : std::span<const int>(kFullReadoutLengths);
   const double bound = limits.max_abs_input;
-  const double sigma = std::min(1.0, bound / kInputBoundSigmas);
+  const double sigma = std::min(kQuerySigma, bound / kInputBoundSigmas);
   std::vector<Matrix> sequences;
   for (size_t i = 0; tokens > 0 && sequences.size() < queries; ++i) {
     const uint64_t n = std::min<uint64_t>(
@@ -175,6 +201,31 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec, const Limits& limits,
     tokens -= n;
   }
   return sequences;
+}
+
+// Where each round of a curve ends, in items (sequences or examples) of
+// `item_tokens` tokens each: after the first item that reaches each of
+// kCurveRoundFractions of the tokens, the last round taking every item.
+// Without a curve, one round.
+std::vector<size_t> RoundEnds(std::span<const size_t> item_tokens, bool curve) {
+  std::vector<size_t> ends;
+  if (curve) {
+    size_t total = 0;
+    for (size_t n : item_tokens) total += n;
+    size_t spent = 0, i = 0;
+    for (double fraction : kCurveRoundFractions) {
+      while (i < item_tokens.size() &&
+             static_cast<double>(spent) <
+                 fraction * static_cast<double>(total)) {
+        spent += item_tokens[i++];
+      }
+      if (i > 0 && (ends.empty() || ends.back() < i)) ends.push_back(i);
+    }
+  }
+  if (ends.empty() || ends.back() < item_tokens.size()) {
+    ends.push_back(item_tokens.size());
+  }
+  return ends;
 }
 
 // kDefaultTokens, or enough for kNumbersPerParameter answered numbers per
@@ -563,14 +614,16 @@ class LevenbergMarquardt {
  public:
   LevenbergMarquardt(const LayerSpec& spec, std::span<const Matrix> inputs,
                      std::span<const Matrix> targets, double target_sq_norm,
-                     Monitor* monitor, int restart, double target_rel_loss)
+                     Monitor* monitor, int restart, double target_rel_loss,
+                     double promising_rel_loss)
       : spec_(spec),
         inputs_(inputs),
         targets_(targets),
         target_sq_norm_(target_sq_norm),
         monitor_(monitor),
         restart_(restart),
-        target_rel_loss_(target_rel_loss) {
+        target_rel_loss_(target_rel_loss),
+        promising_rel_loss_(promising_rel_loss) {
     for (const Matrix& t : targets_) numbers_ += t.size();
   }
 
@@ -594,7 +647,9 @@ class LevenbergMarquardt {
       monitor_->Report(restart_, iter, RelLoss(f), false);
       if (need_jacobian) {
         Jacobian(x, r, &jac);
-        a.noalias() = jac.transpose() * jac;
+        // Only the lower triangle: what LDLT reads.
+        a.setZero(jac.cols(), jac.cols());
+        a.selfadjointView<Eigen::Lower>().rankUpdate(jac.transpose());
         g.noalias() = jac.transpose() * r;
         need_jacobian = false;
         if (lambda < 0) {
@@ -604,12 +659,25 @@ class LevenbergMarquardt {
         }
       }
       if (lambda > lambda_cap) break;
+      if (iter - lbfgs_iterations >= kLmMaxSteps &&
+          RelLoss(f) >= promising_rel_loss_) {
+        break;
+      }
       Matrix damped = a;
       damped.diagonal().array() += lambda;
-      step = damped.ldlt().solve(-g);
+      // J^T J + lambda I is positive definite for lambda > 0: Cholesky,
+      // whose blocked factorisation is several times faster than LDLT's at
+      // a thousand parameters. Rounding can still break it; then more
+      // damping.
+      const Eigen::LLT<Matrix> llt(damped);
+      ++iter;
+      if (llt.info() != Eigen::Success) {
+        lambda *= kLmGrow;
+        continue;
+      }
+      step = llt.solve(-g);
       x_new = x + step;
       const double f_new = Residuals(x_new, &r_new);
-      ++iter;
       if (std::isfinite(f_new) && f_new < f) {
         x.swap(x_new);
         r.swap(r_new);
@@ -653,8 +721,83 @@ class LevenbergMarquardt {
     return 0.5 * r->squaredNorm();
   }
 
+  // Whether AnalyticJacobian covers the spec: one softmax layer whose heads
+  // own every block, without biases, residual or FFN block.
+  static bool HasAnalyticJacobian(const LayerSpec& spec) {
+    return std::max(spec.layers, 1) == 1 && !spec.biases && !spec.residual &&
+           !spec.has_ffn && !spec.tie_qk &&
+           spec.attention == Attention::kSoftmax && KvGroupSize(spec) == 1;
+  }
+
+  // The Jacobian in closed form, rows in Residuals' order, columns in the
+  // flat layout (per head wq, wk, wv, wo, row-major). For output row i of a
+  // head with weights p = softmax row i, U = X wv wo and
+  // W = diag(p) (U - 1 p^T U):
+  //   dY(i,o)/dwq(a,c) = scale X(i,a) (K^T W)(c,o)
+  //   dY(i,o)/dwk(a,c) = scale Q(i,c) (X^T W)(a,o)
+  //   dY(i,o)/dwv(a,c) = (p^T X)(a) wo(c,o)
+  //   dY(i,o)/dwo(c,o') = [o = o'] (p^T X wv)(c)
+  // One pass over the tokens instead of one gradient per answered number.
+  void AnalyticJacobian(const Vector& x, Matrix* jac) {
+    UnflattenParamsInto(spec_, x, &params_);
+    const Eigen::Index d = spec_.d_model, k = spec_.head_dim,
+                       v = spec_.value_dim, out = spec_.out_dim;
+    const double scale = spec_.score_scale;
+    const bool last_only = spec_.readout == Readout::kLast;
+    jac->setZero();
+    Eigen::Index row0 = 0;
+    Matrix q, kk, vv, u, w, m, nn;
+    Vector p;
+    RowVector px, pv, ubar;
+    for (const Matrix& xs : inputs_) {
+      const Eigen::Index n = xs.rows();
+      const Eigen::Index first = last_only ? n - 1 : 0;
+      Eigen::Index col0 = 0;
+      for (const HeadParams& h : params_.heads) {
+        q.noalias() = xs * h.wq;
+        kk.noalias() = xs * h.wk;
+        vv.noalias() = xs * h.wv;
+        u.noalias() = vv * h.wo;
+        for (Eigen::Index i = first; i < n; ++i) {
+          const Eigen::Index visible =
+              spec_.mask == Mask::kCausal && !last_only ? i + 1 : n;
+          p = (kk.topRows(visible) * q.row(i).transpose()) * scale;
+          p = (p.array() - p.maxCoeff()).exp().matrix();
+          p /= p.sum();
+          ubar.noalias() = p.transpose() * u.topRows(visible);
+          w = u.topRows(visible);
+          w.rowwise() -= ubar;
+          w = p.asDiagonal() * w;
+          m.noalias() = kk.topRows(visible).transpose() * w;   // k x out
+          nn.noalias() = xs.topRows(visible).transpose() * w;  // d x out
+          px.noalias() = p.transpose() * xs.topRows(visible);  // 1 x d
+          pv.noalias() = p.transpose() * vv.topRows(visible);  // 1 x v
+          const Eigen::Index r = row0 + (i - first) * out;
+          for (Eigen::Index o = 0; o < out; ++o) {
+            auto jr = jac->row(r + o);
+            for (Eigen::Index a = 0; a < d; ++a) {
+              jr.segment(col0 + a * k, k) = scale * xs(i, a) * m.col(o);
+              jr.segment(col0 + d * k + a * k, k) =
+                  scale * nn(a, o) * q.row(i).transpose();
+              jr.segment(col0 + 2 * d * k + a * v, v) = px(a) * h.wo.col(o);
+            }
+            for (Eigen::Index c = 0; c < v; ++c) {
+              jr(col0 + 2 * d * k + d * v + c * out + o) = pv(c);
+            }
+          }
+        }
+        col0 += 2 * d * k + d * v + v * out;
+      }
+      row0 += (n - first) * out;
+    }
+  }
+
   void Jacobian(const Vector& x, const Vector& r, Matrix* jac) {
     jac->resize(r.size(), x.size());
+    if (HasAnalyticJacobian(spec_)) {
+      AnalyticJacobian(x, jac);
+      return;
+    }
     Eigen::Index at = 0;
     Vector row;
     for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -679,6 +822,7 @@ class LevenbergMarquardt {
   Monitor* monitor_;
   int restart_;
   double target_rel_loss_;
+  double promising_rel_loss_;
   double numbers_ = 0;
   LayerParams params_;
 };
@@ -773,9 +917,9 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
                    ? std::max(kDefaultTopKTokens, DefaultTokens(spec))
                    : DefaultTokens(spec),
                left.tokens_left);
-  std::vector<Matrix> inputs, answers;
+  std::vector<Matrix> design;
   if (AllowsQueries(policy)) {
-    inputs = DesignQueries(
+    design = DesignQueries(
         spec, policy.limits, tokens, left.queries_left,
         DeriveSeed(options.seed, RngStream::kLearner, kDesignStream));
   }
@@ -784,7 +928,7 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   const uint64_t examples =
       AllowsQueries(policy) ? 0
                             : std::min(tokens / per_example, left.queries_left);
-  if (inputs.empty() && examples == 0) {
+  if (design.empty() && examples == 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat("regress needs at least one ",
                      AllowsQueries(policy)
@@ -793,105 +937,162 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
                      " and one query; ", left.tokens_left, " tokens and ",
                      left.queries_left, " queries are left"));
   }
+  // Items are sequences (queries) or examples; round r ends after
+  // round_ends[r] of them. The rounds' prefixes of the one design keep the
+  // last round's queries those of a run without rounds.
+  std::vector<size_t> item_tokens;
   if (AllowsQueries(policy)) {
-    ATTN_ASSIGN_OR_RETURN(answers, QueryInBatches(oracle, inputs));
+    for (const Matrix& x : design) {
+      item_tokens.push_back(static_cast<size_t>(x.rows()));
+    }
   } else {
-    ATTN_ASSIGN_OR_RETURN(Examples drawn, SampleInBatches(oracle, examples));
-    inputs = std::move(drawn.inputs);
-    answers = std::move(drawn.outputs);
+    item_tokens.assign(examples, per_example);
   }
-  const Usage after = oracle.usage();
-  if (options.progress != nullptr) {
-    *options.progress << "regress: "
-                      << (AllowsQueries(policy) ? "asked " : "sampled ")
-                      << inputs.size()
-                      << (AllowsQueries(policy) ? " sequences, "
-                                                : " examples, ")
-                      << after.tokens_used - before.tokens_used << " tokens"
-                      << std::endl;
-  }
+  const std::vector<size_t> round_ends =
+      RoundEnds(item_tokens, options.curve_sink != nullptr);
 
-  // Training and held-out split.
-  std::vector<Matrix> train_x, train_y, held_x, held_y;
-  const bool hold_out = inputs.size() >= static_cast<size_t>(kHoldOutStride);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const bool held = hold_out && i % kHoldOutStride == kHoldOutStride - 1;
-    (held ? held_x : train_x).push_back(std::move(inputs[i]));
-    (held ? held_y : train_y).push_back(std::move(answers[i]));
-  }
-  const std::vector<Matrix> train_values = AnsweredValues(policy, train_y);
-  const std::vector<Matrix> held_values = AnsweredValues(policy, held_y);
-  // LM needs every number of the answers (not top-k) and an affordable
-  // Jacobian; it keeps its own copy of the training set.
-  const bool use_lm = policy.answers != Answers::kTopK &&
-                      LevenbergMarquardt::Affordable(spec, train_values);
-  std::vector<Matrix> lm_x, lm_y;
-  if (use_lm) lm_x = train_x, lm_y = train_y;
-  const std::unique_ptr<FitLoss> loss =
-      MakeLoss(spec, policy, std::move(train_x), std::move(train_y));
-  const double promising = PromisingRelLoss(policy, train_values);
-
-  // Random restarts until one is promising (then it ran to the target or to
-  // convergence) or time runs out.
   Monitor monitor(options.time_limit_seconds, options.progress);
   const double init_scale = 1 / std::sqrt(static_cast<double>(spec.d_model));
+  const double target =
+      policy.answers == Answers::kTopK ? kTopKTargetRelLoss : kTargetRelLoss;
+  std::vector<Matrix> inputs, answers;
+  LearnResult result;
   Fit best;
   int iterations = 0;
-  for (int restart = 0;; ++restart) {
-    Rng rng(DeriveSeed(options.seed, RngStream::kLearner,
-                       kInitStreamBase + restart));
-    Vector x0(ParamCount(spec));
-    for (Eigen::Index i = 0; i < x0.size(); ++i) {
-      x0(i) = init_scale * rng.NextGaussian();
+  double rel_err = 0;
+  for (size_t round = 0; round < round_ends.size(); ++round) {
+    const size_t from = inputs.size(), to = round_ends[round];
+    if (AllowsQueries(policy)) {
+      ATTN_ASSIGN_OR_RETURN(
+          std::vector<Matrix> got,
+          QueryInBatches(oracle, std::span<const Matrix>(design).subspan(
+                                     from, to - from)));
+      inputs.insert(inputs.end(), design.begin() + from, design.begin() + to);
+      std::move(got.begin(), got.end(), std::back_inserter(answers));
+    } else {
+      ATTN_ASSIGN_OR_RETURN(Examples drawn, SampleInBatches(oracle, to - from));
+      std::move(drawn.inputs.begin(), drawn.inputs.end(),
+                std::back_inserter(inputs));
+      std::move(drawn.outputs.begin(), drawn.outputs.end(),
+                std::back_inserter(answers));
     }
-    if (ffn_units) {
-      LayerParams start = UnflattenParams(spec, x0);
-      SeedFfnBlock(spec, *ffn_units, &start);
-      x0 = FlattenParams(spec, start);
+    const Usage after = oracle.usage();
+    if (options.progress != nullptr) {
+      *options.progress << "regress: "
+                        << (AllowsQueries(policy) ? "asked " : "sampled ")
+                        << inputs.size()
+                        << (AllowsQueries(policy) ? " sequences, "
+                                                  : " examples, ")
+                        << after.tokens_used - before.tokens_used << " tokens"
+                        << std::endl;
     }
-    const double target =
-        policy.answers == Answers::kTopK ? kTopKTargetRelLoss : kTargetRelLoss;
-    Lbfgs lbfgs(loss.get(), &monitor, restart, promising, target, use_lm);
-    Fit fit = lbfgs.Run(std::move(x0));
-    iterations += fit.iterations;
-    if (fit.handed_off) {
-      LevenbergMarquardt lm(spec, lm_x, lm_y, loss->target_sq_norm(), &monitor,
-                            restart, target);
-      Fit polished = lm.Run(fit.theta, fit.iterations);
-      iterations += polished.iterations;
-      if (polished.rel_loss < fit.rel_loss) fit = std::move(polished);
+
+    // Training and held-out split, by position in the whole design, so a
+    // sequence stays on its side from round to round.
+    std::vector<Matrix> train_x, train_y, held_x, held_y;
+    double numbers = 0;
+    for (const Matrix& a : answers) {
+      numbers += static_cast<double>(a.rows()) * OutputDim(spec);
     }
-    if (fit.rel_loss < best.rel_loss) best = std::move(fit);
-    if (best.rel_loss < promising || monitor.OutOfTime()) break;
+    const bool hold_out =
+        inputs.size() >= static_cast<size_t>(kHoldOutStride) &&
+        numbers >= kHoldOutNumbersPerParameter * ParamCount(spec);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const bool held = hold_out && i % kHoldOutStride == kHoldOutStride - 1;
+      (held ? held_x : train_x).push_back(inputs[i]);
+      (held ? held_y : train_y).push_back(answers[i]);
+    }
+    const std::vector<Matrix> train_values = AnsweredValues(policy, train_y);
+    const std::vector<Matrix> held_values = AnsweredValues(policy, held_y);
+    // LM needs every number of the answers (not top-k) and an affordable
+    // Jacobian; it keeps its own copy of the training set.
+    const bool use_lm = policy.answers != Answers::kTopK &&
+                        LevenbergMarquardt::Affordable(spec, train_values);
+    std::vector<Matrix> lm_x, lm_y;
+    if (use_lm) lm_x = train_x, lm_y = train_y;
+    const std::unique_ptr<FitLoss> loss =
+        MakeLoss(spec, policy, std::move(train_x), std::move(train_y));
+    const double promising = PromisingRelLoss(policy, train_values);
+
+    // A round before the last may use kCurveRoundTimeShare of what is left
+    // of the time, the last round all of it.
+    const bool last_round = round + 1 == round_ends.size();
+    const double round_limit =
+        last_round
+            ? options.time_limit_seconds
+            : monitor.Elapsed() + kCurveRoundTimeShare *
+                                      std::max(0.0, options.time_limit_seconds -
+                                                        monitor.Elapsed());
+    monitor.set_limit(round_limit);
+
+    // Restarts until one is promising (then it ran to the target or to
+    // convergence) or time runs out. After the first round the first
+    // restart continues from the previous round's fit, whose loss on the
+    // grown training set is the new round's starting point.
+    const std::optional<Vector> warm =
+        round > 0 ? std::optional<Vector>(best.theta) : std::nullopt;
+    best = Fit();
+    for (int restart = 0;; ++restart) {
+      Vector x0(ParamCount(spec));
+      if (restart == 0 && warm) {
+        x0 = *warm;
+      } else {
+        Rng rng(DeriveSeed(options.seed, RngStream::kLearner,
+                           kInitStreamBase + restart));
+        for (Eigen::Index i = 0; i < x0.size(); ++i) {
+          x0(i) = init_scale * rng.NextGaussian();
+        }
+        if (ffn_units) {
+          LayerParams start = UnflattenParams(spec, x0);
+          SeedFfnBlock(spec, *ffn_units, &start);
+          x0 = FlattenParams(spec, start);
+        }
+      }
+      Lbfgs lbfgs(loss.get(), &monitor, restart, promising, target, use_lm);
+      Fit fit = lbfgs.Run(std::move(x0));
+      iterations += fit.iterations;
+      if (fit.handed_off) {
+        LevenbergMarquardt lm(spec, lm_x, lm_y, loss->target_sq_norm(),
+                              &monitor, restart, target, promising);
+        Fit polished = lm.Run(fit.theta, fit.iterations);
+        iterations += polished.iterations;
+        if (polished.rel_loss < fit.rel_loss) fit = std::move(polished);
+      }
+      if (fit.rel_loss < best.rel_loss) best = std::move(fit);
+      if (best.rel_loss < promising || monitor.OutOfTime()) break;
+    }
+
+    // The round's point, at this run's spend so far. Without held-out
+    // sequences (fewer than kHoldOutStride, or too few answers per
+    // parameter) the estimate falls back to the
+    // training set, which the fit has partly absorbed: an optimistic
+    // estimate.
+    CurvePoint point;
+    point.tokens = after.tokens_used - before.tokens_used;
+    point.queries = after.queries_used - before.queries_used;
+    if (held_x.empty()) {
+      point.est_functional_rel_err =
+          NoiseFreeRelErr(policy, best.rel_loss * loss->target_sq_norm(),
+                          loss->target_sq_norm(), NumbersIn(train_values));
+    } else {
+      const std::unique_ptr<FitLoss> held =
+          MakeLoss(spec, policy, std::move(held_x), std::move(held_y));
+      const double sq_err = 2 * held->Evaluate(best.theta, nullptr);
+      point.heldout_answer_rel_err = RelLoss(*held, sq_err / 2);
+      point.est_functional_rel_err = NoiseFreeRelErr(
+          policy, sq_err, held->target_sq_norm(), NumbersIn(held_values));
+    }
+    rel_err = point.est_functional_rel_err;
+    ReportCurvePoint(options, point, &result);
   }
 
-  LearnResult result;
   result.hypothesis = UnflattenParams(spec, best.theta);
-  // The curve's one point, at this run's spend. Without held-out sequences
-  // (fewer than kHoldOutStride) the estimate falls back to the training
-  // set, which the fit has partly absorbed: an optimistic estimate.
-  CurvePoint point;
-  point.tokens = after.tokens_used - before.tokens_used;
-  point.queries = after.queries_used - before.queries_used;
-  if (held_x.empty()) {
-    point.est_functional_rel_err =
-        NoiseFreeRelErr(policy, best.rel_loss * loss->target_sq_norm(),
-                        loss->target_sq_norm(), NumbersIn(train_values));
-  } else {
-    const std::unique_ptr<FitLoss> held =
-        MakeLoss(spec, policy, std::move(held_x), std::move(held_y));
-    const double sq_err = 2 * held->Evaluate(best.theta, nullptr);
-    point.heldout_answer_rel_err = RelLoss(*held, sq_err / 2);
-    point.est_functional_rel_err = NoiseFreeRelErr(
-        policy, sq_err, held->target_sq_norm(), NumbersIn(held_values));
-  }
-  ReportCurvePoint(options, point, &result);
   if (options.progress != nullptr) {
     *options.progress << absl::StrFormat(
                              "regress: done, train rel_loss %.3e, estimated "
                              "functional rel_err %.3e, %d iterations, %.1fs",
-                             best.rel_loss, point.est_functional_rel_err,
-                             iterations, monitor.Elapsed())
+                             best.rel_loss, rel_err, iterations,
+                             monitor.Elapsed())
                       << std::endl;
   }
   return result;

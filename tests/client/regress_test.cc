@@ -212,6 +212,44 @@ TEST(RegressTest, SameSeedSameBits) {
   EXPECT_FALSE(BitwiseEqual(run(6), first));
 }
 
+// With a curve sink the budget is spent in rounds: the sink sees each point
+// as it is reached, spend grows from point to point, the last point is the
+// run's whole spend, and the final fit still converges.
+TEST(RegressTest, CurveReportsAPointPerRound) {
+  const LayerSpec spec = Resolve({.d_model = 4, .heads = 2});
+  FakeOracle oracle(spec, AccessPolicy{}, 12);
+  std::vector<CurvePoint> seen;
+  std::vector<uint64_t> used_when_seen;
+  LearnOptions options{
+      .seed = 4, .max_tokens = 400, .time_limit_seconds = kTimeLimitSeconds};
+  options.curve_sink = [&](const CurvePoint& p) {
+    seen.push_back(p);
+    used_when_seen.push_back(oracle.usage().tokens_used);
+  };
+  absl::StatusOr<LearnResult> result = LearnRegress(oracle, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GE(result->curve.size(), 3u);
+  ASSERT_EQ(seen.size(), result->curve.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("point ", i));
+    EXPECT_EQ(seen[i].tokens, result->curve[i].tokens);
+    // Reported when reached: nothing of a later round spent yet.
+    EXPECT_EQ(seen[i].tokens, used_when_seen[i]);
+    if (i > 0) {
+      EXPECT_GT(seen[i].tokens, seen[i - 1].tokens);
+      EXPECT_GT(seen[i].queries, seen[i - 1].queries);
+    }
+  }
+  // The first round holds about a quarter of the tokens.
+  EXPECT_LE(seen.front().tokens, 400u / 4 + 16);
+  EXPECT_EQ(seen.back().tokens, oracle.usage().tokens_used);
+  EXPECT_EQ(seen.back().queries, oracle.usage().queries_used);
+  EXPECT_EQ(oracle.usage().tokens_used, 400u);
+  EXPECT_LE(FunctionalRelErr(spec, oracle.secret(), result->hypothesis),
+            kConvergedRelErr);
+  EXPECT_LE(seen.back().est_functional_rel_err, kConvergedRelErr);
+}
+
 TEST(RegressTest, NoBudgetLeftIsResourceExhausted) {
   const LayerSpec spec = Resolve({.d_model = 4});
   AccessPolicy policy;
