@@ -22,6 +22,25 @@ void AnswerInto(const LayerSpec& spec, const LayerParams& params,
   TopKInto(values, policy.top_k, out);
 }
 
+void AnswerBatchInto(const LayerSpec& spec, const LayerParams& params,
+                     const AccessPolicy& policy, uint64_t noise_seed,
+                     uint64_t first_query_index,
+                     std::span<const ConstMatrixMap> xs,
+                     std::span<MatrixMap> outs) {
+  if (policy.answers == Answers::kTopK) {
+    for (size_t i = 0; i < xs.size(); ++i) {
+      AnswerInto(spec, params, policy, noise_seed, first_query_index + i, xs[i],
+                 outs[i]);
+    }
+    return;
+  }
+  ForwardBatchInto(spec, params, xs, outs);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    DegradeAnswer(policy, noise_seed, first_query_index + i, outs[i]);
+    ApplyAnswerForm(policy, outs[i]);
+  }
+}
+
 Matrix AnswerTo(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,
                 uint64_t query_index, ConstMatrixRef x) {

@@ -15,6 +15,7 @@
 #define ATTNORACLE_COMMON_ANSWER_H_
 
 #include <cstdint>
+#include <span>
 
 #include "common/access_policy.h"
 #include "common/layer_params.h"
@@ -32,6 +33,16 @@ int AnswerCols(const LayerSpec& spec, const AccessPolicy& policy);
 void AnswerInto(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,
                 uint64_t query_index, ConstMatrixRef x, MatrixRef out);
+
+// The answers to xs[i] at the learner's indices first_query_index + i
+// into outs[i], each exactly as AnswerInto writes it; the forward passes
+// of sequences of the same length share matrix products where that keeps
+// every bit (ForwardBatchInto). xs and outs have the same size.
+void AnswerBatchInto(const LayerSpec& spec, const LayerParams& params,
+                     const AccessPolicy& policy, uint64_t noise_seed,
+                     uint64_t first_query_index,
+                     std::span<const ConstMatrixMap> xs,
+                     std::span<MatrixMap> outs);
 
 Matrix AnswerTo(const LayerSpec& spec, const LayerParams& params,
                 const AccessPolicy& policy, uint64_t noise_seed,

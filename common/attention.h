@@ -13,6 +13,8 @@
 #ifndef ATTNORACLE_COMMON_ATTENTION_H_
 #define ATTNORACLE_COMMON_ATTENTION_H_
 
+#include <span>
+
 #include "common/layer_params.h"
 #include "common/layer_spec.h"
 #include "common/tensor.h"
@@ -29,6 +31,21 @@ Matrix Forward(const LayerSpec& spec, const LayerParams& params,
 // (for example a map over a response buffer).
 void ForwardInto(const LayerSpec& spec, const LayerParams& params,
                  ConstMatrixRef x, MatrixRef out);
+
+// The outputs of several sequences at once: outs[i] as ForwardInto(spec,
+// params, xs[i], outs[i]) writes it, bit for bit. Sequences of the same
+// length share one matrix product per head for their query, key and value
+// projections when the
+// result provably cannot differ (one layer without FFN block, all
+// positions read out, d_model <= kBatchMaxDModel, lengths a multiple of
+// kBatchRowMultiple, Eigen's blocked product for each sequence's shapes);
+// every other sequence goes through ForwardInto. Same preconditions as
+// ForwardInto for each pair; xs and outs have the same size.
+inline constexpr int kBatchMaxDModel = 64;
+inline constexpr int kBatchRowMultiple = 4;
+void ForwardBatchInto(const LayerSpec& spec, const LayerParams& params,
+                      std::span<const ConstMatrixMap> xs,
+                      std::span<MatrixMap> outs);
 
 // The FFN block alone on attention rows z (rows x out_dim) into `out` (rows x
 // ffn.out_dim). `spec` must have an FFN block.

@@ -355,15 +355,19 @@ absl::StatusOr<OracleCore::Answered> OracleCore::Answer(
   const std::shared_ptr<const Secret> secret =
       challenge->SecretFor(caller.name);
   const uint64_t noise_seed = challenge->NoiseSeedFor(caller.name);
-  std::vector<ConstMatrixMap> answers;
-  answers.reserve(sequences.size());
+  std::vector<MatrixMap> outputs;
+  outputs.reserve(sequences.size());
+  const int cols = AnswerCols(config.spec, config.policy);
   for (size_t i = 0; i < sequences.size(); ++i) {
-    const int rows =
-        OutputRows(config.spec, static_cast<int>(sequences[i].rows()));
-    MatrixMap out =
-        allocate_output(i, rows, AnswerCols(config.spec, config.policy));
-    AnswerInto(config.spec, secret->params, config.policy, noise_seed,
-               reservation.first_query_index + i, sequences[i], out);
+    outputs.push_back(allocate_output(
+        i, OutputRows(config.spec, static_cast<int>(sequences[i].rows())),
+        cols));
+  }
+  AnswerBatchInto(config.spec, secret->params, config.policy, noise_seed,
+                  reservation.first_query_index, sequences, outputs);
+  std::vector<ConstMatrixMap> answers;
+  answers.reserve(outputs.size());
+  for (const MatrixMap& out : outputs) {
     answers.emplace_back(out.data(), out.rows(), out.cols());
   }
   challenge->BeginAnswer();
