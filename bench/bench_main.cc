@@ -30,9 +30,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "attnoracle/bench/echo.grpc.pb.h"
 #include "attnoracle/v1/oracle.grpc.pb.h"
@@ -166,8 +166,8 @@ v1::QueryRequest BuildRequest(const Workload& w) {
   request.set_challenge_id(w.challenge_id);
   Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 0));
   for (int s = 0; s < w.sequences; ++s) {
-    MatrixMap x = MutableMatrixProto(TokensOf(w, s), w.d_model,
-                                     request.add_sequences());
+    MatrixMap x =
+        MutableMatrixProto(TokensOf(w, s), w.d_model, request.add_sequences());
     for (Eigen::Index i = 0; i < x.size(); ++i) {
       x.data()[i] = rng.NextGaussian();
     }
@@ -181,8 +181,8 @@ v1::QueryResponse BuildEchoResponse(const Workload& w) {
   v1::QueryResponse response;
   Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 1));
   for (int s = 0; s < w.sequences; ++s) {
-    MatrixMap y = MutableMatrixProto(TokensOf(w, s), w.d_model,
-                                     response.add_outputs());
+    MatrixMap y =
+        MutableMatrixProto(TokensOf(w, s), w.d_model, response.add_outputs());
     for (Eigen::Index i = 0; i < y.size(); ++i) {
       y.data()[i] = rng.NextGaussian();
     }
