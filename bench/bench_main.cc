@@ -57,13 +57,16 @@ ABSL_FLAG(double, seconds, 2,
 ABSL_FLAG(double, round_seconds, 0.5,
           "Length of one round; a measurement alternates oracle and echo "
           "rounds of this length.");
-ABSL_FLAG(std::string, workloads, "small,batched,streaming,large",
+ABSL_FLAG(std::string, workloads, "small,batched,streaming,large,learner",
           "Comma-separated workloads to run: small (d=16, 8 tokens, 1 "
           "sequence per unary request), batched (64 sequences per request), "
           "streaming (small over QueryStream), large (d=256, 256 tokens, 4 "
           "heads), large_grouped (large with 2 kv heads), large_ffn (large "
           "and a ReLU block of width 1024), large_stack (2 residual layers "
-          "of large), or none.");
+          "of large), learner (the learners' requests: learner-regress-d16 and "
+          "-d64, 220 sequences of 9 tokens; learner-probe-d16 and -d64, d "
+          "one-token sequences and one of 2d + 1 tokens; each also by its "
+          "own name), or none.");
 ABSL_FLAG(std::string, in_flight, "1,64",
           "Comma-separated numbers of requests kept in flight.");
 ABSL_FLAG(std::string, ledger, "memory,sqlite",
@@ -121,7 +124,15 @@ struct Workload {
   int kv_heads = 0;    // 0: one per head
   int layers = 1;      // attention layers
   int ffn_hidden = 0;  // width of the ReLU block; 0: none
+  // When > 0, the last sequence of each request has this many tokens
+  // instead (the probe's 2d + 1 token query after d one-token ones).
+  int last_tokens = 0;
 };
+
+// Selected together by --workloads=learner.
+constexpr char kLearnerPrefix[] = "learner-";
+constexpr int kRegressSequences = 220;
+constexpr int kRegressTokens = 9;
 
 const std::vector<Workload>& AllWorkloads() {
   static const auto* kAll = new std::vector<Workload>{
@@ -132,6 +143,12 @@ const std::vector<Workload>& AllWorkloads() {
       {"large_grouped", "bench-d256-h4-kv2", 256, 4, 256, 1, false, 2},
       {"large_ffn", "bench-d256-h4-ffn", 256, 4, 256, 1, false, 0, 1, 1024},
       {"large_stack", "bench-d256-h4-l2", 256, 4, 256, 1, false, 0, 2},
+      {"learner-regress-d16", "bench-d16", 16, 1, kRegressTokens,
+       kRegressSequences, false},
+      {"learner-regress-d64", "bench-d64", 64, 1, kRegressTokens,
+       kRegressSequences, false},
+      {"learner-probe-d16", "bench-d16", 16, 1, 1, 16 + 1, false, 0, 1, 0, 2 * 16 + 1},
+      {"learner-probe-d64", "bench-d64", 64, 1, 1, 64 + 1, false, 0, 1, 0, 2 * 64 + 1},
   };
   return *kAll;
 }
@@ -150,13 +167,24 @@ double FlopsPerSequence(const Workload& w) {
   return (per_head * w.heads + per_kv_head * kv_heads) * w.layers + ffn;
 }
 
+int TokensOf(const Workload& w, int sequence) {
+  return w.last_tokens > 0 && sequence == w.sequences - 1 ? w.last_tokens
+                                                          : w.tokens;
+}
+
+double TokensPerRequest(const Workload& w) {
+  double tokens = 0;
+  for (int s = 0; s < w.sequences; ++s) tokens += TokensOf(w, s);
+  return tokens;
+}
+
 v1::QueryRequest BuildRequest(const Workload& w) {
   v1::QueryRequest request;
   request.set_challenge_id(w.challenge_id);
   Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 0));
   for (int s = 0; s < w.sequences; ++s) {
     MatrixMap x =
-        MutableMatrixProto(w.tokens, w.d_model, request.add_sequences());
+        MutableMatrixProto(TokensOf(w, s), w.d_model, request.add_sequences());
     for (Eigen::Index i = 0; i < x.size(); ++i) {
       x.data()[i] = rng.NextGaussian();
     }
@@ -171,7 +199,7 @@ v1::QueryResponse BuildEchoResponse(const Workload& w) {
   Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 1));
   for (int s = 0; s < w.sequences; ++s) {
     MatrixMap y =
-        MutableMatrixProto(w.tokens, w.d_model, response.add_outputs());
+        MutableMatrixProto(TokensOf(w, s), w.d_model, response.add_outputs());
     for (Eigen::Index i = 0; i < y.size(); ++i) {
       y.data()[i] = rng.NextGaussian();
     }
@@ -350,7 +378,7 @@ Row Measure(const Workload& w, const std::string& ledger, int in_flight,
   row.in_flight = in_flight;
   const double sequences = w.sequences;
   row.qps = mine.seconds > 0 ? mine.requests * sequences / mine.seconds : 0;
-  row.tokens_per_s = row.qps * w.tokens;
+  row.tokens_per_s = row.qps * TokensPerRequest(w) / sequences;
   row.p50_us = Percentile(mine.latencies_us, 0.5);
   row.p99_us = Percentile(mine.latencies_us, 0.99);
   row.echo_qps =
@@ -432,13 +460,13 @@ void PrintTable(const std::vector<Row>& rows, double gemm_peak_gflops) {
                                gemm_peak_gflops);
   std::cout << "malloc: " << MallocLibrary() << "\n\n";
   std::cout << absl::StrFormat(
-      "%-10s %-7s %6s %11s %12s %8s %8s %11s %9s %7s %7s %8s %7s %6s\n",
+      "%-19s %-7s %6s %11s %12s %8s %8s %11s %9s %7s %7s %8s %7s %6s\n",
       "WORKLOAD", "LEDGER", "FLIGHT", "QUERIES/S", "TOKENS/S", "P50_US",
       "P99_US", "ECHO_Q/S", "ECHO_P99", "X_ECHO", "CPU_US", "ECHO_CPU",
       "GFLOP/S", "X_GEMM");
   for (const Row& r : rows) {
     std::cout << absl::StrFormat(
-        "%-10s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f %7s %8.1f",
+        "%-19s %-7s %6d %11.0f %12.0f %8u %8u %11.0f %9u %7.2f %7s %8.1f",
         r.workload, r.ledger, r.in_flight, r.qps, r.tokens_per_s, r.p50_us,
         r.p99_us, r.echo_qps, r.echo_p99_us, r.ratio_to_echo(),
         r.cpu_us >= 0 ? absl::StrFormat("%.1f", r.cpu_us) : "-", r.echo_cpu_us);
@@ -525,6 +553,12 @@ int Main() {
   for (absl::string_view name :
        absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
     if (name == "none") continue;
+    if (name == "learner") {
+      for (const Workload& w : AllWorkloads()) {
+        if (absl::StartsWith(w.name, kLearnerPrefix)) workloads.push_back(&w);
+      }
+      continue;
+    }
     auto it = std::find_if(AllWorkloads().begin(), AllWorkloads().end(),
                            [&](const Workload& w) { return w.name == name; });
     if (it == AllWorkloads().end()) {

@@ -13,7 +13,8 @@ import json
 import subprocess
 import sys
 
-WORKLOADS = ["small", "batched", "streaming", "large"]
+WORKLOADS = ["small", "batched", "streaming", "large", "learner-regress-d16",
+             "learner-regress-d64", "learner-probe-d16", "learner-probe-d64"]
 LEDGERS = ["memory", "sqlite"]
 IN_FLIGHT = [1, 64]
 # Not in the default list: the large layer classes, run once each here.

@@ -20,8 +20,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_challenges.h"
+#include "common/answer.h"
 #include "common/attention.h"
 #include "common/challenge_config.h"
+#include "common/codec.h"
 #include "common/hashing.h"
 #include "common/layer_spec.h"
 #include "common/prior.h"
@@ -259,6 +261,118 @@ void BM_OracleQuery(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_OracleQuery)->Unit(benchmark::kMicrosecond);
+
+// The batched workload of oracle-bench (64 sequences of 8 tokens, d = 16)
+// one stage at a time, per request: what the server does with the bytes
+// gRPC hands it. `stage` 0: parse the request; 1: the 64 answers into the
+// response's buffers (AnswerInto, one sequence at a time); 2: the transcript bytes of request and
+// answer; 3: their digests and the chain hash; 4: serialize the response;
+// 5: the whole core (OracleCore::Query on an in-memory store: checks,
+// charge, answers, transcript, commit).
+constexpr int kBatchedSequences = 64;
+
+void BM_BatchedStage(benchmark::State& state) {
+  const int stage = static_cast<int>(state.range(0));
+  const ChallengeConfig& config = BenchConfig("bench-d16");
+  const LayerParams secret = DrawSecret(config.spec, config.prior);
+  v1::QueryRequest request;
+  request.set_challenge_id(config.id);
+  Rng rng(DeriveSeed(kInputSeed, RngStream::kLearner, 0));
+  for (int s = 0; s < kBatchedSequences; ++s) {
+    MatrixMap x = MutableMatrixProto(kSmallTokens, config.spec.d_model,
+                                     request.add_sequences());
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      x.data()[i] = rng.NextGaussian();
+    }
+  }
+  const std::string request_bytes = request.SerializeAsString();
+  std::vector<ConstMatrixMap> inputs;
+  for (const v1::Matrix& m : request.sequences()) {
+    inputs.push_back(*MatrixView(m, "sequences"));
+  }
+  v1::QueryResponse response;
+  for (int s = 0; s < kBatchedSequences; ++s) {
+    MatrixMap y = MutableMatrixProto(kSmallTokens, config.spec.out_dim,
+                                     response.add_outputs());
+    AnswerInto(config.spec, secret, config.policy, 1, s, inputs[s], y);
+  }
+  std::vector<ConstMatrixMap> answers;
+  for (const v1::Matrix& m : response.outputs()) {
+    answers.push_back(*MatrixView(m, "outputs"));
+  }
+  MemoryStore store;
+  ChallengeRegistry registry(&store);
+  Ledger ledger(&store);
+  Authenticator authenticator(&store, "");
+  if (!registry.Load().ok() || !ledger.Load().ok() ||
+      !registry.Create(config).ok()) {
+    std::abort();
+  }
+  OracleCore core(&registry, &ledger, &authenticator, &store);
+  const Principal caller{"learner-0", Role::kLearner};
+  const std::string req = EncodeMatrices(inputs);
+  const std::string resp = EncodeMatrices(answers);
+  std::string head;
+  uint64_t index = 0;
+  for (auto _ : state) {
+    switch (stage) {
+      case 0: {
+        v1::QueryRequest parsed;
+        if (!parsed.ParseFromString(request_bytes)) std::abort();
+        benchmark::DoNotOptimize(parsed.sequences_size());
+        break;
+      }
+      case 1: {
+        v1::QueryResponse out;
+        std::vector<MatrixMap> outs;
+        for (int s = 0; s < kBatchedSequences; ++s) {
+          outs.push_back(MutableMatrixProto(kSmallTokens, config.spec.out_dim,
+                                            out.add_outputs()));
+        }
+        for (int s = 0; s < kBatchedSequences; ++s) {
+          AnswerInto(config.spec, secret, config.policy, 1, index + s,
+                     inputs[s], outs[s]);
+        }
+        index += kBatchedSequences;
+        benchmark::DoNotOptimize(out.outputs_size());
+        break;
+      }
+      case 2: {
+        const std::string a = EncodeMatrices(inputs);
+        const std::string b = EncodeMatrices(answers);
+        benchmark::DoNotOptimize(a.data());
+        benchmark::DoNotOptimize(b.data());
+        break;
+      }
+      case 3:
+        head = ChainHash(head, RequestDigest(index++, req), Sha256(resp));
+        benchmark::DoNotOptimize(head.data());
+        break;
+      case 4: {
+        const std::string bytes = response.SerializeAsString();
+        benchmark::DoNotOptimize(bytes.data());
+        break;
+      }
+      default: {
+        v1::QueryResponse out;
+        for (int s = 0; s < kBatchedSequences; ++s) out.add_outputs();
+        absl::StatusOr<QueryResult> result = core.Query(
+            caller, config.id, inputs, [&out](size_t i, int rows, int cols) {
+              return MutableMatrixProto(
+                  rows, cols, out.mutable_outputs(static_cast<int>(i)));
+            });
+        if (!result.ok()) std::abort();
+        benchmark::DoNotOptimize(out.outputs_size());
+        break;
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BatchedStage)
+    ->ArgName("stage")
+    ->DenseRange(0, 5)
+    ->Unit(benchmark::kMicrosecond);
 
 // A core over an in-memory store whose challenge already has `existing`
 // submissions, kSubmissionsPerLearner from each learner, with scores that
