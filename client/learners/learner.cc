@@ -18,6 +18,11 @@ constexpr LearnerEntry kLearners[] = {
      "least squares on random queries with analytic gradients; fits any "
      "spec",
      LearnRegress},
+    {"scalar-lowrank",
+     "Bhattamishra et al.: one scalar last-token head of rank head_dim < "
+     "d_model by matrix sensing, 2x the counting bound in queries; refuses "
+     "several heads, full rank, biases, noise, other readouts",
+     LearnScalarLowRank},
 };
 
 }  // namespace

@@ -99,6 +99,15 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnRegress(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Bhattamishra et al.'s low-rank scalar head: v from d one-token queries,
+// then Theta (rank head_dim < d_model) by matrix sensing on 2-token
+// queries, 2 (r (2d - r) + d) queries in all. FAILED_PRECONDITION unless one
+// head of head_dim < d_model read out as one number at the last position
+// with exact values (scalar_challenge.h); RESOURCE_EXHAUSTED up front when
+// the budget or caps cannot cover the design.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnScalarLowRank(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
 // capped to it, with a line on options.progress and budget_capped set. The
