@@ -23,6 +23,11 @@ constexpr LearnerEntry kLearners[] = {
      "d_model by matrix sensing, 2x the counting bound in queries; refuses "
      "several heads, full rank, biases, noise, other readouts",
      LearnScalarLowRank},
+    {"multihead-scalar",
+     "after Kim, Kim, Guo: up to 4 scalar last-token heads from 4Hd^2 - 2H "
+     "+ 1 queries of repeated tokens; refuses biases, noise, other "
+     "readouts",
+     LearnMultiheadScalar},
 };
 
 }  // namespace

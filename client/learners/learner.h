@@ -108,6 +108,16 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnScalarLowRank(
     QueryOracle& oracle, const LearnOptions& options);
 
+// After Kim, Kim, Guo: H heads read out as one number at the last position,
+// from exactly 4 H d^2 - 2H + 1 queries of at most 2H + 1 tokens (a token
+// repeated m times before the query token; rational interpolation in m).
+// FAILED_PRECONDITION unless the challenge is such a layer with exact
+// values (scalar_challenge.h) and at most 4 heads; RESOURCE_EXHAUSTED up
+// front when the budget or caps cannot cover the design; INTERNAL when two
+// heads cannot be told apart on the design (another seed helps).
+[[nodiscard]] absl::StatusOr<LearnResult> LearnMultiheadScalar(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
 // capped to it, with a line on options.progress and budget_capped set. The
