@@ -28,6 +28,11 @@ constexpr LearnerEntry kLearners[] = {
      "+ 1 queries of repeated tokens; refuses biases, noise, other "
      "readouts",
      LearnMultiheadScalar},
+    {"examples-regress",
+     "Chen & Li's random examples, fitted by least squares (regress); "
+     "refuses chosen-query access, non-value answers, vector last-token "
+     "output",
+     LearnExamplesRegress},
 };
 
 }  // namespace

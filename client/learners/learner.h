@@ -118,6 +118,14 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnMultiheadScalar(
     QueryOracle& oracle, const LearnOptions& options);
 
+// The practical reference for Chen & Li's random examples: least squares on
+// examples the server draws (LearnRegress). FAILED_PRECONDITION, before
+// anything is spent, unless the policy offers examples only
+// (ACCESS_EXAMPLES) answered with values and the spec is one softmax layer
+// with full-sequence or scalar last-token output.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnExamplesRegress(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
 // capped to it, with a line on options.progress and budget_capped set. The
