@@ -18,6 +18,11 @@ constexpr LearnerEntry kLearners[] = {
      "least squares on random queries with analytic gradients; fits any "
      "spec",
      LearnRegress},
+    {"scalar-exact",
+     "Bhattamishra et al.: the scalar last-token head in exactly d^2 + d "
+     "queries; refuses several heads, biases, FFN blocks, outputs wider "
+     "than one number, and noisy, rounded or sign answers",
+     LearnScalarExact},
 };
 
 }  // namespace

@@ -99,6 +99,14 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnRegress(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Bhattamishra et al.'s exact recovery of the scalar last-token model (one
+// head, READOUT_LAST, out_dim 1, no biases) in exactly d^2 + d queries.
+// FAILED_PRECONDITION for other specs and for answers that are not exact
+// float64 values; RESOURCE_EXHAUSTED when this run may not spend d^2 + d
+// queries (2d^2 + d tokens). Both before anything is spent.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnScalarExact(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
 // capped to it, with a line on options.progress and budget_capped set. The
