@@ -23,6 +23,11 @@ constexpr LearnerEntry kLearners[] = {
      "queries; refuses several heads, biases, FFN blocks, outputs wider "
      "than one number, and noisy, rounded or sign answers",
      LearnScalarExact},
+    {"sign-bisect",
+     "Bhattamishra et al.: the scalar last-token head from sign answers, "
+     "40 bisection queries per number; refuses answers other than signs "
+     "and the specs scalar-exact refuses",
+     LearnSignBisect},
 };
 
 }  // namespace
