@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/query_oracle.h"
 #include "common/layer_comparison.h"
@@ -60,7 +61,9 @@ TEST_P(ScalarExactTest, RecoversInExactlyDSquaredPlusDQueries) {
       RunLearner("scalar-exact", oracle,
                  LearnOptions{.seed = seed, .progress = &progress});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_LE(FunctionalError(oracle, result->hypothesis), 1e-16);
+  const double err = FunctionalError(oracle, result->hypothesis);
+  RecordProperty("functional_rel_err", absl::StrFormat("%.3g", err));
+  EXPECT_LE(err, 1e-16);
   const uint64_t queries = static_cast<uint64_t>(d) * d + d;
   EXPECT_EQ(oracle.usage().queries_used, queries);
   EXPECT_EQ(oracle.usage().tokens_used, 2 * static_cast<uint64_t>(d) * d + d);

@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/query_oracle.h"
 #include "common/layer_params.h"
@@ -81,6 +82,8 @@ TEST_P(SignBisectTest, RecoversNormalisedParameters) {
       "sign-bisect", oracle, LearnOptions{.seed = seed, .progress = &progress});
   ASSERT_TRUE(result.ok()) << result.status();
   const Errors errors = ParameterErrors(oracle, result->hypothesis);
+  RecordProperty("theta_rel_err", absl::StrFormat("%.3g", errors.theta));
+  RecordProperty("omega_err", absl::StrFormat("%.3g", errors.omega));
   EXPECT_LE(errors.theta, 1e-9);
   EXPECT_LE(errors.omega, 1e-9);
   EXPECT_EQ(oracle.usage().queries_used, DesignQueries(d));
