@@ -18,6 +18,16 @@ constexpr LearnerEntry kLearners[] = {
      "least squares on random queries with analytic gradients; fits any "
      "spec",
      LearnRegress},
+    {"scalar-exact",
+     "Bhattamishra et al.: the scalar last-token head in exactly d^2 + d "
+     "queries; refuses several heads, biases, FFN blocks, outputs wider "
+     "than one number, and noisy, rounded or sign answers",
+     LearnScalarExact},
+    {"sign-bisect",
+     "Bhattamishra et al.: the scalar last-token head from sign answers, "
+     "40 bisection queries per number; refuses answers other than signs "
+     "and the specs scalar-exact refuses",
+     LearnSignBisect},
     {"scalar-lowrank",
      "Bhattamishra et al.: one scalar last-token head of rank head_dim < "
      "d_model by matrix sensing, 2x the counting bound in queries; refuses "

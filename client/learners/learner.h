@@ -99,6 +99,23 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnRegress(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Bhattamishra et al.'s exact recovery of the scalar last-token model (one
+// head, READOUT_LAST, out_dim 1, no biases) in exactly d^2 + d queries.
+// FAILED_PRECONDITION for other specs and for answers that are not exact
+// float64 values; RESOURCE_EXHAUSTED when this run may not spend d^2 + d
+// queries (2d^2 + d tokens). Both before anything is spent.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnScalarExact(
+    QueryOracle& oracle, const LearnOptions& options);
+
+// Bhattamishra et al.'s membership-query recovery of the same model from
+// sign answers (ANSWERS_SIGN): v as a unit vector (signs do not fix its
+// scale) and W, each number by kBits = 40 bisection steps, (d^2 + d - 1) 40
+// + d + 1 queries. FAILED_PRECONDITION for other specs and answer forms,
+// RESOURCE_EXHAUSTED when this run may not spend that many; both before
+// anything is spent.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnSignBisect(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Bhattamishra et al.'s low-rank scalar head: v from d one-token queries,
 // then Theta (rank head_dim < d_model) by matrix sensing on 2-token
 // queries, 2 (r (2d - r) + d) queries in all. FAILED_PRECONDITION unless one
