@@ -28,6 +28,11 @@ constexpr LearnerEntry kLearners[] = {
      "40 bisection queries per number; refuses answers other than signs "
      "and the specs scalar-exact refuses",
      LearnSignBisect},
+    {"ffn-antisymmetric",
+     "Bhattamishra et al.: one softmax head at the last position and a ReLU "
+     "FFN block without biases, attention from f(X) - f(-X), units from "
+     "kinks; refuses other specs and noisy, rounded or sign answers",
+     LearnFfnAntisymmetric},
 };
 
 }  // namespace
