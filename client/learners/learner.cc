@@ -23,11 +23,6 @@ constexpr LearnerEntry kLearners[] = {
      "queries; refuses several heads, biases, FFN blocks, outputs wider "
      "than one number, and noisy, rounded or sign answers",
      LearnScalarExact},
-    {"sign-bisect",
-     "Bhattamishra et al.: the scalar last-token head from sign answers, "
-     "40 bisection queries per number; refuses answers other than signs "
-     "and the specs scalar-exact refuses",
-     LearnSignBisect},
     {"scalar-lowrank",
      "Bhattamishra et al.: one scalar last-token head of rank head_dim < "
      "d_model by matrix sensing, 2x the counting bound in queries; refuses "
@@ -38,6 +33,16 @@ constexpr LearnerEntry kLearners[] = {
      "+ 1 queries of repeated tokens; refuses biases, noise, other "
      "readouts",
      LearnMultiheadScalar},
+    {"ffn-antisymmetric",
+     "Bhattamishra et al.: one softmax head at the last position and a ReLU "
+     "FFN block without biases, attention from f(X) - f(-X), units from "
+     "kinks; refuses other specs and noisy, rounded or sign answers",
+     LearnFfnAntisymmetric},
+    {"sign-bisect",
+     "Bhattamishra et al.: the scalar last-token head from sign answers, "
+     "40 bisection queries per number; refuses answers other than signs "
+     "and the specs scalar-exact refuses",
+     LearnSignBisect},
     {"examples-regress",
      "Chen & Li's random examples, fitted by least squares (regress); "
      "refuses chosen-query access, non-value answers, vector last-token "

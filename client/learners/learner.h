@@ -143,6 +143,18 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnExamplesRegress(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Bhattamishra et al.'s recovery of a one-layer transformer: one softmax
+// head read at the last position, then a ReLU FFN block without biases or
+// residual and one output. The attention from the antisymmetric part
+// f(X) - f(-X) (2d^2 + 2d queries), the units up to permutation and positive
+// rescaling from the kinks of one-token answers on a path (adaptive, about
+// (hidden + 1)(d + 1) plus the search's queries). FAILED_PRECONDITION for
+// other specs, for more than d_model + 20 hidden units and for answers that
+// are not exact float64 values; RESOURCE_EXHAUSTED when this run may not
+// spend the least it needs. Both before anything is spent.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnFfnAntisymmetric(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // Dispatch by name (Learners()). INVALID_ARGUMENT for an unknown name,
 // listing the known ones. A max_tokens above what is left of the budget is
 // capped to it, with a line on options.progress and budget_capped set. The

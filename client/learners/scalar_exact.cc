@@ -23,18 +23,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
+#include "client/learners/scalar_head_reader.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
 namespace {
 
-// The u_k are redrawn until |v.u_k| >= kMinValueAlignment |v| |u_k|, so the
-// decoded weight p is never a ratio of two tiny differences.
-constexpr double kMinValueAlignment = 0.2;
-// Root mean square logit u_k^T W e_j aimed at: well inside the sigmoid's
-// sensitive range (p between 0.1 and 0.9 for most queries).
-constexpr double kTargetRmsLogit = 1.0;
 // Entries of x1 = e_j + u_k stay within this share of max_abs_input.
 constexpr double kInputHeadroom = 0.5;
 
@@ -92,14 +87,6 @@ LayerParams Hypothesis(const LayerSpec& spec, const Matrix& w,
   return params;
 }
 
-// f for a two-token query [x1; x2] under (w, v).
-double Predict(const Matrix& w, const Vector& v, const Vector& x1,
-               const Vector& x2) {
-  const double logit = (x1 - x2).dot(w * x2);
-  const double p = 1 / (1 + std::exp(-logit));
-  return v.dot(x2) + p * (v.dot(x1) - v.dot(x2));
-}
-
 class ScalarExact {
  public:
   ScalarExact(QueryOracle& oracle, const LearnOptions& options)
@@ -125,9 +112,6 @@ class ScalarExact {
     point.tokens = now.tokens_used - start_.tokens_used;
     return point;
   }
-  // d directions (columns) u_k of norm `scale`, each with |v.u_k| >=
-  // kMinValueAlignment |v| |u_k|, linearly independent.
-  Matrix DrawDirections(const Vector& v, double scale);
 
   QueryOracle& oracle_;
   const LearnOptions& options_;
@@ -136,24 +120,6 @@ class ScalarExact {
   const Usage start_;
   Rng rng_;
 };
-
-Matrix ScalarExact::DrawDirections(const Vector& v, double scale) {
-  Matrix u(d_, d_);
-  for (;;) {
-    for (int k = 0; k < d_; ++k) {
-      Vector r(d_);
-      do {
-        for (int i = 0; i < d_; ++i) r(i) = rng_.NextGaussian();
-      } while (std::abs(v.dot(r)) < kMinValueAlignment * v.norm() * r.norm());
-      u.col(k) = r * (scale / r.norm());
-    }
-    // Gaussian draws are independent almost surely; the check costs nothing
-    // against a wasted column.
-    const Eigen::JacobiSVD<Matrix> svd(u);
-    const Vector sv = svd.singularValues();
-    if (sv(d_ - 1) > 1e-3 * sv(0)) return u;
-  }
-}
 
 absl::StatusOr<LearnResult> ScalarExact::Run() {
   ATTN_RETURN_IF_ERROR(CheckSolvable(oracle_.info()));
@@ -183,88 +149,40 @@ absl::StatusOr<LearnResult> ScalarExact::Run() {
     // Every answer is then 0 whatever W is: the zero function is exact.
     Say("v = 0: the layer answers 0 everywhere");
   }
-  Matrix w = Matrix::Zero(d_, d_);
   Say(absl::StrCat("v from ", d_, " one-token queries"));
 
   const double max_scale =
       kInputHeadroom * oracle_.info().policy.limits.max_abs_input;
-  double column_norm_sum = 0;
-  struct Asked {
-    Vector x1, x2;
-    double f;
-  };
-  std::vector<Asked> asked;
-  for (int j = 0; j < d_; ++j) {
-    // Logits u^T W e_j have root mean square |u| |W e_j| / sqrt(d) for
-    // random directions; the columns read so far stand in for |W e_j|.
-    double scale = 1;
-    if (j > 0 && column_norm_sum > 0) {
-      scale = kTargetRmsLogit * std::sqrt(static_cast<double>(d_)) /
-              (column_norm_sum / j);
-    }
-    scale = std::min(scale, max_scale);
-    const Matrix u =
-        DrawDirections(v.norm() > 0 ? v : Vector::Ones(d_).eval(), scale);
-    const Vector x2 = Vector::Unit(d_, j);
-    sequences.clear();
-    for (int k = 0; k < d_; ++k) {
-      Matrix x(2, d_);
-      x.row(0) = (x2 + u.col(k)).transpose();
-      x.row(1) = x2.transpose();
-      sequences.push_back(std::move(x));
-    }
-    const CurvePoint before = Spent();
-    ATTN_ASSIGN_OR_RETURN(answers, QueryInBatches(oracle_, sequences));
-    // The hypothesis so far (W's unread columns 0) predicts this round's
-    // answers before they are decoded: a held-out estimate of its error.
-    double residual = 0, total = 0;
-    Vector logits(d_);
-    for (int k = 0; k < d_; ++k) {
-      const Vector x1 = x2 + u.col(k);
-      const double f = answers[k](0, 0);
-      asked.push_back({x1, x2, f});
-      const double r = f - Predict(w, v, x1, x2);
-      residual += r * r;
-      total += f * f;
-      // p = (f - v.x2) / (v.x1 - v.x2), 1 - p = (v.x1 - f) / (v.x1 - v.x2).
-      const double above = f - v.dot(x2);
-      const double below = v.dot(x1) - f;
-      if (v.norm() == 0) {
-        logits(k) = 0;
-        continue;
-      }
-      if (!(above / (above + below) > 0) || !(below / (above + below) > 0)) {
-        return absl::InternalError(absl::StrCat(
-            "a two-token answer fell outside the segment its tokens' values "
-            "span (column ",
-            j, ", direction ", k,
-            "): the answers are not those of the scalar last-token model"));
-      }
-      logits(k) = std::log(above / below);
-    }
-    w.col(j) = u.transpose().colPivHouseholderQr().solve(logits);
-    column_norm_sum += w.col(j).norm();
+  CurvePoint before;
+  ScoreReaderHooks hooks;
+  hooks.before_column = [&](int) { before = Spent(); };
+  hooks.after_column = [&](int j, double scale, double heldout) {
     CurvePoint point = before;
-    point.est_functional_rel_err = total > 0 ? residual / total : 0;
-    point.heldout_answer_rel_err = point.est_functional_rel_err;
+    point.est_functional_rel_err = heldout;
+    point.heldout_answer_rel_err = heldout;
     ReportCurvePoint(options_, point, &result);
     Say(absl::StrFormat(
         "column %d of W from %d two-token queries at |u| = %.3g; the "
         "hypothesis before them missed their answers by %.3g (relative "
         "squared error)",
-        j, d_, scale, point.est_functional_rel_err));
-  }
+        j, d_, scale, heldout));
+  };
+  const ScalarHeadAnswers answer = [&](const std::vector<Matrix>& seqs)
+      -> absl::StatusOr<std::vector<double>> {
+    ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> got,
+                          QueryInBatches(oracle_, seqs));
+    std::vector<double> values;
+    for (const Matrix& a : got) values.push_back(a(0, 0));
+    return values;
+  };
+  ATTN_ASSIGN_OR_RETURN(ScoreReadout readout,
+                        ReadScoreMatrix(v, max_scale, rng_, answer, hooks));
+  const Matrix& w = readout.w;
   result.hypothesis = Hypothesis(spec_, w, v);
   // The finished hypothesis against every answer it was decoded from: a fit
   // check (0 up to rounding when the answers are the model's).
-  double residual = 0, total = 0;
-  for (const Asked& a : asked) {
-    const double r = a.f - Predict(w, v, a.x1, a.x2);
-    residual += r * r;
-    total += a.f * a.f;
-  }
   CurvePoint last = Spent();
-  last.est_functional_rel_err = total > 0 ? residual / total : 0;
+  last.est_functional_rel_err = readout.fit_rel_err;
   ReportCurvePoint(options_, last, &result);
   Say(absl::StrFormat(
       "done: %d queries, %d tokens (d^2 + d = %d); relative squared "
