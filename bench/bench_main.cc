@@ -147,8 +147,10 @@ const std::vector<Workload>& AllWorkloads() {
        kRegressSequences, false},
       {"learner-regress-d64", "bench-d64", 64, 1, kRegressTokens,
        kRegressSequences, false},
-      {"learner-probe-d16", "bench-d16", 16, 1, 1, 16 + 1, false, 0, 1, 0, 2 * 16 + 1},
-      {"learner-probe-d64", "bench-d64", 64, 1, 1, 64 + 1, false, 0, 1, 0, 2 * 64 + 1},
+      {"learner-probe-d16", "bench-d16", 16, 1, 1, 16 + 1, false, 0, 1, 0,
+       2 * 16 + 1},
+      {"learner-probe-d64", "bench-d64", 64, 1, 1, 64 + 1, false, 0, 1, 0,
+       2 * 64 + 1},
   };
   return *kAll;
 }

@@ -265,10 +265,10 @@ BENCHMARK(BM_OracleQuery)->Unit(benchmark::kMicrosecond);
 // The batched workload of oracle-bench (64 sequences of 8 tokens, d = 16)
 // one stage at a time, per request: what the server does with the bytes
 // gRPC hands it. `stage` 0: parse the request; 1: the 64 answers into the
-// response's buffers (AnswerInto, one sequence at a time); 2: the transcript bytes of request and
-// answer; 3: their digests and the chain hash; 4: serialize the response;
-// 5: the whole core (OracleCore::Query on an in-memory store: checks,
-// charge, answers, transcript, commit).
+// response's buffers (AnswerInto, one sequence at a time); 2: the transcript
+// bytes of request and answer; 3: their digests and the chain hash; 4:
+// serialize the response; 5: the whole core (OracleCore::Query on an in-memory
+// store: checks, charge, answers, transcript, commit).
 constexpr int kBatchedSequences = 64;
 
 void BM_BatchedStage(benchmark::State& state) {

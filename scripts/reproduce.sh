@@ -3,7 +3,8 @@
 # fresh oracle-server in memory on the built-in challenges plus other shapes
 # (scripts/reproduce.py config), runs every published learner and regress
 # through oracle-client, prints the table, and stops the server. Seeded: a
-# rerun prints the same counts. About 3 to 5 minutes on two cores.
+# rerun prints the same counts. Once built, about 10 to 30 seconds on two
+# cores (regress runs up to 20 s each).
 #   scripts/reproduce.sh                  # a table for the terminal
 #   scripts/reproduce.sh --markdown       # the table as in the docs
 #   scripts/reproduce.sh --only scalar-exact,sign-bisect
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   -h | --help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
     exit 0
     ;;
 esac
