@@ -103,11 +103,17 @@ constexpr double kNoiseFloorFactor = 4;
 // (half an ulp is at most 2^-24 of the value).
 constexpr double kFloat32RelVariance = 0x1p-48;
 // Input entries are N(0, sigma^2) with sigma = min(kQuerySigma,
-// max_abs_input / kInputBoundSigmas), then clipped to max_abs_input. A
-// standard deviation of 0.5 rather than 1 keeps the softmax away from
-// saturation, where random starts fall into more local minima near the
-// counting bound (docs/REPRODUCTION.md, "Beyond the papers: regress").
-constexpr double kQuerySigma = 0.5;
+// max_abs_input / kInputBoundSigmas), then clipped to max_abs_input.
+// kNearBoundQuerySigma replaces kQuerySigma on exact answers when the design
+// has fewer than AmpleTokens: a standard deviation of 0.5 rather than 1
+// keeps the softmax away from saturation, where random starts fall into more
+// local minima near the counting bound (docs/REPRODUCTION.md, "Beyond the
+// papers: regress"). Elsewhere it costs: under noise the answers' signal
+// grows with the inputs while the noise does not (noisy-single-head-d16 at
+// 2,000 tokens: 8e-8 with 1, 3e-6 with 0.5), and with ample answers the
+// flatter loss takes L-BFGS 2-4x the iterations (single-head-d16).
+constexpr double kQuerySigma = 1;
+constexpr double kNearBoundQuerySigma = 0.5;
 constexpr double kInputBoundSigmas = 4;
 
 // Levenberg-Marquardt on the last phase. A ReLU block makes the loss only
@@ -175,19 +181,47 @@ class Monitor {
   double next_report_ = 0;
 };
 
+// Tokens per answered number: full readout returns OutputDim numbers per
+// token, last position OutputDim per sequence of the pattern's mean length.
+double TokensPerNumber(const LayerSpec& spec) {
+  double tokens_per_number = 1.0 / OutputDim(spec);
+  if (spec.readout == Readout::kLast) {
+    double mean = 0;
+    for (int n : kLastReadoutLengths) mean += n;
+    tokens_per_number *= mean / std::size(kLastReadoutLengths);
+  }
+  return tokens_per_number;
+}
+
+// Tokens whose answers carry kNumbersPerParameter numbers per free
+// parameter.
+double AmpleTokens(const LayerSpec& spec) {
+  return kNumbersPerParameter * ParamCount(spec) * TokensPerNumber(spec);
+}
+
+// kDefaultTokens, or AmpleTokens where that is more.
+uint64_t DefaultTokens(const LayerSpec& spec) {
+  return std::max(kDefaultTokens,
+                  static_cast<uint64_t>(std::ceil(AmpleTokens(spec))));
+}
+
 // Gaussian tokens within the policy's input bound, in sequences
 // whose lengths cycle through the readout's pattern, until `tokens` or
 // `queries` run out.
-std::vector<Matrix> DesignQueries(const LayerSpec& spec, const Limits& limits,
-                                  uint64_t tokens, uint64_t queries,
-                                  uint64_t seed) {
+std::vector<Matrix> DesignQueries(const LayerSpec& spec,
+                                  const AccessPolicy& policy, uint64_t tokens,
+                                  uint64_t queries, uint64_t seed) {
+  const Limits& limits = policy.limits;
   Rng rng(seed);
   const std::span<const int> pattern =
       spec.readout == Readout::kLast
           ? std::span<const int>(kLastReadoutLengths)
           : std::span<const int>(kFullReadoutLengths);
   const double bound = limits.max_abs_input;
-  const double sigma = std::min(kQuerySigma, bound / kInputBoundSigmas);
+  const bool near_bound = policy.noise_sigma == 0 &&
+                          static_cast<double>(tokens) < AmpleTokens(spec);
+  const double sigma = std::min(near_bound ? kNearBoundQuerySigma : kQuerySigma,
+                                bound / kInputBoundSigmas);
   std::vector<Matrix> sequences;
   for (size_t i = 0; tokens > 0 && sequences.size() < queries; ++i) {
     const uint64_t n = std::min<uint64_t>(
@@ -226,21 +260,6 @@ std::vector<size_t> RoundEnds(std::span<const size_t> item_tokens, bool curve) {
     ends.push_back(item_tokens.size());
   }
   return ends;
-}
-
-// kDefaultTokens, or enough for kNumbersPerParameter answered numbers per
-// free parameter: full readout returns OutputDim numbers per token, last
-// position OutputDim per sequence of the pattern's mean length.
-uint64_t DefaultTokens(const LayerSpec& spec) {
-  double tokens_per_number = 1.0 / OutputDim(spec);
-  if (spec.readout == Readout::kLast) {
-    double mean = 0;
-    for (int n : kLastReadoutLengths) mean += n;
-    tokens_per_number *= mean / std::size(kLastReadoutLengths);
-  }
-  const double wanted =
-      std::ceil(kNumbersPerParameter * ParamCount(spec) * tokens_per_number);
-  return std::max(kDefaultTokens, static_cast<uint64_t>(wanted));
 }
 
 // The promising level (see kPromisingRelLoss) for these answers: the relative
@@ -920,7 +939,7 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
   std::vector<Matrix> design;
   if (AllowsQueries(policy)) {
     design = DesignQueries(
-        spec, policy.limits, tokens, left.queries_left,
+        spec, policy, tokens, left.queries_left,
         DeriveSeed(options.seed, RngStream::kLearner, kDesignStream));
   }
   const uint64_t per_example =
