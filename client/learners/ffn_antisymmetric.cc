@@ -32,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
+#include "client/learners/scalar_challenge.h"
 #include "client/learners/scalar_head_reader.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
@@ -62,60 +63,37 @@ constexpr int kMaxEnumeratedUnits = 20;
 // within this of 0 or 1.
 constexpr double kIndicatorTolerance = 1e-4;
 
-absl::Status CheckSolvable(const ChallengeInfo& info) {
-  const LayerSpec& spec = info.spec;
-  const AccessPolicy& policy = info.policy;
-  std::string why;
-  if (!AllowsQueries(policy)) {
-    why = "it answers random examples only (policy.access ACCESS_EXAMPLES)";
-  } else if (policy.answers != Answers::kValues) {
-    why = absl::StrCat("it answers in the form ", AnswersName(policy.answers),
-                       ", not values");
-  } else if (policy.noise_sigma > 0 ||
-             policy.precision != Precision::kFloat64) {
-    why = "its answers are noisy or rounded below float64";
-  } else if (!spec.has_ffn) {
-    why = "it has no FFN block (spec.ffn); --algo scalar-exact solves it";
-  } else if (spec.readout != Readout::kLast || spec.ffn.out_dim != 1) {
-    why =
-        "its output is not one number read at the last position "
-        "(spec.readout READOUT_LAST, spec.ffn.out_dim 1)";
-  } else if (spec.ffn.biases || spec.ffn.residual) {
-    why = "its FFN block has biases or a residual (spec.ffn)";
-  } else if (spec.heads != 1) {
-    why = absl::StrCat("it has ", spec.heads, " heads");
-  } else if (spec.biases) {
-    why = "its attention has biases";
-  } else if (spec.layers > 1 || spec.residual ||
-             spec.attention != Attention::kSoftmax) {
-    why = "it is not one softmax layer without residual";
-  } else if (spec.tie_qk) {
-    why = "it ties wk to wq";
-  } else if (spec.head_dim != spec.d_model || spec.value_dim < spec.d_model ||
-             spec.out_dim < spec.d_model) {
-    why =
-        "its head_dim differs from d_model or its value_dim or out_dim is "
-        "below d_model";
-  } else if (spec.ffn.hidden - spec.d_model > kMaxEnumeratedUnits) {
-    why = absl::StrCat("its FFN has more than d_model + ", kMaxEnumeratedUnits,
-                       " hidden units (spec.ffn.hidden ", spec.ffn.hidden,
-                       "): the units' orientations would need 2^",
-                       spec.ffn.hidden - spec.d_model, " trials");
-  } else if (policy.limits.max_tokens_per_sequence < 2) {
-    why =
-        "it answers one-token sequences only "
-        "(policy.limits.max_tokens_per_sequence < 2)";
-  } else if (policy.limits.max_abs_input < 2) {
-    why = "its inputs are limited below 2 (policy.limits.max_abs_input)";
+const ScalarDesign kDesign{
+    .learner = "ffn-antisymmetric",
+    .solves =
+        "one softmax head read out at the last position followed by a "
+        "ReLU FFN block without biases or residual and one output, from "
+        "chosen queries answered with exact float64 values",
+    .float64 = true,
+    .max_heads = 1,
+    .ffn = true,
+    .two_tokens = true,
+    .min_abs_input = 2,
+    .after_refusal = "; --algo regress fits any spec"};
+
+// Beyond the shared checks: the FFN block's own shape.
+std::string FfnProblem(const LayerSpec& spec) {
+  if (spec.ffn.biases || spec.ffn.residual) {
+    return "its FFN block has biases or a residual (spec.ffn)";
   }
-  if (why.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the ffn-antisymmetric learner solves one softmax head read out at the "
-      "last position followed by a ReLU FFN block without biases or residual "
-      "and one output, from chosen queries answered with exact float64 "
-      "values; challenge \"",
-      info.id, "\" does not qualify: ", why,
-      ". Nothing was spent; --algo regress fits any spec."));
+  if (spec.head_dim != spec.d_model || spec.value_dim < spec.d_model ||
+      spec.out_dim < spec.d_model) {
+    return "its head_dim differs from d_model or its value_dim or out_dim is "
+           "below d_model";
+  }
+  if (spec.ffn.hidden - spec.d_model > kMaxEnumeratedUnits) {
+    return absl::StrCat("its FFN has more than d_model + ", kMaxEnumeratedUnits,
+                        " hidden units (spec.ffn.hidden ", spec.ffn.hidden,
+                        "): the units' orientations would "
+                        "need 2^",
+                        spec.ffn.hidden - spec.d_model, " trials");
+  }
+  return "";
 }
 
 // A kink of g on the path: its place and the gradient jump across it.
@@ -284,7 +262,9 @@ absl::StatusOr<Vector> FfnAntisymmetric::ConeGradient(const Vector& x) {
 }
 
 absl::StatusOr<LearnResult> FfnAntisymmetric::Run() {
-  ATTN_RETURN_IF_ERROR(CheckSolvable(oracle_.info()));
+  std::string why = ScalarChallengeProblem(oracle_.info(), kDesign);
+  if (why.empty()) why = FfnProblem(spec_);
+  if (!why.empty()) return RefuseScalarChallenge(oracle_.info(), kDesign, why);
   // The attention's part is fixed; the units' search is adaptive: at least
   // the cones' gradients, (hidden + 1) (d + 1), and the paths' 8 slope
   // queries.
@@ -294,15 +274,11 @@ absl::StatusOr<LearnResult> FfnAntisymmetric::Run() {
       attention_queries + static_cast<uint64_t>(hidden_ + 1) * (d_ + 1) + 8;
   const uint64_t least_tokens =
       least_queries + 2 * static_cast<uint64_t>(d_) * d_;
-  const Usage usage = oracle_.usage();
-  if (usage.queries_left < least_queries || usage.tokens_left < least_tokens) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "ffn-antisymmetric needs at least ", least_queries, " queries (",
-        least_tokens, " tokens) for d_model ", d_, " and ", hidden_,
-        " hidden units; this run may spend ", usage.queries_left,
-        " queries and ", usage.tokens_left,
-        " tokens (budget or --max_queries/--max_tokens). Nothing was spent."));
-  }
+  ATTN_RETURN_IF_ERROR(CheckDesignBudget(
+      oracle_.usage(), least_queries, least_tokens,
+      absl::StrCat("ffn-antisymmetric needs at least ", least_queries,
+                   " queries (", least_tokens, " tokens) for d_model ", d_,
+                   " and ", hidden_, " hidden units")));
   LearnResult result;
 
   // v' = sum_k c_k m_k from f(e_j) - f(-e_j).

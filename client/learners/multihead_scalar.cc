@@ -159,18 +159,14 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
                                                  const LearnOptions& options) {
   const ChallengeInfo& info = oracle.info();
   const LayerSpec& spec = info.spec;
-  std::string why = ScalarChallengeProblem(info);
-  if (why.empty() && spec.heads > kMaxSeparatedHeads) {
-    why = absl::StrCat("it has ", spec.heads, " heads (spec.heads), above ",
-                       kMaxSeparatedHeads);
-  }
-  if (!why.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "multihead-scalar learns up to ", kMaxSeparatedHeads,
-        " softmax heads read out as one number at the last position, from "
-        "chosen queries answered with exact values; challenge \"",
-        info.id, "\" does not qualify: ", why, "; nothing was spent"));
-  }
+  const ScalarDesign design{
+      .learner = "multihead-scalar",
+      .solves =
+          "up to 4 softmax heads read out as one number at the last "
+          "position, from chosen queries answered with exact values",
+      .max_heads = kMaxSeparatedHeads};
+  const std::string why = ScalarChallengeProblem(info, design);
+  if (!why.empty()) return RefuseScalarChallenge(info, design, why);
   const int d = spec.d_model;
   const int heads = spec.heads;
   const uint64_t pair_queries = 2 * heads;

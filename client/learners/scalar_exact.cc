@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
+#include "client/learners/scalar_challenge.h"
 #include "client/learners/scalar_head_reader.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
@@ -33,45 +34,17 @@ namespace {
 // Entries of x1 = e_j + u_k stay within this share of max_abs_input.
 constexpr double kInputHeadroom = 0.5;
 
-absl::Status CheckSolvable(const ChallengeInfo& info) {
-  const LayerSpec& spec = info.spec;
-  const AccessPolicy& policy = info.policy;
-  std::string why;
-  if (!AllowsQueries(policy)) {
-    why = "it answers random examples only (policy.access ACCESS_EXAMPLES)";
-  } else if (policy.answers != Answers::kValues) {
-    why = absl::StrCat("it answers in the form ", AnswersName(policy.answers),
-                       ", not values");
-  } else if (policy.noise_sigma > 0 ||
-             policy.precision != Precision::kFloat64) {
-    why = "its answers are noisy or rounded below float64";
-  } else if (spec.readout != Readout::kLast || OutputDim(spec) != 1) {
-    why =
-        "its output is not one number read at the last position "
-        "(spec.readout READOUT_LAST, spec.out_dim 1)";
-  } else if (spec.heads != 1) {
-    why = absl::StrCat("it has ", spec.heads, " heads");
-  } else if (spec.biases) {
-    why = "it has biases";
-  } else if (!IsSingleSoftmaxLayer(spec)) {
-    why = "it is not one softmax layer without residual or FFN block";
-  } else if (spec.tie_qk) {
-    why = "it ties wk to wq";
-  } else if (policy.limits.max_tokens_per_sequence < 2) {
-    why =
-        "it answers one-token sequences only "
-        "(policy.limits.max_tokens_per_sequence < 2)";
-  } else if (policy.limits.max_abs_input < 2) {
-    why = "its inputs are limited below 2 (policy.limits.max_abs_input)";
-  }
-  if (why.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the scalar-exact learner solves one softmax head without biases read "
-      "out as one number at the last position, from chosen queries answered "
-      "with exact float64 values; challenge \"",
-      info.id, "\" does not qualify: ", why,
-      ". Nothing was spent; --algo regress fits any spec."));
-}
+const ScalarDesign kDesign{
+    .learner = "scalar-exact",
+    .solves =
+        "one softmax head without biases read out as one number at the "
+        "last position, from chosen queries answered with exact float64 "
+        "values",
+    .float64 = true,
+    .max_heads = 1,
+    .two_tokens = true,
+    .min_abs_input = 2,
+    .after_refusal = "; --algo regress fits any spec"};
 
 LayerParams Hypothesis(const LayerSpec& spec, const Matrix& w,
                        const Vector& v) {
@@ -122,17 +95,14 @@ class ScalarExact {
 };
 
 absl::StatusOr<LearnResult> ScalarExact::Run() {
-  ATTN_RETURN_IF_ERROR(CheckSolvable(oracle_.info()));
+  const std::string why = ScalarChallengeProblem(oracle_.info(), kDesign);
+  if (!why.empty()) return RefuseScalarChallenge(oracle_.info(), kDesign, why);
   const uint64_t queries = static_cast<uint64_t>(d_) * d_ + d_;
   const uint64_t tokens = 2 * static_cast<uint64_t>(d_) * d_ + d_;
-  const Usage usage = oracle_.usage();
-  if (usage.queries_left < queries || usage.tokens_left < tokens) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "scalar-exact needs ", queries, " queries (", tokens,
-        " tokens) for d_model ", d_, "; this run may spend ",
-        usage.queries_left, " queries and ", usage.tokens_left,
-        " tokens (budget or --max_queries/--max_tokens). Nothing was spent."));
-  }
+  ATTN_RETURN_IF_ERROR(CheckDesignBudget(
+      oracle_.usage(), queries, tokens,
+      absl::StrCat("scalar-exact needs ", queries, " queries (", tokens,
+                   " tokens) for d_model ", d_)));
   LearnResult result;
 
   // v from the one-token queries e_j.

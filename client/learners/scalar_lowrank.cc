@@ -246,22 +246,20 @@ absl::StatusOr<LearnResult> LearnScalarLowRank(QueryOracle& oracle,
                                                const LearnOptions& options) {
   const ChallengeInfo& info = oracle.info();
   const LayerSpec& spec = info.spec;
-  std::string why = ScalarChallengeProblem(info);
-  if (why.empty() && spec.heads != 1) {
-    why = absl::StrCat("it has ", spec.heads, " heads (spec.heads)");
-  }
+  const ScalarDesign design{
+      .learner = "scalar-lowrank",
+      .solves =
+          "one softmax head of head_dim below d_model read out as one "
+          "number at the last position, from chosen queries answered "
+          "with exact values",
+      .max_heads = 1};
+  std::string why = ScalarChallengeProblem(info, design);
   if (why.empty() && spec.head_dim >= spec.d_model) {
     why = absl::StrCat("its head_dim ", spec.head_dim, " is not below d_model ",
                        spec.d_model,
                        " (spec.head_dim): Theta has full rank, use probe");
   }
-  if (!why.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "scalar-lowrank learns one softmax head of head_dim below d_model "
-        "read out as one number at the last position, from chosen queries "
-        "answered with exact values; challenge \"",
-        info.id, "\" does not qualify: ", why, "; nothing was spent"));
-  }
+  if (!why.empty()) return RefuseScalarChallenge(info, design, why);
   const int d = spec.d_model;
   const int r = spec.head_dim;
   const uint64_t bound = static_cast<uint64_t>(r) * (2 * d - r) + d;

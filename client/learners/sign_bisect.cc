@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
+#include "client/learners/scalar_challenge.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
 
@@ -66,46 +67,18 @@ constexpr double kLogitSpread = 2;
 // Inputs stay within this share of policy.limits.max_abs_input.
 constexpr double kInputHeadroom = 0.25;
 
-absl::Status CheckSolvable(const ChallengeInfo& info) {
-  const LayerSpec& spec = info.spec;
-  const AccessPolicy& policy = info.policy;
-  std::string why;
-  if (!AllowsQueries(policy)) {
-    why = "it answers random examples only (policy.access ACCESS_EXAMPLES)";
-  } else if (policy.answers != Answers::kSign) {
-    why = absl::StrCat("it answers in the form ", AnswersName(policy.answers),
-                       " (sign-bisect reads ANSWERS_SIGN; for values use "
-                       "--algo scalar-exact)");
-  } else if (policy.noise_sigma > 0 ||
-             policy.precision != Precision::kFloat64) {
-    why = "its answers are signs of noisy or rounded values";
-  } else if (spec.readout != Readout::kLast || OutputDim(spec) != 1) {
-    why =
-        "its output is not one number read at the last position "
-        "(spec.readout READOUT_LAST, spec.out_dim 1)";
-  } else if (spec.heads != 1) {
-    why = absl::StrCat("it has ", spec.heads, " heads");
-  } else if (spec.biases) {
-    why = "it has biases";
-  } else if (!IsSingleSoftmaxLayer(spec)) {
-    why = "it is not one softmax layer without residual or FFN block";
-  } else if (spec.tie_qk) {
-    why = "it ties wk to wq";
-  } else if (policy.limits.max_tokens_per_sequence < 2) {
-    why =
-        "it answers one-token sequences only "
-        "(policy.limits.max_tokens_per_sequence < 2)";
-  } else if (policy.limits.max_abs_input < kMinInputLimit) {
-    why = absl::StrCat("its inputs are limited below ", kMinInputLimit,
-                       " (policy.limits.max_abs_input)");
-  }
-  if (why.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the sign-bisect learner solves one softmax head without biases read "
-      "out as one number at the last position, from chosen queries answered "
-      "with exact signs; challenge \"",
-      info.id, "\" does not qualify: ", why, ". Nothing was spent."));
-}
+const ScalarDesign kDesign{
+    .learner = "sign-bisect",
+    .solves =
+        "one softmax head without biases read out as one number at the "
+        "last position, from chosen queries answered with exact signs",
+    .answers = Answers::kSign,
+    .answers_note =
+        "sign-bisect reads ANSWERS_SIGN; for values use --algo scalar-exact",
+    .float64 = true,
+    .max_heads = 1,
+    .two_tokens = true,
+    .min_abs_input = kMinInputLimit};
 
 class SignBisect {
  public:
@@ -190,17 +163,14 @@ absl::StatusOr<Vector> SignBisect::Direction(const SignOf& sign_of,
 }
 
 absl::StatusOr<LearnResult> SignBisect::Run() {
-  ATTN_RETURN_IF_ERROR(CheckSolvable(oracle_.info()));
+  const std::string why = ScalarChallengeProblem(oracle_.info(), kDesign);
+  if (!why.empty()) return RefuseScalarChallenge(oracle_.info(), kDesign, why);
   const uint64_t queries = Queries(d_);
   const uint64_t tokens = Tokens(d_);
-  const Usage usage = oracle_.usage();
-  if (usage.queries_left < queries || usage.tokens_left < tokens) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "sign-bisect needs ", queries, " queries (", tokens,
-        " tokens) for d_model ", d_, "; this run may spend ",
-        usage.queries_left, " queries and ", usage.tokens_left,
-        " tokens (budget or --max_queries/--max_tokens). Nothing was spent."));
-  }
+  ATTN_RETURN_IF_ERROR(CheckDesignBudget(
+      oracle_.usage(), queries, tokens,
+      absl::StrCat("sign-bisect needs ", queries, " queries (", tokens,
+                   " tokens) for d_model ", d_)));
   const double max_input =
       kInputHeadroom * oracle_.info().policy.limits.max_abs_input;
   // The error of one bisected angle, pi 2^-kBits, compounds over the d - 1
