@@ -16,6 +16,7 @@
 #include "common/layer_comparison.h"
 #include "common/prior.h"
 #include "common/rng.h"
+#include "tests/client/learner_test_util.h"
 
 namespace attnoracle {
 namespace {
@@ -32,16 +33,6 @@ AccessPolicy ExamplesOnly() {
   policy.examples.inputs = InputDistribution::kSigns;
   policy.examples.tokens = kTokensPerExample;
   return policy;
-}
-
-LocalOracle MakeOracle(const LayerSpec& spec, const AccessPolicy& policy,
-                       uint64_t seed) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = *ResolveSpec(spec);
-  info.policy = *ResolvePolicy(policy);
-  LayerParams secret = DrawSecret(info.spec, Prior{.scale = 0, .seed = seed});
-  return LocalOracle(info, std::move(secret), seed);
 }
 
 double ExampleError(const LocalOracle& oracle, const LayerParams& hypothesis) {
@@ -94,28 +85,14 @@ TEST(ExamplesRegressRefusalTest, RefusesWhatIsNotAnExamplesOnlyFit) {
   const LayerSpec full{.d_model = 4, .heads = 1};
   const LayerSpec vector_last{
       .d_model = 4, .heads = 1, .readout = Readout::kLast};
-  struct Case {
-    const char* name;
-    LayerSpec spec;
-    AccessPolicy policy;
-    const char* field;
-  };
-  const Case cases[] = {
-      {"chosen queries", full, queries, "policy.access"},
-      {"queries and examples", full, both, "policy.access"},
-      {"quantized", full, quantized, "policy.answers"},
-      {"vector last token", vector_last, ExamplesOnly(), "spec.out_dim"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    LocalOracle oracle = MakeOracle(c.spec, c.policy, 1);
-    absl::StatusOr<LearnResult> r =
-        RunLearner("examples-regress", oracle, LearnOptions{});
-    ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
-        << r.status();
-    EXPECT_THAT(r.status().message(), HasSubstr(c.field));
-    EXPECT_EQ(oracle.usage().queries_used, 0u);
-  }
+  ExpectRefusesAll(
+      Registered("examples-regress"),
+      {
+          {"chosen queries", full, queries, "policy.access"},
+          {"queries and examples", full, both, "policy.access"},
+          {"quantized", full, quantized, "policy.answers"},
+          {"vector last token", vector_last, ExamplesOnly(), "spec.out_dim"},
+      });
 }
 
 }  // namespace

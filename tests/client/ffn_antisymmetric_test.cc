@@ -16,6 +16,7 @@
 #include "client/learners/query_oracle.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "tests/client/learner_test_util.h"
 
 namespace attnoracle {
 namespace {
@@ -27,25 +28,6 @@ LayerSpec TransformerSpec(int d, int hidden) {
   spec.has_ffn = true;
   spec.ffn = FfnSpec{.hidden = hidden, .out_dim = 1};
   return spec;
-}
-
-LocalOracle MakeOracle(const LayerSpec& raw_spec,
-                       const AccessPolicy& raw_policy, uint64_t seed) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = *ResolveSpec(raw_spec);
-  info.policy = *ResolvePolicy(raw_policy);
-  LayerParams secret = DrawSecret(info.spec, Prior{.seed = seed});
-  return LocalOracle(info, std::move(secret), /*noise_seed=*/seed);
-}
-
-double FunctionalError(const LocalOracle& oracle,
-                       const LayerParams& hypothesis) {
-  const std::vector<Matrix> probes =
-      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
-  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
-                          probes)
-      .rel_mse;
 }
 
 // The units' search: the cones' gradients ((hidden + 1) (d + 1) one-token
@@ -99,41 +81,37 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(std::get<2>(info.param));
     });
 
-void ExpectRefused(const LayerSpec& spec, const AccessPolicy& policy,
-                   absl::StatusCode code, const std::string& why) {
-  LocalOracle oracle = MakeOracle(spec, policy, 1);
-  absl::StatusOr<LearnResult> result =
-      RunLearner("ffn-antisymmetric", oracle, LearnOptions{});
-  EXPECT_EQ(result.status().code(), code) << result.status();
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr(why));
-  EXPECT_EQ(oracle.usage().queries_used, 0u) << why;
-}
-
 TEST(FfnAntisymmetricTest, RefusesWhatItCannotSolveBeforeSpending) {
   constexpr auto kPre = absl::StatusCode::kFailedPrecondition;
   ExpectRefused(
+      "ffn-antisymmetric",
       LayerSpec{.d_model = 4, .out_dim = 1, .readout = Readout::kLast},
       AccessPolicy{}, kPre, "no FFN block");
   LayerSpec wide = TransformerSpec(4, 6);
   wide.ffn.out_dim = 2;
-  ExpectRefused(wide, AccessPolicy{}, kPre, "spec.ffn.out_dim 1");
+  ExpectRefused("ffn-antisymmetric", wide, AccessPolicy{}, kPre,
+                "spec.ffn.out_dim 1");
   LayerSpec biases = TransformerSpec(4, 6);
   biases.ffn.biases = true;
-  ExpectRefused(biases, AccessPolicy{}, kPre, "FFN block has biases");
+  ExpectRefused("ffn-antisymmetric", biases, AccessPolicy{}, kPre,
+                "FFN block has biases");
   LayerSpec two_heads = TransformerSpec(4, 6);
   two_heads.heads = 2;
-  ExpectRefused(two_heads, AccessPolicy{}, kPre, "2 heads");
-  ExpectRefused(TransformerSpec(4, 25), AccessPolicy{}, kPre,
-                "spec.ffn.hidden 25");
+  ExpectRefused("ffn-antisymmetric", two_heads, AccessPolicy{}, kPre,
+                "2 heads");
+  ExpectRefused("ffn-antisymmetric", TransformerSpec(4, 25), AccessPolicy{},
+                kPre, "spec.ffn.hidden 25");
   AccessPolicy sign;
   sign.answers = Answers::kSign;
-  ExpectRefused(TransformerSpec(4, 6), sign, kPre, "form ANSWERS_SIGN");
+  ExpectRefused("ffn-antisymmetric", TransformerSpec(4, 6), sign, kPre,
+                "form ANSWERS_SIGN");
   AccessPolicy noisy;
   noisy.noise_sigma = 1e-6;
-  ExpectRefused(TransformerSpec(4, 6), noisy, kPre, "noisy");
+  ExpectRefused("ffn-antisymmetric", TransformerSpec(4, 6), noisy, kPre,
+                "noisy");
   AccessPolicy small;
   small.budget.queries = 80;  // 2 16 + 8 + 7 5 + 8 = 83
-  ExpectRefused(TransformerSpec(4, 6), small,
+  ExpectRefused("ffn-antisymmetric", TransformerSpec(4, 6), small,
                 absl::StatusCode::kResourceExhausted,
                 "needs at least 83 queries");
 }

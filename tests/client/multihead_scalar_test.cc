@@ -15,6 +15,7 @@
 #include "common/challenge_config.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "tests/client/learner_test_util.h"
 
 namespace attnoracle {
 namespace {
@@ -35,35 +36,12 @@ LayerSpec ScalarSpec(int d, int heads) {
                    .readout = Readout::kLast};
 }
 
-LocalOracle MakeOracle(const ChallengeInfo& raw, const LayerParams* secret,
-                       uint64_t seed) {
+LocalOracle BuiltInOracle(const ChallengeInfo& raw, const LayerParams& secret,
+                          uint64_t seed) {
   ChallengeInfo info = raw;
   info.spec = *ResolveSpec(raw.spec);
   info.policy = *ResolvePolicy(raw.policy);
-  return LocalOracle(
-      info,
-      secret != nullptr
-          ? *secret
-          : DrawSecret(info.spec, Prior{.scale = 0, .seed = seed}),
-      seed);
-}
-
-LocalOracle RandomOracle(const LayerSpec& spec, const AccessPolicy& policy,
-                         uint64_t seed) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = spec;
-  info.policy = policy;
-  return MakeOracle(info, nullptr, seed);
-}
-
-double FunctionalError(const LocalOracle& oracle,
-                       const LayerParams& hypothesis) {
-  const std::vector<Matrix> probes =
-      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
-  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
-                          probes)
-      .rel_mse;
+  return LocalOracle(info, secret, seed);
 }
 
 void ExpectRecovered(LocalOracle& oracle, uint64_t seed) {
@@ -93,7 +71,7 @@ TEST(MultiheadScalarTest, RecoversTheBuiltInChallengeAtKimsCount) {
     info.spec = c.spec;
     info.policy = c.policy;
     const LayerParams secret = DrawSecret(c.spec, c.prior);
-    LocalOracle oracle = MakeOracle(info, &secret, c.prior.seed);
+    LocalOracle oracle = BuiltInOracle(info, secret, c.prior.seed);
     ExpectRecovered(oracle, 1);
     EXPECT_EQ(oracle.usage().queries_used, 509u);
     return;
@@ -106,7 +84,7 @@ class MultiheadScalarRandomTest
 
 TEST_P(MultiheadScalarRandomTest, RecoversAtKimsCount) {
   const auto& [d, heads, seed] = GetParam();
-  LocalOracle oracle = RandomOracle(ScalarSpec(d, heads), {}, seed);
+  LocalOracle oracle = MakeOracle(ScalarSpec(d, heads), {}, seed);
   ExpectRecovered(oracle, seed);
   // No sequence is longer than 2H + 1 tokens: the tokens spent are those
   // of 2H queries of 2 .. 2H + 1 tokens per pair, plus the one-token anchor.
@@ -130,32 +108,17 @@ TEST(MultiheadScalarRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
   all_rows.out_dim = 0;
   LayerSpec biased = ScalarSpec(4, 2);
   biased.biases = true;
-  struct Case {
-    const char* name;
-    LayerSpec spec;
-    AccessPolicy policy;
-    const char* field;
-  };
-  const Case cases[] = {
-      {"five heads", ScalarSpec(5, 5), {}, "spec.heads"},
-      {"every position", all_rows, {}, "spec.readout"},
-      {"biases", biased, {}, "spec.biases"},
-      {"noise", ScalarSpec(4, 2), noisy, "policy.noise_sigma"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    LocalOracle oracle = RandomOracle(c.spec, c.policy, 1);
-    absl::StatusOr<LearnResult> r =
-        LearnMultiheadScalar(oracle, LearnOptions{});
-    ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
-        << r.status();
-    EXPECT_THAT(r.status().message(), HasSubstr(c.field));
-    EXPECT_EQ(oracle.usage().queries_used, 0u);
-  }
+  ExpectRefusesAll(LearnMultiheadScalar,
+                   {
+                       {"five heads", ScalarSpec(5, 5), {}, "spec.heads"},
+                       {"every position", all_rows, {}, "spec.readout"},
+                       {"biases", biased, {}, "spec.biases"},
+                       {"noise", ScalarSpec(4, 2), noisy, "policy.noise_sigma"},
+                   });
 }
 
 TEST(MultiheadScalarRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {
-  LocalOracle oracle = RandomOracle(ScalarSpec(8, 2), {}, 1);
+  LocalOracle oracle = MakeOracle(ScalarSpec(8, 2), {}, 1);
   LearnOptions options;
   options.max_queries = 508;
   absl::StatusOr<LearnResult> r =

@@ -15,6 +15,7 @@
 #include "client/learners/query_oracle.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "tests/client/learner_test_util.h"
 #include "tests/test_util.h"
 
 namespace attnoracle {
@@ -22,25 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-LocalOracle MakeOracle(const LayerSpec& raw_spec,
-                       const AccessPolicy& raw_policy, uint64_t seed) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = *ResolveSpec(raw_spec);
-  info.policy = *ResolvePolicy(raw_policy);
-  LayerParams secret = DrawSecret(info.spec, Prior{.scale = 0, .seed = seed});
-  return LocalOracle(info, std::move(secret), /*noise_seed=*/seed);
-}
-
-double FunctionalError(const LocalOracle& oracle,
-                       const LayerParams& hypothesis) {
-  const std::vector<Matrix> probes =
-      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
-  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
-                          probes)
-      .rel_mse;
-}
 
 AccessPolicy Policy(Precision precision, double noise_sigma,
                     uint64_t budget_tokens) {

@@ -16,6 +16,7 @@
 #include "client/learners/query_oracle.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "tests/client/learner_test_util.h"
 
 namespace attnoracle {
 namespace {
@@ -25,27 +26,6 @@ using ::testing::HasSubstr;
 LayerSpec ScalarSpec(int d) {
   return LayerSpec{
       .d_model = d, .heads = 1, .out_dim = 1, .readout = Readout::kLast};
-}
-
-LocalOracle MakeOracle(const LayerSpec& raw_spec,
-                       const AccessPolicy& raw_policy, uint64_t seed,
-                       double prior_scale = 0) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = *ResolveSpec(raw_spec);
-  info.policy = *ResolvePolicy(raw_policy);
-  LayerParams secret =
-      DrawSecret(info.spec, Prior{.scale = prior_scale, .seed = seed});
-  return LocalOracle(info, std::move(secret), /*noise_seed=*/seed);
-}
-
-double FunctionalError(const LocalOracle& oracle,
-                       const LayerParams& hypothesis) {
-  const std::vector<Matrix> probes =
-      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
-  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
-                          probes)
-      .rel_mse;
 }
 
 class ScalarExactTest
@@ -112,42 +92,34 @@ TEST(ScalarExactTest, SameSeedSameQueries) {
   EXPECT_EQ(ra->hypothesis.heads[0].wq, rb->hypothesis.heads[0].wq);
 }
 
-void ExpectRefused(const LayerSpec& spec, const AccessPolicy& policy,
-                   absl::StatusCode code, const std::string& why) {
-  LocalOracle oracle = MakeOracle(spec, policy, 1);
-  absl::StatusOr<LearnResult> result =
-      RunLearner("scalar-exact", oracle, LearnOptions{});
-  EXPECT_EQ(result.status().code(), code) << result.status();
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr(why));
-  EXPECT_EQ(oracle.usage().queries_used, 0u) << why;
-}
-
 TEST(ScalarExactTest, RefusesWhatItCannotSolveBeforeSpending) {
   constexpr auto kPre = absl::StatusCode::kFailedPrecondition;
-  ExpectRefused(LayerSpec{.d_model = 4, .readout = Readout::kLast},
+  ExpectRefused("scalar-exact",
+                LayerSpec{.d_model = 4, .readout = Readout::kLast},
                 AccessPolicy{}, kPre, "spec.out_dim 1");
-  ExpectRefused(LayerSpec{.d_model = 4, .out_dim = 1}, AccessPolicy{}, kPre,
-                "READOUT_LAST");
+  ExpectRefused("scalar-exact", LayerSpec{.d_model = 4, .out_dim = 1},
+                AccessPolicy{}, kPre, "READOUT_LAST");
   LayerSpec two_heads = ScalarSpec(4);
   two_heads.heads = 2;
-  ExpectRefused(two_heads, AccessPolicy{}, kPre, "2 heads");
+  ExpectRefused("scalar-exact", two_heads, AccessPolicy{}, kPre, "2 heads");
   LayerSpec biases = ScalarSpec(4);
   biases.biases = true;
-  ExpectRefused(biases, AccessPolicy{}, kPre, "biases");
+  ExpectRefused("scalar-exact", biases, AccessPolicy{}, kPre, "biases");
   LayerSpec ffn = ScalarSpec(4);
   ffn.out_dim = 4;
   ffn.has_ffn = true;
   ffn.ffn = FfnSpec{.hidden = 3, .out_dim = 1};
-  ExpectRefused(ffn, AccessPolicy{}, kPre, "FFN block");
+  ExpectRefused("scalar-exact", ffn, AccessPolicy{}, kPre, "FFN block");
   AccessPolicy sign;
   sign.answers = Answers::kSign;
-  ExpectRefused(ScalarSpec(4), sign, kPre, "form ANSWERS_SIGN");
+  ExpectRefused("scalar-exact", ScalarSpec(4), sign, kPre, "form ANSWERS_SIGN");
   AccessPolicy noisy;
   noisy.noise_sigma = 1e-6;
-  ExpectRefused(ScalarSpec(4), noisy, kPre, "noisy");
+  ExpectRefused("scalar-exact", ScalarSpec(4), noisy, kPre, "noisy");
   AccessPolicy small;
   small.budget.queries = 19;  // d^2 + d = 20
-  ExpectRefused(ScalarSpec(4), small, absl::StatusCode::kResourceExhausted,
+  ExpectRefused("scalar-exact", ScalarSpec(4), small,
+                absl::StatusCode::kResourceExhausted,
                 "needs 20 queries (36 tokens)");
 }
 

@@ -13,6 +13,7 @@
 #include "client/learners/query_oracle.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "tests/client/learner_test_util.h"
 
 namespace attnoracle {
 namespace {
@@ -27,25 +28,6 @@ LayerSpec ScalarSpec(int d, int r) {
                    .head_dim = r,
                    .out_dim = 1,
                    .readout = Readout::kLast};
-}
-
-LocalOracle MakeOracle(const LayerSpec& raw_spec,
-                       const AccessPolicy& raw_policy, uint64_t seed) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = *ResolveSpec(raw_spec);
-  info.policy = *ResolvePolicy(raw_policy);
-  LayerParams secret = DrawSecret(info.spec, Prior{.scale = 0, .seed = seed});
-  return LocalOracle(info, std::move(secret), /*noise_seed=*/seed);
-}
-
-double FunctionalError(const LocalOracle& oracle,
-                       const LayerParams& hypothesis) {
-  const std::vector<Matrix> probes =
-      DrawProbeSet(oracle.info().spec, /*seed=*/99, 8, 8);
-  return CompareFunctions(oracle.info().spec, oracle.secret(), hypothesis,
-                          probes)
-      .rel_mse;
 }
 
 class ScalarLowRankTest
@@ -77,13 +59,6 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ScalarLowRankTest,
                                             ::testing::Values(1, 2, 4),
                                             ::testing::Values(1, 2, 3)));
 
-struct Refusal {
-  const char* name;
-  LayerSpec spec;
-  AccessPolicy policy;
-  const char* field;
-};
-
 TEST(ScalarLowRankRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
   AccessPolicy noisy;
   noisy.noise_sigma = 0.01;
@@ -96,23 +71,15 @@ TEST(ScalarLowRankRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
   all_rows.readout = Readout::kAll;
   LayerSpec biased = ScalarSpec(8, 2);
   biased.biases = true;
-  const Refusal cases[] = {
-      {"two heads", two_heads, {}, "spec.heads"},
-      {"full rank", full, {}, "spec.head_dim"},
-      {"every position", all_rows, {}, "spec.readout"},
-      {"biases", biased, {}, "spec.biases"},
-      {"noise", ScalarSpec(8, 2), noisy, "policy.noise_sigma"},
-      {"signs", ScalarSpec(8, 2), signs, "policy.answers"},
-  };
-  for (const Refusal& c : cases) {
-    SCOPED_TRACE(c.name);
-    LocalOracle oracle = MakeOracle(c.spec, c.policy, 1);
-    absl::StatusOr<LearnResult> r = LearnScalarLowRank(oracle, LearnOptions{});
-    ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
-        << r.status();
-    EXPECT_THAT(r.status().message(), HasSubstr(c.field));
-    EXPECT_EQ(oracle.usage().queries_used, 0u);
-  }
+  ExpectRefusesAll(LearnScalarLowRank,
+                   {
+                       {"two heads", two_heads, {}, "spec.heads"},
+                       {"full rank", full, {}, "spec.head_dim"},
+                       {"every position", all_rows, {}, "spec.readout"},
+                       {"biases", biased, {}, "spec.biases"},
+                       {"noise", ScalarSpec(8, 2), noisy, "policy.noise_sigma"},
+                       {"signs", ScalarSpec(8, 2), signs, "policy.answers"},
+                   });
 }
 
 TEST(ScalarLowRankRefusalTest, RefusesUpFrontWhenTheCapCannotCoverTheDesign) {

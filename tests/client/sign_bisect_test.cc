@@ -15,6 +15,7 @@
 #include "client/learners/query_oracle.h"
 #include "common/layer_params.h"
 #include "common/prior.h"
+#include "tests/client/learner_test_util.h"
 
 namespace attnoracle {
 namespace {
@@ -30,16 +31,6 @@ AccessPolicy SignPolicy() {
   AccessPolicy policy;
   policy.answers = Answers::kSign;
   return policy;
-}
-
-LocalOracle MakeOracle(const LayerSpec& raw_spec,
-                       const AccessPolicy& raw_policy, uint64_t seed) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = *ResolveSpec(raw_spec);
-  info.policy = *ResolvePolicy(raw_policy);
-  LayerParams secret = DrawSecret(info.spec, Prior{.scale = 0, .seed = seed});
-  return LocalOracle(info, std::move(secret), /*noise_seed=*/seed);
 }
 
 uint64_t DesignQueries(int d) {
@@ -120,35 +111,25 @@ TEST(SignBisectTest, MissesWhereAColumnIsNearlyOrthogonalToV) {
   }
 }
 
-void ExpectRefused(const LayerSpec& spec, const AccessPolicy& policy,
-                   absl::StatusCode code, const std::string& why,
-                   const LearnOptions& options = {}) {
-  LocalOracle oracle = MakeOracle(spec, policy, 1);
-  absl::StatusOr<LearnResult> result =
-      RunLearner("sign-bisect", oracle, options);
-  EXPECT_EQ(result.status().code(), code) << result.status();
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr(why));
-  EXPECT_EQ(oracle.usage().queries_used, 0u) << why;
-}
-
 TEST(SignBisectTest, RefusesWhatItCannotSolveBeforeSpending) {
   constexpr auto kPre = absl::StatusCode::kFailedPrecondition;
-  ExpectRefused(ScalarSpec(4), AccessPolicy{}, kPre,
+  ExpectRefused("sign-bisect", ScalarSpec(4), AccessPolicy{}, kPre,
                 "form ANSWERS_VALUES (sign-bisect reads ANSWERS_SIGN");
   LayerSpec two_heads = ScalarSpec(4);
   two_heads.heads = 2;
-  ExpectRefused(two_heads, SignPolicy(), kPre, "2 heads");
-  ExpectRefused(LayerSpec{.d_model = 4, .readout = Readout::kLast},
+  ExpectRefused("sign-bisect", two_heads, SignPolicy(), kPre, "2 heads");
+  ExpectRefused("sign-bisect",
+                LayerSpec{.d_model = 4, .readout = Readout::kLast},
                 SignPolicy(), kPre, "spec.out_dim 1");
   AccessPolicy noisy = SignPolicy();
   noisy.noise_sigma = 1e-3;
-  ExpectRefused(ScalarSpec(4), noisy, kPre, "noisy");
+  ExpectRefused("sign-bisect", ScalarSpec(4), noisy, kPre, "noisy");
   // d = 4: 19 x 40 + 5 = 765 queries.
   AccessPolicy small = SignPolicy();
   small.budget.queries = 764;
-  ExpectRefused(ScalarSpec(4), small, absl::StatusCode::kResourceExhausted,
-                "needs 765 queries");
-  ExpectRefused(ScalarSpec(4), SignPolicy(),
+  ExpectRefused("sign-bisect", ScalarSpec(4), small,
+                absl::StatusCode::kResourceExhausted, "needs 765 queries");
+  ExpectRefused("sign-bisect", ScalarSpec(4), SignPolicy(),
                 absl::StatusCode::kResourceExhausted, "needs 765 queries",
                 LearnOptions{.max_queries = 764});
 }
