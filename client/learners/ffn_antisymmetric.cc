@@ -293,20 +293,15 @@ absl::StatusOr<LearnResult> FfnAntisymmetric::Run() {
   // W from the antisymmetric part, asked as pairs X, -X.
   const double max_scale =
       kInputHeadroom * oracle_.info().policy.limits.max_abs_input;
-  CurvePoint before;
-  ScoreReaderHooks hooks;
-  hooks.before_column = [&](int) { before = Spent(); };
-  hooks.after_column = [&](int j, double scale, double heldout) {
-    CurvePoint point = before;
-    point.est_functional_rel_err = heldout;
-    point.heldout_answer_rel_err = heldout;
-    ReportCurvePoint(options_, point, &result);
-    Say(absl::StrFormat(
-        "column %d of W from %d pairs of two-token queries at |u| = %.3g; "
-        "the antisymmetric part before them missed by %.3g (relative "
-        "squared error)",
-        j, d_, scale, heldout));
-  };
+  const ScoreReaderHooks hooks = CurveReportingHooks(
+      [this] { return Spent(); }, options_, &result,
+      [this](int j, double scale, double heldout) {
+        Say(absl::StrFormat(
+            "column %d of W from %d pairs of two-token queries at |u| = %.3g; "
+            "the antisymmetric part before them missed by %.3g (relative "
+            "squared error)",
+            j, d_, scale, heldout));
+      });
   const ScalarHeadAnswers answer = [&](const std::vector<Matrix>& seqs)
       -> absl::StatusOr<std::vector<double>> {
     std::vector<Matrix> both = seqs;

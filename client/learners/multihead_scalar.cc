@@ -35,6 +35,7 @@
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/scalar_challenge.h"
+#include "client/learners/scalar_head_reader.h"
 #include "common/attention.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
@@ -120,22 +121,8 @@ Matrix Tokens(const Vector& z, int copies, const Vector& x) {
 LayerParams Hypothesis(const LayerSpec& spec, const std::vector<Matrix>& theta,
                        const std::vector<Vector>& v) {
   LayerParams params;
-  const int k = std::min(spec.head_dim, spec.d_model);
   for (size_t h = 0; h < theta.size(); ++h) {
-    Eigen::JacobiSVD<Matrix> svd(theta[h],
-                                 Eigen::ComputeThinU | Eigen::ComputeThinV);
-    const Vector root = svd.singularValues().head(k).cwiseSqrt();
-    HeadParams head;
-    head.wq = Matrix::Zero(spec.d_model, spec.head_dim);
-    head.wk = Matrix::Zero(spec.d_model, spec.head_dim);
-    head.wq.leftCols(k) =
-        svd.matrixU().leftCols(k) * root.asDiagonal() / spec.score_scale;
-    head.wk.leftCols(k) = svd.matrixV().leftCols(k) * root.asDiagonal();
-    head.wv = Matrix::Zero(spec.d_model, spec.value_dim);
-    head.wv.col(0) = v[h];
-    head.wo = Matrix::Zero(spec.value_dim, spec.out_dim);
-    head.wo(0, 0) = 1;
-    params.heads.push_back(std::move(head));
+    params.heads.push_back(ScalarHeadFromScores(spec, theta[h], v[h]));
   }
   return params;
 }

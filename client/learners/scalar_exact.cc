@@ -123,20 +123,15 @@ absl::StatusOr<LearnResult> ScalarExact::Run() {
 
   const double max_scale =
       kInputHeadroom * oracle_.info().policy.limits.max_abs_input;
-  CurvePoint before;
-  ScoreReaderHooks hooks;
-  hooks.before_column = [&](int) { before = Spent(); };
-  hooks.after_column = [&](int j, double scale, double heldout) {
-    CurvePoint point = before;
-    point.est_functional_rel_err = heldout;
-    point.heldout_answer_rel_err = heldout;
-    ReportCurvePoint(options_, point, &result);
-    Say(absl::StrFormat(
-        "column %d of W from %d two-token queries at |u| = %.3g; the "
-        "hypothesis before them missed their answers by %.3g (relative "
-        "squared error)",
-        j, d_, scale, heldout));
-  };
+  const ScoreReaderHooks hooks = CurveReportingHooks(
+      [this] { return Spent(); }, options_, &result,
+      [this](int j, double scale, double heldout) {
+        Say(absl::StrFormat(
+            "column %d of W from %d two-token queries at |u| = %.3g; the "
+            "hypothesis before them missed their answers by %.3g (relative "
+            "squared error)",
+            j, d_, scale, heldout));
+      });
   const ScalarHeadAnswers answer = [&](const std::vector<Matrix>& seqs)
       -> absl::StatusOr<std::vector<double>> {
     ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> got,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -125,6 +126,47 @@ absl::StatusOr<ScoreReadout> ReadScoreMatrix(const Vector& v, double max_scale,
   }
   out.fit_rel_err = total > 0 ? residual / total : 0;
   return out;
+}
+
+ScoreReaderHooks CurveReportingHooks(
+    std::function<CurvePoint()> spent, const LearnOptions& options,
+    LearnResult* result,
+    std::function<void(int column, double scale, double heldout_rel_err)>
+        say_column) {
+  auto before = std::make_shared<CurvePoint>();
+  ScoreReaderHooks hooks;
+  hooks.before_column = [before, spent = std::move(spent)](int) {
+    *before = spent();
+  };
+  hooks.after_column = [before, &options, result,
+                        say_column = std::move(say_column)](int j, double scale,
+                                                            double heldout) {
+    CurvePoint point = *before;
+    point.est_functional_rel_err = heldout;
+    point.heldout_answer_rel_err = heldout;
+    ReportCurvePoint(options, point, result);
+    say_column(j, scale, heldout);
+  };
+  return hooks;
+}
+
+HeadParams ScalarHeadFromScores(const LayerSpec& spec, const Matrix& theta,
+                                const Vector& v) {
+  const int k = std::min(spec.head_dim, spec.d_model);
+  Eigen::JacobiSVD<Matrix> svd(theta,
+                               Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const Vector root = svd.singularValues().head(k).cwiseSqrt();
+  HeadParams head;
+  head.wq = Matrix::Zero(spec.d_model, spec.head_dim);
+  head.wk = Matrix::Zero(spec.d_model, spec.head_dim);
+  head.wq.leftCols(k) =
+      svd.matrixU().leftCols(k) * root.asDiagonal() / spec.score_scale;
+  head.wk.leftCols(k) = svd.matrixV().leftCols(k) * root.asDiagonal();
+  head.wv = Matrix::Zero(spec.d_model, spec.value_dim);
+  head.wv.col(0) = v;
+  head.wo = Matrix::Zero(spec.value_dim, spec.out_dim);
+  head.wo(0, 0) = 1;
+  return head;
 }
 
 }  // namespace attnoracle

@@ -18,6 +18,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/learners/learner.h"
+#include "common/layer_params.h"
+#include "common/layer_spec.h"
 #include "common/rng.h"
 #include "common/tensor.h"
 
@@ -55,6 +58,23 @@ double PredictTwoToken(const Matrix& w, const Vector& v, const Vector& x1,
 [[nodiscard]] absl::StatusOr<ScoreReadout> ReadScoreMatrix(
     const Vector& v, double max_scale, Rng& rng,
     const ScalarHeadAnswers& answer, const ScoreReaderHooks& hooks);
+
+// Hooks that add one curve point per column to `result` (the spend
+// `spent` returns before the column's queries, the held-out error as the
+// estimate) and then call `say_column` with the column, scale and error.
+// `spent` and `result` must outlive the hooks.
+ScoreReaderHooks CurveReportingHooks(
+    std::function<CurvePoint()> spent, const LearnOptions& options,
+    LearnResult* result,
+    std::function<void(int column, double scale, double heldout_rel_err)>
+        say_column);
+
+// The head of a scalar last-token readout with scores x_N^T theta x_i and
+// value v: theta's top min(head_dim, d_model) singular pairs split evenly
+// between wq (over score_scale) and wk, zero-padded to head_dim; wv's first
+// column v and wo's first entry 1, the rest 0.
+HeadParams ScalarHeadFromScores(const LayerSpec& spec, const Matrix& theta,
+                                const Vector& v);
 
 }  // namespace attnoracle
 

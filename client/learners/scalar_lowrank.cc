@@ -36,6 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/scalar_challenge.h"
+#include "client/learners/scalar_head_reader.h"
 #include "common/attention.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
@@ -211,19 +212,8 @@ class LowRankFit {
 
 LayerParams Hypothesis(const LayerSpec& spec, const Matrix& theta,
                        const Vector& v) {
-  const int r = spec.head_dim;
-  Eigen::JacobiSVD<Matrix> svd(theta,
-                               Eigen::ComputeThinU | Eigen::ComputeThinV);
-  const Vector root = svd.singularValues().head(r).cwiseSqrt();
-  HeadParams head;
-  head.wq = svd.matrixU().leftCols(r) * root.asDiagonal() / spec.score_scale;
-  head.wk = svd.matrixV().leftCols(r) * root.asDiagonal();
-  head.wv = Matrix::Zero(spec.d_model, spec.value_dim);
-  head.wv.col(0) = v;
-  head.wo = Matrix::Zero(spec.value_dim, spec.out_dim);
-  head.wo(0, 0) = 1;
   LayerParams params;
-  params.heads.push_back(std::move(head));
+  params.heads.push_back(ScalarHeadFromScores(spec, theta, v));
   return params;
 }
 
