@@ -27,6 +27,12 @@
 
 namespace attnoracle {
 
+// One head of d_model `d` read out as one number at the last position.
+inline LayerSpec ScalarSpec(int d) {
+  return LayerSpec{
+      .d_model = d, .heads = 1, .out_dim = 1, .readout = Readout::kLast};
+}
+
 // A local oracle "local" over the resolved spec and policy, its secret drawn
 // from the prior of `prior_scale` (0: 1/sqrt(d_model)) with `seed`, which
 // also seeds the answers' noise.

@@ -23,11 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-LayerSpec ScalarSpec(int d) {
-  return LayerSpec{
-      .d_model = d, .heads = 1, .out_dim = 1, .readout = Readout::kLast};
-}
-
 class ScalarExactTest
     : public ::testing::TestWithParam<std::tuple<int, uint64_t, Mask>> {};
 

@@ -22,11 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-LayerSpec ScalarSpec(int d) {
-  return LayerSpec{
-      .d_model = d, .heads = 1, .out_dim = 1, .readout = Readout::kLast};
-}
-
 AccessPolicy SignPolicy() {
   AccessPolicy policy;
   policy.answers = Answers::kSign;
