@@ -127,19 +127,6 @@ LayerParams Hypothesis(const LayerSpec& spec, const std::vector<Matrix>& theta,
   return params;
 }
 
-double AnswerRelErr(const LayerSpec& spec, const LayerParams& hypothesis,
-                    const std::vector<Matrix>& inputs,
-                    const std::vector<Matrix>& answers) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const double pred = Forward(spec, hypothesis, inputs[i])(0, 0);
-    const double y = answers[i](0, 0);
-    num += (pred - y) * (pred - y);
-    den += y * y;
-  }
-  return den > 0 ? num / den : num;
-}
-
 }  // namespace
 
 absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
@@ -298,8 +285,10 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     CurvePoint point;
     point.queries = oracle.usage().queries_used - start.queries_used;
     point.tokens = oracle.usage().tokens_used - start.tokens_used;
+    std::vector<double> values;
+    for (const Matrix& a : answers) values.push_back(a(0, 0));
     point.est_functional_rel_err =
-        AnswerRelErr(spec, result.hypothesis, inputs, answers);
+        ScalarAnswerRelErr(spec, result.hypothesis, inputs, values);
     ReportCurvePoint(options, point, &result);
     say(absl::StrFormat(
         "round %d: %d queries, relative error on the answers %.3e", round,

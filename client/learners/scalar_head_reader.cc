@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/attention.h"
 
 namespace attnoracle {
 namespace {
@@ -167,6 +168,18 @@ HeadParams ScalarHeadFromScores(const LayerSpec& spec, const Matrix& theta,
   head.wo = Matrix::Zero(spec.value_dim, spec.out_dim);
   head.wo(0, 0) = 1;
   return head;
+}
+
+double ScalarAnswerRelErr(const LayerSpec& spec, const LayerParams& hypothesis,
+                          const std::vector<Matrix>& inputs,
+                          const std::vector<double>& answers) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const double pred = Forward(spec, hypothesis, inputs[i])(0, 0);
+    num += (pred - answers[i]) * (pred - answers[i]);
+    den += answers[i] * answers[i];
+  }
+  return den > 0 ? num / den : num;
 }
 
 }  // namespace attnoracle

@@ -76,6 +76,12 @@ ScoreReaderHooks CurveReportingHooks(
 HeadParams ScalarHeadFromScores(const LayerSpec& spec, const Matrix& theta,
                                 const Vector& v);
 
+// Relative squared error of the hypothesis' first output on `inputs`
+// against `answers` (the absolute squared error when every answer is 0).
+double ScalarAnswerRelErr(const LayerSpec& spec, const LayerParams& hypothesis,
+                          const std::vector<Matrix>& inputs,
+                          const std::vector<double>& answers);
+
 }  // namespace attnoracle
 
 #endif  // ATTNORACLE_CLIENT_LEARNERS_SCALAR_HEAD_READER_H_

@@ -217,19 +217,6 @@ LayerParams Hypothesis(const LayerSpec& spec, const Matrix& theta,
   return params;
 }
 
-// Relative squared error of the hypothesis' answers on the pairs asked.
-double AnswerRelErr(const LayerSpec& spec, const LayerParams& hypothesis,
-                    const std::vector<Matrix>& inputs,
-                    const std::vector<double>& answers) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const double pred = Forward(spec, hypothesis, inputs[i])(0, 0);
-    num += (pred - answers[i]) * (pred - answers[i]);
-    den += answers[i] * answers[i];
-  }
-  return den > 0 ? num / den : num;
-}
-
 }  // namespace
 
 absl::StatusOr<LearnResult> LearnScalarLowRank(QueryOracle& oracle,
@@ -360,7 +347,7 @@ absl::StatusOr<LearnResult> LearnScalarLowRank(QueryOracle& oracle,
     point.queries = oracle.usage().queries_used - start.queries_used;
     point.tokens = oracle.usage().tokens_used - start.tokens_used;
     point.est_functional_rel_err =
-        AnswerRelErr(spec, hypothesis, inputs, answers);
+        ScalarAnswerRelErr(spec, hypothesis, inputs, answers);
     ReportCurvePoint(options, point, &result);
     say(absl::StrFormat(
         "round %d: %d measurements (%d loose answers left out), fit "
