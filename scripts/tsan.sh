@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tests of the core's concurrent paths (ctest label
 # "concurrency": budgets, group commit, transcripts, phases, submission
-# limits) with ThreadSanitizer into build-tsan/ and runs them.
+# limits, the forward pass's helper threads) with ThreadSanitizer into build-tsan/ and runs them.
 #   scripts/tsan.sh                 # every test labelled concurrency
 #   scripts/tsan.sh -R Ledger       # further arguments go to ctest
 # Any report fails the test (halt_on_error). Reports from inside Debian's
@@ -18,7 +18,7 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 # tests/CMakeLists.txt: the rest of the tree is not built.
 ninja -C "$build_dir" --quiet ledger_test oracle_core_test \
   competition_service_test submit_service_test work_pool_test \
-  postgres_ledger_test
+  task_pool_test postgres_ledger_test
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 cd "$build_dir"
 # Of the tests labelled postgres only the shared-store ledger's is built
