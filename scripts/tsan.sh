@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the tests of the core's concurrent paths (ctest label
 # "concurrency": budgets, group commit, transcripts, phases, submission
-# limits, the forward pass's helper threads) with ThreadSanitizer into build-tsan/ and runs them.
+# limits, the forward pass's helper threads) with ThreadSanitizer into
+# build-tsan/ and runs them.
 #   scripts/tsan.sh                 # every test labelled concurrency
 #   scripts/tsan.sh -R Ledger       # further arguments go to ctest
 # Any report fails the test (halt_on_error). Reports from inside Debian's
