@@ -120,17 +120,9 @@ class FfnAntisymmetric {
 
  private:
   void Say(const std::string& line) {
-    if (options_.progress != nullptr) {
-      *options_.progress << "ffn-antisymmetric: " << line << "\n";
-    }
+    SayProgress(options_, "ffn-antisymmetric", line);
   }
-  CurvePoint Spent() const {
-    const Usage now = oracle_.usage();
-    CurvePoint point;
-    point.queries = now.queries_used - start_.queries_used;
-    point.tokens = now.tokens_used - start_.tokens_used;
-    return point;
-  }
+  CurvePoint Spent() const { return SpentSince(oracle_, start_); }
   // g at each point, from one-token queries scaled into the input limits.
   absl::StatusOr<std::vector<double>> G(const std::vector<Vector>& xs);
   absl::StatusOr<double> G1(const Vector& x) {

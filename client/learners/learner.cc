@@ -69,6 +69,21 @@ const LearnerEntry* FindLearner(const std::string& name) {
   return nullptr;
 }
 
+CurvePoint SpentSince(const QueryOracle& oracle, const Usage& start) {
+  const Usage now = oracle.usage();
+  CurvePoint point;
+  point.queries = now.queries_used - start.queries_used;
+  point.tokens = now.tokens_used - start.tokens_used;
+  return point;
+}
+
+void SayProgress(const LearnOptions& options, const char* learner,
+                 const std::string& line) {
+  if (options.progress != nullptr) {
+    *options.progress << learner << ": " << line << "\n";
+  }
+}
+
 void ReportCurvePoint(const LearnOptions& options, const CurvePoint& point,
                       LearnResult* result) {
   result->curve.push_back(point);

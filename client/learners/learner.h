@@ -163,6 +163,14 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> RunLearner(
     const std::string& algo, QueryOracle& oracle, const LearnOptions& options);
 
+// For learners: what this run has spent since `start` (its usage when the
+// run began), as a curve point without estimates.
+CurvePoint SpentSince(const QueryOracle& oracle, const Usage& start);
+
+// For learners: "learner: line" on options.progress, if any.
+void SayProgress(const LearnOptions& options, const char* learner,
+                 const std::string& line);
+
 // For learners: appends `point` to result->curve and passes it to the run's
 // sink, if any.
 void ReportCurvePoint(const LearnOptions& options, const CurvePoint& point,

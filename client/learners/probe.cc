@@ -254,10 +254,7 @@ class Prober {
   absl::StatusOr<LearnResult> Run();
 
  private:
-  void Say(const std::string& line) {
-    if (options_.progress != nullptr)
-      *options_.progress << "probe: " << line << "\n";
-  }
+  void Say(const std::string& line) { SayProgress(options_, "probe", line); }
   uint64_t TokensLeft() const {
     const uint64_t spent = oracle_.usage().tokens_used - start_.tokens_used;
     const uint64_t left = oracle_.usage().tokens_left;

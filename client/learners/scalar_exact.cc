@@ -74,17 +74,9 @@ class ScalarExact {
 
  private:
   void Say(const std::string& line) {
-    if (options_.progress != nullptr) {
-      *options_.progress << "scalar-exact: " << line << "\n";
-    }
+    SayProgress(options_, "scalar-exact", line);
   }
-  CurvePoint Spent() const {
-    const Usage now = oracle_.usage();
-    CurvePoint point;
-    point.queries = now.queries_used - start_.queries_used;
-    point.tokens = now.tokens_used - start_.tokens_used;
-    return point;
-  }
+  CurvePoint Spent() const { return SpentSince(oracle_, start_); }
 
   QueryOracle& oracle_;
   const LearnOptions& options_;

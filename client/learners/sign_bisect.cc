@@ -105,15 +105,10 @@ class SignBisect {
   using SignOf = std::function<absl::StatusOr<bool>(const Vector& u)>;
 
   void Say(const std::string& line) {
-    if (options_.progress != nullptr) {
-      *options_.progress << "sign-bisect: " << line << "\n";
-    }
+    SayProgress(options_, "sign-bisect", line);
   }
   void Report(double est, LearnResult& result) {
-    const Usage now = oracle_.usage();
-    CurvePoint point;
-    point.queries = now.queries_used - start_.queries_used;
-    point.tokens = now.tokens_used - start_.tokens_used;
+    CurvePoint point = SpentSince(oracle_, start_);
     point.est_functional_rel_err = est;
     ReportCurvePoint(options_, point, &result);
   }
