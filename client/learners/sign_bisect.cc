@@ -43,7 +43,7 @@
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/scalar_challenge.h"
-#include "common/rng.h"
+#include "client/learners/scalar_learner.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -82,15 +82,10 @@ const ScalarDesign kDesign{
 
 double Sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 
-class SignBisect {
+class SignBisect : public ScalarLearner {
  public:
   SignBisect(QueryOracle& oracle, const LearnOptions& options)
-      : oracle_(oracle),
-        options_(options),
-        spec_(oracle.info().spec),
-        d_(spec_.d_model),
-        start_(oracle.usage()),
-        rng_(DeriveSeed(options.seed, RngStream::kLearner, 0)) {}
+      : ScalarLearner(oracle, options, kDesign) {}
 
   absl::StatusOr<LearnResult> Run();
 
@@ -103,14 +98,6 @@ class SignBisect {
   }
 
  private:
-  void Say(const std::string& line) {
-    SayProgress(options_, "sign-bisect", line);
-  }
-  void Report(double est, LearnResult& result) {
-    CurvePoint point = SpentSince(oracle_, start_);
-    point.est_functional_rel_err = est;
-    ReportCurvePoint(options_, point, &result);
-  }
   // True when the answer to `x` is +1 (f >= 0).
   absl::StatusOr<bool> NonNegative(const Matrix& x) {
     ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> answers,
@@ -124,13 +111,6 @@ class SignBisect {
   // threshold spread tan(phi) (see the file comment; v^.a = 1, v^.b = -1).
   absl::StatusOr<double> Entry(const Vector& a, const Vector& b, double spread,
                                double max_scale);
-
-  QueryOracle& oracle_;
-  const LearnOptions& options_;
-  const LayerSpec& spec_;
-  const int d_;
-  const Usage start_;
-  Rng rng_;
 };
 
 absl::StatusOr<Vector> SignBisect::UnitV() {
@@ -187,14 +167,13 @@ absl::StatusOr<double> SignBisect::Entry(const Vector& a, const Vector& b,
 }
 
 absl::StatusOr<LearnResult> SignBisect::Run() {
-  const std::string why = ScalarChallengeProblem(oracle_.info(), kDesign);
-  if (!why.empty()) return RefuseScalarChallenge(oracle_.info(), kDesign, why);
+  ATTN_RETURN_IF_ERROR(CheckChallenge());
   const uint64_t queries = Queries(d_);
   const uint64_t tokens = Tokens(d_);
-  ATTN_RETURN_IF_ERROR(CheckDesignBudget(
-      oracle_.usage(), queries, tokens,
-      absl::StrCat("sign-bisect needs ", queries, " queries (", tokens,
-                   " tokens) for d_model ", d_)));
+  ATTN_RETURN_IF_ERROR(
+      CheckBudget(queries, tokens,
+                  absl::StrCat("sign-bisect needs ", queries, " queries (",
+                               tokens, " tokens) for d_model ", d_)));
   const double max_scale = kInputHeadroom *
                            oracle_.info().policy.limits.max_abs_input /
                            kInputPerScale;
@@ -206,7 +185,7 @@ absl::StatusOr<LearnResult> SignBisect::Run() {
   LearnResult result;
 
   ATTN_ASSIGN_OR_RETURN(const Vector v_hat, UnitV());
-  Report(direction_error * direction_error, result);
+  Report(direction_error * direction_error, &result);
   Say(absl::StrCat("v / |v| from ",
                    oracle_.usage().queries_used - start_.queries_used,
                    " one-token sign queries"));
@@ -245,7 +224,7 @@ absl::StatusOr<LearnResult> SignBisect::Run() {
       mu_square_sum += mu(k, j) * mu(k, j);
       ++read;
     }
-    Report(direction_error * direction_error, result);
+    Report(direction_error * direction_error, &result);
     Say(absl::StrFormat("a_k^T W b_%d for every k: norm %.6g", j,
                         mu.col(j).norm()));
   }
