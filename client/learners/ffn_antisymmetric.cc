@@ -34,6 +34,7 @@
 #include "client/learners/learner.h"
 #include "client/learners/scalar_challenge.h"
 #include "client/learners/scalar_head_reader.h"
+#include "client/learners/scalar_learner.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
 
@@ -103,26 +104,17 @@ struct Kink {
   Vector dir;   // direction of travel
 };
 
-class FfnAntisymmetric {
+class FfnAntisymmetric : public ScalarLearner {
  public:
   FfnAntisymmetric(QueryOracle& oracle, const LearnOptions& options)
-      : oracle_(oracle),
-        options_(options),
-        spec_(oracle.info().spec),
-        d_(spec_.d_model),
+      : ScalarLearner(oracle, options, kDesign),
         hidden_(spec_.ffn.hidden),
         input_scale_(kInputHeadroom *
-                     oracle.info().policy.limits.max_abs_input),
-        start_(oracle.usage()),
-        rng_(DeriveSeed(options.seed, RngStream::kLearner, 0)) {}
+                     oracle.info().policy.limits.max_abs_input) {}
 
   absl::StatusOr<LearnResult> Run();
 
  private:
-  void Say(const std::string& line) {
-    SayProgress(options_, "ffn-antisymmetric", line);
-  }
-  CurvePoint Spent() const { return SpentSince(oracle_, start_); }
   // g at each point, from one-token queries scaled into the input limits.
   absl::StatusOr<std::vector<double>> G(const std::vector<Vector>& xs);
   absl::StatusOr<double> G1(const Vector& x) {
@@ -138,14 +130,8 @@ class FfnAntisymmetric {
   // The gradient of g on the cone holding x.
   absl::StatusOr<Vector> ConeGradient(const Vector& x);
 
-  QueryOracle& oracle_;
-  const LearnOptions& options_;
-  const LayerSpec& spec_;
-  const int d_;
   const int hidden_;
   const double input_scale_;
-  const Usage start_;
-  Rng rng_;
   double value_scale_ = 0;  // typical |g| on the path, for tolerances
   // Every one-token point asked and g there, for the fit check.
   std::vector<std::pair<Vector, double>> seen_;
@@ -254,9 +240,7 @@ absl::StatusOr<Vector> FfnAntisymmetric::ConeGradient(const Vector& x) {
 }
 
 absl::StatusOr<LearnResult> FfnAntisymmetric::Run() {
-  std::string why = ScalarChallengeProblem(oracle_.info(), kDesign);
-  if (why.empty()) why = FfnProblem(spec_);
-  if (!why.empty()) return RefuseScalarChallenge(oracle_.info(), kDesign, why);
+  ATTN_RETURN_IF_ERROR(CheckChallenge(FfnProblem(spec_)));
   // The attention's part is fixed; the units' search is adaptive: at least
   // the cones' gradients, (hidden + 1) (d + 1), and the paths' 8 slope
   // queries.
@@ -266,8 +250,8 @@ absl::StatusOr<LearnResult> FfnAntisymmetric::Run() {
       attention_queries + static_cast<uint64_t>(hidden_ + 1) * (d_ + 1) + 8;
   const uint64_t least_tokens =
       least_queries + 2 * static_cast<uint64_t>(d_) * d_;
-  ATTN_RETURN_IF_ERROR(CheckDesignBudget(
-      oracle_.usage(), least_queries, least_tokens,
+  ATTN_RETURN_IF_ERROR(CheckBudget(
+      least_queries, least_tokens,
       absl::StrCat("ffn-antisymmetric needs at least ", least_queries,
                    " queries (", least_tokens, " tokens) for d_model ", d_,
                    " and ", hidden_, " hidden units")));

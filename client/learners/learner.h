@@ -110,7 +110,7 @@ const LearnerEntry* FindLearner(const std::string& name);
 // Bhattamishra et al.'s membership-query recovery of the same model from
 // sign answers (ANSWERS_SIGN): v as a unit vector (signs do not fix its
 // scale) and W, each number by kBits = 40 bisection steps, (d^2 + d - 1) 40
-// + d + 1 queries. FAILED_PRECONDITION for other specs and answer forms,
+// + 1 queries. FAILED_PRECONDITION for other specs and answer forms,
 // RESOURCE_EXHAUSTED when this run may not spend that many; both before
 // anything is spent.
 [[nodiscard]] absl::StatusOr<LearnResult> LearnSignBisect(

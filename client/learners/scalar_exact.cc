@@ -25,7 +25,7 @@
 #include "client/learners/learner.h"
 #include "client/learners/scalar_challenge.h"
 #include "client/learners/scalar_head_reader.h"
-#include "common/rng.h"
+#include "client/learners/scalar_learner.h"
 #include "common/status_macros.h"
 
 namespace attnoracle {
@@ -60,41 +60,22 @@ LayerParams Hypothesis(const LayerSpec& spec, const Matrix& w,
   return params;
 }
 
-class ScalarExact {
+class ScalarExact : public ScalarLearner {
  public:
   ScalarExact(QueryOracle& oracle, const LearnOptions& options)
-      : oracle_(oracle),
-        options_(options),
-        spec_(oracle.info().spec),
-        d_(spec_.d_model),
-        start_(oracle.usage()),
-        rng_(DeriveSeed(options.seed, RngStream::kLearner, 0)) {}
+      : ScalarLearner(oracle, options, kDesign) {}
 
   absl::StatusOr<LearnResult> Run();
-
- private:
-  void Say(const std::string& line) {
-    SayProgress(options_, "scalar-exact", line);
-  }
-  CurvePoint Spent() const { return SpentSince(oracle_, start_); }
-
-  QueryOracle& oracle_;
-  const LearnOptions& options_;
-  const LayerSpec& spec_;
-  const int d_;
-  const Usage start_;
-  Rng rng_;
 };
 
 absl::StatusOr<LearnResult> ScalarExact::Run() {
-  const std::string why = ScalarChallengeProblem(oracle_.info(), kDesign);
-  if (!why.empty()) return RefuseScalarChallenge(oracle_.info(), kDesign, why);
+  ATTN_RETURN_IF_ERROR(CheckChallenge());
   const uint64_t queries = static_cast<uint64_t>(d_) * d_ + d_;
   const uint64_t tokens = 2 * static_cast<uint64_t>(d_) * d_ + d_;
-  ATTN_RETURN_IF_ERROR(CheckDesignBudget(
-      oracle_.usage(), queries, tokens,
-      absl::StrCat("scalar-exact needs ", queries, " queries (", tokens,
-                   " tokens) for d_model ", d_)));
+  ATTN_RETURN_IF_ERROR(
+      CheckBudget(queries, tokens,
+                  absl::StrCat("scalar-exact needs ", queries, " queries (",
+                               tokens, " tokens) for d_model ", d_)));
   LearnResult result;
 
   // v from the one-token queries e_j.
