@@ -214,6 +214,8 @@ TEST(ForwardTest, ReusedScratchGivesTheBitsOfAFreshThread) {
   std::thread([&] { fresh = Forward(causal, causal_params, x); }).join();
   const Matrix before = Forward(other, other_params, longer);
   EXPECT_TRUE(test::BitwiseEqual(Forward(causal, causal_params, x), fresh));
+  // Again with storage of exactly its shape left from the call before.
+  EXPECT_TRUE(test::BitwiseEqual(Forward(causal, causal_params, x), fresh));
   EXPECT_TRUE(test::BitwiseEqual(Forward(other, other_params, longer), before));
 }
 
