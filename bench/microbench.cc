@@ -89,6 +89,9 @@ void BM_Forward(benchmark::State& state, const std::string& id, int tokens) {
                          benchmark::Counter::kIsRate);
 }
 BENCHMARK_CAPTURE(BM_Forward, small_d16_8tokens, "bench-d16", kSmallTokens);
+// One sequence of the regression learner's requests at d = 64
+// (oracle-bench's learner-regress-d64).
+BENCHMARK_CAPTURE(BM_Forward, learner_d64_9tokens, "bench-d64", 9);
 BENCHMARK_CAPTURE(BM_Forward, large_d256_256tokens_4heads, "bench-d256-h4",
                   kLargeTokens)
     ->Unit(benchmark::kMillisecond);

@@ -105,6 +105,27 @@ bool SharesKeysValues(const HeadParams& head, const HeadParams& first) {
                              head.bk == first.bk && head.bv == first.bv);
 }
 
+// The intermediates of one small layer's forward pass. A small layer runs
+// on the calling thread alone, so each thread keeps one set and reuses its
+// storage from sequence to sequence: a batched request's 8-token sequences
+// otherwise paid about ten allocations each. Capacity stays bounded, since
+// only layers under kMinParallelMultiplyAdds use it. Reuse changes no
+// product, so no bit of an answer.
+struct LayerScratch {
+  std::vector<int> source;
+  std::vector<int> kv_owners;
+  std::vector<Matrix> keys;
+  std::vector<Matrix> values;
+  std::vector<Eigen::MatrixXd> weighted;
+  Matrix q;
+  Matrix scores;
+};
+
+LayerScratch& ThreadLayerScratch() {
+  thread_local LayerScratch scratch;
+  return scratch;
+}
+
 // One attention layer: the rows of `x` that are queries (all, or only the
 // last with `last_only`) into `out`, which has those rows and wo's columns.
 //
@@ -134,19 +155,28 @@ void AttentionLayerInto(const LayerSpec& spec,
                       n * (head.wq.cols() + head.wv.cols()) +
                       head.wv.cols() * head.wo.cols());
   }
-  if (multiply_adds < kMinParallelMultiplyAdds) runner = nullptr;
+  const bool small = multiply_adds < kMinParallelMultiplyAdds;
+  if (small) runner = nullptr;
+  // Not reentrant: nothing below calls AttentionLayerInto again.
+  LayerScratch own;
+  LayerScratch& scratch = small ? ThreadLayerScratch() : own;
 
   // Keys and values, once per group of heads sharing them.
-  std::vector<int> source(head_count);
+  std::vector<int>& source = scratch.source;
+  source.resize(head_count);
   for (int h = 0; h < head_count; ++h) {
     const int first = KvGroupStart(spec, h);
     source[h] = SharesKeysValues(heads[h], heads[first]) ? first : h;
   }
-  std::vector<int> kv_owners;
+  std::vector<int>& kv_owners = scratch.kv_owners;
+  kv_owners.clear();
   for (int h = 0; h < head_count; ++h) {
     if (source[h] == h) kv_owners.push_back(h);
   }
-  std::vector<Matrix> keys(head_count), values(head_count);
+  std::vector<Matrix>& keys = scratch.keys;
+  std::vector<Matrix>& values = scratch.values;
+  keys.resize(head_count);
+  values.resize(head_count);
   RunTasks(runner, static_cast<int>(kv_owners.size()), [&](int i) {
     const int h = kv_owners[i];
     const HeadParams& head = heads[h];
@@ -162,12 +192,17 @@ void AttentionLayerInto(const LayerSpec& spec,
   // contiguous, so its max, exp and sum run over SIMD packets. C_h is
   // column-major, the layout Eigen gives the temporary of
   // (scores * v) * wo, which the single-thread formula was.
-  std::vector<Eigen::MatrixXd> weighted(head_count);
+  std::vector<Eigen::MatrixXd>& weighted = scratch.weighted;
+  weighted.resize(head_count);
   RunTasks(runner, head_count, [&](int h) {
     const HeadParams& head = heads[h];
     const Matrix& k = keys[source[h]];
     const Matrix& v = values[source[h]];
-    Matrix q, scores;
+    // On the small path the tasks run one after another on this thread,
+    // so they can share the scratch's q and scores.
+    Matrix own_q, own_scores;
+    Matrix& q = small ? scratch.q : own_q;
+    Matrix& scores = small ? scratch.scores : own_scores;
     q.noalias() = queries_in * head.wq;
     if (spec.biases) q.rowwise() += head.bq.transpose();
     scores.noalias() = q * k.transpose();

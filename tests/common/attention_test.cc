@@ -10,6 +10,7 @@
 #include <limits>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -196,6 +197,26 @@ TEST(ForwardTest, IntoWritesTheSameAsForward) {
   Matrix out = Matrix::Constant(4, spec.out_dim, 123.0);
   ForwardInto(spec, params, x, out);
   EXPECT_TRUE(test::BitwiseEqual(out, Forward(spec, params, x)));
+}
+
+// A small layer's intermediates are kept per thread and reused: an answer
+// must not depend on what the thread computed before it.
+TEST(ForwardTest, ReusedScratchGivesTheBitsOfAFreshThread) {
+  Rng rng(6);
+  const LayerSpec causal = RandomSpec(rng, Mask::kCausal, Readout::kAll, true);
+  const LayerParams causal_params = RandomParams(rng, causal);
+  const Matrix x = RandomMatrix(rng, 6, causal.d_model);
+  const LayerSpec other = RandomSpec(rng, Mask::kNone, Readout::kLast, false);
+  const LayerParams other_params = RandomParams(rng, other);
+  const Matrix longer = RandomMatrix(rng, 11, other.d_model);
+
+  Matrix fresh;
+  std::thread([&] { fresh = Forward(causal, causal_params, x); }).join();
+  const Matrix before = Forward(other, other_params, longer);
+  EXPECT_TRUE(test::BitwiseEqual(Forward(causal, causal_params, x), fresh));
+  // Again with storage of exactly its shape left from the call before.
+  EXPECT_TRUE(test::BitwiseEqual(Forward(causal, causal_params, x), fresh));
+  EXPECT_TRUE(test::BitwiseEqual(Forward(other, other_params, longer), before));
 }
 
 TEST(SoftmaxRowsTest, IsStableForHugeLogits) {
