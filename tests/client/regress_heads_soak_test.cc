@@ -1,8 +1,8 @@
 // LearnRegress at 2x the counting bound on two-head-d16's shape: eight
 // instances, the measurement quoted in docs/REPRODUCTION.md. The goal (every
-// instance within 60 s) is not met yet (4 of 8 instances), so the test is
-// disabled rather than failing the suite; so is the d = 64, eight-head
-// goal (0 of 2). Run them on demand with
+// instance within 60 s) is not met yet (7 of 8 instances at a load average
+// of 7), so the test is disabled rather than failing the suite; so is the
+// d = 64, eight-head goal (0 of 2). Run them on demand with
 //   build/bin/regress_heads_soak_test --gtest_also_run_disabled_tests
 #include <gtest/gtest.h>
 
