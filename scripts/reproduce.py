@@ -59,6 +59,10 @@ EXTRA_CHALLENGES = {
     "repro-sign-d12":
         'spec { d_model: 12 heads: 1 readout: READOUT_LAST out_dim: 1 } '
         'prior { seed: 9512 } policy { answers: ANSWERS_SIGN }',
+    # Full output, eight heads (issue 24, "Beyond the papers"): regress
+    # only, `learn repro-heads-d64-h8 --algo regress --max_tokens 720`.
+    "repro-heads-d64-h8":
+        'spec { d_model: 64 heads: 8 head_dim: 8 } prior { seed: 9764 }',
     "repro-examples-d8-h1":
         'spec { d_model: 8 heads: 1 head_dim: 8 value_dim: 8 } '
         'prior { seed: 9608 } policy { access: ACCESS_EXAMPLES '

@@ -30,6 +30,22 @@ constexpr uint64_t kTwoHeadTokens = 96;
 // (docs/REPRODUCTION.md, "Beyond the papers: regress").
 constexpr uint64_t kTwoHeadReachedTokens = 160;
 constexpr double kTimeLimitSeconds = 60;
+// d_model 64, eight heads of width 8, full output. Each head's Theta_h and
+// Omega_h, rank 8, hold 2 d k - k^2 = 960 identifiable numbers each, and a
+// token answers d = 64: the counting bound is 8 * 1920 / 64 = 240 tokens.
+// The goal: 3x the bound within 120 s.
+constexpr uint64_t kEightHeadTokens = 720;
+constexpr double kEightHeadTimeLimitSeconds = 120;
+
+// Secret seed of repro-heads-d64-h8 in scripts/reproduce.py.
+constexpr uint64_t kEightHeadSecretSeed = 9764;
+
+inline LayerSpec EightHeadD64() {
+  absl::StatusOr<LayerSpec> spec =
+      ResolveSpec({.d_model = 64, .heads = 8, .head_dim = 8});
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
 
 inline LayerSpec TwoHeadD16() {
   absl::StatusOr<LayerSpec> spec =
@@ -48,7 +64,8 @@ struct Outcome {
 // max_queries 0: no cap of its own.
 inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
                    uint64_t max_tokens, std::ostream* progress,
-                   uint64_t max_queries = 0) {
+                   uint64_t max_queries = 0,
+                   double time_limit_seconds = kTimeLimitSeconds) {
   ChallengeInfo info;
   info.id = "local";
   info.spec = spec;
@@ -62,7 +79,7 @@ inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
                  {.seed = seed,
                   .max_tokens = max_tokens,
                   .max_queries = max_queries,
-                  .time_limit_seconds = kTimeLimitSeconds,
+                  .time_limit_seconds = time_limit_seconds,
                   .progress = progress});
   Outcome out;
   out.seconds =
