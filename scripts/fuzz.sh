@@ -5,12 +5,17 @@
 # corpus is never changed.
 #   scripts/fuzz.sh          # 60 seconds per target
 #   scripts/fuzz.sh 600      # longer runs
+#   scripts/fuzz.sh --build-only   # build them, run nothing
 # Prints the executions per target and exits non-zero when any target
 # crashed or broke an invariant, naming the input that did it (kept under
 # $ATTNORACLE_FUZZ_OUT, default build-fuzz/findings/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+build_only=false
+if [ "$seconds" = "--build-only" ]; then
+  build_only=true
+fi
 scripts/deps.sh fuzz
 
 build_dir=build-fuzz
@@ -23,6 +28,7 @@ CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
   -DATTNORACLE_FUZZ=ON -DATTNORACLE_THREAD_SAFETY=ON -DATTNORACLE_NATIVE=OFF \
   >/dev/null
 ninja -C "$build_dir" --quiet
+"$build_only" && exit 0
 
 targets=(request challenge_config hypothesis transcript)
 # Per input: 10 s before it counts as a hang; 2 GiB of memory before it

@@ -3,11 +3,17 @@
 #   scripts/test.sh                 # optimised build in build/
 #   scripts/test.sh --sanitize      # ASan + UBSan build (clang, with the
 #                                   # thread-safety analysis) in build-asan/
+#   scripts/test.sh --build-only    # (either form) build, run nothing
 # Further arguments go to ctest, e.g. scripts/test.sh -R Attention
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake_args=()
 ctest_args=()
+build_only=false
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=true
+  shift
+fi
 if [ "${1:-}" = "--sanitize" ]; then
   shift
   # The soak measures the real binaries for 90 s; once, in the optimised
@@ -26,6 +32,11 @@ if [ "${1:-}" = "--sanitize" ]; then
               -DATTNORACLE_SANITIZE=ON -DATTNORACLE_THREAD_SAFETY=ON
               -DATTNORACLE_NATIVE=OFF)
 fi
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=true
+  shift
+fi
 scripts/build.sh "${cmake_args[@]}"
+"$build_only" && exit 0
 cd "${ATTNORACLE_BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j2 "${ctest_args[@]}" "$@"

@@ -5,6 +5,7 @@
 # build-tsan/ and runs them.
 #   scripts/tsan.sh                 # every test labelled concurrency
 #   scripts/tsan.sh -R Ledger       # further arguments go to ctest
+#   scripts/tsan.sh --build-only    # build them, run nothing
 # Any report fails the test (halt_on_error). Reports from inside Debian's
 # uninstrumented gRPC are suppressed by tests/tsan.supp, nothing else.
 set -euo pipefail
@@ -20,6 +21,7 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 ninja -C "$build_dir" --quiet ledger_test oracle_core_test \
   competition_service_test submit_service_test work_pool_test \
   task_pool_test postgres_ledger_test
+[ "${1:-}" = "--build-only" ] && exit 0
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 cd "$build_dir"
 # Of the tests labelled postgres only the shared-store ledger's is built
