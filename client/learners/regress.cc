@@ -221,7 +221,10 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec,
   const double bound = limits.max_abs_input;
   const bool near_bound = policy.noise_sigma == 0 &&
                           static_cast<double>(tokens) < AmpleTokens(spec);
-  const double sigma = std::min(near_bound ? kNearBoundQuerySigma : kQuerySigma,
+  const double near_bound_sigma = ScalarHeadsFitApplies(spec, policy)
+                                      ? kScalarHeadsNearBoundQuerySigma
+                                      : kNearBoundQuerySigma;
+  const double sigma = std::min(near_bound ? near_bound_sigma : kQuerySigma,
                                 bound / kInputBoundSigmas);
   std::vector<Matrix> sequences;
   for (size_t i = 0; tokens > 0 && sequences.size() < queries; ++i) {
@@ -1060,8 +1063,9 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
           .time_limit_seconds = round_limit - monitor.Elapsed(),
           .target_rel_loss = target,
           .promising_rel_loss = promising,
-          .warm = warm ? std::optional<LayerParams>(UnflattenParams(spec, *warm))
-                       : std::nullopt,
+          .warm = warm
+                      ? std::optional<LayerParams>(UnflattenParams(spec, *warm))
+                      : std::nullopt,
           .progress = options.progress};
       ScalarHeadsFit fit = FitScalarHeads(spec, lm_x, lm_y, scalar_options);
       best.theta = FlattenParams(spec, fit.params);

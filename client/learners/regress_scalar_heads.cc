@@ -30,10 +30,13 @@ using ConstMatrixMap = Eigen::Map<const Matrix>;
 // H = 4: forming J^T J alone would be 9e10 flops a step).
 constexpr int kDenseMaxParams = 1500;
 // Conjugate gradients on (J^T J + lambda I) step = -J^T r, Jacobi
-// preconditioned, until the residual is kCgTolerance of the right-hand side
-// or kCgMaxIterations.
+// preconditioned, an inexact Newton step: until the residual is
+// eta = clamp(sqrt(relative loss), kCgMinForcing, kCgMaxForcing) of the
+// right-hand side, or kCgMaxIterations. Loose far from a fit, where an exact
+// step buys little, tight near one, where it keeps convergence fast.
 constexpr int kCgMaxIterations = 300;
-constexpr double kCgTolerance = 1e-6;
+constexpr double kCgMinForcing = 1e-6;
+constexpr double kCgMaxForcing = 0.1;
 // Damping as in regress's LM: lambda starts at kLmInitialDamping times the
 // largest diagonal entry of J^T J, shrinks by kLmShrink after a step that
 // lowers the loss and grows by kLmGrow after one that does not; a restart
@@ -278,7 +281,9 @@ class Solver {
         }
         step = llt.solve(-g);
       } else {
-        ConjugateGradients(g, diag, lambda, &step);
+        const double eta =
+            std::clamp(std::sqrt(RelLoss(f)), kCgMinForcing, kCgMaxForcing);
+        cg_iterations_ += ConjugateGradients(g, diag, lambda, eta, &step);
       }
       x_new = x + step;
       const double f_new = problem_->Evaluate(x_new, &r_new, false);
@@ -301,17 +306,19 @@ class Solver {
   }
 
  private:
-  // step ~= -(J^T J + lambda I)^{-1} g, Jacobi preconditioned.
-  void ConjugateGradients(const Vector& g, const Vector& diag, double lambda,
-                          Vector* step) {
+  // step ~= -(J^T J + lambda I)^{-1} g, Jacobi preconditioned, to a
+  // residual of eta ||g||; returns the iterations.
+  int ConjugateGradients(const Vector& g, const Vector& diag, double lambda,
+                         double eta, Vector* step) {
     const Vector precond = (diag.array() + lambda).inverse().matrix();
     step->setZero(g.size());
     Vector res = -g;
     Vector z = precond.cwiseProduct(res);
     Vector p = z, jp, ap;
     double rz = res.dot(z);
-    const double stop = kCgTolerance * g.norm();
-    for (int it = 0; it < kCgMaxIterations && res.norm() > stop; ++it) {
+    const double stop = eta * g.norm();
+    int it = 0;
+    for (; it < kCgMaxIterations && res.norm() > stop; ++it) {
       problem_->Apply(p, &jp);
       problem_->ApplyTransposed(jp, &ap);
       ap += lambda * p;
@@ -323,6 +330,7 @@ class Solver {
       p = z + (rz_new / rz) * p;
       rz = rz_new;
     }
+    return it;
   }
 
   void Report(int restart, int step, double rel_loss, bool force) {
@@ -332,8 +340,8 @@ class Solver {
     next_report_ = now + kProgressIntervalSeconds;
     *options_.progress << absl::StrFormat(
                               "regress: scalar heads restart %d step %d "
-                              "rel_loss %.3e elapsed %.1fs",
-                              restart, step, rel_loss, now)
+                              "rel_loss %.3e cg %d elapsed %.1fs",
+                              restart, step, rel_loss, cg_iterations_, now)
                        << std::endl;
   }
 
@@ -341,6 +349,7 @@ class Solver {
   const ScalarHeadsFitOptions& options_;
   Clock::time_point start_;
   double next_report_ = 0;
+  int cg_iterations_ = 0;  // over every step, for the progress line
 };
 
 }  // namespace

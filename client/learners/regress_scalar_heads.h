@@ -32,6 +32,14 @@
 
 namespace attnoracle {
 
+// The query entries' standard deviation regress uses for these layers on
+// exact answers near the counting bound (kNearBoundQuerySigma, 0.5, for
+// the others): on d = 32 with four heads at 1.2x the bound, LM from a random
+// start stalled at a relative training loss of 8.5e-4 with 0.5, and
+// reached 1.2e-6 (functional error 3.5e-2) in the same 120 s with 0.3
+// (docs/REPRODUCTION.md, "Beyond the papers: regress").
+inline constexpr double kScalarHeadsNearBoundQuerySigma = 0.3;
+
 // Whether FitScalarHeads covers the spec and answers: one softmax layer,
 // last-position readout, out_dim 1, head_dim >= d_model, no biases,
 // residual, FFN block, tied or shared keys; answers are values (not signs

@@ -114,10 +114,11 @@ inline void RunScalarInstances(const LayerSpec& spec, uint64_t secret_seed_base,
     EXPECT_LE(out.functional_rel_err, kScalarTargetRelErr);
     reached += out.functional_rel_err <= kScalarTargetRelErr;
   }
-  std::cout << absl::StrFormat("scalar d=%d H=%d at %d queries: %d of %d "
-                               "instances reached %.0e",
-                               spec.d_model, spec.heads, max_queries, reached,
-                               instances, kScalarTargetRelErr)
+  std::cout << absl::StrFormat(
+                   "scalar d=%d H=%d at %d queries: %d of %d "
+                   "instances reached %.0e",
+                   spec.d_model, spec.heads, max_queries, reached, instances,
+                   kScalarTargetRelErr)
             << std::endl;
 }
 

@@ -12,7 +12,8 @@
 namespace attnoracle::test {
 namespace {
 
-TEST(RegressScalarHeadsSoakTest, DISABLED_D32FourHeadsWithin20PercentOfTheBound) {
+TEST(RegressScalarHeadsSoakTest,
+     DISABLED_D32FourHeadsWithin20PercentOfTheBound) {
   constexpr uint64_t kQueries = 5068;
   constexpr double kTimeLimitSeconds = 120;
   RunScalarInstances(ScalarHeads(32, 4), /*secret_seed_base=*/7032,

@@ -1,12 +1,12 @@
 // LearnRegress on scalar last-position layers with several full-width heads,
 // in the normal suite: sizes that fit in seconds, held to 1.2x the counting
 // bound H(d^2 + d). The soak variant holds d = 32, H = 4 to the same ratio.
+#include "tests/client/regress_scalar_heads.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <iostream>
-
-#include "tests/client/regress_scalar_heads.h"
 
 namespace attnoracle::test {
 namespace {
