@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <limits>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "common/rng.h"
@@ -30,18 +29,12 @@ using ConstMatrixMap = Eigen::Map<const Matrix>;
 // explicit J^T J (d = 8, H = 2: 144); above it, conjugate gradients (d = 32,
 // H = 4: forming J^T J alone would be 9e10 flops a step).
 constexpr int kDenseMaxParams = 1500;
-// Conjugate gradients on (J^T J + lambda I) step = -J^T r, preconditioned
-// by each head's (d^2 + d)-square diagonal block of J^T J + lambda I,
-// Cholesky-factored when the blocks or lambda change, an inexact Newton
-// step: until the residual is eta = clamp(sqrt(relative loss),
-// kCgMinForcing, kCgMaxForcing) of the right-hand side, or
-// kCgMaxIterations. Loose far from a fit, where an exact step buys little,
-// tight near one, where it keeps convergence fast.
+// Conjugate gradients on (J^T J + lambda I) step = -J^T r, Jacobi
+// preconditioned, an inexact Newton step: until the residual is
+// eta = clamp(sqrt(relative loss), kCgMinForcing, kCgMaxForcing) of the
+// right-hand side, or kCgMaxIterations. Loose far from a fit, where an exact
+// step buys little, tight near one, where it keeps convergence fast.
 constexpr int kCgMaxIterations = 300;
-// Forming the blocks costs H m (d^2 + d)^2 flops (2.3e10 on d = 32, H = 4,
-// about 20 CG iterations' worth): they are formed at every
-// kBlockRefreshSteps-th accepted point and reused in between.
-constexpr int kBlockRefreshSteps = 4;
 constexpr double kCgMinForcing = 1e-6;
 constexpr double kCgMaxForcing = 0.1;
 // Damping as in regress's LM: lambda starts at kLmInitialDamping times the
@@ -156,23 +149,6 @@ class Problem {
     return diag;
   }
 
-  // Head h's diagonal block of J^T J, (d^2 + d) square, lower triangle
-  // only (m (d^2 + d)^2 flops).
-  Matrix HeadBlock(Eigen::Index h) const {
-    const Eigen::Index m = answers(), n = d_ * d_ + d_;
-    Matrix jac(m, n);
-    for (Eigen::Index q = 0; q < m; ++q) {
-      Eigen::Map<Matrix>(jac.row(q).data(), d_, d_) =
-          last_.row(q).transpose() * g_.block(q, h * d_, 1, d_);
-      jac.block(q, d_ * d_, 1, d_) = z_.block(q, h * d_, 1, d_);
-    }
-    Matrix block = Matrix::Zero(n, n);
-    block.selfadjointView<Eigen::Lower>().rankUpdate(jac.transpose());
-    return block;
-  }
-
-  Eigen::Index heads() const { return heads_; }
-
   // The Jacobian itself, answers x params.
   Matrix Dense() const {
     Matrix jac(answers(), params());
@@ -277,14 +253,6 @@ class Solver {
       if (fresh) {
         problem_->ApplyTransposed(r, &g);
         diag = problem_->Diagonal();
-        if (!dense && since_blocks_ >= kBlockRefreshSteps) {
-          since_blocks_ = 0;
-          blocks_.clear();
-          for (Eigen::Index h = 0; h < problem_->heads(); ++h) {
-            blocks_.push_back(problem_->HeadBlock(h));
-          }
-          factored_lambda_ = -1;
-        }
         if (dense) {
           const Matrix jac = problem_->Dense();
           a.setZero(jac.cols(), jac.cols());
@@ -296,7 +264,6 @@ class Solver {
           lambda_cap = kLmMaxDamping * top;
         }
         fresh = false;
-        ++since_blocks_;
       }
       if (lambda > lambda_cap) break;
       if (local_steps >= kLmMaxSteps &&
@@ -316,7 +283,7 @@ class Solver {
       } else {
         const double eta =
             std::clamp(std::sqrt(RelLoss(f)), kCgMinForcing, kCgMaxForcing);
-        cg_iterations_ += ConjugateGradients(g, lambda, eta, &step);
+        cg_iterations_ += ConjugateGradients(g, diag, lambda, eta, &step);
       }
       x_new = x + step;
       const double f_new = problem_->Evaluate(x_new, &r_new, false);
@@ -339,38 +306,14 @@ class Solver {
   }
 
  private:
-  // Factors blocks_ + lambda I, unless they are already for lambda.
-  void FactorBlocks(double lambda) {
-    if (factored_lambda_ == lambda) return;
-    factors_.clear();
-    for (const Matrix& block : blocks_) {
-      Matrix damped = block;
-      damped.diagonal().array() += lambda;
-      factors_.emplace_back(damped);
-    }
-    factored_lambda_ = lambda;
-  }
-
-  // z = the block preconditioner applied to res.
-  void Precondition(const Vector& res, Vector* z) const {
-    z->resize(res.size());
-    const Eigen::Index n =
-        res.size() / static_cast<Eigen::Index>(factors_.size());
-    for (size_t h = 0; h < factors_.size(); ++h) {
-      const Eigen::Index at = static_cast<Eigen::Index>(h) * n;
-      z->segment(at, n) = factors_[h].solve(res.segment(at, n));
-    }
-  }
-
-  // step ~= -(J^T J + lambda I)^{-1} g, block preconditioned, to a
+  // step ~= -(J^T J + lambda I)^{-1} g, Jacobi preconditioned, to a
   // residual of eta ||g||; returns the iterations.
-  int ConjugateGradients(const Vector& g, double lambda, double eta,
-                         Vector* step) {
-    FactorBlocks(lambda);
+  int ConjugateGradients(const Vector& g, const Vector& diag, double lambda,
+                         double eta, Vector* step) {
+    const Vector precond = (diag.array() + lambda).inverse().matrix();
     step->setZero(g.size());
     Vector res = -g;
-    Vector z;
-    Precondition(res, &z);
+    Vector z = precond.cwiseProduct(res);
     Vector p = z, jp, ap;
     double rz = res.dot(z);
     const double stop = eta * g.norm();
@@ -382,7 +325,7 @@ class Solver {
       const double alpha = rz / p.dot(ap);
       *step += alpha * p;
       res -= alpha * ap;
-      Precondition(res, &z);
+      z = precond.cwiseProduct(res);
       const double rz_new = res.dot(z);
       p = z + (rz_new / rz) * p;
       rz = rz_new;
@@ -406,11 +349,7 @@ class Solver {
   const ScalarHeadsFitOptions& options_;
   Clock::time_point start_;
   double next_report_ = 0;
-  int cg_iterations_ = 0;       // over every step, for the progress line
-  std::vector<Matrix> blocks_;  // each head's block of J^T J at the point
-  std::vector<Eigen::LLT<Matrix>> factors_;  // of blocks_ + lambda I
-  double factored_lambda_ = -1;              // the lambda of factors_
-  int since_blocks_ = kBlockRefreshSteps;    // accepted points since blocks_
+  int cg_iterations_ = 0;  // over every step, for the progress line
 };
 
 }  // namespace
