@@ -47,6 +47,13 @@ EXTRA_CHALLENGES = {
     "repro-multihead-d10-h2":
         'spec { d_model: 10 heads: 2 head_dim: 10 readout: READOUT_LAST '
         'out_dim: 1 } prior { seed: 9310 }',
+    # regress's scale goal on scalar heads (docs/REPRODUCTION.md, "Beyond
+    # the papers: regress"): bound H(d^2 + d) = 4,224 queries. In the set
+    # for `learn repro-multihead-d32-h4 --algo regress --max_queries 5068`;
+    # no row runs it (two minutes of fitting).
+    "repro-multihead-d32-h4":
+        'spec { d_model: 32 heads: 4 head_dim: 32 readout: READOUT_LAST '
+        'out_dim: 1 } prior { seed: 9332 }',
     "repro-ffn-d6-h12":
         'spec { d_model: 6 heads: 1 readout: READOUT_LAST '
         'ffn { hidden: 12 out_dim: 1 biases: false } } prior { seed: 9406 }',

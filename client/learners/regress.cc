@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/regress_ffn_init.h"
+#include "client/learners/regress_scalar_heads.h"
 #include "client/learners/regress_varpro.h"
 #include "common/attention.h"
 #include "common/attention_grad.h"
@@ -231,7 +232,10 @@ std::vector<Matrix> DesignQueries(const LayerSpec& spec,
   const double bound = limits.max_abs_input;
   const bool near_bound = policy.noise_sigma == 0 &&
                           static_cast<double>(tokens) < AmpleTokens(spec);
-  const double sigma = std::min(near_bound ? kNearBoundQuerySigma : kQuerySigma,
+  const double near_bound_sigma = ScalarHeadsFitApplies(spec, policy)
+                                      ? kScalarHeadsNearBoundQuerySigma
+                                      : kNearBoundQuerySigma;
+  const double sigma = std::min(near_bound ? near_bound_sigma : kQuerySigma,
                                 bound / kInputBoundSigmas);
   std::vector<Matrix> sequences;
   for (size_t i = 0; tokens > 0 && sequences.size() < queries; ++i) {
@@ -1116,7 +1120,8 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
     const bool use_lm = policy.answers != Answers::kTopK &&
                         LevenbergMarquardt::Affordable(spec, train_values);
     std::vector<Matrix> lm_x, lm_y;
-    if (use_lm) lm_x = train_x, lm_y = train_y;
+    const bool scalar_heads = ScalarHeadsFitApplies(spec, policy);
+    if (use_lm || scalar_heads) lm_x = train_x, lm_y = train_y;
     ProjectedLoss* projected = nullptr;
     std::unique_ptr<FitLoss> loss;
     if (kLbfgsVariableProjection && !use_lm &&
@@ -1148,7 +1153,23 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
     const std::optional<Vector> warm =
         round > 0 ? std::optional<Vector>(best.theta) : std::nullopt;
     best = Fit();
-    for (int restart = 0;; ++restart) {
+    // Full-width scalar heads: their own fit on (Theta_h, v_h).
+    if (scalar_heads) {
+      ScalarHeadsFitOptions scalar_options{
+          .seed = options.seed,
+          .time_limit_seconds = round_limit - monitor.Elapsed(),
+          .target_rel_loss = target,
+          .promising_rel_loss = promising,
+          .warm = warm
+                      ? std::optional<LayerParams>(UnflattenParams(spec, *warm))
+                      : std::nullopt,
+          .progress = options.progress};
+      ScalarHeadsFit fit = FitScalarHeads(spec, lm_x, lm_y, scalar_options);
+      best.theta = FlattenParams(spec, fit.params);
+      best.rel_loss = fit.rel_loss;
+      iterations += fit.iterations;
+    }
+    for (int restart = 0; !scalar_heads; ++restart) {
       Vector x0(ParamCount(spec));
       if (restart == 0 && warm) {
         x0 = *warm;
