@@ -13,15 +13,19 @@
 // (D(0) = 1); the roots of D are -1 / alpha_h and the residues give c_h.
 // Each pair (x, z = x + delta) so yields, per head but unlabelled,
 // (x^T Theta_h delta, v_h.delta).
-//   round 1  the anchor [x_1] (f(0) for x_1), then the 2d - 1 pairs
-//            delta_j (j = 1..d) and delta_1 + delta_j (j = 2..d) at x_1:
-//            the heads of pair delta_j are labelled as those of delta_1 by
-//            the permutation under which delta_1's points plus delta_j's
-//            are delta_1 + delta_j's; least squares then gives every v_h
-//            and Theta_h^T x_1, and V = sum v_h gives f(0) = V.x for any x.
-//   round 2  for each x_i (i = 2..d) the 2d pairs +-delta_j, labelled by
-//            v_h.delta_j, give Theta_h^T x_i by least squares.
-// Theta_h^T [x_1 .. x_d] then gives Theta_h. Queries: 1 + 2H ((2d - 1) +
+//   round 1  the anchor [x_1] (f(0) for x_1) and the d pairs delta_j at
+//            x_1; then, ref being the best-conditioned of them, the d - 1
+//            pairs delta_ref + delta_j: the heads of pair delta_j are
+//            labelled as those of delta_ref by the permutation under which
+//            delta_ref's points plus delta_j's are delta_ref + delta_j's;
+//            least squares then gives every v_h and Theta_h^T x_1, and
+//            V = sum v_h gives P = V.z for any z.
+//   round 2  for each x_i (i = 2..d) the 2d pairs +-delta_j: with c_h and
+//            P known, the logits are fitted to f(1..2H) alone (f(0) would
+//            carry round 1's error into the roots), and give
+//            Theta_h^T x_i by least squares.
+// Theta_h^T [x_1 .. x_d] then gives Theta_h, which a Levenberg-Marquardt
+// pass over every answer polishes. Queries: 1 + 2H ((2d - 1) +
 // (d - 1) 2d) = 4 H d^2 - 2H + 1.
 #include <algorithm>
 #include <cmath>
@@ -626,8 +630,9 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     // Theta_h^T X = W_h.
     theta[h] = xs.transpose().colPivHouseholderQr().solve(w[h].transpose());
   }
-  say(absl::StrFormat("%d of %d pairs dropped (poles not real and negative)",
-                      dropped, pairs));
+  say(absl::StrFormat(
+      "%d of %d pairs dropped (no fit with real negative poles)", dropped,
+      pairs));
   if (heads * (d * d + d) <= kMaxPolishParams) {
     std::vector<double> values;
     for (const Matrix& a : answers) values.push_back(a(0, 0));
