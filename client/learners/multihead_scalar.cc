@@ -13,15 +13,19 @@
 // (D(0) = 1); the roots of D are -1 / alpha_h and the residues give c_h.
 // Each pair (x, z = x + delta) so yields, per head but unlabelled,
 // (x^T Theta_h delta, v_h.delta).
-//   round 1  the anchor [x_1] (f(0) for x_1), then the 2d - 1 pairs
-//            delta_j (j = 1..d) and delta_1 + delta_j (j = 2..d) at x_1:
-//            the heads of pair delta_j are labelled as those of delta_1 by
-//            the permutation under which delta_1's points plus delta_j's
-//            are delta_1 + delta_j's; least squares then gives every v_h
-//            and Theta_h^T x_1, and V = sum v_h gives f(0) = V.x for any x.
-//   round 2  for each x_i (i = 2..d) the 2d pairs +-delta_j, labelled by
-//            v_h.delta_j, give Theta_h^T x_i by least squares.
-// Theta_h^T [x_1 .. x_d] then gives Theta_h. Queries: 1 + 2H ((2d - 1) +
+//   round 1  the anchor [x_1] (f(0) for x_1) and the d pairs delta_j at
+//            x_1; then, ref being the best-conditioned of them, the d - 1
+//            pairs delta_ref + delta_j: the heads of pair delta_j are
+//            labelled as those of delta_ref by the permutation under which
+//            delta_ref's points plus delta_j's are delta_ref + delta_j's;
+//            least squares then gives every v_h and Theta_h^T x_1, and
+//            V = sum v_h gives P = V.z for any z.
+//   round 2  for each x_i (i = 2..d) the 2d pairs +-delta_j: with c_h and
+//            P known, the logits are fitted to f(1..2H) alone (f(0) would
+//            carry round 1's error into the roots), and give
+//            Theta_h^T x_i by least squares.
+// Theta_h^T [x_1 .. x_d] then gives Theta_h, which a Levenberg-Marquardt
+// pass over every answer polishes. Queries: 1 + 2H ((2d - 1) +
 // (d - 1) 2d) = 4 H d^2 - 2H + 1.
 #include <algorithm>
 #include <cmath>
@@ -55,16 +59,33 @@ constexpr double kTokenSigma = 1.0;
 // Rounding leaves a real root of D with a small imaginary part, relative to
 // its size, up to this.
 constexpr double kMaxRootImag = 1e-6;
+// Relative error assumed of each answer (float64 rounding through the
+// forward pass), the unit of the sensitivities a fit reports.
+constexpr double kAnswerRelErr = 1e-15;
+// The polish solves one least squares over every parameter; beyond this
+// many parameters (H (d^2 + d)) its cost outgrows the algebra's and it is
+// skipped.
+constexpr int kMaxPolishParams = 1500;
+constexpr int kMaxPolishSteps = 30;
+// Newton steps refining each pair's fit.
+constexpr int kNewtonSteps = 8;
+constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Per head (unlabelled): x^T Theta_h delta and v_h.delta.
+// Per head (unlabelled): x^T Theta_h delta and v_h.delta, with the standard
+// deviations that an error of kAnswerRelErr in the answers leaves them (to
+// first order), which weight the least squares.
 struct HeadPoint {
   double logit = 0;
   double value = 0;
+  double logit_sigma = 0;
+  double value_sigma = 0;
 };
 
 // Fits f(m) = P - sum_h c_h / (1 + m alpha_h) to f(0..2H). Empty when the
-// denominator has roots that are not real and negative.
-std::vector<HeadPoint> FitRational(const std::vector<double>& f, int heads) {
+// denominator has roots that are not real and negative, or when the fit's
+// Jacobian is singular (two heads with the same alpha).
+std::vector<HeadPoint> FitRational(const std::vector<double>& f, int heads,
+                                   bool roots_only = false) {
   const int n = 2 * heads + 1;
   Matrix system(n, n);
   Vector rhs(n);
@@ -87,6 +108,15 @@ std::vector<HeadPoint> FitRational(const std::vector<double>& f, int heads) {
   for (int k = 1; k < heads; ++k) companion(k, k - 1) = 1;
   const Eigen::VectorXcd roots = companion.eigenvalues();
   std::vector<HeadPoint> points;
+  if (roots_only) {
+    // Starting logits only: a pair of complex roots is two close alpha_h
+    // that rounding pushed off the axis, their real part a fair start.
+    for (int h = 0; h < heads; ++h) {
+      const double r = roots(h).real();
+      points.push_back({.logit = r < 0 ? std::log(-1 / r) : 0.0});
+    }
+    return points;
+  }
   for (int h = 0; h < heads; ++h) {
     const double r = roots(h).real();
     if (std::abs(roots(h).imag()) > kMaxRootImag * std::abs(r) || !(r < 0)) {
@@ -99,7 +129,117 @@ std::vector<HeadPoint> FitRational(const std::vector<double>& f, int heads) {
     points.push_back(
         {.logit = std::log(alpha), .value = -alpha * n_at / dd_at});
   }
+  // The monomial system above loses digits to its own conditioning (its
+  // columns m^k grow to (2H)^H); Newton's method on the partial fractions
+  // themselves, (P, c_h, log alpha_h), from its solution recovers them, and
+  // its Jacobian, inverted, gives the sensitivities to the answers'
+  // rounding.
+  double total = 0;
+  for (const HeadPoint& p : points) total += p.value;
+  double pole_free = f[0] + total;  // P
+  Matrix jac(n, n);
+  Vector resid(n);
+  double scale = 0;
+  for (int m = 0; m < n; ++m) scale = std::max(scale, std::abs(f[m]));
+  auto linearise = [&]() {
+    for (int m = 0; m < n; ++m) {
+      double model = pole_free;
+      jac(m, 0) = 1;
+      for (int h = 0; h < heads; ++h) {
+        const double alpha = std::exp(points[h].logit);
+        const double g = 1 / (1 + m * alpha);
+        model -= points[h].value * g;
+        jac(m, 1 + h) = -g;
+        jac(m, 1 + heads + h) = points[h].value * m * alpha * g * g;
+      }
+      resid(m) = f[m] - model;
+    }
+  };
+  for (int step = 0; step < kNewtonSteps; ++step) {
+    linearise();
+    const Eigen::FullPivLU<Matrix> lu(jac);
+    if (!lu.isInvertible()) return {};
+    const Vector delta = lu.solve(resid);
+    if (!delta.allFinite()) return {};
+    pole_free += delta(0);
+    for (int h = 0; h < heads; ++h) {
+      points[h].value += delta(1 + h);
+      points[h].logit += delta(1 + heads + h);
+    }
+  }
+  linearise();
+  const Eigen::FullPivLU<Matrix> lu(jac);
+  if (!lu.isInvertible()) return {};
+  const Matrix sens = lu.inverse();
+  const double noise = kAnswerRelErr * scale;
+  for (int h = 0; h < heads; ++h) {
+    points[h].value_sigma = noise * sens.row(1 + h).norm();
+    points[h].logit_sigma = noise * sens.row(1 + heads + h).norm();
+    if (!std::isfinite(points[h].value_sigma) ||
+        !std::isfinite(points[h].logit_sigma)) {
+      return {};
+    }
+  }
   return points;
+}
+
+// The largest sensitivity of a fit: how well its heads are told apart.
+double WorstSigma(const std::vector<HeadPoint>& points) {
+  double worst = 0;
+  for (const HeadPoint& p : points) {
+    worst = std::max({worst, p.logit_sigma, p.value_sigma});
+  }
+  return worst;
+}
+
+// Given the labelled c_h = v_h.delta and P = V.z (from round 1), refines
+// the logits of `points` (labelled) by Gauss-Newton on the answers
+// f(1..2H) alone: f(0) = V.x is not an answer there, and an interpolation
+// through it carries round 1's error into every root. Sets each logit's
+// sigma from the remaining residual. Returns the residual's norm, or
+// infinity when the fit breaks down.
+double RefineLogits(const std::vector<double>& f, double pole_free,
+                    const std::vector<double>& c,
+                    std::vector<HeadPoint>& points) {
+  const int heads = static_cast<int>(points.size());
+  const int n = 2 * heads;
+  Matrix jac(n, heads);
+  Vector resid(n);
+  double scale = 0;
+  for (int m = 1; m <= n; ++m) scale = std::max(scale, std::abs(f[m]));
+  auto linearise = [&]() {
+    for (int m = 1; m <= n; ++m) {
+      double model = pole_free;
+      for (int h = 0; h < heads; ++h) {
+        const double alpha = std::exp(points[h].logit);
+        const double g = 1 / (1 + m * alpha);
+        model -= c[h] * g;
+        jac(m - 1, h) = c[h] * m * alpha * g * g;
+      }
+      resid(m - 1) = f[m] - model;
+    }
+  };
+  for (int step = 0; step < kNewtonSteps; ++step) {
+    linearise();
+    const Vector delta = jac.colPivHouseholderQr().solve(resid);
+    if (!delta.allFinite()) return kInf;
+    for (int h = 0; h < heads; ++h) points[h].logit += delta(h);
+  }
+  linearise();
+  const Eigen::ColPivHouseholderQR<Matrix> qr(jac);
+  if (qr.rank() < heads) return kInf;
+  const Matrix cov = (jac.transpose() * jac).inverse();
+  const double noise =
+      kAnswerRelErr * scale + resid.norm() / std::sqrt(n - heads + 1.0);
+  for (int h = 0; h < heads; ++h) {
+    points[h].value = c[h];
+    points[h].logit_sigma = noise * std::sqrt(std::max(cov(h, h), 0.0));
+    if (!std::isfinite(points[h].logit) ||
+        !std::isfinite(points[h].logit_sigma)) {
+      return kInf;
+    }
+  }
+  return resid.norm();
 }
 
 std::vector<std::vector<int>> Permutations(int heads) {
@@ -125,6 +265,111 @@ LayerParams Hypothesis(const LayerSpec& spec, const std::vector<Matrix>& theta,
     params.heads.push_back(ScalarHeadFromScores(spec, theta[h], v[h]));
   }
   return params;
+}
+
+// sum_h softmax(X theta_h^T x_N)^T X v_h on `seq`, and when `grad` is not
+// null its gradient in (theta_h row-major, v_h) per head.
+double ScalarModel(const std::vector<Matrix>& theta,
+                   const std::vector<Vector>& v, const Matrix& seq,
+                   Eigen::Ref<Vector> grad) {
+  const Eigen::Index d = seq.cols();
+  const Vector q = seq.row(seq.rows() - 1).transpose();
+  double f = 0;
+  for (size_t h = 0; h < theta.size(); ++h) {
+    const Vector s = seq * (theta[h].transpose() * q);
+    const Vector p = (s.array() - s.maxCoeff()).exp().matrix();
+    const Vector prob = p / p.sum();
+    const Vector xv = seq * v[h];
+    const double y = prob.dot(xv);
+    f += y;
+    if (grad.size() == 0) continue;
+    const Eigen::Index base = static_cast<Eigen::Index>(h) * (d * d + d);
+    const Vector u =
+        seq.transpose() * (prob.array() * (xv.array() - y)).matrix();
+    for (Eigen::Index a = 0; a < d; ++a) {
+      grad.segment(base + a * d, d) = q(a) * u;
+    }
+    grad.segment(base + d * d, d) = seq.transpose() * prob;
+  }
+  return f;
+}
+
+double SquaredResidual(const std::vector<Matrix>& theta,
+                       const std::vector<Vector>& v,
+                       const std::vector<Matrix>& inputs,
+                       const std::vector<double>& answers) {
+  Vector none;
+  double sum = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const double r = answers[i] - ScalarModel(theta, v, inputs[i], none);
+    sum += r * r;
+  }
+  return sum;
+}
+
+// Levenberg-Marquardt on every answer, from the algebraic estimate: the
+// answers of all pairs together determine the heads better than each
+// pair's own fit, whose conditioning falls when two alpha_h are close.
+// Keeps (theta, v) unless a step lowers the squared residual. Returns the
+// number of accepted steps.
+int Polish(const std::vector<Matrix>& inputs,
+           const std::vector<double>& answers, std::vector<Matrix>& theta,
+           std::vector<Vector>& v) {
+  const int heads = static_cast<int>(theta.size());
+  const Eigen::Index d = theta[0].rows();
+  const Eigen::Index per_head = d * d + d;
+  const Eigen::Index params = heads * per_head;
+  const auto rows = static_cast<Eigen::Index>(inputs.size());
+  double cost = SquaredResidual(theta, v, inputs, answers);
+  double lambda = 1e-9;
+  int accepted = 0;
+  for (int step = 0; step < kMaxPolishSteps && cost > 0; ++step) {
+    Matrix jac(rows, params);
+    Vector r(rows);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      Vector g(params);
+      r(i) = answers[i] - ScalarModel(theta, v, inputs[i], g);
+      jac.row(i) = g.transpose();
+    }
+    // The damped step from a QR of [J; sqrt(lambda) diag(|J_k|)]: the
+    // normal equations would square J's condition number.
+    const Vector col_norms = jac.colwise().norm().transpose();
+    bool improved = false;
+    for (int tries = 0; tries < 8 && !improved; ++tries) {
+      Matrix stacked(rows + params, params);
+      stacked.topRows(rows) = jac;
+      stacked.bottomRows(params) =
+          (std::sqrt(lambda) * col_norms.array() + 1e-300)
+              .matrix()
+              .asDiagonal();
+      Vector rhs = Vector::Zero(rows + params);
+      rhs.head(rows) = r;
+      const Vector delta = stacked.householderQr().solve(rhs);
+      std::vector<Matrix> t2 = theta;
+      std::vector<Vector> v2 = v;
+      for (int h = 0; h < heads; ++h) {
+        for (Eigen::Index a = 0; a < d; ++a) {
+          t2[h].row(a) += delta.segment(h * per_head + a * d, d).transpose();
+        }
+        v2[h] += delta.segment(h * per_head + d * d, d);
+      }
+      const double next = SquaredResidual(t2, v2, inputs, answers);
+      if (next < cost) {
+        improved = true;
+        theta = std::move(t2);
+        v = std::move(v2);
+        lambda = std::max(lambda / 10, 1e-15);
+        ++accepted;
+        // Near the solution each step cuts the residual by far more: a
+        // step that does not halve it is at the answers' rounding.
+        cost = next;
+      } else {
+        lambda *= 10;
+      }
+    }
+    if (!improved) break;
+  }
+  return accepted;
 }
 
 }  // namespace
@@ -209,36 +454,65 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
   std::vector<Vector> v(heads, Vector(d));
   std::vector<Matrix> w(heads, Matrix(d, d));  // column i: Theta_h^T x_i
 
-  // Round 1: x_1's family.
+  // Round 1a: the anchor and the pairs delta_j at x_1.
   std::vector<Vector> zs;
   for (int j = 0; j < d; ++j) zs.push_back(x[0] + delta[j]);
-  for (int j = 1; j < d; ++j) zs.push_back(x[0] + delta[0] + delta[j]);
   ATTN_ASSIGN_OR_RETURN(std::vector<std::vector<double>> f1,
                         ask({Tokens(x[0], 0, x[0])}, x[0], zs));
   const double anchor = f1.back()[0];
-  std::vector<std::vector<HeadPoint>> pts;
-  for (size_t p = 0; p < zs.size(); ++p) {
-    f1[p][0] = anchor;
-    pts.push_back(FitRational(f1[p], heads));
-    if (pts.back().empty()) return failed("a pole off the negative axis");
+  std::vector<std::vector<HeadPoint>> single(d);
+  int ref = -1;
+  for (int j = 0; j < d; ++j) {
+    f1[j][0] = anchor;
+    single[j] = FitRational(f1[j], heads);
+    if (single[j].empty()) continue;
+    if (ref < 0 || WorstSigma(single[j]) < WorstSigma(single[ref])) ref = j;
   }
+  if (ref < 0) return failed("no pair at x_1 had real negative poles");
+  // Round 1b: the sums with the best-separated pair, chosen from round 1a's
+  // answers (the labels of every other pair are read against it).
+  zs.clear();
+  for (int j = 0; j < d; ++j) {
+    if (j != ref) zs.push_back(x[0] + delta[ref] + delta[j]);
+  }
+  ATTN_ASSIGN_OR_RETURN(std::vector<std::vector<double>> f2, ask({}, x[0], zs));
   // Labelled: rows of the least squares, per head.
   std::vector<Vector> dirs;
   std::vector<std::vector<HeadPoint>> labelled;
-  dirs.push_back(delta[0]);
-  labelled.push_back(pts[0]);
-  for (int j = 1; j < d; ++j) {
-    const std::vector<HeadPoint>& s = pts[j];
-    const std::vector<HeadPoint>& t = pts[d - 1 + j];
+  dirs.push_back(delta[ref]);
+  labelled.push_back(single[ref]);
+  int dropped = 0;
+  const std::vector<HeadPoint>& r0 = single[ref];
+  for (int j = 0, p = 0; j < d; ++j) {
+    if (j == ref) continue;
+    f2[p][0] = anchor;
+    const std::vector<HeadPoint> t = FitRational(f2[p++], heads);
+    const std::vector<HeadPoint>& s = single[j];
+    if (s.empty() || t.empty()) {
+      ++dropped;
+      continue;
+    }
+    // Both maps are linear in delta: the reference's points plus delta_j's
+    // are the sum's, under the right labels. Gaps are measured in the
+    // points' own sensitivities, so a loosely fitted head weighs less.
     double best = std::numeric_limits<double>::infinity();
     std::vector<int> bs, bt;
     for (const auto& ps : perms) {
       for (const auto& pt : perms) {
         double cost = 0;
         for (int h = 0; h < heads; ++h) {
-          const double dl = pts[0][h].logit + s[ps[h]].logit - t[pt[h]].logit;
-          const double dv = pts[0][h].value + s[ps[h]].value - t[pt[h]].value;
-          cost += dl * dl + dv * dv;
+          const HeadPoint& a = r0[h];
+          const HeadPoint& b = s[ps[h]];
+          const HeadPoint& c = t[pt[h]];
+          const double dl = a.logit + b.logit - c.logit;
+          const double dv = a.value + b.value - c.value;
+          const double sl =
+              std::hypot(a.logit_sigma, b.logit_sigma, c.logit_sigma) +
+              std::numeric_limits<double>::min();
+          const double sv =
+              std::hypot(a.value_sigma, b.value_sigma, c.value_sigma) +
+              std::numeric_limits<double>::min();
+          cost += (dl / sl) * (dl / sl) + (dv / sv) * (dv / sv);
         }
         if (cost < best) best = cost, bs = ps, bt = pt;
       }
@@ -247,46 +521,41 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     for (int h = 0; h < heads; ++h) ls[h] = s[bs[h]], lt[h] = t[bt[h]];
     dirs.push_back(delta[j]);
     labelled.push_back(ls);
-    dirs.push_back(delta[0] + delta[j]);
+    dirs.push_back(delta[ref] + delta[j]);
     labelled.push_back(lt);
   }
+  // Unweighted least squares: weighting each row by its fit's sensitivity
+  // was tried and lost (the sensitivities are first-order and miss a fit
+  // that converged to the wrong assignment).
   auto solve_rows = [&](const std::vector<Vector>& rows,
                         const std::vector<std::vector<HeadPoint>>& lab, int h,
                         bool logits) {
     Matrix a(static_cast<Eigen::Index>(rows.size()), d);
     Vector y(static_cast<Eigen::Index>(rows.size()));
     for (size_t i = 0; i < rows.size(); ++i) {
+      const HeadPoint& pt = lab[i][h];
       a.row(i) = rows[i].transpose();
-      y(i) = logits ? lab[i][h].logit : lab[i][h].value;
+      y(i) = logits ? pt.logit : pt.value;
     }
     return Vector(a.colPivHouseholderQr().solve(y));
   };
+  if (static_cast<int>(dirs.size()) < d) {
+    return failed("too few pairs at x_1 had real negative poles");
+  }
   Vector total = Vector::Zero(d);
   for (int h = 0; h < heads; ++h) {
     v[h] = solve_rows(dirs, labelled, h, false);
     w[h].col(0) = solve_rows(dirs, labelled, h, true);
     total += v[h];
   }
+  std::vector<Matrix> theta(heads);
   auto report = [&](int round) {
-    std::vector<Matrix> theta;
-    for (int h = 0; h < heads; ++h) {
-      if (round == 1) {
-        // Only Theta_h^T x_1 is known: the least-norm Theta with it.
-        theta.push_back(x[0] * w[h].col(0).transpose() / x[0].squaredNorm());
-      } else {
-        Matrix xs(d, d);
-        for (int i = 0; i < d; ++i) xs.col(i) = x[i];
-        // Theta_h^T X = W_h.
-        theta.push_back(
-            (xs.transpose().colPivHouseholderQr().solve(w[h].transpose())));
-      }
-    }
-    result.hypothesis = Hypothesis(spec, theta, v);
     CurvePoint point;
     point.queries = oracle.usage().queries_used - start.queries_used;
     point.tokens = oracle.usage().tokens_used - start.tokens_used;
     std::vector<double> values;
     for (const Matrix& a : answers) values.push_back(a(0, 0));
+    result.hypothesis = Hypothesis(spec, theta, v);
     point.est_functional_rel_err =
         ScalarAnswerRelErr(spec, result.hypothesis, inputs, values);
     ReportCurvePoint(options, point, &result);
@@ -294,6 +563,10 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
         "round %d: %d queries, relative error on the answers %.3e", round,
         point.queries, point.est_functional_rel_err));
   };
+  for (int h = 0; h < heads; ++h) {
+    // Only Theta_h^T x_1 is known: the least-norm Theta with it.
+    theta[h] = x[0] * w[h].col(0).transpose() / x[0].squaredNorm();
+  }
   report(1);
 
   // Round 2: the other x_i, labelled by v_h.delta.
@@ -323,26 +596,51 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
       f[0] = total.dot(x[i]);
       const size_t base = ((i - 1) * 2 * d + p) * 2 * heads;
       for (int m = 1; m <= 2 * heads; ++m) f[m] = got[base + m - 1](0, 0);
-      const std::vector<HeadPoint> pt = FitRational(f, heads);
-      if (pt.empty()) return failed("a pole off the negative axis");
+      const std::vector<HeadPoint> start_pts = FitRational(f, heads, true);
       const Vector dir = (p % 2 == 0 ? 1.0 : -1.0) * delta[p / 2];
-      double best = std::numeric_limits<double>::infinity();
-      std::vector<int> bp;
+      std::vector<double> c(heads);
+      for (int h = 0; h < heads; ++h) c[h] = v[h].dot(dir);
+      const double pole_free = total.dot(zs[(i - 1) * 2 * d + p]);
+      // The heads' c_h are known and labelled: each assignment of the
+      // starting logits to them is refined, the best fit kept.
+      double best = kInf;
+      std::vector<HeadPoint> l;
       for (const auto& perm : perms) {
-        double cost = 0;
-        for (int h = 0; h < heads; ++h) {
-          const double dv = pt[perm[h]].value - v[h].dot(dir);
-          cost += dv * dv;
-        }
-        if (cost < best) best = cost, bp = perm;
+        std::vector<HeadPoint> trial(heads);
+        for (int h = 0; h < heads; ++h) trial[h] = start_pts[perm[h]];
+        const double r = RefineLogits(f, pole_free, c, trial);
+        if (r < best) best = r, l = std::move(trial);
       }
-      std::vector<HeadPoint> l(heads);
-      for (int h = 0; h < heads; ++h) l[h] = pt[bp[h]];
+      if (l.empty()) {
+        ++dropped;
+        continue;
+      }
       rows.push_back(dir);
       lab.push_back(std::move(l));
     }
+    if (static_cast<int>(rows.size()) < d) {
+      return failed("too few pairs at one x_i had real negative poles");
+    }
     for (int h = 0; h < heads; ++h)
       w[h].col(i) = solve_rows(rows, lab, h, true);
+  }
+  Matrix xs(d, d);
+  for (int i = 0; i < d; ++i) xs.col(i) = x[i];
+  for (int h = 0; h < heads; ++h) {
+    // Theta_h^T X = W_h.
+    theta[h] = xs.transpose().colPivHouseholderQr().solve(w[h].transpose());
+  }
+  say(absl::StrFormat(
+      "%d of %d pairs dropped (no fit with real negative poles)", dropped,
+      pairs));
+  if (heads * (d * d + d) <= kMaxPolishParams) {
+    std::vector<double> values;
+    for (const Matrix& a : answers) values.push_back(a(0, 0));
+    const double before = SquaredResidual(theta, v, inputs, values);
+    const int steps = Polish(inputs, values, theta, v);
+    say(absl::StrFormat(
+        "polish: %d steps, squared residual on the answers %.3e -> %.3e", steps,
+        before, SquaredResidual(theta, v, inputs, values)));
   }
   report(2);
   return result;

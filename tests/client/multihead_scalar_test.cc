@@ -93,12 +93,23 @@ TEST_P(MultiheadScalarRandomTest, RecoversAtKimsCount) {
             1 + pairs * (2 * heads) * (2 * heads + 3) / 2);
 }
 
-// H = 3 is left out: it misses the target on 3 of these 6 instances
-// (docs/REPRODUCTION.md, "## multihead-scalar").
 INSTANTIATE_TEST_SUITE_P(Sizes, MultiheadScalarRandomTest,
                          ::testing::Combine(::testing::Values(4, 6, 8),
                                             ::testing::Values(2),
                                             ::testing::Values(1, 2, 3, 4)));
+
+// H = 3 on the instances it meets. Of d in {4, 6, 8} x seeds 1-4 it misses
+// four: (4, 2) 9.9e-5, (8, 1) 4.3e-2, (8, 3) 5.4e-4, (8, 4) 3.3e-6
+// (docs/REPRODUCTION.md, "## multihead-scalar"); they are not listed here.
+INSTANTIATE_TEST_SUITE_P(ThreeHeads, MultiheadScalarRandomTest,
+                         ::testing::Values(std::make_tuple(4, 3, uint64_t{1}),
+                                           std::make_tuple(4, 3, uint64_t{3}),
+                                           std::make_tuple(4, 3, uint64_t{4}),
+                                           std::make_tuple(6, 3, uint64_t{1}),
+                                           std::make_tuple(6, 3, uint64_t{2}),
+                                           std::make_tuple(6, 3, uint64_t{3}),
+                                           std::make_tuple(6, 3, uint64_t{4}),
+                                           std::make_tuple(8, 3, uint64_t{2})));
 
 TEST(MultiheadScalarRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
   AccessPolicy noisy;
