@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <iostream>
 #include <ostream>
 #include <vector>
@@ -56,7 +57,8 @@ inline LayerSpec TwoHeadD16() {
 
 struct Outcome {
   double functional_rel_err = 0;
-  double seconds = 0;
+  double seconds = 0;      // wall clock
+  double cpu_seconds = 0;  // this process's CPU time during the run
   uint64_t tokens = 0;
   uint64_t queries = 0;
 };
@@ -74,6 +76,7 @@ inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
                      DrawSecret(spec, Prior{.scale = 0, .seed = secret_seed}),
                      /*noise_seed=*/secret_seed);
   const auto start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();
   absl::StatusOr<LearnResult> result =
       RunLearner("regress", oracle,
                  {.seed = seed,
@@ -85,6 +88,8 @@ inline Outcome Run(const LayerSpec& spec, uint64_t secret_seed, uint64_t seed,
   out.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
+  out.cpu_seconds =
+      static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   EXPECT_TRUE(result.ok()) << result.status();
   if (!result.ok()) return out;
   out.tokens = oracle.usage().tokens_used;

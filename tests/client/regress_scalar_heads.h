@@ -8,9 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdint>
-#include <ctime>
 #include <iostream>
 #include <ostream>
 
@@ -21,6 +19,7 @@
 #include "common/access_policy.h"
 #include "common/layer_comparison.h"
 #include "common/prior.h"
+#include "tests/client/regress_heads.h"
 
 namespace attnoracle::test {
 
@@ -41,50 +40,14 @@ inline uint64_t CountingBound(const LayerSpec& spec) {
   return static_cast<uint64_t>(spec.heads) * (d * d + d);
 }
 
-struct ScalarOutcome {
-  double functional_rel_err = 0;
-  double wall_seconds = 0;
-  double cpu_seconds = 0;  // this process's CPU time during the run
-  uint64_t queries = 0;
-};
-
 // Secret drawn at the prior's default scale from `secret_seed`; the learner
-// seeded with `seed`, capped at `max_queries` queries.
-inline ScalarOutcome RunScalar(const LayerSpec& spec, uint64_t secret_seed,
-                               uint64_t seed, uint64_t max_queries,
-                               double time_limit_seconds,
-                               std::ostream* progress) {
-  ChallengeInfo info;
-  info.id = "local";
-  info.spec = spec;
-  info.policy = *ResolvePolicy(AccessPolicy{});
-  LocalOracle oracle(info,
-                     DrawSecret(spec, Prior{.scale = 0, .seed = secret_seed}),
-                     /*noise_seed=*/secret_seed);
-  const auto start = std::chrono::steady_clock::now();
-  const std::clock_t cpu_start = std::clock();
-  // Queries cycle through 2, 3, 4 and 8 tokens: the query cap binds first.
-  absl::StatusOr<LearnResult> result =
-      RunLearner("regress", oracle,
-                 {.seed = seed,
-                  .max_tokens = 5 * max_queries,
-                  .max_queries = max_queries,
-                  .time_limit_seconds = time_limit_seconds,
-                  .progress = progress});
-  ScalarOutcome out;
-  out.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  out.cpu_seconds =
-      static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  EXPECT_TRUE(result.ok()) << result.status();
-  if (!result.ok()) return out;
-  out.queries = oracle.usage().queries_used;
-  out.functional_rel_err =
-      CompareFunctions(spec, oracle.secret(), result->hypothesis,
-                       DrawProbeSet(spec, 12345, 8, 8))
-          .rel_mse;
-  return out;
+// seeded with `seed`, capped at `max_queries` queries. Queries cycle through
+// 2, 3, 4 and 8 tokens, so a token cap of 5 per query never binds first.
+inline Outcome RunScalar(const LayerSpec& spec, uint64_t secret_seed,
+                         uint64_t seed, uint64_t max_queries,
+                         double time_limit_seconds, std::ostream* progress) {
+  return Run(spec, secret_seed, seed, /*max_tokens=*/5 * max_queries, progress,
+             max_queries, time_limit_seconds);
 }
 
 // Instances i = 0 .. instances-1: secret seed secret_seed_base + i, learner
@@ -97,9 +60,8 @@ inline void RunScalarInstances(const LayerSpec& spec, uint64_t secret_seed_base,
   int reached = 0;
   for (int i = 0; i < instances; ++i) {
     SCOPED_TRACE(absl::StrCat("instance ", i));
-    const ScalarOutcome out =
-        RunScalar(spec, secret_seed_base + i, /*seed=*/1 + i, max_queries,
-                  time_limit_seconds, progress);
+    const Outcome out = RunScalar(spec, secret_seed_base + i, /*seed=*/1 + i,
+                                  max_queries, time_limit_seconds, progress);
     std::cout << absl::StrFormat(
                      "scalar d=%d H=%d instance %d: %d queries (%.3fx the "
                      "bound %d), functional_rel_err %.3e, %.1f s wall, %.1f s "
@@ -107,8 +69,8 @@ inline void RunScalarInstances(const LayerSpec& spec, uint64_t secret_seed_base,
                      spec.d_model, spec.heads, i, out.queries,
                      static_cast<double>(out.queries) /
                          static_cast<double>(CountingBound(spec)),
-                     CountingBound(spec), out.functional_rel_err,
-                     out.wall_seconds, out.cpu_seconds)
+                     CountingBound(spec), out.functional_rel_err, out.seconds,
+                     out.cpu_seconds)
               << std::endl;
     EXPECT_LE(out.queries, max_queries);
     EXPECT_LE(out.functional_rel_err, kScalarTargetRelErr);
