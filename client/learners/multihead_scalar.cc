@@ -552,6 +552,10 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
         if (cost < best) best = cost, bs = ps, bt = pt;
       }
     }
+    if (bs.empty()) {  // every labelling's cost was NaN
+      ++dropped;
+      continue;
+    }
     std::vector<HeadPoint> ls(heads), lt(heads);
     for (int h = 0; h < heads; ++h) ls[h] = s[bs[h]], lt[h] = t[bt[h]];
     dirs.push_back(delta[j]);
@@ -632,6 +636,10 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
         f[m] = got[p * 2 * heads + m - 1](0, 0);
       }
       const std::vector<HeadPoint> start_pts = FitRational(f, heads, true);
+      if (static_cast<int>(start_pts.size()) < heads) {
+        ++dropped;  // a degenerate denominator: no starting logits
+        continue;
+      }
       std::vector<double> c(heads);
       for (int h = 0; h < heads; ++h) c[h] = v[h].dot(dirs[p]);
       const double pole_free = total.dot(at + dirs[p]);
@@ -658,29 +666,33 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     std::vector<Vector> rows;
     std::vector<std::vector<HeadPoint>> lab;
     ATTN_RETURN_IF_ERROR(fit_pairs(x[i], delta, rows, lab));
+    std::vector<Vector> chosen;
+    if (static_cast<int>(rows.size()) < d) {
+      // No estimate to choose from: the fixed design's -delta_j.
+      for (int k = 0; k < d; ++k) chosen.push_back(-delta[k]);
+    } else {
+      std::vector<Vector> u(heads);
+      for (int h = 0; h < heads; ++h) u[h] = solve_rows(rows, lab, h, true);
+      for (int k = 0; k < d; ++k) {
+        double best = kInf;
+        Vector best_dir = -delta[k];
+        for (int c = 0; c < kAdaptiveCandidates; ++c) {
+          Vector g(d);
+          for (int j = 0; j < d; ++j) g(j) = pick.NextGaussian();
+          g /= g.norm();
+          for (double t : kAdaptiveScales) {
+            const Vector dir = kTokenSigma * t * g;
+            const double cost = LogitSpread(u, v, total, x[i], dir);
+            if (cost < best) best = cost, best_dir = dir;
+          }
+        }
+        chosen.push_back(best_dir);
+      }
+    }
+    ATTN_RETURN_IF_ERROR(fit_pairs(x[i], chosen, rows, lab));
     if (static_cast<int>(rows.size()) < d) {
       return failed("too few pairs at one x_i had real negative poles");
     }
-    std::vector<Vector> u(heads);
-    for (int h = 0; h < heads; ++h) u[h] = solve_rows(rows, lab, h, true);
-    std::vector<Vector> chosen;
-    for (int k = 0; k < d; ++k) {
-      double best = kInf;
-      Vector best_dir;
-      for (int c = 0; c < kAdaptiveCandidates; ++c) {
-        Vector g(d);
-        for (int j = 0; j < d; ++j) g(j) = pick.NextGaussian();
-        g /= g.norm();
-        for (double t : kAdaptiveScales) {
-          const Vector dir = t * g;
-          const double cost = LogitSpread(u, v, total, x[i], dir);
-          if (cost < best) best = cost, best_dir = dir;
-        }
-      }
-      if (best_dir.size() == 0) best_dir = delta[k];
-      chosen.push_back(best_dir);
-    }
-    ATTN_RETURN_IF_ERROR(fit_pairs(x[i], chosen, rows, lab));
     for (int h = 0; h < heads; ++h)
       w[h].col(i) = solve_rows(rows, lab, h, true);
   }
