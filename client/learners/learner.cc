@@ -29,7 +29,7 @@ constexpr LearnerEntry kLearners[] = {
      "several heads, full rank, biases, noise, other readouts",
      LearnScalarLowRank},
     {"multihead-scalar",
-     "after Kim, Kim, Guo: up to 4 scalar last-token heads from 4Hd^2 - 2H "
+     "after Kim, Kim, Guo: up to 3 scalar last-token heads from 4Hd^2 - 2H "
      "+ 1 queries of repeated tokens; refuses biases, noise, other "
      "readouts",
      LearnMultiheadScalar},
