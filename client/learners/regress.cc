@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
+#include "client/learners/lm_damping.h"
 #include "client/learners/regress_ffn_init.h"
 #include "client/learners/regress_scalar_heads.h"
 #include "client/learners/regress_varpro.h"
@@ -129,15 +130,8 @@ constexpr double kInputBoundSigmas = 4;
 constexpr int kHandoffWindow = 200;
 constexpr double kHandoffFactor = 0.1;
 constexpr double kMaxJacobianEntries = 2e6;
-// Damping: lambda starts at kLmInitialDamping times the largest diagonal
-// entry of J^T J, shrinks by kLmShrink after a step that lowers the loss and
-// grows by kLmGrow after one that does not; LM gives up when lambda passes
-// kLmMaxDamping times that diagonal (no descent left) or when
-// kLmStallSteps accepted steps in a row gain less than kLmStallFactor.
-constexpr double kLmInitialDamping = 1e-3;
-constexpr double kLmShrink = 3;
-constexpr double kLmGrow = 4;
-constexpr double kLmMaxDamping = 1e8;
+// Damping as in lm_damping.h; LM also gives up when kLmStallSteps accepted
+// steps in a row gain less than kLmStallFactor.
 constexpr int kLmStallSteps = 10;
 constexpr double kLmStallFactor = 0.5;
 // A start in the global minimum's basin converges in tens of LM steps; one

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "client/learners/lm_damping.h"
 #include "common/rng.h"
 
 namespace attnoracle {
@@ -37,16 +38,9 @@ constexpr int kDenseMaxParams = 1500;
 constexpr int kCgMaxIterations = 300;
 constexpr double kCgMinForcing = 1e-6;
 constexpr double kCgMaxForcing = 0.1;
-// Damping as in regress's LM: lambda starts at kLmInitialDamping times the
-// largest diagonal entry of J^T J, shrinks by kLmShrink after a step that
-// lowers the loss and grows by kLmGrow after one that does not; a restart
-// ends when lambda passes kLmMaxDamping times that diagonal, after
-// kLmStallSteps accepted steps in a row gaining less than kLmStallFactor,
-// or after kLmMaxSteps steps while still above the promising level.
-constexpr double kLmInitialDamping = 1e-3;
-constexpr double kLmShrink = 3;
-constexpr double kLmGrow = 4;
-constexpr double kLmMaxDamping = 1e8;
+// Damping as in lm_damping.h; a restart also ends after kLmStallSteps
+// accepted steps in a row gaining less than kLmStallFactor, or after
+// kLmMaxSteps steps while still above the promising level.
 constexpr int kLmStallSteps = 20;
 constexpr double kLmStallFactor = 0.5;
 constexpr int kLmMaxSteps = 100;
