@@ -43,7 +43,7 @@ namespace {
 
 // One-token points are scaled so their largest entry is this share of
 // max_abs_input (g is positively homogeneous: the answer is scaled back).
-constexpr double kInputHeadroom = 0.5;
+constexpr double kFfnHeadroom = 0.5;
 // Step in path parameter (the path's segments have parameter length 1) for
 // one-sided slopes.
 constexpr double kSlopeStep = 1e-5;
@@ -64,7 +64,7 @@ constexpr int kMaxEnumeratedUnits = 20;
 // within this of 0 or 1.
 constexpr double kIndicatorTolerance = 1e-4;
 
-const ScalarDesign kDesign{
+const ScalarDesign kFfnDesign{
     .learner = "ffn-antisymmetric",
     .solves =
         "one softmax head read out at the last position followed by a "
@@ -107,9 +107,9 @@ struct Kink {
 class FfnAntisymmetric : public ScalarLearner {
  public:
   FfnAntisymmetric(QueryOracle& oracle, const LearnOptions& options)
-      : ScalarLearner(oracle, options, kDesign),
+      : ScalarLearner(oracle, options, kFfnDesign),
         hidden_(spec_.ffn.hidden),
-        input_scale_(kInputHeadroom *
+        input_scale_(kFfnHeadroom *
                      oracle.info().policy.limits.max_abs_input) {}
 
   absl::StatusOr<LearnResult> Run();
@@ -268,7 +268,7 @@ absl::StatusOr<LearnResult> FfnAntisymmetric::Run() {
 
   // W from the antisymmetric part, asked as pairs X, -X.
   const double max_scale =
-      kInputHeadroom * oracle_.info().policy.limits.max_abs_input;
+      kFfnHeadroom * oracle_.info().policy.limits.max_abs_input;
   const ScoreReaderHooks hooks = CurveReportingHooks(
       [this] { return Spent(); }, options_, &result,
       [this](int j, double scale, double heldout) {

@@ -21,7 +21,7 @@ constexpr int kMaxCircles = 6;
 // A sample's three-point sinusoid test flags a kink when its residual
 // exceeds this times the largest |g| on the circle (rounding leaves about
 // 1e-15).
-constexpr double kKinkTolerance = 1e-9;
+constexpr double kCircleKinkTolerance = 1e-9;
 // Finite-difference step of the gradients, relative to the radius.
 constexpr double kGradientStepRel = 1e-6;
 // A linear piece must satisfy w . p = g(p) (homogeneity) to this relative
@@ -67,7 +67,7 @@ double Eval(const Eigen::Vector2d& s, double t) {
 }
 
 // A kink between samples k and k + 1 with its two sinusoids.
-struct Kink {
+struct CircleKink {
   double t = 0;
   Eigen::Vector2d left, right;
 };
@@ -125,17 +125,17 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
     std::vector<bool> flag(kCirclePoints);
     for (int k = 0; k < kCirclePoints; ++k) {
       const double e = g(at(k + 1)) + g(at(k - 1)) - 2 * std::cos(h) * g(k);
-      flag[k] = std::abs(e) > kKinkTolerance * scale;
+      flag[k] = std::abs(e) > kCircleKinkTolerance * scale;
     }
     // One kink in (t_k, t_{k+1}) flags exactly k and k + 1.
-    std::vector<Kink> kinks;
+    std::vector<CircleKink> kinks;
     std::vector<Vector> checks;
     for (int k = 0; k < kCirclePoints; ++k) {
       if (flag[at(k - 1)] || !flag[k] || !flag[at(k + 1)] || flag[at(k + 2)]) {
         continue;
       }
       const double tk = k * h;
-      Kink kink;
+      CircleKink kink;
       kink.left = Sinusoid(tk - h, g(at(k - 1)), tk, g(k));
       kink.right = Sinusoid(tk + h, g(at(k + 1)), tk + 2 * h, g(at(k + 2)));
       const Eigen::Vector2d diff = kink.left - kink.right;
@@ -147,10 +147,10 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
       kinks.push_back(kink);
     }
     // Antipodal kinks are one unit's: measure the first of each pair only.
-    std::vector<Kink> measured;
-    for (const Kink& k : kinks) {
+    std::vector<CircleKink> measured;
+    for (const CircleKink& k : kinks) {
       bool twin = false;
-      for (const Kink& m : measured) {
+      for (const CircleKink& m : measured) {
         const double gap =
             std::remainder(k.t - m.t - std::numbers::pi, 2 * std::numbers::pi);
         twin |= std::abs(gap) < 0.5 * h;
@@ -161,7 +161,7 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
     // side's gradient at t -+ h / 2.
     const double step = kGradientStepRel * radius;
     std::vector<Vector> asks;
-    for (const Kink& k : measured) {
+    for (const CircleKink& k : measured) {
       const double tk = std::floor(k.t / h) * h;
       asks.push_back(c.Point(0.5 * (tk + k.t)));
       asks.push_back(c.Point(0.5 * (k.t + tk + h)));
@@ -177,7 +177,7 @@ absl::StatusOr<std::optional<FfnUnits>> LocateFfnUnits(QueryOracle& oracle,
     }
     ATTN_ASSIGN_OR_RETURN(Vector ans, Ask(oracle, asks));
     Eigen::Index next = 0;
-    for (const Kink& k : measured) {
+    for (const CircleKink& k : measured) {
       const double tk = std::floor(k.t / h) * h;
       bool ok = std::abs(ans(next) - Eval(k.left, 0.5 * (tk + k.t))) <=
                     kCheckTolerance * scale &&

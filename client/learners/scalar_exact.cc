@@ -32,9 +32,9 @@ namespace attnoracle {
 namespace {
 
 // Entries of x1 = e_j + u_k stay within this share of max_abs_input.
-constexpr double kInputHeadroom = 0.5;
+constexpr double kExactHeadroom = 0.5;
 
-const ScalarDesign kDesign{
+const ScalarDesign kExactDesign{
     .learner = "scalar-exact",
     .solves =
         "one softmax head without biases read out as one number at the "
@@ -46,7 +46,7 @@ const ScalarDesign kDesign{
     .min_abs_input = 2,
     .after_refusal = "; --algo regress fits any spec"};
 
-LayerParams Hypothesis(const LayerSpec& spec, const Matrix& w,
+LayerParams ExactHypothesis(const LayerSpec& spec, const Matrix& w,
                        const Vector& v) {
   HeadParams head;
   // The layer's scores are x_N^T theta x_i (queries from the last token),
@@ -63,7 +63,7 @@ LayerParams Hypothesis(const LayerSpec& spec, const Matrix& w,
 class ScalarExact : public ScalarLearner {
  public:
   ScalarExact(QueryOracle& oracle, const LearnOptions& options)
-      : ScalarLearner(oracle, options, kDesign) {}
+      : ScalarLearner(oracle, options, kExactDesign) {}
 
   absl::StatusOr<LearnResult> Run();
 };
@@ -95,7 +95,7 @@ absl::StatusOr<LearnResult> ScalarExact::Run() {
   Say(absl::StrCat("v from ", d_, " one-token queries"));
 
   const double max_scale =
-      kInputHeadroom * oracle_.info().policy.limits.max_abs_input;
+      kExactHeadroom * oracle_.info().policy.limits.max_abs_input;
   const ScoreReaderHooks hooks = CurveReportingHooks(
       [this] { return Spent(); }, options_, &result,
       [this](int j, double scale, double heldout) {
@@ -116,7 +116,7 @@ absl::StatusOr<LearnResult> ScalarExact::Run() {
   ATTN_ASSIGN_OR_RETURN(ScoreReadout readout,
                         ReadScoreMatrix(v, max_scale, rng_, answer, hooks));
   const Matrix& w = readout.w;
-  result.hypothesis = Hypothesis(spec_, w, v);
+  result.hypothesis = ExactHypothesis(spec_, w, v);
   // The finished hypothesis against every answer it was decoded from: a fit
   // check (0 up to rounding when the answers are the model's).
   CurvePoint last = Spent();

@@ -210,7 +210,7 @@ class LowRankFit {
   int r_;
 };
 
-LayerParams Hypothesis(const LayerSpec& spec, const Matrix& theta,
+LayerParams LowRankHypothesis(const LayerSpec& spec, const Matrix& theta,
                        const Vector& v) {
   LayerParams params;
   params.heads.push_back(ScalarHeadFromScores(spec, theta, v));
@@ -342,7 +342,7 @@ absl::StatusOr<LearnResult> LearnScalarLowRank(QueryOracle& oracle,
       }
     }
     theta = fit.Solve(a_start, b_start, &residual);
-    const LayerParams hypothesis = Hypothesis(spec, theta, v);
+    const LayerParams hypothesis = LowRankHypothesis(spec, theta, v);
     CurvePoint point;
     point.queries = oracle.usage().queries_used - start.queries_used;
     point.tokens = oracle.usage().tokens_used - start.tokens_used;
@@ -360,7 +360,7 @@ absl::StatusOr<LearnResult> LearnScalarLowRank(QueryOracle& oracle,
       if (median > 0) sigma *= std::sqrt(kTargetMedianLogit / median);
     }
   }
-  result.hypothesis = Hypothesis(spec, theta, v);
+  result.hypothesis = LowRankHypothesis(spec, theta, v);
   return result;
 }
 

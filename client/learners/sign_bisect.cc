@@ -62,12 +62,12 @@ constexpr double kThresholdLogit = 1;
 // Bisection steps of the local root finder for L (to double precision).
 constexpr int kRootSteps = 100;
 // Inputs stay within this share of policy.limits.max_abs_input.
-constexpr double kInputHeadroom = 0.25;
+constexpr double kSignHeadroom = 0.25;
 // Entries of the tokens alpha b_j + s a_k are at most this many times s
 // (|b_j| and |a_k| are at most sqrt(2), alpha at most s).
 constexpr double kInputPerScale = 2 * std::numbers::sqrt2;
 
-const ScalarDesign kDesign{
+const ScalarDesign kSignDesign{
     .learner = "sign-bisect",
     .solves =
         "one softmax head without biases read out as one number at the "
@@ -85,7 +85,7 @@ double Sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 class SignBisect : public ScalarLearner {
  public:
   SignBisect(QueryOracle& oracle, const LearnOptions& options)
-      : ScalarLearner(oracle, options, kDesign) {}
+      : ScalarLearner(oracle, options, kSignDesign) {}
 
   absl::StatusOr<LearnResult> Run();
 
@@ -174,7 +174,7 @@ absl::StatusOr<LearnResult> SignBisect::Run() {
       CheckBudget(queries, tokens,
                   absl::StrCat("sign-bisect needs ", queries, " queries (",
                                tokens, " tokens) for d_model ", d_)));
-  const double max_scale = kInputHeadroom *
+  const double max_scale = kSignHeadroom *
                            oracle_.info().policy.limits.max_abs_input /
                            kInputPerScale;
   // The error of one bisected angle, pi 2^-kBits, compounds over the d - 1
