@@ -20,11 +20,12 @@ scripts/deps.sh fuzz
 
 build_dir=build-fuzz
 # -O1 without NDEBUG: the assertions of the project and of Eigen (index
-# bounds) stay on, and the build stays quick. The lock annotations are
+# bounds) stay on, and the build stays quick; line tables are all a
+# finding's stack needs. The lock annotations are
 # checked on the way (-Wthread-safety, as in the sanitizer build). No
 # -march=native: the findings must replay on any machine.
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
   -DATTNORACLE_FUZZ=ON -DATTNORACLE_THREAD_SAFETY=ON -DATTNORACLE_NATIVE=OFF \
   >/dev/null
 ninja -C "$build_dir" --quiet
