@@ -69,7 +69,8 @@ double Imbalance(const Matrix& a, const Matrix& b) {
 
 OutputProjection::OutputProjection(const LayerSpec& spec,
                                    std::span<const Matrix> inputs,
-                                   std::span<const Matrix> targets)
+                                   std::span<const Matrix> targets,
+                                   bool values_fixed)
     : spec_(spec), inputs_(inputs), targets_(targets) {
   for (const Matrix& x : inputs_) tokens_ += x.rows();
   stacked_targets_.resize(tokens_, spec_.out_dim);
@@ -80,7 +81,8 @@ OutputProjection::OutputProjection(const LayerSpec& spec,
   }
   for (int h = 0; h < spec_.heads; ++h) {
     const HeadBlocks b = BlocksOf(spec_, h);
-    for (Eigen::Index c = b.wq; c < b.wo; ++c) free_.push_back(c);
+    const Eigen::Index end = values_fixed ? b.wv : b.wo;
+    for (Eigen::Index c = b.wq; c < end; ++c) free_.push_back(c);
   }
 }
 
