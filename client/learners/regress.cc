@@ -150,14 +150,6 @@ constexpr int kLmMaxSteps = 60;
 constexpr bool kLmVariableProjection = true;
 constexpr bool kLmBalanceGauge = false;
 constexpr double kGaugeImbalance = 0.5;
-// With kLmWideStart, each fresh restart first runs LM on the query and key
-// weights alone, every head's value weights the identity and Omega_h a full
-// d_model x out_dim matrix solved by least squares, then narrows Omega_h to
-// rank value_dim and polishes when the wide fit is below
-// kWidePolishRelLoss. Off: on two-head-d16 at 96 tokens its restarts ended
-// in the same valleys (docs/REPRODUCTION.md, "Beyond the papers: regress").
-constexpr bool kLmWideStart = false;
-constexpr double kWidePolishRelLoss = 1e-8;
 
 using Clock = std::chrono::steady_clock;
 
@@ -713,7 +705,7 @@ class LevenbergMarquardt {
   LevenbergMarquardt(const LayerSpec& spec, std::span<const Matrix> inputs,
                      std::span<const Matrix> targets, double target_sq_norm,
                      Monitor* monitor, int restart, double target_rel_loss,
-                     double promising_rel_loss, bool values_fixed = false)
+                     double promising_rel_loss)
       : spec_(spec),
         inputs_(inputs),
         targets_(targets),
@@ -724,7 +716,7 @@ class LevenbergMarquardt {
         promising_rel_loss_(promising_rel_loss) {
     for (const Matrix& t : targets_) numbers_ += t.size();
     if (kLmVariableProjection && OutputProjection::Applies(spec_)) {
-      projection_.emplace(spec_, inputs_, targets_, values_fixed);
+      projection_.emplace(spec_, inputs_, targets_);
     }
   }
 
@@ -939,48 +931,6 @@ class LevenbergMarquardt {
   LayerParams params_;
   std::optional<OutputProjection> projection_;
 };
-
-// The wide start (kLmWideStart): the same layer with every head's value
-// weights the identity and its output projection a full d_model x out_dim
-// matrix Omega_h, solved by least squares; LM moves only the attention.
-LayerSpec WideSpec(const LayerSpec& spec) {
-  LayerSpec wide = spec;
-  wide.value_dim = spec.d_model;
-  return wide;
-}
-
-bool WideStartApplies(const LayerSpec& spec, const AccessPolicy& policy) {
-  return kLmWideStart && kLmVariableProjection &&
-         policy.answers != Answers::kTopK && OutputProjection::Applies(spec) &&
-         spec.value_dim < spec.d_model;
-}
-
-// x0 (spec's layout) with its values replaced by the identity: wide layout.
-Vector Widen(const LayerSpec& spec, const Vector& x0) {
-  const LayerSpec wide = WideSpec(spec);
-  LayerParams p = UnflattenParams(spec, x0);
-  for (HeadParams& h : p.heads) {
-    h.wv = Matrix::Identity(spec.d_model, spec.d_model);
-    h.wo = Matrix::Zero(spec.d_model, spec.out_dim);
-  }
-  return FlattenParams(wide, p);
-}
-
-// The wide fit back in spec's layout: each Omega_h = Wv_h Wo_h truncated to
-// rank value_dim by its SVD, split evenly between the factors.
-Vector Narrow(const LayerSpec& spec, const Vector& wide_flat) {
-  LayerParams p = UnflattenParams(WideSpec(spec), wide_flat);
-  const Eigen::Index k = spec.value_dim;
-  for (HeadParams& h : p.heads) {
-    const Matrix omega = h.wv * h.wo;
-    const Eigen::JacobiSVD<Matrix> svd(
-        omega, Eigen::ComputeThinU | Eigen::ComputeThinV);
-    const Vector root = svd.singularValues().head(k).cwiseSqrt();
-    h.wv = svd.matrixU().leftCols(k) * root.asDiagonal();
-    h.wo = root.asDiagonal() * svd.matrixV().leftCols(k).transpose();
-  }
-  return FlattenParams(spec, p);
-}
 
 // The baseline: Adam with a step decaying exponentially from 1e-2 to 1e-6
 // and an epsilon far below any gradient (a usual epsilon of 1e-8 caps the
@@ -1228,27 +1178,6 @@ absl::StatusOr<LearnResult> LearnRegress(QueryOracle& oracle,
           SeedFfnBlock(spec, *ffn_units, &start);
           x0 = FlattenParams(spec, start);
         }
-      }
-      if (use_lm && !(restart == 0 && warm) && WideStartApplies(spec, policy)) {
-        const LayerSpec wide = WideSpec(spec);
-        LevenbergMarquardt wide_lm(wide, lm_x, lm_y, loss->target_sq_norm(),
-                                   &monitor, restart, target, promising,
-                                   /*values_fixed=*/true);
-        Fit fit = wide_lm.Run(Widen(spec, x0), 0);
-        iterations += fit.iterations;
-        Vector narrow = Narrow(spec, fit.theta);
-        fit.rel_loss = RelLoss(*loss, loss->Evaluate(narrow, nullptr));
-        fit.theta = std::move(narrow);
-        if (fit.rel_loss < kWidePolishRelLoss) {
-          LevenbergMarquardt lm(spec, lm_x, lm_y, loss->target_sq_norm(),
-                                &monitor, restart, target, promising);
-          Fit polished = lm.Run(fit.theta, fit.iterations);
-          iterations += polished.iterations;
-          if (polished.rel_loss < fit.rel_loss) fit = std::move(polished);
-        }
-        if (fit.rel_loss < best.rel_loss) best = std::move(fit);
-        if (best.rel_loss < promising || monitor.OutOfTime()) break;
-        continue;
       }
       if (projected != nullptr) x0 = projected->Restrict(x0);
       Lbfgs lbfgs(loss.get(), &monitor, restart, promising, target, use_lm);

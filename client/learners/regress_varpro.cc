@@ -69,8 +69,7 @@ double Imbalance(const Matrix& a, const Matrix& b) {
 
 OutputProjection::OutputProjection(const LayerSpec& spec,
                                    std::span<const Matrix> inputs,
-                                   std::span<const Matrix> targets,
-                                   bool values_fixed)
+                                   std::span<const Matrix> targets)
     : spec_(spec), inputs_(inputs), targets_(targets) {
   for (const Matrix& x : inputs_) tokens_ += x.rows();
   stacked_targets_.resize(tokens_, spec_.out_dim);
@@ -81,8 +80,7 @@ OutputProjection::OutputProjection(const LayerSpec& spec,
   }
   for (int h = 0; h < spec_.heads; ++h) {
     const HeadBlocks b = BlocksOf(spec_, h);
-    const Eigen::Index end = values_fixed ? b.wv : b.wo;
-    for (Eigen::Index c = b.wq; c < end; ++c) free_.push_back(c);
+    for (Eigen::Index c = b.wq; c < b.wo; ++c) free_.push_back(c);
   }
 }
 

@@ -41,10 +41,8 @@ class OutputProjection {
  public:
   // inputs[i]: n_i x d_model; targets[i]: n_i x out_dim (every row answered).
   // The spans must outlive the object.
-  // With `values_fixed`, the value weights are not free either: the
-  // optimiser moves only the query and key weights.
   OutputProjection(const LayerSpec& spec, std::span<const Matrix> inputs,
-                   std::span<const Matrix> targets, bool values_fixed = false);
+                   std::span<const Matrix> targets);
 
   // One softmax layer whose heads own every block, no biases, residual, FFN
   // or tied weights, and every position read out.
