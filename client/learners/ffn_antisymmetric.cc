@@ -109,8 +109,8 @@ class FfnAntisymmetric : public ScalarLearner {
   FfnAntisymmetric(QueryOracle& oracle, const LearnOptions& options)
       : ScalarLearner(oracle, options, kFfnDesign),
         hidden_(spec_.ffn.hidden),
-        input_scale_(kFfnHeadroom *
-                     oracle.info().policy.limits.max_abs_input) {}
+        input_scale_(kFfnHeadroom * oracle.info().policy.limits.max_abs_input) {
+  }
 
   absl::StatusOr<LearnResult> Run();
 

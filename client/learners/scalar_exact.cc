@@ -47,7 +47,7 @@ const ScalarDesign kExactDesign{
     .after_refusal = "; --algo regress fits any spec"};
 
 LayerParams ExactHypothesis(const LayerSpec& spec, const Matrix& w,
-                       const Vector& v) {
+                            const Vector& v) {
   HeadParams head;
   // The layer's scores are x_N^T theta x_i (queries from the last token),
   // so theta = W^T.

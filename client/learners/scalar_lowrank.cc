@@ -211,7 +211,7 @@ class LowRankFit {
 };
 
 LayerParams LowRankHypothesis(const LayerSpec& spec, const Matrix& theta,
-                       const Vector& v) {
+                              const Vector& v) {
   LayerParams params;
   params.heads.push_back(ScalarHeadFromScores(spec, theta, v));
   return params;
