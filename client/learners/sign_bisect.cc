@@ -23,14 +23,20 @@
 //     = s |v| (sigmoid(alpha s mu) - sigmoid(L))   (v = |v| v^),
 // so sign(f) = sign(mu - theta) with theta = L / (sigmoid(L) s^2): one
 // comparison of mu with a threshold of our choosing (L / sigmoid(L)
-// increases from -inf to +inf). Each entry is bisected over theta = r
-// tan(phi), phi in (-pi / 2, pi / 2), r the root mean square of the entries
-// read so far, and each theta is asked at the s with s^2 |theta| = 1 (L
-// between -0.4 and 0.7), where the threshold sigmoid(L) is well inside the
-// sigmoid's sensitive range. The threshold depends on v only through
-// v.b_j / v.a_k, which v^'s error moves by about |v - v^| whatever W is: no
-// entry is read through a small v.u, and no logit saturates. Then
-// W = A^-T M B^-1 (M the matrix of the mu).
+// increases from -inf to +inf). Each theta is asked at the s with s^2
+// |theta| = 1 (L between -0.4 and 0.7), where the threshold sigmoid(L) is
+// well inside the sigmoid's sensitive range, unless the input limit caps s
+// first. The threshold depends on v only through v.b_j / v.a_k, which v^'s
+// error e moves by about e; that moves the compared entry by about
+// 4 e / s^2, a few times e relative while s^2 |theta| = 1, and absolute
+// where s is capped: for small W the largest s the input limit allows
+// (per pair, from the entries of a_k and b_j) keeps that term small.
+// The first entry is bisected over theta = c sinh(u), c a floor far below
+// any readable entry and u in (-80, 80): scale-free, to 80 2^-40 (7e-11)
+// relative. Each later entry is bisected over theta = r tan(phi), phi in
+// (-pi / 2, pi / 2), r the root mean square of the entries read so far:
+// tan's resolution (pi 2^-40 r, 3e-12 r) is finest there.
+// Then W = A^-T M B^-1 (M the matrix of the mu).
 // In all, 1 + (d - 1) kBits queries for v and d^2 kBits for W:
 // (d^2 + d - 1) kBits + 1 < (d^2 + d) kBits queries.
 #include <algorithm>
@@ -61,11 +67,16 @@ constexpr double kMinInputLimit = 16;
 constexpr double kThresholdLogit = 1;
 // Bisection steps of the local root finder for L (to double precision).
 constexpr int kRootSteps = 100;
-// Inputs stay within this share of policy.limits.max_abs_input.
-constexpr double kSignHeadroom = 0.25;
-// Entries of the tokens alpha b_j + s a_k are at most this many times s
-// (|b_j| and |a_k| are at most sqrt(2), alpha at most s).
-constexpr double kInputPerScale = 2 * std::numbers::sqrt2;
+// Input entries stay within this share of policy.limits.max_abs_input (the
+// rest absorbs the rounding of alpha b_j + s a_k).
+constexpr double kSignHeadroom = 0.999;
+// The first entry's thresholds c sinh(u), u in (-kFirstEntryLogRange,
+// kFirstEntryLogRange), c = kFloorLogit / max_abs_input^2: entries below c
+// give logits below kFloorLogit at the largest inputs; the range reaches
+// c e^80 / 2, about 2.6e28 / max_abs_input^2. An entry read so is within
+// kFirstEntryLogRange 2^-kBits (7e-11) of itself, relative.
+constexpr double kFirstEntryLogRange = 80;
+constexpr double kFloorLogit = 0x1p-20;
 
 const ScalarDesign kSignDesign{
     .learner = "sign-bisect",
@@ -81,6 +92,32 @@ const ScalarDesign kSignDesign{
     .min_abs_input = kMinInputLimit};
 
 double Sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+// The thresholds one entry is bisected over, as a function of the bisected
+// angle phi in (-pi / 2, pi / 2): unit tan(phi), or, scale-free, unit
+// sinh(kFirstEntryLogRange phi / (pi / 2)). Both increase with phi.
+struct Thresholds {
+  double unit = 1;
+  bool log_range = false;
+
+  double At(double phi) const {
+    if (log_range) {
+      return unit *
+             std::sinh(kFirstEntryLogRange * phi / (std::numbers::pi / 2));
+    }
+    return unit * std::tan(phi);
+  }
+};
+
+// The largest s for which no entry of the tokens alpha b + s a and alpha b
+// (0 <= alpha <= s) exceeds `max_input`: each entry is linear in alpha, so
+// its extremes are s a_i, s (a_i + b_i) and s b_i.
+double MaxScale(const Vector& a, const Vector& b, double max_input) {
+  const double largest =
+      std::max({a.cwiseAbs().maxCoeff(), b.cwiseAbs().maxCoeff(),
+                (a + b).cwiseAbs().maxCoeff()});
+  return max_input / largest;
+}
 
 class SignBisect : public ScalarLearner {
  public:
@@ -108,9 +145,10 @@ class SignBisect : public ScalarLearner {
   // d - 1 angle bisections.
   absl::StatusOr<Vector> UnitV();
   // a^T W b from kBits two-token queries, each comparing it with one
-  // threshold spread tan(phi) (see the file comment; v^.a = 1, v^.b = -1).
-  absl::StatusOr<double> Entry(const Vector& a, const Vector& b, double spread,
-                               double max_scale);
+  // threshold thresholds.At(phi) (see the file comment; v^.a = 1,
+  // v^.b = -1), asked at scales up to max_scale.
+  absl::StatusOr<double> Entry(const Vector& a, const Vector& b,
+                               const Thresholds& thresholds, double max_scale);
 };
 
 absl::StatusOr<Vector> SignBisect::UnitV() {
@@ -145,13 +183,14 @@ double FlipLogit(double y) {
 }
 
 absl::StatusOr<double> SignBisect::Entry(const Vector& a, const Vector& b,
-                                         double spread, double max_scale) {
+                                         const Thresholds& thresholds,
+                                         double max_scale) {
   Matrix x(2, d_);
   // + while the threshold is at or below mu.
   double lo = -std::numbers::pi / 2, hi = std::numbers::pi / 2;
   for (int bit = 0; bit < kBits; ++bit) {
     const double phi = (lo + hi) / 2;
-    const double threshold = spread * std::tan(phi);
+    const double threshold = thresholds.At(phi);
     // The scale that puts this threshold at the logit of kThresholdLogit.
     double s = max_scale;
     if (threshold != 0) {
@@ -163,7 +202,7 @@ absl::StatusOr<double> SignBisect::Entry(const Vector& a, const Vector& b,
     ATTN_ASSIGN_OR_RETURN(const bool plus, NonNegative(x));
     (plus ? lo : hi) = phi;
   }
-  return spread * std::tan((lo + hi) / 2);
+  return thresholds.At((lo + hi) / 2);
 }
 
 absl::StatusOr<LearnResult> SignBisect::Run() {
@@ -174,9 +213,8 @@ absl::StatusOr<LearnResult> SignBisect::Run() {
       CheckBudget(queries, tokens,
                   absl::StrCat("sign-bisect needs ", queries, " queries (",
                                tokens, " tokens) for d_model ", d_)));
-  const double max_scale = kSignHeadroom *
-                           oracle_.info().policy.limits.max_abs_input /
-                           kInputPerScale;
+  const double max_input =
+      kSignHeadroom * oracle_.info().policy.limits.max_abs_input;
   // The error of one bisected angle, pi 2^-kBits, compounds over the d - 1
   // angles of v^: the curve reports (d angle errors)^2 as its estimate of
   // the relative squared error of the parameters.
@@ -212,15 +250,20 @@ absl::StatusOr<LearnResult> SignBisect::Run() {
   double mu_square_sum = 0;
   int read = 0;
   for (int j = 0; j < d_; ++j) {
-    double spread = 1;
     for (int k = 0; k < d_; ++k) {
-      // The thresholds spread around the typical size of the entries read so
-      // far (a fixed spread before that): tan's resolution is finest there.
-      if (read > 0 && mu_square_sum > 0) {
-        spread = std::sqrt(mu_square_sum / read);
+      // The first entry on a scale-free range; the later ones around the
+      // typical size of the entries read so far, where tan's resolution is
+      // finest.
+      Thresholds thresholds;
+      if (read == 0) {
+        const double limit = oracle_.info().policy.limits.max_abs_input;
+        thresholds = {.unit = kFloorLogit / (limit * limit), .log_range = true};
+      } else if (mu_square_sum > 0) {
+        thresholds.unit = std::sqrt(mu_square_sum / read);
       }
       ATTN_ASSIGN_OR_RETURN(mu(k, j),
-                            Entry(a.col(k), b.col(j), spread, max_scale));
+                            Entry(a.col(k), b.col(j), thresholds,
+                                  MaxScale(a.col(k), b.col(j), max_input)));
       mu_square_sum += mu(k, j) * mu(k, j);
       ++read;
     }

@@ -1,11 +1,13 @@
 // LearnSignBisect against in-process scalar last-token layers answering
 // signs: the normalised v and W within 1e-9 relative error, at exactly the
 // design's query count ((d^2 + d - 1) x 40 + 1, within (d^2 + d) x 40), on
-// random instances of several sizes and seeds; refusals before anything is
-// spent.
+// random instances of several sizes and seeds, and at d = 2 and 8 under
+// prior scales 0.01 to 30 and input limits 16 and 1000; refusals before
+// anything is spent.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -92,25 +94,47 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(std::get<1>(info.param));
     });
 
-// The entries of W are compared with thresholds placed around the size of
-// those read before, so W's overall scale does not matter within a wide
-// range (prior scales 0.1 to 3 times the default 1 / sqrt(d) at d = 8).
-TEST(SignBisectTest, RecoversWhateverTheScaleOfW) {
-  for (const double prior_scale : {0.035, 1.0}) {
-    for (const uint64_t seed : {1u, 2u}) {
-      LocalOracle oracle =
-          MakeOracle(ScalarSpec(8), SignPolicy(), seed, prior_scale);
-      absl::StatusOr<LearnResult> result =
-          RunLearner("sign-bisect", oracle, LearnOptions{.seed = seed});
-      ASSERT_TRUE(result.ok()) << result.status();
-      const Errors errors = ParameterErrors(oracle, result->hypothesis);
-      EXPECT_LE(errors.theta, 1e-9)
-          << "prior scale " << prior_scale << " seed " << seed;
-      EXPECT_LE(errors.omega, 1e-9)
-          << "prior scale " << prior_scale << " seed " << seed;
-    }
-  }
+// W's overall scale does not matter from prior scale 0.01 to 30 (0.03 to 85
+// times the default 1 / sqrt(d) at d = 8), under the default input limit
+// and the smallest the learner accepts; d = 2 has the largest errors there.
+// Before the first entry was read on a scale-free range and s was allowed
+// up to the input limit, scale 0.01 reached 3e-9 (limit 1000) and 6.5e-9
+// (limit 16) at d = 8, 7e-9 and 3e-8 at d = 2.
+class SignBisectScaleTest : public ::testing::TestWithParam<
+                                std::tuple<int, double, double, uint64_t>> {};
+
+TEST_P(SignBisectScaleTest, RecoversWhateverTheScaleOfW) {
+  const auto& [d, prior_scale, max_abs_input, seed] = GetParam();
+  AccessPolicy policy = SignPolicy();
+  policy.limits.max_abs_input = max_abs_input;
+  LocalOracle oracle = MakeOracle(ScalarSpec(d), policy, seed, prior_scale);
+  absl::StatusOr<LearnResult> result =
+      RunLearner("sign-bisect", oracle, LearnOptions{.seed = seed});
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Errors errors = ParameterErrors(oracle, result->hypothesis);
+  RecordProperty("theta_rel_err", absl::StrFormat("%.3g", errors.theta));
+  RecordProperty("omega_err", absl::StrFormat("%.3g", errors.omega));
+  EXPECT_LE(errors.theta, 1e-9);
+  EXPECT_LE(errors.omega, 1e-9);
+  EXPECT_EQ(oracle.usage().queries_used, DesignQueries(d));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Scales, SignBisectScaleTest,
+    ::testing::Combine(::testing::Values(2, 8),
+                       ::testing::Values(0.01, 0.035, 1.0, 30.0),
+                       ::testing::Values(16.0, 1000.0),
+                       ::testing::Values(1u, 2u, 3u, 4u)),
+    [](const auto& info) {
+      const double scale = std::get<1>(info.param);
+      return absl::StrFormat(
+          "d%d_scale%s_limit%d_seed%d", std::get<0>(info.param),
+          scale < 1 ? absl::StrFormat(
+                          "0p%03d", static_cast<int>(std::lround(scale * 1000)))
+                    : absl::StrFormat("%d", static_cast<int>(scale)),
+          static_cast<int>(std::get<2>(info.param)),
+          static_cast<int>(std::get<3>(info.param)));
+    });
 
 TEST(SignBisectTest, RefusesWhatItCannotSolveBeforeSpending) {
   constexpr auto kPre = absl::StatusCode::kFailedPrecondition;
