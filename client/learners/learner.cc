@@ -33,6 +33,11 @@ constexpr LearnerEntry kLearners[] = {
      "+ 1 queries of repeated tokens; refuses biases, noise, other "
      "readouts",
      LearnMultiheadScalar},
+    {"multihead-local",
+     "beyond the papers: any number of scalar last-token heads from about "
+     "1.1-1.2x the counting bound, one small fit per query token; refuses "
+     "biases, noise, rounding, other readouts",
+     LearnMultiheadLocal},
     {"ffn-antisymmetric",
      "Bhattamishra et al.: one softmax head at the last position and a ReLU "
      "FFN block without biases, attention from f(X) - f(-X), units from "

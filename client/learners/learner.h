@@ -135,6 +135,15 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnMultiheadScalar(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Beyond the papers: H softmax heads of a scalar last-token readout from
+// about 1.1-1.2 times the counting bound H (d^2 + d) in one- and two-token
+// queries, fitted token by token (multihead_local.cc). FAILED_PRECONDITION
+// unless the challenge is such a layer with exact float64 values
+// (scalar_challenge.h); RESOURCE_EXHAUSTED up front when the budget or caps
+// cannot give every token as many answers as unknowns.
+[[nodiscard]] absl::StatusOr<LearnResult> LearnMultiheadLocal(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // The practical reference for Chen & Li's random examples: least squares on
 // examples the server draws (LearnRegress). FAILED_PRECONDITION, before
 // anything is spent, unless the policy offers examples only
