@@ -681,11 +681,16 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
   }
   int dropped = 0;
   std::vector<int> lost;  // the j whose pairs were not labelled
+  // The answers and fit of each sum delta_ref + delta_j, by j.
+  std::vector<std::vector<double>> sum_answers(d);
+  std::vector<std::vector<HeadPoint>> summed(d);
   const std::vector<HeadPoint>& r0 = single[ref];
   for (int j = 0, p = 0; j < d; ++j) {
     if (j == ref) continue;
     f2[p][0] = anchor;
+    sum_answers[j] = f2[p];
     const std::vector<HeadPoint> t = FitRational(f2[p++], heads);
+    summed[j] = t;
     const std::vector<HeadPoint>& s = single[j];
     if (s.empty() || t.empty()) {
       ++dropped;
@@ -776,25 +781,42 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     if (left_out >= 0) missing.push_back(left_out);
     double fit = FitPoint(x[0], round1, &anchor, true, uu, vv);
     for (int j : missing) {
-      const std::vector<HeadPoint> own = LooseFit(f1[j], heads);
-      if (own.empty()) continue;
-      // The part of delta_j the rows so far do not reach.
+      // The part of delta_j the rows so far do not reach; the rows hold
+      // delta_ref, so delta_ref + delta_j has the same part off them.
       Matrix span(d, static_cast<Eigen::Index>(rows.size()));
       for (size_t k = 0; k < rows.size(); ++k) span.col(k) = rows[k];
       const Vector reach = span * span.colPivHouseholderQr().solve(delta[j]);
       const Vector off = delta[j] - reach;
       const double along = off.dot(delta[j]);
       if (!(along > 1e-12 * delta[j].squaredNorm())) continue;
-      std::vector<Vector> base_v = vv, base_u = uu;
-      for (const auto& perm : perms) {
-        std::vector<Vector> tv = base_v, tu = base_u;
-        for (int h = 0; h < heads; ++h) {
-          const HeadPoint& q = own[perm[h]];
-          tu[h] += off * ((q.logit - tu[h].dot(delta[j])) / along);
-          tv[h] += off * ((q.value - tv[h].dot(delta[j])) / along);
+      // Points along delta_j from pair delta_j's own fit and from the sum
+      // pair's: a pair whose two alpha_h are close has no fit of its own,
+      // and its loose points start both heads alike.
+      struct Source {
+        Vector dir;
+        std::vector<HeadPoint> points;
+      };
+      std::vector<Source> sources;
+      sources.push_back(
+          {delta[j], !single[j].empty() ? single[j] : LooseFit(f1[j], heads)});
+      if (!sum_answers[j].empty()) {
+        sources.push_back(
+            {delta[ref] + delta[j],
+             !summed[j].empty() ? summed[j] : LooseFit(sum_answers[j], heads)});
+      }
+      const std::vector<Vector> base_v = vv, base_u = uu;
+      for (const Source& src : sources) {
+        if (src.points.empty()) continue;
+        for (const auto& perm : perms) {
+          std::vector<Vector> tv = base_v, tu = base_u;
+          for (int h = 0; h < heads; ++h) {
+            const HeadPoint& q = src.points[perm[h]];
+            tu[h] += off * ((q.logit - tu[h].dot(src.dir)) / along);
+            tv[h] += off * ((q.value - tv[h].dot(src.dir)) / along);
+          }
+          const double r = FitPoint(x[0], round1, &anchor, true, tu, tv);
+          if (r < fit) fit = r, vv = std::move(tv), uu = std::move(tu);
         }
-        const double r = FitPoint(x[0], round1, &anchor, true, tu, tv);
-        if (r < fit) fit = r, vv = std::move(tv), uu = std::move(tu);
       }
       rows.push_back(delta[j]);
     }
