@@ -18,17 +18,19 @@
 //            pairs delta_ref + delta_j: the heads of pair delta_j are
 //            labelled as those of delta_ref by the permutation under which
 //            delta_ref's points plus delta_j's are delta_ref + delta_j's;
-//            least squares then gives every v_h and Theta_h^T x_1, and
-//            V = sum v_h gives P = V.z for any z.
-//   round 2  for each x_i (i = 2..d) the d pairs delta_j: with c_h and
-//            P known, the logits are fitted to f(1..2H) alone (f(0) would
-//            carry round 1's error into the roots), and give an estimate
-//            of Theta_h^T x_i by least squares; from it d more deltas are
-//            chosen, each the one of a few random candidates whose
-//            predicted answers fix every head's logit best (fixed deltas
-//            leave some heads' alpha_h far outside (1/2H, 1) or close
-//            together, and the polish then finds a flat valley); all 2d
-//            pairs give Theta_h^T x_i.
+//            least squares over the labelled points starts a joint
+//            Levenberg-Marquardt fit of every v_h and Theta_h^T x_1 to all
+//            of round 1's answers (FitPoint), and V = sum v_h gives
+//            P = V.z for any z.
+//   round 2  for each x_i (i = 2..d) the d pairs delta_j: with v_h known,
+//            a joint fit of Theta_h^T x_i to their answers (started from
+//            each pair's logits, fitted on f(1..2H) alone against the
+//            labelled c_h) estimates it; from it d more deltas are chosen,
+//            one after another, each the one of a few random candidates
+//            that most raises the smallest eigenvalue of the information
+//            the point's pairs carry on Theta_h^T x_i (fixed deltas leave
+//            some heads barely seen, and the polish then finds a flat
+//            valley); a joint fit to all 2d pairs gives Theta_h^T x_i.
 // Theta_h^T [x_1 .. x_d] then gives Theta_h, which a Levenberg-Marquardt
 // pass over every answer polishes. Queries: 1 + 2H ((2d - 1) +
 // (d - 1) 2d) = 4 H d^2 - 2H + 1.
@@ -43,6 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
+#include "client/learners/lm_damping.h"
 #include "client/learners/scalar_challenge.h"
 #include "client/learners/scalar_head_reader.h"
 #include "common/attention.h"
@@ -73,6 +76,12 @@ constexpr double kAnswerRelErr = 1e-15;
 // skipped.
 constexpr int kMaxPolishParams = 1500;
 constexpr int kMaxPolishSteps = 30;
+// Levenberg-Marquardt steps of the joint fit at one point (FitPoint).
+constexpr int kMaxPointSteps = 100;
+// A joint fit at one point whose root mean square residual, relative to
+// the answers', is at most this has reached the answers' rounding; above
+// it other starts are tried.
+constexpr double kPointFitRelResid = 1e-13;
 // Newton steps refining each pair's fit.
 constexpr int kNewtonSteps = 8;
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -194,6 +203,40 @@ std::vector<HeadPoint> FitRational(const std::vector<double>& f, int heads,
   return points;
 }
 
+// 1 / (1 + m exp(logit)) without overflow.
+double Gate(int m, double logit) {
+  const double t = std::log(static_cast<double>(m)) + logit;
+  if (t > 0) {
+    const double e = std::exp(-t);
+    return e / (1 + e);
+  }
+  return 1 / (1 + std::exp(t));
+}
+
+// A pair's points when FitRational finds none: the logits from the real
+// parts of the interpolation's roots (FitRational's roots_only), the values
+// c_h by linear least squares of f(0..2H) = P - sum_h c_h / (1 + m
+// alpha_h) given them. Only a start for a joint fit; empty when the
+// interpolation has no roots.
+std::vector<HeadPoint> LooseFit(const std::vector<double>& f, int heads) {
+  std::vector<HeadPoint> points = FitRational(f, heads, true);
+  if (static_cast<int>(points.size()) < heads) return {};
+  const int n = 2 * heads + 1;
+  Matrix a(n, heads + 1);
+  Vector y(n);
+  for (int m = 0; m < n; ++m) {
+    a(m, 0) = 1;
+    for (int h = 0; h < heads; ++h) {
+      a(m, 1 + h) = -Gate(m, points[h].logit);
+    }
+    y(m) = f[m];
+  }
+  const Vector sol = a.colPivHouseholderQr().solve(y);
+  if (!sol.allFinite()) return {};
+  for (int h = 0; h < heads; ++h) points[h].value = sol(1 + h);
+  return points;
+}
+
 // The largest sensitivity of a fit: how well its heads are told apart.
 double WorstSigma(const std::vector<HeadPoint>& points) {
   double worst = 0;
@@ -253,29 +296,138 @@ double RefineLogits(const std::vector<double>& f, double pole_free,
   return resid.norm();
 }
 
-// For a pair (x, x + dir) whose heads are predicted by u_h = Theta_h^T x
-// and v_h (V = sum v_h): the largest standard deviation, per unit of
-// |dir|, that answers rounded to kAnswerRelErr leave a head's x^T Theta_h
-// direction in, to first order. Infinity when two heads cannot be told
-// apart. Smaller is better.
-double LogitSpread(const std::vector<Vector>& u, const std::vector<Vector>& v,
-                   const Vector& total, const Vector& x, const Vector& dir) {
+// The answers of one pair (x, x + dir) at a point x: f[m] for m copies of
+// x + dir followed by x, m = 1 .. 2H (f[0] unused).
+struct PairAnswers {
+  Vector dir;
+  std::vector<double> f;
+};
+
+// Levenberg-Marquardt of the exact rational model on every answer at one
+// point x: per head u_h = Theta_h^T x and, when fit_values, v_h, from the
+// given estimate; `anchor`, when not null, is the answer of the one-token
+// query [x] (V.x). The per-pair fits see each pair alone and lose a pair
+// whose two alpha_h are close, where the answers of all pairs together
+// still fix every head. Keeps (u, v) unless a step lowers the squared
+// residual; returns the root mean square residual relative to that of the
+// answers.
+double FitPoint(const Vector& x, const std::vector<PairAnswers>& pairs,
+                const double* anchor, bool fit_values, std::vector<Vector>& u,
+                std::vector<Vector>& v) {
   const int heads = static_cast<int>(u.size());
-  Matrix jac(2 * heads, heads);
+  const Eigen::Index d = x.size();
+  const Eigen::Index params = heads * d * (fit_values ? 2 : 1);
+  const Eigen::Index rows = (anchor != nullptr ? 1 : 0) +
+                            static_cast<Eigen::Index>(pairs.size()) * 2 * heads;
+  double answer_sq = 0;
+  if (anchor != nullptr) answer_sq += *anchor * *anchor;
+  for (const PairAnswers& p : pairs) {
+    for (int m = 1; m <= 2 * heads; ++m) answer_sq += p.f[m] * p.f[m];
+  }
+  auto evaluate = [&](const std::vector<Vector>& uu,
+                      const std::vector<Vector>& vv, Vector& r, Matrix* jac) {
+    Eigen::Index row = 0;
+    if (anchor != nullptr) {
+      double model = 0;
+      if (jac != nullptr) jac->row(row).head(heads * d).setZero();
+      for (int h = 0; h < heads; ++h) {
+        model += vv[h].dot(x);
+        if (jac != nullptr && fit_values) {
+          jac->row(row).segment((heads + h) * d, d) = x.transpose();
+        }
+      }
+      r(row++) = *anchor - model;
+    }
+    for (const PairAnswers& p : pairs) {
+      const Vector z = x + p.dir;
+      for (int m = 1; m <= 2 * heads; ++m, ++row) {
+        double model = 0;
+        for (int h = 0; h < heads; ++h) {
+          const double c = vv[h].dot(p.dir);
+          const double g = Gate(m, uu[h].dot(p.dir));
+          model += vv[h].dot(z) - c * g;
+          if (jac == nullptr) continue;
+          jac->row(row).segment(h * d, d) = c * g * (1 - g) * p.dir.transpose();
+          if (fit_values) {
+            jac->row(row).segment((heads + h) * d, d) =
+                (z - g * p.dir).transpose();
+          }
+        }
+        r(row) = p.f[m] - model;
+      }
+    }
+  };
+  Vector r(rows);
+  evaluate(u, v, r, nullptr);
+  double cost = r.squaredNorm();
+  if (!std::isfinite(cost)) return kInf;
+  double lambda = kLmInitialDamping;
+  Matrix jac(rows, params);
+  for (int step = 0; step < kMaxPointSteps && cost > 0; ++step) {
+    evaluate(u, v, r, &jac);
+    const Vector col_norms = jac.colwise().norm().transpose();
+    bool improved = false;
+    while (!improved && lambda <= kLmMaxDamping) {
+      Matrix stacked(rows + params, params);
+      stacked.topRows(rows) = jac;
+      stacked.bottomRows(params) =
+          (std::sqrt(lambda) * col_norms.array() + 1e-300)
+              .matrix()
+              .asDiagonal();
+      Vector rhs = Vector::Zero(rows + params);
+      rhs.head(rows) = r;
+      const Vector delta = stacked.householderQr().solve(rhs);
+      std::vector<Vector> u2 = u, v2 = v;
+      for (int h = 0; h < heads; ++h) {
+        u2[h] += delta.segment(h * d, d);
+        if (fit_values) v2[h] += delta.segment((heads + h) * d, d);
+      }
+      Vector r2(rows);
+      evaluate(u2, v2, r2, nullptr);
+      const double next = r2.squaredNorm();
+      if (next < cost) {
+        improved = true;
+        u = std::move(u2);
+        v = std::move(v2);
+        cost = next;
+        lambda /= kLmShrink;
+      } else {
+        lambda *= kLmGrow;
+      }
+    }
+    if (!improved) break;
+  }
+  return std::sqrt(cost / std::max(answer_sq, 1e-300));
+}
+
+// The information the answers of a pair (x, x + dir) carry on the
+// u_h = Theta_h^T x jointly, with v_h known, at the estimate u: J^T J, J
+// the 2H x H d Jacobian of f(1..2H) in (u_h), each row divided by the
+// answers' size |V.(x + dir)| + sum_h |v_h.dir| (their rounding is
+// relative). Non-finite when the estimate overflows.
+Matrix PairInformation(const std::vector<Vector>& u,
+                       const std::vector<Vector>& v, const Vector& total,
+                       const Vector& x, const Vector& dir) {
+  const int heads = static_cast<int>(u.size());
+  const Eigen::Index d = x.size();
+  Matrix jac(2 * heads, heads * d);
   double scale = std::abs(total.dot(x + dir));
   for (int h = 0; h < heads; ++h) scale += std::abs(v[h].dot(dir));
   for (int m = 1; m <= 2 * heads; ++m) {
     for (int h = 0; h < heads; ++h) {
-      const double alpha = std::exp(u[h].dot(dir));
-      const double g = 1 / (1 + m * alpha);
-      jac(m - 1, h) = v[h].dot(dir) * m * alpha * g * g;
+      const double g = Gate(m, u[h].dot(dir));
+      jac.row(m - 1).segment(h * d, d) =
+          v[h].dot(dir) * g * (1 - g) * dir.transpose();
     }
   }
-  if (!jac.allFinite()) return kInf;
-  const Eigen::JacobiSVD<Matrix> svd(jac);
-  const double smallest = svd.singularValues()(heads - 1);
-  if (!(smallest > 0)) return kInf;
-  return kAnswerRelErr * scale / (smallest * dir.norm());
+  jac /= scale;
+  return jac.transpose() * jac;
+}
+
+double SmallestEigenvalue(const Matrix& info) {
+  if (!info.allFinite()) return -kInf;
+  const Eigen::SelfAdjointEigenSolver<Matrix> eig(info, Eigen::EigenvaluesOnly);
+  return eig.eigenvalues()(0);
 }
 
 std::vector<std::vector<int>> Permutations(int heads) {
@@ -515,17 +667,34 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
   // Labelled: rows of the least squares, per head.
   std::vector<Vector> dirs;
   std::vector<std::vector<HeadPoint>> labelled;
+  // The pair j each row came from (ref's own row: -1), so that a start
+  // can leave one pair's labels out.
+  std::vector<int> source;
   dirs.push_back(delta[ref]);
   labelled.push_back(single[ref]);
+  source.push_back(-1);
+  // Every pair's answers, fitted or not, for the joint fit.
+  std::vector<PairAnswers> round1;
+  for (int j = 0; j < d; ++j) round1.push_back({delta[j], f1[j]});
+  for (int j = 0, p = 0; j < d; ++j) {
+    if (j != ref) round1.push_back({delta[ref] + delta[j], f2[p++]});
+  }
   int dropped = 0;
+  std::vector<int> lost;  // the j whose pairs were not labelled
+  // The answers and fit of each sum delta_ref + delta_j, by j.
+  std::vector<std::vector<double>> sum_answers(d);
+  std::vector<std::vector<HeadPoint>> summed(d);
   const std::vector<HeadPoint>& r0 = single[ref];
   for (int j = 0, p = 0; j < d; ++j) {
     if (j == ref) continue;
     f2[p][0] = anchor;
+    sum_answers[j] = f2[p];
     const std::vector<HeadPoint> t = FitRational(f2[p++], heads);
+    summed[j] = t;
     const std::vector<HeadPoint>& s = single[j];
     if (s.empty() || t.empty()) {
       ++dropped;
+      lost.push_back(j);
       continue;
     }
     // Both maps are linear in delta: the reference's points plus delta_j's
@@ -555,6 +724,7 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     }
     if (bs.empty()) {  // every labelling's cost was NaN
       ++dropped;
+      lost.push_back(j);
       continue;
     }
     std::vector<HeadPoint> ls(heads), lt(heads);
@@ -563,6 +733,8 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     labelled.push_back(ls);
     dirs.push_back(delta[ref] + delta[j]);
     labelled.push_back(lt);
+    source.push_back(j);
+    source.push_back(j);
   }
   // Unweighted least squares: weighting each row by its fit's sensitivity
   // was tried and lost (the sensitivities are first-order and miss a fit
@@ -582,10 +754,93 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
   if (static_cast<int>(dirs.size()) < d) {
     return failed("too few pairs at x_1 had real negative poles");
   }
+  // The per-pair fits, labelled, start a joint fit of (v_h, Theta_h^T x_1)
+  // to every answer of round 1. The least squares over the labelled rows
+  // knows nothing along a direction delta_j whose pairs were not labelled;
+  // there each labelling of delta_j's own points (LooseFit) is tried as a
+  // start and the best joint fit kept. When the result does not reach the
+  // answers' rounding, starts that leave out one more pair's labels (a
+  // mislabelled or poorly fitted pair) are tried the same way, and the
+  // best fit is kept.
+  auto start_from = [&](int left_out, std::vector<Vector>& vv,
+                        std::vector<Vector>& uu) {
+    std::vector<Vector> rows;
+    std::vector<std::vector<HeadPoint>> lab;
+    for (size_t k = 0; k < dirs.size(); ++k) {
+      if (source[k] == left_out && left_out >= 0) continue;
+      rows.push_back(dirs[k]);
+      lab.push_back(labelled[k]);
+    }
+    vv.assign(heads, Vector());
+    uu.assign(heads, Vector());
+    for (int h = 0; h < heads; ++h) {
+      vv[h] = solve_rows(rows, lab, h, false);
+      uu[h] = solve_rows(rows, lab, h, true);
+    }
+    std::vector<int> missing = lost;
+    if (left_out >= 0) missing.push_back(left_out);
+    double fit = FitPoint(x[0], round1, &anchor, true, uu, vv);
+    for (int j : missing) {
+      // The part of delta_j the rows so far do not reach; the rows hold
+      // delta_ref, so delta_ref + delta_j has the same part off them.
+      Matrix span(d, static_cast<Eigen::Index>(rows.size()));
+      for (size_t k = 0; k < rows.size(); ++k) span.col(k) = rows[k];
+      const Vector reach = span * span.colPivHouseholderQr().solve(delta[j]);
+      const Vector off = delta[j] - reach;
+      const double along = off.dot(delta[j]);
+      if (!(along > 1e-12 * delta[j].squaredNorm())) continue;
+      // Points along delta_j from pair delta_j's own fit and from the sum
+      // pair's: a pair whose two alpha_h are close has no fit of its own,
+      // and its loose points start both heads alike.
+      struct Source {
+        Vector dir;
+        std::vector<HeadPoint> points;
+      };
+      std::vector<Source> sources;
+      sources.push_back(
+          {delta[j], !single[j].empty() ? single[j] : LooseFit(f1[j], heads)});
+      if (!sum_answers[j].empty()) {
+        sources.push_back(
+            {delta[ref] + delta[j],
+             !summed[j].empty() ? summed[j] : LooseFit(sum_answers[j], heads)});
+      }
+      const std::vector<Vector> base_v = vv, base_u = uu;
+      for (const Source& src : sources) {
+        if (src.points.empty()) continue;
+        for (const auto& perm : perms) {
+          std::vector<Vector> tv = base_v, tu = base_u;
+          for (int h = 0; h < heads; ++h) {
+            const HeadPoint& q = src.points[perm[h]];
+            tu[h] += off * ((q.logit - tu[h].dot(src.dir)) / along);
+            tv[h] += off * ((q.value - tv[h].dot(src.dir)) / along);
+          }
+          const double r = FitPoint(x[0], round1, &anchor, true, tu, tv);
+          if (r < fit) fit = r, vv = std::move(tv), uu = std::move(tu);
+        }
+      }
+      rows.push_back(delta[j]);
+    }
+    return fit;
+  };
+  std::vector<Vector> u1;
+  double fit1 = start_from(-1, v, u1);
+  int left_out_tried = 0;
+  for (int j = 0; j < d && !(fit1 <= kPointFitRelResid); ++j) {
+    if (j == ref || std::find(lost.begin(), lost.end(), j) != lost.end()) {
+      continue;
+    }
+    std::vector<Vector> vv, uu;
+    const double r = start_from(j, vv, uu);
+    ++left_out_tried;
+    if (r < fit1) fit1 = r, v = std::move(vv), u1 = std::move(uu);
+  }
+  say(absl::StrFormat(
+      "round 1: joint fit, %d pairs unlabelled, %d left-out starts, "
+      "relative residual %.3e",
+      static_cast<int>(lost.size()), left_out_tried, fit1));
   Vector total = Vector::Zero(d);
   for (int h = 0; h < heads; ++h) {
-    v[h] = solve_rows(dirs, labelled, h, false);
-    w[h].col(0) = solve_rows(dirs, labelled, h, true);
+    w[h].col(0) = u1[h];
     total += v[h];
   }
   std::vector<Matrix> theta(heads);
@@ -610,16 +865,20 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
   report(1);
 
   // Round 2: the other x_i, labelled by v_h.delta. At each x_i the first
-  // d pairs use the fixed delta_j; their fit estimates Theta_h^T x_i, from
-  // which the other d deltas are chosen so that every head's logit is
-  // well determined by its pair's answers (see LogitSpread).
+  // d pairs use the fixed delta_j; a joint fit of Theta_h^T x_i (v_h
+  // fixed) to their answers estimates it, from which the other d deltas
+  // are chosen, one after another, to raise the smallest eigenvalue of the
+  // information all the point's pairs carry on Theta_h^T x_i (see
+  // PairInformation); a joint fit to all 2d pairs' answers then gives it.
   Rng pick(DeriveSeed(options.seed, RngStream::kLearner, kAdaptiveStream));
-  // Asks the 2H queries of each pair (x_i, x_i + dir) and fits the logits
-  // against the labelled c_h; appends the pairs that fit to rows / lab.
-  auto fit_pairs =
-      [&](const Vector& at, const std::vector<Vector>& dirs,
-          std::vector<Vector>& rows,
-          std::vector<std::vector<HeadPoint>>& lab) -> absl::Status {
+  // Asks the 2H queries of each pair (x_i, x_i + dir), appends their
+  // answers to `at_point` and, for the pairs whose logits fit on their own
+  // against the labelled c_h, the fitted logits to rows / lab (starts of
+  // the joint fit).
+  auto fit_pairs = [&](const Vector& at, const std::vector<Vector>& dirs,
+                       std::vector<Vector>& rows,
+                       std::vector<std::vector<HeadPoint>>& lab,
+                       std::vector<PairAnswers>& at_point) -> absl::Status {
     std::vector<Matrix> seqs;
     for (const Vector& dir : dirs) {
       for (int m = 1; m <= 2 * heads; ++m) {
@@ -636,6 +895,7 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
       for (int m = 1; m <= 2 * heads; ++m) {
         f[m] = got[p * 2 * heads + m - 1](0, 0);
       }
+      at_point.push_back({dirs[p], f});
       const std::vector<HeadPoint> start_pts = FitRational(f, heads, true);
       if (static_cast<int>(start_pts.size()) < heads) {
         ++dropped;  // a degenerate denominator: no starting logits
@@ -663,40 +923,76 @@ absl::StatusOr<LearnResult> LearnMultiheadScalar(QueryOracle& oracle,
     }
     return absl::OkStatus();
   };
+  // The joint fit at x_i from the per-pair fits' least squares, and, when
+  // that does not reach the answers' rounding, also from `fallback`;
+  // the better fit is kept in u.
+  auto fit_point = [&](const Vector& at,
+                       const std::vector<PairAnswers>& at_point,
+                       const std::vector<Vector>& rows,
+                       const std::vector<std::vector<HeadPoint>>& lab,
+                       const std::vector<Vector>& fallback,
+                       std::vector<Vector>& u) {
+    std::vector<Vector> fixed_v = v;
+    double fit = kInf;
+    if (!rows.empty()) {
+      for (int h = 0; h < heads; ++h) u[h] = solve_rows(rows, lab, h, true);
+      fit = FitPoint(at, at_point, nullptr, false, u, fixed_v);
+    }
+    if (!(fit <= kPointFitRelResid)) {
+      std::vector<Vector> other = fallback;
+      const double r = FitPoint(at, at_point, nullptr, false, other, fixed_v);
+      if (r < fit || !std::isfinite(fit)) fit = r, u = std::move(other);
+    }
+    return fit;
+  };
+  double worst_point_fit = 0;
   for (int i = 1; i < d; ++i) {
     std::vector<Vector> rows;
     std::vector<std::vector<HeadPoint>> lab;
-    ATTN_RETURN_IF_ERROR(fit_pairs(x[i], delta, rows, lab));
+    std::vector<PairAnswers> at_point;
+    ATTN_RETURN_IF_ERROR(fit_pairs(x[i], delta, rows, lab, at_point));
+    // The fallback start: the least-norm Theta_h with the columns found so
+    // far, at x_i.
+    Matrix seen(d, i);
+    for (int k = 0; k < i; ++k) seen.col(k) = x[k];
+    const Vector coef = seen.colPivHouseholderQr().solve(x[i]);
+    std::vector<Vector> predicted(heads);
+    for (int h = 0; h < heads; ++h) predicted[h] = w[h].leftCols(i) * coef;
+    std::vector<Vector> u(heads, Vector::Zero(d));
+    fit_point(x[i], at_point, rows, lab, predicted, u);
+    Matrix info = Matrix::Zero(heads * d, heads * d);
+    for (const PairAnswers& p : at_point) {
+      const Matrix pi = PairInformation(u, v, total, x[i], p.dir);
+      if (pi.allFinite()) info += pi;
+    }
     std::vector<Vector> chosen;
-    if (static_cast<int>(rows.size()) < d) {
-      // No estimate to choose from: the fixed design's -delta_j.
-      for (int k = 0; k < d; ++k) chosen.push_back(-delta[k]);
-    } else {
-      std::vector<Vector> u(heads);
-      for (int h = 0; h < heads; ++h) u[h] = solve_rows(rows, lab, h, true);
-      for (int k = 0; k < d; ++k) {
-        double best = kInf;
-        Vector best_dir = -delta[k];
-        for (int c = 0; c < kAdaptiveCandidates; ++c) {
-          Vector g(d);
-          for (int j = 0; j < d; ++j) g(j) = pick.NextGaussian();
-          g /= g.norm();
-          for (double t : kAdaptiveScales) {
-            const Vector dir = kTokenSigma * t * g;
-            const double cost = LogitSpread(u, v, total, x[i], dir);
-            if (cost < best) best = cost, best_dir = dir;
-          }
+    for (int k = 0; k < d; ++k) {
+      double best = -kInf;
+      Vector best_dir = -delta[k];
+      Matrix best_info = Matrix::Zero(heads * d, heads * d);
+      for (int c = 0; c < kAdaptiveCandidates; ++c) {
+        Vector g(d);
+        for (int j = 0; j < d; ++j) g(j) = pick.NextGaussian();
+        g /= g.norm();
+        for (double t : kAdaptiveScales) {
+          const Vector dir = kTokenSigma * t * g;
+          const Matrix pi = PairInformation(u, v, total, x[i], dir);
+          const double score = SmallestEigenvalue(info + pi);
+          if (score > best) best = score, best_dir = dir, best_info = pi;
         }
-        chosen.push_back(best_dir);
       }
+      chosen.push_back(best_dir);
+      info += best_info;
     }
-    ATTN_RETURN_IF_ERROR(fit_pairs(x[i], chosen, rows, lab));
-    if (static_cast<int>(rows.size()) < d) {
-      return failed("too few pairs at one x_i had real negative poles");
-    }
-    for (int h = 0; h < heads; ++h)
-      w[h].col(i) = solve_rows(rows, lab, h, true);
+    ATTN_RETURN_IF_ERROR(fit_pairs(x[i], chosen, rows, lab, at_point));
+    std::vector<Vector> first_half = u;
+    const double fit = fit_point(x[i], at_point, rows, lab, first_half, u);
+    worst_point_fit = std::max(worst_point_fit, fit);
+    for (int h = 0; h < heads; ++h) w[h].col(i) = u[h];
   }
+  say(absl::StrFormat(
+      "round 2: joint fits at each point, worst relative residual %.3e",
+      worst_point_fit));
   Matrix xs(d, d);
   for (int i = 0; i < d; ++i) xs.col(i) = x[i];
   for (int h = 0; h < heads; ++h) {
