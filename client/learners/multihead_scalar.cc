@@ -303,6 +303,21 @@ struct PairAnswers {
   std::vector<double> f;
 };
 
+// The Levenberg-Marquardt step that minimises |J delta - r|^2 +
+// lambda |diag(col_norms) delta|^2, from a QR of [J; sqrt(lambda)
+// diag(col_norms)]: the normal equations would square J's condition number.
+Vector DampedStep(const Matrix& jac, const Vector& r, const Vector& col_norms,
+                  double lambda) {
+  const Eigen::Index rows = jac.rows(), params = jac.cols();
+  Matrix stacked(rows + params, params);
+  stacked.topRows(rows) = jac;
+  stacked.bottomRows(params) =
+      (std::sqrt(lambda) * col_norms.array() + 1e-300).matrix().asDiagonal();
+  Vector rhs = Vector::Zero(rows + params);
+  rhs.head(rows) = r;
+  return stacked.householderQr().solve(rhs);
+}
+
 // Levenberg-Marquardt of the exact rational model on every answer at one
 // point x: per head u_h = Theta_h^T x and, when fit_values, v_h, from the
 // given estimate; `anchor`, when not null, is the answer of the one-token
@@ -368,15 +383,7 @@ double FitPoint(const Vector& x, const std::vector<PairAnswers>& pairs,
     const Vector col_norms = jac.colwise().norm().transpose();
     bool improved = false;
     while (!improved && lambda <= kLmMaxDamping) {
-      Matrix stacked(rows + params, params);
-      stacked.topRows(rows) = jac;
-      stacked.bottomRows(params) =
-          (std::sqrt(lambda) * col_norms.array() + 1e-300)
-              .matrix()
-              .asDiagonal();
-      Vector rhs = Vector::Zero(rows + params);
-      rhs.head(rows) = r;
-      const Vector delta = stacked.householderQr().solve(rhs);
+      const Vector delta = DampedStep(jac, r, col_norms, lambda);
       std::vector<Vector> u2 = u, v2 = v;
       for (int h = 0; h < heads; ++h) {
         u2[h] += delta.segment(h * d, d);
@@ -519,20 +526,10 @@ int Polish(const std::vector<Matrix>& inputs,
       r(i) = answers[i] - ScalarModel(theta, v, inputs[i], g);
       jac.row(i) = g.transpose();
     }
-    // The damped step from a QR of [J; sqrt(lambda) diag(|J_k|)]: the
-    // normal equations would square J's condition number.
     const Vector col_norms = jac.colwise().norm().transpose();
     bool improved = false;
     for (int tries = 0; tries < 8 && !improved; ++tries) {
-      Matrix stacked(rows + params, params);
-      stacked.topRows(rows) = jac;
-      stacked.bottomRows(params) =
-          (std::sqrt(lambda) * col_norms.array() + 1e-300)
-              .matrix()
-              .asDiagonal();
-      Vector rhs = Vector::Zero(rows + params);
-      rhs.head(rows) = r;
-      const Vector delta = stacked.householderQr().solve(rhs);
+      const Vector delta = DampedStep(jac, r, col_norms, lambda);
       std::vector<Matrix> t2 = theta;
       std::vector<Vector> v2 = v;
       for (int h = 0; h < heads; ++h) {

@@ -20,8 +20,6 @@
 namespace attnoracle {
 namespace {
 
-using ::testing::HasSubstr;
-
 constexpr double kTargetRelErr = 1e-8;
 
 uint64_t CountingBound(int d, int heads) {
@@ -121,15 +119,11 @@ TEST(MultiheadLocalRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
 }
 
 TEST(MultiheadLocalRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {
-  LocalOracle oracle = MakeOracle(ScalarSpec(8, 2), {}, 1);
   LearnOptions options;
   options.max_queries = 144;  // the counting bound: too few for the design
-  absl::StatusOr<LearnResult> r =
-      RunLearner("multihead-local", oracle, options);
-  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted)
-      << r.status();
-  EXPECT_THAT(r.status().message(), HasSubstr("multihead-local needs"));
-  EXPECT_EQ(oracle.usage().queries_used, 0u);
+  ExpectRefused("multihead-local", ScalarSpec(8, 2), {},
+                absl::StatusCode::kResourceExhausted, "multihead-local needs",
+                options);
 }
 
 }  // namespace

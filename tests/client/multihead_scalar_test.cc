@@ -20,8 +20,6 @@
 namespace attnoracle {
 namespace {
 
-using ::testing::HasSubstr;
-
 constexpr double kTargetRelErr = 1e-8;
 
 uint64_t KimCount(int d, int heads) {
@@ -144,15 +142,10 @@ TEST(MultiheadScalarRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
 }
 
 TEST(MultiheadScalarRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {
-  LocalOracle oracle = MakeOracle(ScalarSpec(8, 2), {}, 1);
   LearnOptions options;
   options.max_queries = 508;
-  absl::StatusOr<LearnResult> r =
-      RunLearner("multihead-scalar", oracle, options);
-  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted)
-      << r.status();
-  EXPECT_THAT(r.status().message(), HasSubstr("509 queries"));
-  EXPECT_EQ(oracle.usage().queries_used, 0u);
+  ExpectRefused("multihead-scalar", ScalarSpec(8, 2), {},
+                absl::StatusCode::kResourceExhausted, "509 queries", options);
 }
 
 }  // namespace
