@@ -102,6 +102,22 @@ struct RefusalCase {
   const char* field;
 };
 
+// What every learner of a scalar last-token readout refuses, each a change
+// of an otherwise acceptable `spec`: every position read out, biases, and
+// noisy answers.
+inline std::vector<RefusalCase> ScalarReadoutRefusals(const LayerSpec& spec) {
+  AccessPolicy noisy;
+  noisy.noise_sigma = 0.01;
+  LayerSpec all_rows = spec;
+  all_rows.readout = Readout::kAll;
+  all_rows.out_dim = 0;
+  LayerSpec biased = spec;
+  biased.biases = true;
+  return {{"every position", all_rows, {}, "spec.readout"},
+          {"biases", biased, {}, "spec.biases"},
+          {"noise", spec, noisy, "policy.noise_sigma"}};
+}
+
 inline void ExpectRefusesAll(const TestLearner& learn,
                              const std::vector<RefusalCase>& cases) {
   for (const RefusalCase& c : cases) {

@@ -125,20 +125,9 @@ TEST(MultiheadScalarTest, RecoversTheReproductionsThreeHeadInstance) {
 }
 
 TEST(MultiheadScalarRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
-  AccessPolicy noisy;
-  noisy.noise_sigma = 0.01;
-  LayerSpec all_rows = ScalarSpec(4, 2);
-  all_rows.readout = Readout::kAll;
-  all_rows.out_dim = 0;
-  LayerSpec biased = ScalarSpec(4, 2);
-  biased.biases = true;
-  ExpectRefusesAll(LearnMultiheadScalar,
-                   {
-                       {"four heads", ScalarSpec(4, 4), {}, "spec.heads"},
-                       {"every position", all_rows, {}, "spec.readout"},
-                       {"biases", biased, {}, "spec.biases"},
-                       {"noise", ScalarSpec(4, 2), noisy, "policy.noise_sigma"},
-                   });
+  std::vector<RefusalCase> cases = ScalarReadoutRefusals(ScalarSpec(4, 2));
+  cases.push_back({"four heads", ScalarSpec(4, 4), {}, "spec.heads"});
+  ExpectRefusesAll(LearnMultiheadScalar, cases);
 }
 
 TEST(MultiheadScalarRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {

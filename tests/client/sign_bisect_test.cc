@@ -55,6 +55,19 @@ Errors ParameterErrors(const LocalOracle& oracle,
       .omega = (Omega(got).col(0).normalized() - omega).cwiseAbs().maxCoeff()};
 }
 
+// Records both errors in the test's report and expects each within the
+// target, 1e-9.
+void ExpectWithinTarget(const LocalOracle& oracle,
+                        const LayerParams& hypothesis) {
+  const Errors errors = ParameterErrors(oracle, hypothesis);
+  ::testing::Test::RecordProperty("theta_rel_err",
+                                  absl::StrFormat("%.3g", errors.theta));
+  ::testing::Test::RecordProperty("omega_err",
+                                  absl::StrFormat("%.3g", errors.omega));
+  EXPECT_LE(errors.theta, 1e-9);
+  EXPECT_LE(errors.omega, 1e-9);
+}
+
 class SignBisectTest
     : public ::testing::TestWithParam<std::tuple<int, uint64_t>> {};
 
@@ -68,11 +81,7 @@ TEST_P(SignBisectTest, RecoversNormalisedParameters) {
   absl::StatusOr<LearnResult> result = RunLearner(
       "sign-bisect", oracle, LearnOptions{.seed = seed, .progress = &progress});
   ASSERT_TRUE(result.ok()) << result.status();
-  const Errors errors = ParameterErrors(oracle, result->hypothesis);
-  RecordProperty("theta_rel_err", absl::StrFormat("%.3g", errors.theta));
-  RecordProperty("omega_err", absl::StrFormat("%.3g", errors.omega));
-  EXPECT_LE(errors.theta, 1e-9);
-  EXPECT_LE(errors.omega, 1e-9);
+  ExpectWithinTarget(oracle, result->hypothesis);
   EXPECT_EQ(oracle.usage().queries_used, DesignQueries(d));
   EXPECT_LE(oracle.usage().queries_used, static_cast<uint64_t>(d * d + d) * 40);
   // A point after v and after each column.
@@ -111,11 +120,7 @@ TEST_P(SignBisectScaleTest, RecoversWhateverTheScaleOfW) {
   absl::StatusOr<LearnResult> result =
       RunLearner("sign-bisect", oracle, LearnOptions{.seed = seed});
   ASSERT_TRUE(result.ok()) << result.status();
-  const Errors errors = ParameterErrors(oracle, result->hypothesis);
-  RecordProperty("theta_rel_err", absl::StrFormat("%.3g", errors.theta));
-  RecordProperty("omega_err", absl::StrFormat("%.3g", errors.omega));
-  EXPECT_LE(errors.theta, 1e-9);
-  EXPECT_LE(errors.omega, 1e-9);
+  ExpectWithinTarget(oracle, result->hypothesis);
   EXPECT_EQ(oracle.usage().queries_used, DesignQueries(d));
 }
 
