@@ -33,6 +33,15 @@ inline LayerSpec ScalarSpec(int d) {
       .d_model = d, .heads = 1, .out_dim = 1, .readout = Readout::kLast};
 }
 
+// `heads` full-width heads (head_dim d) read out the same way.
+inline LayerSpec ScalarHeadsSpec(int d, int heads) {
+  return LayerSpec{.d_model = d,
+                   .heads = heads,
+                   .head_dim = d,
+                   .out_dim = 1,
+                   .readout = Readout::kLast};
+}
+
 // A local oracle "local" over the resolved spec and policy, its secret drawn
 // from the prior of `prior_scale` (0: 1/sqrt(d_model)) with `seed`, which
 // also seeds the answers' noise.

@@ -26,14 +26,6 @@ uint64_t CountingBound(int d, int heads) {
   return static_cast<uint64_t>(heads) * (d * d + d);
 }
 
-LayerSpec ScalarSpec(int d, int heads) {
-  return LayerSpec{.d_model = d,
-                   .heads = heads,
-                   .head_dim = d,
-                   .out_dim = 1,
-                   .readout = Readout::kLast};
-}
-
 // The design's count (docs/REPRODUCTION.md): d one-token queries; stage 1
 // in blocks of 4 directions, 3 (first block) or 1.5 queries per unknown
 // (2H - 1 per direction), rounded up; 1.1 H d per later token, rounded up.
@@ -47,7 +39,7 @@ uint64_t DesignCount(int d, int heads) {
 }
 
 void ExpectRecovered(int d, int heads, uint64_t seed) {
-  LocalOracle oracle = MakeOracle(ScalarSpec(d, heads), {}, seed);
+  LocalOracle oracle = MakeOracle(ScalarHeadsSpec(d, heads), {}, seed);
   std::ostringstream progress;
   LearnOptions options;
   options.seed = seed;
@@ -104,13 +96,13 @@ TEST(MultiheadLocalSoakTest, DISABLED_RecoversTenSecretsPerShape) {
 
 TEST(MultiheadLocalRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
   ExpectRefusesAll(LearnMultiheadLocal,
-                   ScalarReadoutRefusals(ScalarSpec(4, 2)));
+                   ScalarReadoutRefusals(ScalarHeadsSpec(4, 2)));
 }
 
 TEST(MultiheadLocalRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {
   LearnOptions options;
   options.max_queries = 144;  // the counting bound: too few for the design
-  ExpectRefused("multihead-local", ScalarSpec(8, 2), {},
+  ExpectRefused("multihead-local", ScalarHeadsSpec(8, 2), {},
                 absl::StatusCode::kResourceExhausted, "multihead-local needs",
                 options);
 }

@@ -45,12 +45,8 @@ TEST(MultiheadScalarSoakTest, DISABLED_EverySweepInstanceAtKimsCount) {
   for (const Instance& c : instances) {
     SCOPED_TRACE(absl::StrFormat("H = %d, d = %d, secret seed %d", c.heads, c.d,
                                  c.secret_seed));
-    LocalOracle oracle = MakeOracle(LayerSpec{.d_model = c.d,
-                                              .heads = c.heads,
-                                              .head_dim = c.d,
-                                              .out_dim = 1,
-                                              .readout = Readout::kLast},
-                                    {}, c.secret_seed);
+    LocalOracle oracle =
+        MakeOracle(ScalarHeadsSpec(c.d, c.heads), {}, c.secret_seed);
     std::ostringstream progress;
     LearnOptions options;
     options.seed = c.learner_seed;

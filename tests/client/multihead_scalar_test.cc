@@ -26,14 +26,6 @@ uint64_t KimCount(int d, int heads) {
   return 4 * heads * d * d - 2 * heads + 1;
 }
 
-LayerSpec ScalarSpec(int d, int heads) {
-  return LayerSpec{.d_model = d,
-                   .heads = heads,
-                   .head_dim = d,
-                   .out_dim = 1,
-                   .readout = Readout::kLast};
-}
-
 LocalOracle BuiltInOracle(const ChallengeInfo& raw, const LayerParams& secret,
                           uint64_t seed) {
   ChallengeInfo info = raw;
@@ -82,7 +74,7 @@ class MultiheadScalarRandomTest
 
 TEST_P(MultiheadScalarRandomTest, RecoversAtKimsCount) {
   const auto& [d, heads, seed] = GetParam();
-  LocalOracle oracle = MakeOracle(ScalarSpec(d, heads), {}, seed);
+  LocalOracle oracle = MakeOracle(ScalarHeadsSpec(d, heads), {}, seed);
   ExpectRecovered(oracle, seed);
   // No sequence is longer than 2H + 1 tokens: the tokens spent are those
   // of 2H queries of 2 .. 2H + 1 tokens per pair, plus the one-token anchor.
@@ -120,20 +112,20 @@ INSTANTIATE_TEST_SUITE_P(ThreeHeadsFormerMisses, MultiheadScalarRandomTest,
 // The secret of scripts/reproduce.py's repro-multihead-d6-h3 (prior seed
 // 9306), learnt with the script's --seed 1.
 TEST(MultiheadScalarTest, RecoversTheReproductionsThreeHeadInstance) {
-  LocalOracle oracle = MakeOracle(ScalarSpec(6, 3), {}, 9306);
+  LocalOracle oracle = MakeOracle(ScalarHeadsSpec(6, 3), {}, 9306);
   ExpectRecovered(oracle, 1);
 }
 
 TEST(MultiheadScalarRefusalTest, RefusesWhatItCannotSolveBeforeSpending) {
-  std::vector<RefusalCase> cases = ScalarReadoutRefusals(ScalarSpec(4, 2));
-  cases.push_back({"four heads", ScalarSpec(4, 4), {}, "spec.heads"});
+  std::vector<RefusalCase> cases = ScalarReadoutRefusals(ScalarHeadsSpec(4, 2));
+  cases.push_back({"four heads", ScalarHeadsSpec(4, 4), {}, "spec.heads"});
   ExpectRefusesAll(LearnMultiheadScalar, cases);
 }
 
 TEST(MultiheadScalarRefusalTest, RefusesUpFrontWhenTheCapCannotCoverIt) {
   LearnOptions options;
   options.max_queries = 508;
-  ExpectRefused("multihead-scalar", ScalarSpec(8, 2), {},
+  ExpectRefused("multihead-scalar", ScalarHeadsSpec(8, 2), {},
                 absl::StatusCode::kResourceExhausted, "509 queries", options);
 }
 
