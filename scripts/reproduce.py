@@ -73,6 +73,12 @@ EXTRA_CHALLENGES = {
     # only, `learn repro-heads-d64-h8 --algo regress --max_tokens 720`.
     "repro-heads-d64-h8":
         'spec { d_model: 64 heads: 8 head_dim: 8 } prior { seed: 9764 }',
+    # heads-pencil's other shapes: two heads, value widths d / 2.
+    "repro-heads-d12-h2":
+        'spec { d_model: 12 heads: 2 head_dim: 4 value_dim: 6 } '
+        'prior { seed: 9712 }',
+    "repro-heads-d24-h2":
+        'spec { d_model: 24 heads: 2 head_dim: 12 } prior { seed: 9724 }',
     "repro-examples-d8-h1":
         'spec { d_model: 8 heads: 1 head_dim: 8 value_dim: 8 } '
         'prior { seed: 9608 } policy { access: ACCESS_EXAMPLES '
@@ -99,6 +105,8 @@ LEARNERS = [
     ("multihead-local", "beyond the papers", "H heads, scalar last token",
      "4Hd^2-2H+1", ["repro-multihead-d32-h4", "multihead-scalar-d8-h2",
                     "repro-multihead-d24-h6"]),
+    ("heads-pencil", "beyond the papers", "2 heads, full output", "-",
+     ["two-head-d16", "repro-heads-d12-h2", "repro-heads-d24-h2"]),
     ("ffn-antisymmetric", "Bhattamishra et al.", "attention + ReLU FFN",
      "-", ["transformer-ffn-d8", "repro-ffn-d6-h12", "repro-ffn-d12-h8"]),
     ("sign-bisect", "Bhattamishra et al.", "sign answers (membership)",

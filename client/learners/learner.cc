@@ -38,6 +38,12 @@ constexpr LearnerEntry kLearners[] = {
      "1.1-1.2x the counting bound, one small fit per query token; refuses "
      "biases, noise, rounding, other readouts",
      LearnMultiheadLocal},
+    {"heads-pencil",
+     "beyond the papers: two softmax heads with full output whose value "
+     "widths add up to d_model, by linear algebra from about 1.6x the "
+     "counting bound in tokens; refuses other head counts, masks, biases, "
+     "noise, rounding",
+     LearnHeadsPencil},
     {"ffn-antisymmetric",
      "Bhattamishra et al.: one softmax head at the last position and a ReLU "
      "FFN block without biases, attention from f(X) - f(-X), units from "

@@ -144,6 +144,18 @@ const LearnerEntry* FindLearner(const std::string& name);
 [[nodiscard]] absl::StatusOr<LearnResult> LearnMultiheadLocal(
     QueryOracle& oracle, const LearnOptions& options);
 
+// Beyond the papers: two softmax heads read out at every position, with
+// 2 value_dim = d_model, by linear algebra alone: S = Omega_1 + Omega_2
+// from d one-token queries, the two heads' value subspaces from the pencil
+// of skew forms that two-token answers define, then every weight of
+// sequences of value_dim + 1 tokens, whose logs are linear measurements of
+// each Theta_h (heads_pencil.cc). FAILED_PRECONDITION unless the challenge
+// is such a layer with exact float64 values; RESOURCE_EXHAUSTED up front
+// when the budget or caps cannot cover the least design; INTERNAL when the
+// pencil does not split the heads (another seed helps).
+[[nodiscard]] absl::StatusOr<LearnResult> LearnHeadsPencil(
+    QueryOracle& oracle, const LearnOptions& options);
+
 // The practical reference for Chen & Li's random examples: least squares on
 // examples the server draws (LearnRegress). FAILED_PRECONDITION, before
 // anything is spent, unless the policy offers examples only

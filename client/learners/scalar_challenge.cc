@@ -25,7 +25,16 @@ std::string ScalarChallengeProblem(const ChallengeInfo& info,
   if (design.float64 && policy.precision != Precision::kFloat64) {
     return "its answers are rounded below float64 (policy.precision)";
   }
-  if (spec.readout != Readout::kLast || OutputDim(spec) != 1) {
+  if (design.full_output) {
+    if (spec.readout != Readout::kAll || OutputDim(spec) != spec.d_model) {
+      return "its output is not d_model numbers at every position "
+             "(spec.readout READOUT_ALL, spec.out_dim d_model)";
+    }
+    if (spec.mask != Mask::kNone) {
+      return "it masks the scores (spec.mask), and the design reads every "
+             "position attending to every token";
+    }
+  } else if (spec.readout != Readout::kLast || OutputDim(spec) != 1) {
     return design.ffn && spec.has_ffn
                ? "its output is not one number read at the last position "
                  "(spec.readout READOUT_LAST, spec.ffn.out_dim 1)"

@@ -1,6 +1,7 @@
 // What the published scalar-readout learners (scalar-exact, sign-bisect,
-// ffn-antisymmetric, scalar-lowrank, multihead-scalar) need from a challenge
-// before they spend anything, and their refusals when it falls short.
+// ffn-antisymmetric, scalar-lowrank, multihead-scalar) and the exact
+// full-output heads-pencil need from a challenge before they spend
+// anything, and their refusals when it falls short.
 //
 //   ScalarDesign design{.learner = "scalar-exact", .solves = "...",
 //                       .max_heads = 1};
@@ -8,7 +9,8 @@
 //   if (!why.empty()) return RefuseScalarChallenge(oracle.info(), design, why);
 //
 // Their designs decode exact answers of one softmax attention layer read out
-// as one number at the last position.
+// as one number at the last position (or, with full_output, at every
+// position).
 #ifndef ATTNORACLE_CLIENT_LEARNERS_SCALAR_CHALLENGE_H_
 #define ATTNORACLE_CLIENT_LEARNERS_SCALAR_CHALLENGE_H_
 
@@ -38,6 +40,9 @@ struct ScalarDesign {
   bool ffn = false;
   // Two-token queries (policy.limits.max_tokens_per_sequence >= 2).
   bool two_tokens = false;
+  // Every position read out, d_model numbers each, without a mask, instead
+  // of one number at the last position.
+  bool full_output = false;
   // Least policy.limits.max_abs_input the design's inputs need; 0: none.
   double min_abs_input = 0;
   // Appended to the refusal after "Nothing was spent" ("; --algo ...").
@@ -47,7 +52,8 @@ struct ScalarDesign {
 // Empty when the challenge offers chosen queries answered in the design's
 // form without noise, from one softmax layer (no biases, residual, stack,
 // tied or shared keys; an FFN block exactly when the design has one) read
-// out as one number at the last position, within the design's limits;
+// out as one number at the last position (full_output: d_model numbers at
+// every position, no mask), within the design's limits;
 // otherwise why not, as a clause naming the field ("its answers are noisy
 // (policy.noise_sigma > 0) ...").
 std::string ScalarChallengeProblem(const ChallengeInfo& info,

@@ -161,7 +161,7 @@ check "ragged hypothesis is a usage error" expect 2 "heads\[0\].theta\[1\]" clie
 check "probe refuses two heads" expect 1 "FAILED_PRECONDITION: .*Use --algo regress" client learn two-head-d16 --algo probe
 # No server listens on port 1: the usage error comes before any call.
 check "unknown learner is a usage error" expect 2 \
-  'unknown learner "nope" for --algo; known: probe, regress, scalar-exact, scalar-lowrank, multihead-scalar, multihead-local, ffn-antisymmetric, sign-bisect, examples-regress' \
+  'unknown learner "nope" for --algo; known: probe, regress, scalar-exact, scalar-lowrank, multihead-scalar, multihead-local, heads-pencil, ffn-antisymmetric, sign-bisect, examples-regress' \
   "$client_bin" --server 127.0.0.1:1 learn two-head-d16 --algo nope
 client --json learn two-head-d16 --algo regress --max_tokens 500 >"$work/reg.json" 2>/dev/null
 check "regress on two heads with 500 tokens" json "$work/reg.json" \
