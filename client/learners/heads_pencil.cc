@@ -44,6 +44,7 @@
 #include "absl/strings/str_format.h"
 #include "client/learners/learner.h"
 #include "client/learners/scalar_challenge.h"
+#include "client/learners/scalar_head_reader.h"
 #include "common/attention.h"
 #include "common/rng.h"
 #include "common/status_macros.h"
@@ -266,24 +267,18 @@ Matrix PencilTheta(const std::vector<PencilMeasurement>& ms, int d, int rank) {
          svd.matrixV().leftCols(kept).transpose();
 }
 
-// A head from Theta (scores, score_scale included) and Omega = Wv Wo.
+// A head from Theta (scores, score_scale included; its query and key
+// factors as a scalar head's) and Omega = Wv Wo, split by the SVD.
 HeadParams PencilHead(const LayerSpec& spec, const Matrix& theta,
                       const Matrix& omega) {
-  const int d = spec.d_model;
-  HeadParams head;
-  Eigen::JacobiSVD<Matrix> ts(theta, Eigen::ComputeFullU | Eigen::ComputeFullV);
-  const int k = std::min(spec.head_dim, d);
-  const Vector troot = ts.singularValues().head(k).cwiseSqrt();
-  head.wq = Matrix::Zero(d, spec.head_dim);
-  head.wk = Matrix::Zero(d, spec.head_dim);
-  head.wq.leftCols(k) =
-      ts.matrixU().leftCols(k) * troot.asDiagonal() / spec.score_scale;
-  head.wk.leftCols(k) = ts.matrixV().leftCols(k) * troot.asDiagonal();
-  Eigen::JacobiSVD<Matrix> os(omega, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  HeadParams head =
+      ScalarHeadFromScores(spec, theta, Vector::Zero(spec.d_model));
+  Eigen::JacobiSVD<Matrix> svd(omega,
+                               Eigen::ComputeThinU | Eigen::ComputeThinV);
   const int v = spec.value_dim;
-  const Vector oroot = os.singularValues().head(v).cwiseSqrt();
-  head.wv = os.matrixU().leftCols(v) * oroot.asDiagonal();
-  head.wo = oroot.asDiagonal() * os.matrixV().leftCols(v).transpose();
+  const Vector root = svd.singularValues().head(v).cwiseSqrt();
+  head.wv = svd.matrixU().leftCols(v) * root.asDiagonal();
+  head.wo = root.asDiagonal() * svd.matrixV().leftCols(v).transpose();
   return head;
 }
 
