@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "common/transcript.h"
 #include "server/core/clock.h"
+#include "server/core/handover.h"
 
 namespace attnoracle {
 namespace {
@@ -131,25 +132,12 @@ absl::StatusOr<CommitReceipt> Ledger::Commit(const LedgerKey& key,
                                              std::string request,
                                              std::string response) {
   if (shared_) {
-    // The receipt exists only once the store has chained the entry. The
-    // hand-over is an absl::Mutex (ThreadSanitizer is told about it,
-    // tests/tsan_absl_mutex.cc; absl::Notification's wait is not seen), held
-    // by both sides so the callback may outlive this call.
-    struct Handover {
-      absl::Mutex mu;
-      bool done ABSL_GUARDED_BY(mu) = false;
-      absl::StatusOr<CommitReceipt> result ABSL_GUARDED_BY(mu);
-    };
-    auto handover = std::make_shared<Handover>();
+    // The receipt exists only once the store has chained the entry
+    // (Handover: a wait ThreadSanitizer sees).
+    Handover<absl::StatusOr<CommitReceipt>> committed;
     CommitAsync(key, first_query_index, std::move(request), std::move(response),
-                [handover](absl::StatusOr<CommitReceipt> receipt) {
-                  absl::MutexLock lock(&handover->mu);
-                  handover->result = std::move(receipt);
-                  handover->done = true;
-                });
-    absl::MutexLock lock(&handover->mu);
-    handover->mu.Await(absl::Condition(&handover->done));
-    return std::move(handover->result);
+                committed.Callback());
+    return committed.Wait();
   }
   TranscriptEntry entry =
       NewEntry(key, first_query_index, std::move(request), std::move(response));

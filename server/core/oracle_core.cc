@@ -6,7 +6,6 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/access_policy.h"
 #include "common/answer.h"
 #include "common/attention.h"
@@ -16,6 +15,7 @@
 #include "common/status_macros.h"
 #include "common/transcript.h"
 #include "server/core/clock.h"
+#include "server/core/handover.h"
 
 namespace attnoracle {
 namespace {
@@ -160,15 +160,10 @@ absl::StatusOr<QueryResult> OracleCore::Query(
     const Principal& caller, const std::string& challenge_id,
     std::span<const ConstMatrixMap> sequences,
     const OutputAllocator& allocate_output) {
-  absl::StatusOr<QueryResult> result;
-  absl::Notification answered;
+  Handover<absl::StatusOr<QueryResult>> answered;
   QueryAsync(caller, challenge_id, sequences, allocate_output,
-             [&](absl::StatusOr<QueryResult> r) {
-               result = std::move(r);
-               answered.Notify();
-             });
-  answered.WaitForNotification();
-  return result;
+             answered.Callback());
+  return answered.Wait();
 }
 
 void OracleCore::QueryAsync(const Principal& caller,
@@ -211,15 +206,9 @@ absl::StatusOr<SampleResult> OracleCore::Sample(const Principal& caller,
                                                 const std::string& challenge_id,
                                                 uint32_t count,
                                                 uint32_t tokens) {
-  absl::StatusOr<SampleResult> result;
-  absl::Notification answered;
-  SampleAsync(caller, challenge_id, count, tokens,
-              [&](absl::StatusOr<SampleResult> r) {
-                result = std::move(r);
-                answered.Notify();
-              });
-  answered.WaitForNotification();
-  return result;
+  Handover<absl::StatusOr<SampleResult>> answered;
+  SampleAsync(caller, challenge_id, count, tokens, answered.Callback());
+  return answered.Wait();
 }
 
 void OracleCore::SampleAsync(const Principal& caller,
@@ -402,15 +391,10 @@ void OracleCore::CountRefused(const Principal& caller,
 absl::StatusOr<SubmitResult> OracleCore::Submit(const Principal& caller,
                                                 const std::string& challenge_id,
                                                 const LayerParams& hypothesis) {
-  absl::StatusOr<SubmitResult> result;
-  absl::Notification scored;
-  ATTN_RETURN_IF_ERROR(SubmitAsync(caller, challenge_id, hypothesis,
-                                   [&](absl::StatusOr<SubmitResult> r) {
-                                     result = std::move(r);
-                                     scored.Notify();
-                                   }));
-  scored.WaitForNotification();
-  return result;
+  Handover<absl::StatusOr<SubmitResult>> scored;
+  ATTN_RETURN_IF_ERROR(
+      SubmitAsync(caller, challenge_id, hypothesis, scored.Callback()));
+  return scored.Wait();
 }
 
 absl::Status OracleCore::SubmitAsync(const Principal& caller,
