@@ -344,12 +344,7 @@ absl::StatusOr<LearnResult> LearnHeadsPencil(QueryOracle& oracle,
   };
 
   // Stage 0: S.
-  std::vector<Matrix> ones;
-  for (int j = 0; j < d; ++j) {
-    ones.push_back(Matrix::Zero(1, d));
-    ones.back()(0, j) = 1;
-  }
-  ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> rows0, ask(ones));
+  ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> rows0, ask(BasisTokenQueries(d)));
   Matrix s(d, d);
   for (int j = 0; j < d; ++j) s.row(j) = rows0[j].row(0);
   Eigen::PartialPivLU<Matrix> s_lu(s);

@@ -308,12 +308,7 @@ absl::StatusOr<LearnResult> LearnMultiheadLocal(QueryOracle& oracle,
   };
 
   // Stage 0: V.
-  std::vector<Matrix> ones;
-  for (int j = 0; j < d; ++j) {
-    ones.push_back(Matrix::Zero(1, d));
-    ones.back()(0, j) = 1;
-  }
-  ATTN_ASSIGN_OR_RETURN(std::vector<double> f0, ask(ones));
+  ATTN_ASSIGN_OR_RETURN(std::vector<double> f0, ask(BasisTokenQueries(d)));
   const Vector total = Eigen::Map<const Vector>(f0.data(), d);
 
   // The query tokens and stage 1's basis.

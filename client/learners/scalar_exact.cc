@@ -79,13 +79,8 @@ absl::StatusOr<LearnResult> ScalarExact::Run() {
   LearnResult result;
 
   // v from the one-token queries e_j.
-  std::vector<Matrix> sequences;
-  for (int j = 0; j < d_; ++j) {
-    sequences.push_back(Matrix::Zero(1, d_));
-    sequences.back()(0, j) = 1;
-  }
   ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> answers,
-                        QueryInBatches(oracle_, sequences));
+                        QueryInBatches(oracle_, BasisTokenQueries(d_)));
   Vector v(d_);
   for (int j = 0; j < d_; ++j) v(j) = answers[j](0, 0);
   if (v.norm() == 0) {

@@ -151,6 +151,15 @@ ScoreReaderHooks CurveReportingHooks(
   return hooks;
 }
 
+std::vector<Matrix> BasisTokenQueries(int d) {
+  std::vector<Matrix> queries;
+  for (int j = 0; j < d; ++j) {
+    queries.push_back(Matrix::Zero(1, d));
+    queries.back()(0, j) = 1;
+  }
+  return queries;
+}
+
 HeadParams ScalarHeadFromScores(const LayerSpec& spec, const Matrix& theta,
                                 const Vector& v) {
   const int k = std::min(spec.head_dim, spec.d_model);

@@ -69,6 +69,10 @@ ScoreReaderHooks CurveReportingHooks(
     std::function<void(int column, double scale, double heldout_rel_err)>
         say_column);
 
+// The d one-token queries [e_1] .. [e_d], each 1 x d: a lone token attends
+// to itself, so [e_j] answers row j of the heads' summed value-output map.
+std::vector<Matrix> BasisTokenQueries(int d);
+
 // The head of a scalar last-token readout with scores x_N^T theta x_i and
 // value v: theta's top min(head_dim, d_model) singular pairs split evenly
 // between wq (over score_scale) and wk, zero-padded to head_dim; wv's first

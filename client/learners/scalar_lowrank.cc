@@ -262,14 +262,8 @@ absl::StatusOr<LearnResult> LearnScalarLowRank(QueryOracle& oracle,
 
   LearnResult result;
   Rng rng(DeriveSeed(options.seed, RngStream::kLearner, kPairStream));
-  std::vector<Matrix> one_token;
-  for (int j = 0; j < d; ++j) {
-    Matrix x = Matrix::Zero(1, d);
-    x(0, j) = 1;
-    one_token.push_back(std::move(x));
-  }
   ATTN_ASSIGN_OR_RETURN(std::vector<Matrix> v_answers,
-                        QueryInBatches(oracle, one_token));
+                        QueryInBatches(oracle, BasisTokenQueries(d)));
   Vector v(d);
   for (int j = 0; j < d; ++j) v(j) = v_answers[j](0, 0);
   say(absl::StrCat("v from ", d, " one-token queries"));
