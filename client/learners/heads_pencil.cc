@@ -243,9 +243,9 @@ std::optional<Matrix> PencilSplit(const std::vector<Matrix>& forms, int d,
 }
 
 // Theta by weighted least squares on its measurements (over all d^2
-// entries; the least-norm solution when they are fewer), cut to rank
-// `rank`.
-Matrix PencilTheta(const std::vector<PencilMeasurement>& ms, int d, int rank) {
+// entries; the least-norm solution when they are fewer). PencilHead keeps
+// its top head_dim singular pairs.
+Matrix PencilTheta(const std::vector<PencilMeasurement>& ms, int d) {
   if (ms.empty()) return Matrix::Zero(d, d);
   Matrix design(ms.size(), d * d);
   Vector rhs(ms.size());
@@ -259,12 +259,7 @@ Matrix PencilTheta(const std::vector<PencilMeasurement>& ms, int d, int rank) {
   const Vector flat = design.completeOrthogonalDecomposition().solve(rhs);
   Matrix theta(d, d);
   for (int a = 0; a < d; ++a) theta.row(a) = flat.segment(a * d, d);
-  Eigen::JacobiSVD<Matrix> svd(theta,
-                               Eigen::ComputeFullU | Eigen::ComputeFullV);
-  const int kept = std::min(rank, d);
-  return svd.matrixU().leftCols(kept) *
-         svd.singularValues().head(kept).asDiagonal() *
-         svd.matrixV().leftCols(kept).transpose();
+  return theta;
 }
 
 // A head from Theta (scores, score_scale included; its query and key
@@ -473,8 +468,7 @@ absl::StatusOr<LearnResult> LearnHeadsPencil(QueryOracle& oracle,
   auto hypothesis = [&]() {
     LayerParams params;
     for (int h = 0; h < 2; ++h) {
-      params.heads.push_back(
-          PencilHead(spec, PencilTheta(ms[h], d, spec.head_dim), omega[h]));
+      params.heads.push_back(PencilHead(spec, PencilTheta(ms[h], d), omega[h]));
     }
     return params;
   };
